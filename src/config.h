@@ -1,0 +1,112 @@
+/* config.h: vesperd's command line, environment and ip_list.txt, parsed into one struct.
+ *
+ *   vesperd <id> <ip_list_file> [options]      serve as node <id> of the cluster
+ *   vesperd --check-data DIR                   offline verifier of a data directory
+ *   vesperd --probe URL                        health probe: GET URL/health, 0 if 200
+ *   vesperd --help
+ *
+ * ip_list.txt (the seed project's contract): one URL per line, http://host:port or
+ * https://host:port, node id = line index from 0, majority = lines / 2 + 1. Blank lines are
+ * an error (they would shift every id after them); surrounding whitespace and a Windows
+ * '\r' are stripped; the final newline is optional.
+ *
+ * Every option can also come from the environment as VESPER_<NAME> (--election-timeout-ms ->
+ * VESPER_ELECTION_TIMEOUT_MS), for containers; the command line beats the environment,
+ * which beats the defaults. The mode switches (--check-data, --probe, --help) are command
+ * line only: an environment variable that silently turned every vesperd of a container into
+ * a probe would be a trap.
+ *
+ * Timing defaults: etcd ships 100 ms heartbeat / 1000 ms election timeout for WAN-ish
+ * deployments. We target failover under 1 s median on a LAN or one host, so the defaults
+ * are a 10 ms tick, 50 ms heartbeat, 500 ms election timeout (the core randomizes it in
+ * [T, 2T), so the first follower times out ~600 ms after the leader dies with 4 followers).
+ * As in etcd, the election timeout must be at least 5 heartbeats.
+ *
+ * config_parse is pure apart from reading the ip_list file; it allocates nothing, so a
+ * struct vesper_config needs no cleanup.
+ */
+#ifndef VESPER_CONFIG_H
+#define VESPER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CONFIG_MAX_NODES 64
+#define CONFIG_URL_MAX   256
+#define CONFIG_HOST_MAX  256
+#define CONFIG_PATH_MAX  1024
+
+enum config_mode { CONFIG_MODE_SERVE, CONFIG_MODE_CHECK_DATA, CONFIG_MODE_PROBE };
+
+enum config_log_level { CONFIG_LOG_DEBUG, CONFIG_LOG_INFO, CONFIG_LOG_WARN, CONFIG_LOG_ERROR };
+
+/* One parsed URL: scheme://host:port with an optional trailing '/'. */
+struct config_url {
+    char text[CONFIG_URL_MAX]; /* as written, surrounding whitespace stripped */
+    bool https;
+    char host[CONFIG_HOST_MAX]; /* IPv6 literals without the brackets */
+    uint16_t port;
+};
+
+struct vesper_config {
+    enum config_mode mode;
+
+    /* Serve mode: the cluster. */
+    int id;
+    char ip_list_path[CONFIG_PATH_MAX];
+    struct config_url nodes[CONFIG_MAX_NODES];
+    int n_nodes;
+    int majority; /* n_nodes / 2 + 1 */
+
+    char data_dir[CONFIG_PATH_MAX]; /* default ./data/<id> */
+    uint32_t tick_ms;
+    uint32_t heartbeat_ms;
+    uint32_t election_timeout_ms;
+    uint64_t snapshot_entries; /* snapshot after this many applied entries */
+    uint64_t snapshot_bytes;   /* ... or this many log bytes, whichever first */
+    uint32_t max_key_bytes;
+    uint32_t max_value_bytes;
+    uint32_t max_body_bytes;
+    enum config_log_level log_level;
+    bool log_json;
+    char listen_host[CONFIG_HOST_MAX];         /* default 0.0.0.0 */
+    uint16_t listen_port;                      /* default: own URL's port */
+    struct config_url advertise_url;           /* default: own URL */
+    bool forward;                              /* followers forward to the leader, not redirect */
+    bool join;                                 /* start as a non-member awaiting addition */
+    char cluster_secret_file[CONFIG_PATH_MAX]; /* "" = none */
+
+    /* Other modes. */
+    char check_data_dir[CONFIG_PATH_MAX];
+    struct config_url probe_url;
+};
+
+#define CONFIG_DEFAULT_TICK_MS             10
+#define CONFIG_DEFAULT_HEARTBEAT_MS        50
+#define CONFIG_DEFAULT_ELECTION_TIMEOUT_MS 500
+#define CONFIG_DEFAULT_SNAPSHOT_ENTRIES    10000
+#define CONFIG_DEFAULT_SNAPSHOT_BYTES      (64u * 1024 * 1024)
+#define CONFIG_DEFAULT_MAX_KEY_BYTES       1024
+#define CONFIG_DEFAULT_MAX_VALUE_BYTES     (1024 * 1024)
+#define CONFIG_DEFAULT_MAX_BODY_BYTES      (4 * 1024 * 1024)
+/* h2o spools request bodies past 32 MiB to /tmp, which a scratch image does not have. */
+#define CONFIG_MAX_BODY_BYTES_LIMIT        (32 * 1024 * 1024)
+
+/* Parses argv (argv[0] is the program name) and envp (NULL-terminated "NAME=value" strings,
+ * may be NULL) into *out. Returns 0 on success; 1 when --help was given (usage is printed to
+ * stdout); 2 on bad input, with one line (no newline) naming the problem in err. */
+int config_parse(int argc, char **argv, char **envp, struct vesper_config *out, char *err,
+                 size_t errlen);
+
+/* Parses one URL; returns 0, or -1 with the reason ("port 70000 out of range 1..65535")
+ * in err. */
+int config_url_parse(const char *text, struct config_url *out, char *err, size_t errlen);
+
+/* Writes the --help text. */
+void config_usage(FILE *out);
+
+const char *config_log_level_name(enum config_log_level level);
+
+#endif

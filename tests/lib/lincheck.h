@@ -1,0 +1,146 @@
+/* lincheck.h: a linearizability checker for key-value histories (Wing & Gong search with
+ * Lowe's memoization, the algorithm Porcupine and Knossos use).
+ *
+ * The history is partitioned by key; each key is an independent register holding either
+ * nothing ("absent") or a byte string. Each partition is checked by a depth-first search over
+ * the invoke/complete events with a cache of (set of linearized ops, register state) pairs
+ * already explored, under a step and memory budget so a pathological history ends as
+ * LINCHECK_UNKNOWN instead of hanging.
+ *
+ * Outcomes:
+ *   ok    the op took effect between invoke and complete, with the recorded result.
+ *   fail  the op definitely did not take effect (rejected before proposing: not_leader,
+ *         no_leader, bad_request); it is dropped before checking.
+ *   info  indeterminate (timeout, connection lost): it may have taken effect at any time
+ *         after invoke, or never; its complete time is infinity and its result unknown.
+ *
+ * HISTORY FILE FORMAT (one op a line, appended by cluster tests; build/lincheck FILE)
+ *
+ *   <proc> <op> <key> <value> <expected> <invoke_us> <complete_us> <outcome> <result>
+ *
+ *   Fields are separated by one or more spaces or tabs. Blank lines and lines whose first
+ *   non-blank character is '#' are ignored. A trailing '\r' is stripped.
+ *   proc         non-negative decimal client/process id (only used in explanations)
+ *   op           get | put | delete | cas
+ *   key, value, expected, result (when a string): percent-encoded bytes. Any byte may be
+ *                written %XX (two hex digits); bytes that are space, tab, '%', '"', '#' or
+ *                outside 0x21..0x7e MUST be. A field that is exactly "-" means "none /
+ *                absent"; the one-byte string "-" is written %2D; the empty string is "".
+ *   value        put: the value written; cas: the new value; get, delete: -
+ *   expected     cas: the value expected (- = expects the key to be absent); others: -
+ *   invoke_us    decimal integer timestamp (any epoch, microseconds suggested)
+ *   complete_us  decimal timestamp >= invoke_us, or - (allowed only for info; for info it is
+ *                ignored and treated as infinity)
+ *   outcome      ok | fail | info
+ *   result       get ok: the value read, or - if the key was absent;
+ *                cas ok: ok (swapped) or failed (the expected value did not match);
+ *                anything else: - (ignored)
+ *
+ *   Example:
+ *     1 put color red - 1000 1800 ok -
+ *     2 get color - - 1200 1300 ok red
+ *     3 cas color red blue 1500 - info -
+ *     2 get my%20key - - 2000 2100 ok -
+ *
+ * Events with equal timestamps are treated as concurrent (an invoke at time t may be ordered
+ * before a complete at time t), which avoids false alarms from coarse clocks.
+ *
+ * Ownership: a history owns copies of every string added to it; lincheck_history_free
+ * releases them. The checker only reads the history.
+ */
+#ifndef VESPER_TESTS_LIB_LINCHECK_H
+#define VESPER_TESTS_LIB_LINCHECK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+enum lincheck_op_type { LINCHECK_GET, LINCHECK_PUT, LINCHECK_DELETE, LINCHECK_CAS };
+enum lincheck_outcome { LINCHECK_OK, LINCHECK_FAIL, LINCHECK_INFO };
+
+/* A byte string; data == NULL means "absent" (no value), len 0 with data != NULL is "". */
+struct lincheck_val {
+    const char *data;
+    size_t len;
+};
+
+#define LINCHECK_ABSENT ((struct lincheck_val){NULL, 0})
+#define LINCHECK_STR(s) ((struct lincheck_val){(s), strlen(s)})
+
+struct lincheck_op {
+    uint64_t proc;
+    enum lincheck_op_type type;
+    struct lincheck_val key;
+    struct lincheck_val value;    /* put: written; cas: new value */
+    struct lincheck_val expected; /* cas only; absent = expects no key */
+    int64_t invoke_us;
+    int64_t complete_us; /* INT64_MAX for info */
+    enum lincheck_outcome outcome;
+    struct lincheck_val result; /* get ok: the value read (absent = not found) */
+    bool cas_swapped;           /* cas ok: true = swapped, false = failed */
+    int line;                   /* source line when parsed from a file, else 0 */
+};
+
+struct lincheck_history {
+    struct lincheck_op *ops;
+    size_t n_ops;
+    size_t cap;
+};
+
+void lincheck_history_init(struct lincheck_history *h);
+void lincheck_history_free(struct lincheck_history *h);
+
+/* Appends a copy of *op (its strings are copied). Returns 0, or -1 when out of memory. */
+int lincheck_history_add(struct lincheck_history *h, const struct lincheck_op *op);
+
+/* Parses one line of the file format above and appends it. Returns 1 when an op was added,
+ * 0 for a blank or comment line, -1 with a message in err on bad input or no memory. */
+int lincheck_history_parse_line(struct lincheck_history *h, const char *line, int line_no,
+                                char *err, size_t errlen);
+
+/* Reads a whole history file. Returns 0, or -1 with "FILE:LINE: problem" in err. */
+int lincheck_history_load(struct lincheck_history *h, const char *path, char *err, size_t errlen);
+
+/* Writes op as one line of the file format (with the newline). Returns 0 or -1. */
+int lincheck_op_write(FILE *out, const struct lincheck_op *op);
+
+/* Writes v percent-encoded as one field ("-" for absent, "" for empty) to out. */
+int lincheck_val_write(FILE *out, struct lincheck_val v);
+
+enum lincheck_result {
+    LINCHECK_LINEARIZABLE = 0,
+    LINCHECK_VIOLATION = 1,
+    LINCHECK_UNKNOWN = 2,
+};
+
+struct lincheck_opts {
+    uint64_t max_steps_per_key; /* search steps before giving up on one key; 0 = default */
+    size_t max_cache_bytes;     /* memo cache memory for one key; 0 = default */
+    FILE *explain;              /* where violations and unknowns are explained; may be NULL */
+};
+
+#define LINCHECK_DEFAULT_MAX_STEPS       20000000ull
+#define LINCHECK_DEFAULT_MAX_CACHE_BYTES (256u * 1024u * 1024u)
+
+struct lincheck_report {
+    size_t n_keys;        /* partitions checked */
+    size_t n_ops_checked; /* ops left after dropping fail ops and redundant info ops */
+    size_t n_violations;  /* keys found not linearizable */
+    size_t n_unknown;     /* keys whose search ran out of budget */
+    uint64_t steps;       /* search steps over all keys */
+    size_t cache_entries; /* memo entries over all keys */
+};
+
+/* Checks every key. Returns LINCHECK_VIOLATION if any key is not linearizable, else
+ * LINCHECK_UNKNOWN if any key ran out of budget (or memory), else LINCHECK_LINEARIZABLE.
+ * opts and report may be NULL. */
+enum lincheck_result lincheck_check(const struct lincheck_history *h,
+                                    const struct lincheck_opts *opts,
+                                    struct lincheck_report *report);
+
+/* One line describing op, for explanations: "line 7: proc 2 get k -> \"v\" [10, 20] ok". */
+void lincheck_op_describe(FILE *out, const struct lincheck_op *op);
+
+#endif

@@ -1,0 +1,290 @@
+/* test_config.c: vesperd's configuration parser (src/config.c): defaults, the ip_list.txt
+ * contract and every error it names, environment variables and their precedence, modes.
+ * ip_list files are written into a mkdtemp() directory removed at the end of each test.
+ */
+#include "config.h"
+#include "lib/test.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct fixture {
+    char dir[64];
+    char path[128];
+    struct vesper_config cfg;
+    char err[512];
+};
+
+/* Creates a temp dir with ip_list.txt holding text (NULL: no file). */
+static int fixture_init(struct fixture *fx, const char *text)
+{
+    snprintf(fx->dir, sizeof fx->dir, "/tmp/vesper-config-XXXXXX");
+    if (!mkdtemp(fx->dir))
+        return -1;
+    snprintf(fx->path, sizeof fx->path, "%s/ip_list.txt", fx->dir);
+    if (!text)
+        return 0;
+    FILE *f = fopen(fx->path, "w");
+    if (!f)
+        return -1;
+    fputs(text, f);
+    return fclose(f) ? -1 : 0;
+}
+
+static void fixture_done(struct fixture *fx)
+{
+    unlink(fx->path);
+    rmdir(fx->dir);
+}
+
+/* Runs config_parse on a space-separated argument string ("@" stands for the ip_list path). */
+static int run(struct fixture *fx, const char *args, char **envp)
+{
+    char buf[1024], *argv[32];
+    int argc = 0;
+    snprintf(buf, sizeof buf, "%s", args);
+    argv[argc++] = "vesperd";
+    for (char *tok = strtok(buf, " "); tok && argc < 31; tok = strtok(NULL, " "))
+        argv[argc++] = strcmp(tok, "@") == 0 ? fx->path : tok;
+    argv[argc] = NULL;
+    return config_parse(argc, argv, envp, &fx->cfg, fx->err, sizeof fx->err);
+}
+
+static const char *five =
+    "http://127.0.0.1:5000\nhttp://127.0.0.1:5001\nhttp://127.0.0.1:5002\n"
+    "http://127.0.0.1:5003\nhttp://127.0.0.1:5004\n";
+
+/* Expects exit 2 and an error equal to want, where "@" in want is the ip_list path. */
+static int expect_error(const char *text, const char *args, char **envp, const char *want)
+{
+    struct fixture fx;
+    if (fixture_init(&fx, text))
+        return 0;
+    int rc = run(&fx, args, envp);
+    char expected[512], *at = strchr(want, '@');
+    if (at)
+        snprintf(expected, sizeof expected, "%.*s%s%s", (int)(at - want), want, fx.path, at + 1);
+    else
+        snprintf(expected, sizeof expected, "%s", want);
+    fixture_done(&fx);
+    if (rc == 2 && strcmp(fx.err, expected) == 0 && !strchr(fx.err, '\n'))
+        return 1;
+    fprintf(stderr, "  args '%s': rc %d err '%s'\n  want '%s'\n", args, rc, fx.err, expected);
+    return 0;
+}
+
+TEST(config_defaults)
+{
+    struct fixture fx;
+    CHECK(fixture_init(&fx, five) == 0);
+    int rc = run(&fx, "2 @", NULL);
+    fixture_done(&fx);
+    CHECK_EQ_U64(rc, 0);
+    struct vesper_config *c = &fx.cfg;
+    CHECK(c->mode == CONFIG_MODE_SERVE);
+    CHECK_EQ_U64(c->id, 2);
+    CHECK_EQ_U64(c->n_nodes, 5);
+    CHECK_EQ_U64(c->majority, 3);
+    CHECK(strcmp(c->nodes[4].host, "127.0.0.1") == 0 && c->nodes[4].port == 5004);
+    CHECK(strcmp(c->data_dir, "./data/2") == 0);
+    CHECK_EQ_U64(c->tick_ms, 10);
+    CHECK_EQ_U64(c->heartbeat_ms, 50);
+    CHECK_EQ_U64(c->election_timeout_ms, 500);
+    CHECK_EQ_U64(c->snapshot_entries, 10000);
+    CHECK_EQ_U64(c->snapshot_bytes, 64 * 1024 * 1024);
+    CHECK_EQ_U64(c->max_key_bytes, 1024);
+    CHECK_EQ_U64(c->max_value_bytes, 1024 * 1024);
+    CHECK_EQ_U64(c->max_body_bytes, 4 * 1024 * 1024);
+    CHECK(c->log_level == CONFIG_LOG_INFO && !c->log_json && !c->forward && !c->join);
+    CHECK(strcmp(c->listen_host, "0.0.0.0") == 0 && c->listen_port == 5002);
+    CHECK(strcmp(c->advertise_url.text, "http://127.0.0.1:5002") == 0);
+    CHECK(c->cluster_secret_file[0] == '\0');
+}
+
+TEST(config_ip_list_accepts_crlf_whitespace_https_and_no_final_newline)
+{
+    struct fixture fx;
+    CHECK(fixture_init(&fx, "http://a.example:80\r\n  https://[::1]:8443/ \t\nhttp://b:1") == 0);
+    int rc = run(&fx, "1 @", NULL);
+    fixture_done(&fx);
+    CHECK_EQ_U64(rc, 0);
+    CHECK_EQ_U64(fx.cfg.n_nodes, 3);
+    CHECK_EQ_U64(fx.cfg.majority, 2);
+    CHECK(strcmp(fx.cfg.nodes[0].text, "http://a.example:80") == 0);
+    CHECK(fx.cfg.nodes[1].https && strcmp(fx.cfg.nodes[1].host, "::1") == 0);
+    CHECK_EQ_U64(fx.cfg.nodes[1].port, 8443);
+    CHECK_EQ_U64(fx.cfg.listen_port, 8443);
+    CHECK(strcmp(fx.cfg.nodes[2].host, "b") == 0);
+}
+
+TEST(config_ip_list_errors)
+{
+    CHECK(expect_error(NULL, "0 @", NULL, "@: cannot read: No such file or directory"));
+    CHECK(expect_error("", "0 @", NULL, "@: no nodes (the file is empty)"));
+    CHECK(expect_error("http://a:1\n\nhttp://b:2\n", "0 @", NULL,
+                       "@:2: blank line (node ids are line numbers; remove blank lines)"));
+    CHECK(expect_error("http://a:1\nhttp://b:2\n\n", "0 @", NULL,
+                       "@:3: blank line (node ids are line numbers; remove blank lines)"));
+    CHECK(expect_error("http://a:1\n  \r\n", "0 @", NULL,
+                       "@:2: blank line (node ids are line numbers; remove blank lines)"));
+    CHECK(expect_error("http://a:1\nhttp://b:2\nhttp://A:1/\n", "0 @", NULL,
+                       "@:3: duplicate URL 'http://A:1/' (same host and port as line 1)"));
+    CHECK(expect_error("ftp://a:1\n", "0 @", NULL,
+                       "@:1: malformed URL 'ftp://a:1': scheme must be http:// or https://"));
+    CHECK(expect_error("127.0.0.1:5000\n", "0 @", NULL,
+                       "@:1: malformed URL '127.0.0.1:5000': scheme must be http:// or https://"));
+    CHECK(expect_error("http://:5000\n", "0 @", NULL,
+                       "@:1: malformed URL 'http://:5000': missing host"));
+    CHECK(expect_error("http://a\n", "0 @", NULL,
+                       "@:1: malformed URL 'http://a': missing port (write http://host:port)"));
+    CHECK(expect_error("https://a:x\n", "0 @", NULL,
+                       "@:1: malformed URL 'https://a:x': missing port (write https://host:port)"));
+    CHECK(expect_error("http://a:65536\n", "0 @", NULL,
+                       "@:1: malformed URL 'http://a:65536': port 65536 out of range 1..65535"));
+    CHECK(expect_error("http://a:0\n", "0 @", NULL,
+                       "@:1: malformed URL 'http://a:0': port 0 out of range 1..65535"));
+    CHECK(expect_error("http://a:80/request\n", "0 @", NULL,
+                       "@:1: malformed URL 'http://a:80/request': unexpected '/request' after "
+                       "the port (no path, query or user)"));
+    CHECK(expect_error("http://u@a:80\n", "0 @", NULL,
+                       "@:1: malformed URL 'http://u@a:80': user info is not allowed"));
+    CHECK(expect_error("http://a b:80\n", "0 @", NULL,
+                       "@:1: malformed URL 'http://a b:80': bad character ' ' in host"));
+}
+
+TEST(config_id_errors)
+{
+    CHECK(expect_error(five, "5 @", NULL, "id 5 out of range: @ has 5 nodes (ids 0..4)"));
+    CHECK(expect_error("http://a:1\n", "1 @", NULL, "id 1 out of range: @ has 1 node (ids 0..0)"));
+    CHECK(expect_error(five, "x @", NULL, "id 'x' is not a number"));
+    CHECK(expect_error(five, "-1 @", NULL, "id '-1' is not a number"));
+    CHECK(expect_error(five, "1x @", NULL, "id '1x' is not a number"));
+    CHECK(expect_error(five, "", NULL,
+                       "missing <id> and <ip_list_file> (usage: vesperd <id> <ip_list_file> "
+                       "[options]; see --help)"));
+    CHECK(expect_error(five, "0", NULL,
+                       "missing <ip_list_file> (usage: vesperd <id> <ip_list_file> [options]; "
+                       "see --help)"));
+    CHECK(expect_error(five, "0 @ extra", NULL, "unexpected argument 'extra' (see --help)"));
+}
+
+TEST(config_option_errors)
+{
+    CHECK(expect_error(five, "0 @ --bogus 1", NULL, "unknown option '--bogus' (see --help)"));
+    CHECK(expect_error(five, "0 @ --heartbeat-ms", NULL, "--heartbeat-ms needs a value (MS)"));
+    CHECK(expect_error(five, "0 @ --heartbeat-ms=fast", NULL,
+                       "--heartbeat-ms: 'fast' is not a number"));
+    CHECK(expect_error(five, "0 @ --tick-ms 0", NULL, "--tick-ms: 0 out of range 1..10000"));
+    CHECK(expect_error(five, "0 @ --max-body-bytes 99999999", NULL,
+                       "--max-body-bytes: 99999999 out of range 1024..33554432"));
+    CHECK(expect_error(five, "0 @ --log-level loud", NULL,
+                       "--log-level: 'loud' is not debug, info, warn or error"));
+    CHECK(
+        expect_error(five, "0 @ --forward=maybe", NULL, "--forward: 'maybe' is not true or false"));
+    CHECK(expect_error(five, "0 @ --listen 5000", NULL,
+                       "--listen: '5000' is not ADDR:PORT (port 1..65535)"));
+    CHECK(expect_error(five, "0 @ --advertise-url localhost:1", NULL,
+                       "--advertise-url: malformed URL 'localhost:1': scheme must be http:// or "
+                       "https://"));
+    CHECK(expect_error(five, "0 @ --heartbeat-ms 200", NULL,
+                       "--election-timeout-ms (500) must be at least 5 x --heartbeat-ms (200)"));
+    CHECK(expect_error(five, "0 @ --tick-ms 7", NULL,
+                       "--heartbeat-ms (50) and --election-timeout-ms (500) must be multiples "
+                       "of --tick-ms (7)"));
+    CHECK(expect_error(five, "0 @ --max-body-bytes 1048576", NULL,
+                       "--max-body-bytes (1048576) must be at least --max-key-bytes + "
+                       "--max-value-bytes (1049600)"));
+}
+
+TEST(config_options_and_derived_values)
+{
+    struct fixture fx;
+    CHECK(fixture_init(&fx, five) == 0);
+    int rc = run(&fx,
+                 "--data-dir /var/lib/vesper 4 @ --election-timeout-ms=1000 --heartbeat-ms 100 "
+                 "--log-level debug --log-json --forward --join=false --listen [::]:7000 "
+                 "--advertise-url https://kv.example:443 --cluster-secret-file /run/secret",
+                 NULL);
+    fixture_done(&fx);
+    CHECK_EQ_U64(rc, 0);
+    struct vesper_config *c = &fx.cfg;
+    CHECK_EQ_U64(c->id, 4);
+    CHECK(strcmp(c->data_dir, "/var/lib/vesper") == 0);
+    CHECK_EQ_U64(c->election_timeout_ms, 1000);
+    CHECK_EQ_U64(c->heartbeat_ms, 100);
+    CHECK(c->log_level == CONFIG_LOG_DEBUG && c->log_json && c->forward && !c->join);
+    CHECK(strcmp(c->listen_host, "::") == 0 && c->listen_port == 7000);
+    CHECK(c->advertise_url.https && c->advertise_url.port == 443);
+    CHECK(strcmp(c->cluster_secret_file, "/run/secret") == 0);
+}
+
+TEST(config_env_and_precedence)
+{
+    char *envp[] = {
+        "PATH=/bin",         "VESPER_HEARTBEAT_MS=20",        "VESPER_ELECTION_TIMEOUT_MS=300",
+        "VESPER_LOG_JSON=1", "VESPER_FORWARD=true",           "VESPER_DATA_DIR=/env/data",
+        "VESPER_LISTEN=",    "VESPER_PROBE=http://ignored:1", NULL};
+    struct fixture fx;
+    CHECK(fixture_init(&fx, five) == 0);
+    int rc = run(&fx, "1 @ --heartbeat-ms 40 --forward=false", envp);
+    fixture_done(&fx);
+    CHECK_EQ_U64(rc, 0);
+    struct vesper_config *c = &fx.cfg;
+    CHECK(c->mode == CONFIG_MODE_SERVE);       /* modes are command line only */
+    CHECK_EQ_U64(c->heartbeat_ms, 40);         /* command line beats env */
+    CHECK_EQ_U64(c->election_timeout_ms, 300); /* env beats default */
+    CHECK(c->log_json && !c->forward);
+    CHECK(strcmp(c->data_dir, "/env/data") == 0);
+    CHECK_EQ_U64(c->listen_port, 5001); /* empty variable = unset */
+    char *bad[] = {"VESPER_SNAPSHOT_ENTRIES=lots", NULL};
+    CHECK(expect_error(five, "0 @", bad, "VESPER_SNAPSHOT_ENTRIES: 'lots' is not a number"));
+}
+
+TEST(config_modes_and_help)
+{
+    struct fixture fx;
+    CHECK(fixture_init(&fx, NULL) == 0);
+    int rc_check = run(&fx, "--check-data /data/0", NULL);
+    enum config_mode m1 = fx.cfg.mode;
+    int ok1 = strcmp(fx.cfg.check_data_dir, "/data/0") == 0;
+    int rc_probe = run(&fx, "--probe http://127.0.0.1:5000", NULL);
+    enum config_mode m2 = fx.cfg.mode;
+    int ok2 = fx.cfg.probe_url.port == 5000;
+    FILE *saved = stdout;
+    stdout = fopen("/dev/null", "w");
+    int rc_help = stdout ? run(&fx, "0 @ --help", NULL) : -1;
+    if (stdout)
+        fclose(stdout);
+    stdout = saved;
+    fixture_done(&fx);
+    CHECK(rc_check == 0 && m1 == CONFIG_MODE_CHECK_DATA && ok1);
+    CHECK(rc_probe == 0 && m2 == CONFIG_MODE_PROBE && ok2);
+    CHECK_EQ_U64(rc_help, 1);
+    CHECK(expect_error(NULL, "--probe http://a:1 --check-data /d", NULL,
+                       "--check-data and --probe cannot be combined"));
+    CHECK(
+        expect_error(NULL, "0 @ --probe http://a:1", NULL, "--probe takes no <id> <ip_list_file>"));
+    CHECK(expect_error(NULL, "--probe a:1", NULL,
+                       "--probe: malformed URL 'a:1': scheme must be http:// or https://"));
+}
+
+TEST(config_usage_lists_every_option_with_env)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    CHECK(f);
+    config_usage(f);
+    fclose(f);
+    int ok = strstr(buf, "--election-timeout-ms MS") && strstr(buf, "VESPER_ELECTION_TIMEOUT_MS") &&
+             strstr(buf, "VESPER_CLUSTER_SECRET_FILE") && strstr(buf, "--probe URL") &&
+             strstr(buf, "(command line only)") && strstr(buf, "default 500;");
+    free(buf);
+    CHECK(ok);
+}
+
+int main(int argc, char **argv)
+{
+    return test_main(argc, argv);
+}
