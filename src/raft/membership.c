@@ -70,7 +70,7 @@ int raft_conf_decode(struct raft_conf *c, const uint8_t *buf, size_t len)
         uint32_t alen = get32(buf + pos + 5);
         pos += 9;
         if (alen >= RAFT_ADDR_MAX || len - pos < alen || mb->id == RAFT_NONE ||
-            raft_conf_find(c, mb->id) != mb)
+            raft_conf_find(c, mb->id)) /* c->n == k: finds earlier duplicates only */
             return RAFT_ECORRUPT;
         memcpy(mb->addr, buf + pos, alen);
         pos += alen;

@@ -53,5 +53,6 @@ int test_main(int argc, char **argv)
             passed++;
     }
     printf("%d passed, %d failed\n", passed, failed);
+    fflush(stdout);
     return failed ? 1 : 0;
 }

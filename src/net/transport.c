@@ -1,0 +1,427 @@
+/* transport.c: outgoing peer RPC (h2o_http1client + h2o_socketpool) and the
+ * POST /raft handler. See transport.h for the contract.
+ *
+ * Shape: one struct peer per remote node holds a pending batch (struct codec_buf)
+ * that transport_send() appends to, and a list of requests in flight. A request
+ * owns its encoded body until h2o reports the end of the exchange. h2o 2.2.5's
+ * http1client sends one request per connection at a time (no HTTP pipelining), so
+ * "max_inflight requests" means at most that many pooled connections busy for the
+ * peer; idle ones stay in the socketpool for keep-alive. The socketpool's own
+ * capacity is not enforced by h2o 2.2.5 ("FIXME respect capacity"), which is why
+ * the in-flight limit lives here.
+ *
+ * Why batches are dropped during back-off instead of queued: a down peer would
+ * otherwise pin max_batch_bytes of stale heartbeats and appends per peer and
+ * receive them in one burst on return; the core resends what still matters.
+ *
+ * h2o callback contract used below: when on_connect or on_head gets errstr != NULL,
+ * or on_body gets any errstr, h2o closes the client right after the callback
+ * returns, so that is where a request is finished and freed; returning NULL from
+ * on_head closes the connection without keep-alive.
+ */
+#include "net/transport.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/codec.h"
+
+struct request;
+
+struct peer {
+    raft_id id;
+    struct transport *t;
+    char *url; /* owned copy; host/authority point into it */
+    h2o_url_t parsed;
+    h2o_socketpool_t pool;
+    struct codec_buf pending; /* batch being filled this iteration; len 0 = none */
+    struct request *inflight; /* singly linked */
+    uint32_t n_inflight;
+    uint64_t backoff_ms;  /* 0 when healthy */
+    uint64_t retry_at_ms; /* loop time before which batches are dropped */
+    struct transport_stats st;
+};
+
+struct request {
+    struct request *next;
+    struct peer *peer;
+    h2o_http1client_t *client;
+    struct codec_buf body;
+    uint32_t n_msgs;
+    char head[512];
+    h2o_iovec_t bufs[2];
+};
+
+struct transport_handler {
+    h2o_handler_t super;
+    struct transport *t; /* NULL once the transport is freed */
+};
+
+struct transport {
+    h2o_context_t *ctx; /* NULL until transport_start */
+    struct transport_config cfg;
+    h2o_timeout_t io_timeout;
+    h2o_http1client_ctx_t client_ctx;
+    transport_recv_cb recv_cb;
+    void *recv_arg;
+    struct codec_scratch scratch;
+    struct transport_handler *handler;
+    struct transport_stats recv_st; /* receive side counters */
+    size_t n_peers;
+    struct peer peers[];
+};
+
+void transport_config_defaults(struct transport_config *cfg, raft_id self)
+{
+    *cfg = (struct transport_config){
+        .self = self,
+        .max_inflight = 2,
+        .max_batch_bytes = 8u << 20,
+        .io_timeout_ms = 2000,
+        .idle_close_ms = 5000,
+        .backoff_min_ms = 20,
+        .backoff_max_ms = 1000,
+    };
+}
+
+static struct peer *find_peer(const struct transport *t, raft_id id)
+{
+    for (size_t i = 0; i < t->n_peers; i++)
+        if (t->peers[i].id == id)
+            return (struct peer *)&t->peers[i];
+    return NULL;
+}
+
+/* ===== Set-up and tear-down ===== */
+
+static int peer_init(struct transport *t, struct peer *p, const struct transport_peer *src)
+{
+    p->id = src->id;
+    p->t = t;
+    codec_buf_init(&p->pending);
+    if (src->id == t->cfg.self || find_peer(t, src->id) != NULL || src->url == NULL)
+        return RAFT_EINVAL;
+    if ((p->url = strdup(src->url)) == NULL)
+        return RAFT_ENOMEM;
+    if (h2o_url_parse(p->url, SIZE_MAX, &p->parsed) != 0 ||
+        p->parsed.scheme != &H2O_URL_SCHEME_HTTP) {
+        free(p->url);
+        p->url = NULL;
+        return RAFT_EINVAL;
+    }
+    h2o_socketpool_init_by_hostport(&p->pool, p->parsed.host, h2o_url_get_port(&p->parsed), 0,
+                                    t->cfg.max_inflight);
+    return RAFT_OK;
+}
+
+int transport_new(struct transport **out, const struct transport_config *cfg,
+                  const struct transport_peer *peers, size_t n_peers, transport_recv_cb recv_cb,
+                  void *recv_arg)
+{
+    if (cfg->max_inflight == 0 || cfg->max_batch_bytes < 64 || n_peers > RAFT_MAX_MEMBERS ||
+        recv_cb == NULL)
+        return RAFT_EINVAL;
+    struct transport *t = calloc(1, sizeof *t + n_peers * sizeof t->peers[0]);
+    if (t == NULL)
+        return RAFT_ENOMEM;
+    t->cfg = *cfg;
+    t->recv_cb = recv_cb;
+    t->recv_arg = recv_arg;
+    codec_scratch_init(&t->scratch);
+    for (size_t i = 0; i < n_peers; i++) {
+        int rc = peer_init(t, &t->peers[i], &peers[i]);
+        if (rc != RAFT_OK) {
+            transport_free(t);
+            return rc;
+        }
+        t->n_peers++;
+    }
+    *out = t;
+    return RAFT_OK;
+}
+
+void transport_start(struct transport *t, h2o_context_t *ctx)
+{
+    assert(t->ctx == NULL);
+    t->ctx = ctx;
+    h2o_timeout_init(ctx->loop, &t->io_timeout, t->cfg.io_timeout_ms);
+    t->client_ctx.loop = ctx->loop;
+    t->client_ctx.getaddr_receiver = &ctx->receivers.hostinfo_getaddr;
+    t->client_ctx.io_timeout = &t->io_timeout;
+    for (size_t i = 0; i < t->n_peers; i++)
+        h2o_socketpool_set_timeout(&t->peers[i].pool, ctx->loop, t->cfg.idle_close_ms);
+}
+
+static void request_free(struct request *r)
+{
+    struct peer *p = r->peer;
+    assert(p->n_inflight > 0);
+    for (struct request **pp = &p->inflight; *pp != NULL; pp = &(*pp)->next)
+        if (*pp == r) {
+            *pp = r->next;
+            break;
+        }
+    p->n_inflight--;
+    codec_buf_free(&r->body);
+    free(r);
+}
+
+void transport_free(struct transport *t)
+{
+    if (t == NULL)
+        return;
+    if (t->handler != NULL)
+        t->handler->t = NULL;
+    for (size_t i = 0; i < t->n_peers; i++) {
+        struct peer *p = &t->peers[i];
+        while (p->inflight != NULL) {
+            struct request *r = p->inflight;
+            p->st.msgs_dropped += r->n_msgs;
+            h2o_http1client_cancel(r->client); /* closes it without calling us back */
+            request_free(r);
+        }
+        codec_buf_free(&p->pending);
+        h2o_socketpool_dispose(&p->pool);
+        free(p->url);
+    }
+    if (t->ctx != NULL)
+        h2o_timeout_dispose(t->ctx->loop, &t->io_timeout);
+    codec_scratch_free(&t->scratch);
+    free(t);
+}
+
+/* ===== Sending ===== */
+
+int transport_send(struct transport *t, const struct raft_msg *m)
+{
+    struct peer *p = find_peer(t, m->to);
+    if (p == NULL) {
+        t->recv_st.msgs_dropped++;
+        return -1;
+    }
+    size_t size = codec_msg_size(m);
+    if (size == 0 || p->pending.len + size + 4 > t->cfg.max_batch_bytes) {
+        p->st.msgs_dropped++;
+        return -1;
+    }
+    if (p->pending.len == 0 && codec_batch_begin(&p->pending) != RAFT_OK) {
+        p->st.msgs_dropped++;
+        return -1;
+    }
+    if (codec_batch_add(&p->pending, m) != RAFT_OK) {
+        p->st.msgs_dropped++;
+        return -1;
+    }
+    p->st.msgs_queued++;
+    return 0;
+}
+
+/* A request failed: its messages are lost (Raft resends) and the peer backs off. */
+static void peer_failed(struct peer *p, uint32_t lost_msgs)
+{
+    const struct transport_config *cfg = &p->t->cfg;
+    p->st.send_errors++;
+    p->st.msgs_dropped += lost_msgs;
+    p->backoff_ms = p->backoff_ms == 0 ? cfg->backoff_min_ms : p->backoff_ms * 2;
+    if (p->backoff_ms > cfg->backoff_max_ms)
+        p->backoff_ms = cfg->backoff_max_ms;
+    p->retry_at_ms = h2o_now(p->t->ctx->loop) + p->backoff_ms;
+}
+
+static int on_body(h2o_http1client_t *client, const char *errstr)
+{
+    struct request *r = client->data;
+    struct peer *p = r->peer;
+    /* The answer carries nothing we need; drop what arrived. */
+    if (client->sock != NULL)
+        h2o_buffer_consume(&client->sock->input, client->sock->input->size);
+    if (errstr == NULL)
+        return 0;
+    if (errstr == h2o_http1client_error_is_eos) {
+        p->st.batches_ok++;
+        p->st.msgs_delivered += r->n_msgs;
+        p->backoff_ms = 0;
+    } else {
+        peer_failed(p, r->n_msgs);
+    }
+    request_free(r);
+    return 0;
+}
+
+static h2o_http1client_body_cb on_head(h2o_http1client_t *client, const char *errstr,
+                                       int minor_version, int status, h2o_iovec_t msg,
+                                       h2o_header_t *headers, size_t num_headers, int rlen)
+{
+    (void)minor_version, (void)msg, (void)headers, (void)num_headers, (void)rlen;
+    struct request *r = client->data;
+    struct peer *p = r->peer;
+    /* An I/O error, or a 4xx/5xx (the peer refused the batch): count, back off. */
+    if ((errstr != NULL && errstr != h2o_http1client_error_is_eos) || status < 200 ||
+        status > 299) {
+        peer_failed(p, r->n_msgs);
+        request_free(r);
+        return NULL;
+    }
+    if (errstr == h2o_http1client_error_is_eos) { /* 204: no body follows */
+        p->st.batches_ok++;
+        p->st.msgs_delivered += r->n_msgs;
+        p->backoff_ms = 0;
+        request_free(r);
+        return NULL;
+    }
+    return on_body;
+}
+
+static h2o_http1client_head_cb on_connect(h2o_http1client_t *client, const char *errstr,
+                                          h2o_iovec_t **reqbufs, size_t *reqbufcnt,
+                                          int *method_is_head)
+{
+    struct request *r = client->data;
+    if (errstr != NULL) {
+        peer_failed(r->peer, r->n_msgs);
+        request_free(r);
+        return NULL;
+    }
+    h2o_iovec_t auth = r->peer->parsed.authority;
+    int n = snprintf(r->head, sizeof r->head,
+                     "POST %s HTTP/1.1\r\nHost: %.*s\r\n"
+                     "Content-Type: application/octet-stream\r\nContent-Length: %zu\r\n\r\n",
+                     TRANSPORT_PATH, (int)auth.len, auth.base, r->body.len);
+    if (n < 0 || (size_t)n >= sizeof r->head) {
+        peer_failed(r->peer, r->n_msgs);
+        request_free(r);
+        return NULL;
+    }
+    r->bufs[0] = h2o_iovec_init(r->head, (size_t)n);
+    r->bufs[1] = h2o_iovec_init(r->body.p, r->body.len);
+    *reqbufs = r->bufs;
+    *reqbufcnt = 2;
+    *method_is_head = 0;
+    return on_head;
+}
+
+static void peer_flush(struct peer *p)
+{
+    struct transport *t = p->t;
+    if (p->pending.len == 0 || p->n_inflight >= t->cfg.max_inflight)
+        return; /* keep batching; transport_send refuses once the batch is full */
+    uint32_t n = codec_batch_count(&p->pending);
+    if (p->backoff_ms != 0 && h2o_now(t->ctx->loop) < p->retry_at_ms) {
+        p->st.msgs_dropped += n;
+        p->pending.len = 0;
+        return;
+    }
+    struct request *r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        p->st.msgs_dropped += n;
+        p->pending.len = 0;
+        return;
+    }
+    /* The request takes the pending buffer; the peer starts a fresh one. */
+    r->peer = p;
+    r->body = p->pending;
+    r->n_msgs = n;
+    codec_buf_init(&p->pending);
+    r->next = p->inflight;
+    p->inflight = r;
+    p->n_inflight++;
+    p->st.batches_sent++;
+    h2o_http1client_connect_with_pool(&r->client, r, &t->client_ctx, &p->pool, on_connect);
+}
+
+void transport_flush(struct transport *t)
+{
+    if (t->ctx == NULL)
+        return; /* not started: keep batching */
+    for (size_t i = 0; i < t->n_peers; i++)
+        peer_flush(&t->peers[i]);
+}
+
+/* ===== Receiving ===== */
+
+static int reply(h2o_req_t *req, int status, const char *reason)
+{
+    req->res.status = status;
+    req->res.reason = reason;
+    /* Without a length h2o would answer HTTP/1.1 with chunked encoding. */
+    req->res.content_length = 0;
+    h2o_send_inline(req, NULL, 0);
+    return 0;
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    struct transport *t = ((struct transport_handler *)self)->t;
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")))
+        return reply(req, 405, "Method Not Allowed");
+    if (t == NULL)
+        return reply(req, 503, "Service Unavailable");
+    struct codec_batch_iter it;
+    if (req->entity.base == NULL ||
+        codec_batch_iter_init(&it, (const uint8_t *)req->entity.base, req->entity.len) != RAFT_OK) {
+        t->recv_st.recv_corrupt++;
+        return reply(req, 400, "Bad Request");
+    }
+    struct raft_msg m;
+    int rc;
+    /* The body lives until the request is done, so messages can borrow from it. */
+    while ((rc = codec_batch_next(&it, &m, &t->scratch)) == 1) {
+        if (m.to != t->cfg.self) { /* a peer with a stale address book: not ours */
+            t->recv_st.msgs_dropped++;
+            continue;
+        }
+        t->recv_st.msgs_received++;
+        t->recv_cb(t->recv_arg, &m);
+    }
+    if (rc != 0) {
+        t->recv_st.recv_corrupt++;
+        return reply(req, 400, "Bad Request");
+    }
+    t->recv_st.batches_received++;
+    return reply(req, 204, "No Content");
+}
+
+int transport_register(struct transport *t, h2o_hostconf_t *host)
+{
+    h2o_pathconf_t *path = h2o_config_register_path(host, TRANSPORT_PATH, 0);
+    struct transport_handler *h = (void *)h2o_create_handler(path, sizeof *h);
+    if (h == NULL)
+        return RAFT_ENOMEM;
+    h->super.on_req = on_req;
+    h->t = t;
+    t->handler = h;
+    return RAFT_OK;
+}
+
+/* ===== Counters ===== */
+
+static void stats_add(struct transport_stats *a, const struct transport_stats *b)
+{
+    a->msgs_queued += b->msgs_queued;
+    a->msgs_dropped += b->msgs_dropped;
+    a->batches_sent += b->batches_sent;
+    a->batches_ok += b->batches_ok;
+    a->msgs_delivered += b->msgs_delivered;
+    a->send_errors += b->send_errors;
+    a->batches_received += b->batches_received;
+    a->msgs_received += b->msgs_received;
+    a->recv_corrupt += b->recv_corrupt;
+}
+
+void transport_stats(const struct transport *t, struct transport_stats *out)
+{
+    *out = t->recv_st;
+    for (size_t i = 0; i < t->n_peers; i++)
+        stats_add(out, &t->peers[i].st);
+}
+
+int transport_peer_stats(const struct transport *t, raft_id id, struct transport_stats *out)
+{
+    const struct peer *p = find_peer(t, id);
+    if (p == NULL)
+        return -1;
+    *out = p->st;
+    return 0;
+}

@@ -1,0 +1,103 @@
+/* transport.h: peer RPC over HTTP/1.1 inside the node's h2o evloop.
+ *
+ * Outgoing: transport_send() encodes a message at once into the destination
+ * peer's pending batch (core memory is only valid until raft_advance); once per
+ * loop iteration transport_flush() turns each non-empty pending batch into one
+ * `POST <peer URL>/raft` (Content-Type: application/octet-stream, body in the
+ * codec.h batch format) over a keep-alive connection from the peer's
+ * h2o_socketpool. At most cfg.max_inflight requests per peer are in flight; while
+ * they are, new messages keep batching up to cfg.max_batch_bytes and are then
+ * refused. After a failed request the peer backs off (cfg.backoff_min_ms doubling
+ * to cfg.backoff_max_ms) and batches due in that window are dropped, not held:
+ * Raft retransmits, and a stale flood after a peer returns helps nobody. Every
+ * loss is counted in struct transport_stats; nothing here is ever fatal.
+ *
+ * Incoming: transport_register() adds POST /raft to an h2o hostconf. The handler
+ * decodes the batch and hands each message to the recv callback in order, then
+ * answers 204 (400 for a malformed batch: messages before the bad one were
+ * delivered, which is safe because each was whole and valid). Messages whose
+ * `to` is not cfg.self are dropped and counted.
+ *
+ * Threading: everything runs on the loop thread. Peer host names are resolved by
+ * h2o's hostinfo threads through ctx->receivers.hostinfo_getaddr; IP literals
+ * connect directly.
+ */
+#ifndef VESPER_NET_TRANSPORT_H
+#define VESPER_NET_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <h2o.h>
+
+#include "raft/raft.h"
+
+#define TRANSPORT_PATH "/raft"
+
+struct transport;
+
+struct transport_peer {
+    raft_id id;
+    const char *url; /* "http://host:port"; copied by transport_new */
+};
+
+struct transport_config {
+    raft_id self;
+    uint32_t max_inflight;   /* requests in flight per peer (default 2) */
+    size_t max_batch_bytes;  /* pending bytes per peer before refusing (default 8 MiB) */
+    uint64_t io_timeout_ms;  /* connect, write and response timeout (default 2000) */
+    uint64_t idle_close_ms;  /* pooled idle connections close after (default 5000) */
+    uint64_t backoff_min_ms; /* first back-off after a failed request (default 20) */
+    uint64_t backoff_max_ms; /* back-off cap (default 1000) */
+};
+
+void transport_config_defaults(struct transport_config *cfg, raft_id self);
+
+/* Called on the loop thread for each received message, in batch order. m and all
+ * it points to are borrowed for the duration of the call only (they point into
+ * the request body): copy what you keep; raft_step() does. */
+typedef void (*transport_recv_cb)(void *arg, const struct raft_msg *m);
+
+struct transport_stats {
+    uint64_t msgs_queued;      /* accepted by transport_send */
+    uint64_t msgs_dropped;     /* refused (full, unknown peer, unencodable) or dropped */
+    uint64_t batches_sent;     /* requests started */
+    uint64_t batches_ok;       /* requests answered 2xx */
+    uint64_t msgs_delivered;   /* messages in batches answered 2xx */
+    uint64_t send_errors;      /* connect/I/O/timeout errors and non-2xx answers */
+    uint64_t batches_received; /* incoming POST /raft with a valid batch */
+    uint64_t msgs_received;    /* messages handed to the recv callback */
+    uint64_t recv_corrupt;     /* incoming bodies that failed to decode */
+};
+
+/* Set-up follows h2o's order (configuration, then context):
+ *   transport_new();  transport_register(t, hostconf);  h2o_context_init(ctx, ...);
+ *   transport_start(t, ctx);  ... loop ...;  transport_free(t);  h2o_context_dispose(ctx);
+ *
+ * transport_new copies cfg and the peer URLs (peers excludes self). Returns
+ * RAFT_OK, RAFT_EINVAL (bad URL, duplicate or self id, bad cfg) or RAFT_ENOMEM. */
+int transport_new(struct transport **out, const struct transport_config *cfg,
+                  const struct transport_peer *peers, size_t n_peers, transport_recv_cb recv_cb,
+                  void *recv_arg);
+/* Registers POST /raft on host (before h2o_context_init, as every h2o handler).
+ * The handler stays registered after transport_free and then answers 503. */
+int transport_register(struct transport *t, h2o_hostconf_t *host);
+/* Binds the transport to ctx's loop; ctx must outlive the transport. Messages
+ * sent before this are batched and go out at the first flush after it. */
+void transport_start(struct transport *t, h2o_context_t *ctx);
+/* Cancels requests in flight (their messages count as dropped), closes pooled
+ * connections and frees t (NULL is fine). Call before h2o_context_dispose(). */
+void transport_free(struct transport *t);
+
+/* Queues m for m->to. m is only read (SNAPSHOT: the shell fills data/len first).
+ * Returns 0, or -1 when the message was dropped (counted; Raft tolerates loss). */
+int transport_send(struct transport *t, const struct raft_msg *m);
+/* Starts one request per peer with pending messages and a free in-flight slot.
+ * Call once per loop iteration, after processing the iteration's ready. */
+void transport_flush(struct transport *t);
+
+void transport_stats(const struct transport *t, struct transport_stats *out);
+/* Per-peer counters (the receive counters stay zero). -1 for an unknown id. */
+int transport_peer_stats(const struct transport *t, raft_id id, struct transport_stats *out);
+
+#endif
