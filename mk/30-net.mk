@@ -4,16 +4,8 @@ NET_CODEC_SRC := src/net/codec.c
 NET_TEST_SRC := tests/net/test_codec.c tests/net/codec_samples.c tests/net/test_transport.c \
                 tests/net/pair.c
 
-# raft_conf_encode/decode come from the core's archive once a core file defines
-# them (the linker pulls only the members they need); until then from the
-# stand-ins in tests/net/conf_stub.c.
-ifneq ($(shell grep -l '^size_t raft_conf_encode' $(RAFT_SRC) /dev/null 2>/dev/null),)
+# raft_conf_encode/decode come from the core's archive.
 NET_CONF_LINK := $(BUILD)/libraftcore.a
-NET_CONF_SRC :=
-else
-NET_CONF_SRC := tests/net/conf_stub.c
-NET_CONF_LINK := $(call obj,$(NET_CONF_SRC))
-endif
 
 $(call obj,$(NET_SRC) $(NET_TEST_SRC) tests/net/codec_bench.c tests/net/pair_main.c) \
 $(call san,$(NET_SRC) $(NET_TEST_SRC)): | $(H2O_LIB)

@@ -302,7 +302,7 @@ static void touch_progress(struct raft *r, const struct raft_msg *m)
 int raft_step(struct raft *r, const struct raft_msg *m)
 {
     if (m->type < RAFT_MSG_VOTE || m->type > RAFT_MSG_TYPE_MAX || m->from == r->cfg.id ||
-        m->from == RAFT_NONE || m->term == 0 || (m->n_entries && !m->entries))
+        m->from == RAFT_NONE || m->to != r->cfg.id || m->term == 0 || (m->n_entries && !m->entries))
         return RAFT_ECORRUPT;
     if (!term_rules(r, m))
         return RAFT_OK;

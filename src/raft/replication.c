@@ -239,6 +239,8 @@ void raft__recv_append_resp(struct raft *r, const struct raft_msg *m)
         raft__send_append(r, pr);
         return;
     }
+    if (m->index > raft__log_last(&r->log))
+        return; /* acknowledges entries we never sent */
     if (m->index > pr->match) {
         pr->match = m->index;
         inflight_free_to(pr, pr->match);
