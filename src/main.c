@@ -1,0 +1,36 @@
+/* main.c: vesperd's entry point: parse the configuration, then serve, verify a
+ * data directory (--check-data) or probe a node's health (--probe). */
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "node/node.h"
+#include "node/probe.h"
+#include "storage/storage.h"
+#include "util/log.h"
+
+extern char **environ;
+
+int main(int argc, char **argv)
+{
+    static struct vesper_config cfg;
+    char err[512];
+    int rv = config_parse(argc, argv, environ, &cfg, err, sizeof err);
+    if (rv == 1)
+        return 0;
+    if (rv != 0) {
+        fprintf(stderr, "vesperd: %s\n", err);
+        return 2;
+    }
+    switch (cfg.mode) {
+    case CONFIG_MODE_CHECK_DATA:
+        return storage_check(cfg.check_data_dir, stdout);
+    case CONFIG_MODE_PROBE:
+        return probe_health(&cfg.probe_url);
+    case CONFIG_MODE_SERVE:
+        break;
+    }
+    log_setup(cfg.id, (enum log_level)cfg.log_level, cfg.log_json);
+    log_info("vesperd starting: node %d of %d, data %s", cfg.id, cfg.n_nodes, cfg.data_dir);
+    return node_run(&cfg);
+}

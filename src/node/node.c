@@ -1,0 +1,207 @@
+/* node.c: vesperd's life cycle: start-up, the h2o loop, the fixed tick, and a
+ * graceful stop.
+ *
+ * The loop is `h2o_evloop_run(); node_process_ready();`: each evloop call runs one
+ * iteration (poll, callbacks, timeouts), so the statement after it is the
+ * natural group-commit point (the "before sleep" hook of Redis's AOF). Time in
+ * the core is a fixed tick re-linked on every expiry, because an h2o 2.2.5
+ * timeout list has one fixed duration while election timeouts are randomized.
+ *
+ * SIGTERM/SIGINT (vesperd is PID 1 in its container): stop accepting, let
+ * in-flight requests finish for a short grace period, sync, exit 0.
+ */
+#include "node/node.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "kv/kv.h"
+#include "net/transport.h"
+#include "storage/storage.h"
+#include "util/log.h"
+
+#define STOP_GRACE_MS 2000
+
+volatile sig_atomic_t node_stop_signal;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    node_stop_signal = 1;
+}
+
+uint64_t node_now_ms(struct node *n)
+{
+    return h2o_now(n->ctx.loop);
+}
+
+_Noreturn void node_fatal(const char *what, const char *detail)
+{
+    log_error("fatal: %s: %s", what, detail ? detail : "");
+    _exit(1);
+}
+
+const char *node_client_url(struct node *n, raft_id id)
+{
+    if (id == (raft_id)n->cfg->id)
+        return n->cfg->advertise_url.text;
+    const struct raft_member *mb = raft_conf_find(raft_current_conf(n->raft), id);
+    if (mb && mb->addr[0])
+        return mb->addr;
+    if ((int)id < n->cfg->n_nodes)
+        return n->cfg->nodes[id].text;
+    return NULL;
+}
+
+/* ===== Peers ===== */
+
+static void on_peer_msg(void *arg, const struct raft_msg *m)
+{
+    struct node *n = arg;
+    raft_step(n->raft, m); /* a malformed message is dropped inside the core */
+}
+
+static int start_transport(struct node *n)
+{
+    struct transport_peer peers[CONFIG_MAX_NODES];
+    size_t count = 0;
+    for (int k = 0; k < n->cfg->n_nodes; k++)
+        if (k != n->cfg->id)
+            peers[count++] = (struct transport_peer){.id = (raft_id)k, .url = n->cfg->nodes[k].text};
+    struct transport_config tc;
+    transport_config_defaults(&tc, (raft_id)n->cfg->id);
+    int rv = transport_new(&n->tp, &tc, peers, count, on_peer_msg, n);
+    if (rv != RAFT_OK)
+        log_error("transport: %s", raft_strerror(rv));
+    return rv == RAFT_OK ? 0 : -1;
+}
+
+/* ===== Listener ===== */
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    struct node *n = listener->data;
+    if (err)
+        return;
+    h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+    if (sock)
+        h2o_accept(&n->accept_ctx, sock);
+}
+
+static int open_listener(struct node *n)
+{
+    char port[8];
+    snprintf(port, sizeof port, "%u", n->cfg->listen_port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res;
+    int gai = getaddrinfo(n->cfg->listen_host, port, &hints, &res);
+    if (gai) {
+        log_error("listen %s:%s: %s", n->cfg->listen_host, port, gai_strerror(gai));
+        return -1;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
+        log_error("listen %s:%s: %s", n->cfg->listen_host, port, strerror(errno));
+        freeaddrinfo(res);
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    freeaddrinfo(res);
+    n->listener = h2o_evloop_socket_create(n->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+    n->listener->data = n;
+    h2o_socket_read_start(n->listener, on_accept);
+    log_info("serving on %s:%s as %s", n->cfg->listen_host, port, n->cfg->advertise_url.text);
+    return 0;
+}
+
+/* ===== Tick and stop ===== */
+
+static void begin_stop(struct node *n)
+{
+    n->stopping = true;
+    n->stop_deadline_ms = node_now_ms(n) + STOP_GRACE_MS;
+    if (n->listener) {
+        h2o_socket_read_stop(n->listener);
+        h2o_socket_close(n->listener);
+        n->listener = NULL;
+    }
+    log_info("stopping: no new connections, finishing in-flight requests");
+}
+
+static void on_tick(h2o_timeout_entry_t *entry)
+{
+    struct node *n = H2O_STRUCT_FROM_MEMBER(struct node, tick_entry, entry);
+    raft_tick(n->raft);
+    node_expire_pending(n, false);
+    if (node_stop_signal && !n->stopping)
+        begin_stop(n);
+    h2o_timeout_link(n->ctx.loop, &n->tick_timeout, &n->tick_entry);
+}
+
+static bool drained(struct node *n)
+{
+    return h2o_linklist_is_empty(&n->writes) && h2o_linklist_is_empty(&n->reads);
+}
+
+static int setup_http(struct node *n)
+{
+    h2o_config_init(&n->h2o_cfg);
+    n->h2o_cfg.max_request_entity_size = n->cfg->max_body_bytes;
+    h2o_hostconf_t *host =
+        h2o_config_register_host(&n->h2o_cfg, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    if (node_client_register(n, host) || node_admin_register(n, host) || start_transport(n) ||
+        transport_register(n->tp, host))
+        return -1;
+    h2o_context_init(&n->ctx, h2o_evloop_create(), &n->h2o_cfg);
+    n->accept_ctx.ctx = &n->ctx;
+    n->accept_ctx.hosts = n->h2o_cfg.hosts;
+    transport_start(n->tp, &n->ctx);
+    h2o_timeout_init(n->ctx.loop, &n->tick_timeout, n->cfg->tick_ms);
+    n->tick_entry.cb = on_tick;
+    h2o_timeout_link(n->ctx.loop, &n->tick_timeout, &n->tick_entry);
+    return open_listener(n);
+}
+
+static void shutdown_node(struct node *n)
+{
+    node_expire_pending(n, true);
+    if (storage_sync(n->st) != STORAGE_OK)
+        node_fatal("final sync", storage_errmsg(n->st));
+    transport_free(n->tp);
+    storage_close(n->st);
+    raft_free(n->raft);
+    kv_free(n->kv);
+    free(n->snap_buf);
+    log_info("stopped");
+}
+
+int node_run(const struct vesper_config *cfg)
+{
+    static struct node node; /* large; lives for the whole process */
+    struct node *n = &node;
+    n->cfg = cfg;
+    n->last_leader = RAFT_NONE;
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
+    if (node_open_state(n) != 0 || setup_http(n) != 0)
+        return 1;
+    n->started_ms = node_now_ms(n);
+    while (!(n->stopping && (drained(n) || node_now_ms(n) >= n->stop_deadline_ms))) {
+        if (h2o_evloop_run(n->ctx.loop, INT32_MAX) != 0 && errno != EINTR) {
+            log_error("event loop: %s", strerror(errno));
+            return 1;
+        }
+        node_process_ready(n);
+    }
+    shutdown_node(n);
+    return 0;
+}

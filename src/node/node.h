@@ -1,0 +1,111 @@
+/* node.h: the shell of vesperd: one h2o event loop that owns the Raft core, the
+ * storage, the peer transport, the key-value state machine and the client
+ * requests waiting on them.
+ *
+ * Everything runs on the loop thread. Events (client requests, peer messages,
+ * ticks) only feed the core; node_process_ready() runs once after every loop
+ * iteration and is the single place where the ordering rules live:
+ * persist -> send -> sync -> send acknowledgements -> apply -> answer -> advance.
+ * Because it runs once per iteration, every proposal gathered in an iteration
+ * shares one log write, one fdatasync and one AppendEntries per follower.
+ */
+#ifndef VESPER_NODE_NODE_H
+#define VESPER_NODE_NODE_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include <h2o.h>
+
+#include "config.h"
+#include "raft/raft.h"
+
+struct storage;
+struct transport;
+struct kv;
+
+/* A client request waiting for its entry to apply or its read to be released.
+ * It lives in the request's memory pool; the pool's dispose hook unlinks it, so
+ * a client that hangs up never leaves a dangling pointer behind (h2o 2.2.5). */
+struct node_pending {
+    h2o_linklist_t link;
+    h2o_req_t *req;       /* NULL once answered */
+    struct node *node;
+    uint64_t id;          /* write: log index; read: read id */
+    raft_term term;       /* write: term of the proposal */
+    uint64_t deadline_ms; /* answered "timeout" after this */
+    uint8_t op;           /* enum api_op */
+    char *key;            /* copy in the request pool (reads and CAS replies) */
+    size_t key_len;
+};
+
+struct node_metrics {
+    uint64_t leader_changes;
+    uint64_t elections_started;
+    uint64_t proposals;
+    uint64_t proposals_failed;
+    uint64_t applied_entries;
+    uint64_t snapshots_taken;
+    uint64_t snapshots_installed;
+    uint64_t fsyncs;
+    uint64_t fsync_us_total;
+    uint64_t requests[4][3]; /* [api_op][0 ok, 1 fail, 2 error] */
+};
+
+struct node {
+    const struct vesper_config *cfg;
+    struct raft *raft;
+    struct storage *st;
+    struct transport *tp;
+    struct kv *kv;
+    struct raft_conf applied_conf; /* configuration as of the applied index */
+
+    h2o_globalconf_t h2o_cfg;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    h2o_socket_t *listener;
+    h2o_timeout_t tick_timeout;
+    h2o_timeout_entry_t tick_entry;
+
+    h2o_linklist_t writes; /* struct node_pending, by log index */
+    h2o_linklist_t reads;  /* struct node_pending, by read id */
+    uint64_t next_read_id;
+    uint8_t *snap_buf;     /* scratch for outgoing snapshot chunks */
+    size_t snap_buf_cap;
+
+    raft_id last_leader;
+    raft_term last_term;
+    enum raft_role last_role;
+    uint64_t started_ms;
+    bool stopping;
+    uint64_t stop_deadline_ms;
+    struct node_metrics m;
+};
+
+extern volatile sig_atomic_t node_stop_signal;
+
+/* Runs the node until SIGTERM/SIGINT (exit status 0) or a fatal error (1). */
+int node_run(const struct vesper_config *cfg);
+
+/* node.c */
+uint64_t node_now_ms(struct node *n);
+_Noreturn void node_fatal(const char *what, const char *detail);
+const char *node_client_url(struct node *n, raft_id id);
+
+/* ready.c */
+int node_open_state(struct node *n);
+void node_process_ready(struct node *n);
+
+/* client.c */
+int node_client_register(struct node *n, h2o_hostconf_t *host);
+void node_complete_write(struct node *n, const struct raft_entry *e, const void *result);
+void node_complete_read(struct node *n, const struct raft_read_result *rr);
+void node_expire_pending(struct node *n, bool all);
+
+/* admin.c */
+int node_admin_register(struct node *n, h2o_hostconf_t *host);
+
+/* Replies with a JSON body (copied) and closes the request's pending record. */
+void node_send_json(h2o_req_t *req, int status, const char *body, size_t len);
+
+#endif
