@@ -1,0 +1,364 @@
+/* main.c: the `vesper` command-line client (argument parsing and output only;
+ * the protocol, redirects and retries live in vclient.c).
+ *
+ * Two forms. The seed's: `vesper ADDRESS KEY [VALUE]` (PUT with a value, GET
+ * without), kept byte-compatible on the wire so scripts written for the seed
+ * keep working. And subcommands that take a list of endpoints and fail over.
+ * Output is the server's JSON reply on stdout; diagnostics go to stderr.
+ * Exit status: 0 success, 1 the cluster answered fail, 2 usage or no answer.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vclient.h"
+
+#define MAX_ENDPOINTS 64
+
+static const char usage_text[] =
+    "usage: vesper ADDRESS KEY [VALUE]          seed form: PUT KEY=VALUE, or GET KEY\n"
+    "       vesper get KEY             [options]\n"
+    "       vesper put KEY VALUE       [options]\n"
+    "       vesper delete KEY          [options]\n"
+    "       vesper cas KEY EXPECTED NEW [options]  set NEW if the value is EXPECTED\n"
+    "       vesper cas --absent KEY NEW [options]  set NEW if KEY does not exist\n"
+    "ADDRESS and endpoints look like http://127.0.0.1:5000\n"
+    "options:\n"
+    "  --endpoints URL,URL,...  nodes to try, in order (default: $VESPER_ENDPOINTS)\n"
+    "  --ip-list FILE           nodes from a file, one URL per line (the server's ip_list)\n"
+    "  --timeout SECONDS        deadline including retries through elections (default 5)\n"
+    "  --value-file FILE        read VALUE (put, seed PUT) or NEW (cas) from FILE ('-': stdin)\n"
+    "  --stale                  get: let any node answer from its local state\n"
+    "  --no-session             writes without client_id/seq (retries may apply twice)\n"
+    "  --client-id N --seq N    exactly-once identity (default: random id, seq 1)\n"
+    "  -v, --verbose            log every attempt to stderr\n"
+    "  --                       end of options (for keys or values starting with '-')\n"
+    "exit status: 0 success, 1 the cluster answered fail, 2 usage error or no answer\n";
+
+struct cli {
+    const char *endpoints[MAX_ENDPOINTS];
+    size_t n_endpoints;
+    char *storage[MAX_ENDPOINTS]; /* owned strings behind endpoints */
+    size_t n_storage;
+    struct vclient_opts opts;
+    struct vclient_req req;
+    bool absent;
+    char *file_value; /* --value-file contents */
+    size_t file_value_len;
+    bool has_file_value;
+};
+
+static int usage(const char *why)
+{
+    if (why != NULL)
+        fprintf(stderr, "vesper: %s\n", why);
+    fputs(usage_text, stderr);
+    return 2;
+}
+
+static int add_endpoint(struct cli *cli, const char *s, size_t n)
+{
+    while (n > 0 && (s[0] == ' ' || s[0] == '\t')) {
+        s++;
+        n--;
+    }
+    while (n > 0 && strchr(" \t\r\n", s[n - 1]) != NULL)
+        n--;
+    if (n == 0 || s[0] == '#')
+        return 0;
+    if (cli->n_endpoints == MAX_ENDPOINTS)
+        return -1;
+    char *d = strndup(s, n);
+    if (d == NULL)
+        return -1;
+    cli->storage[cli->n_storage++] = d;
+    cli->endpoints[cli->n_endpoints++] = d;
+    return 0;
+}
+
+static int add_endpoint_list(struct cli *cli, const char *list)
+{
+    while (*list != '\0') {
+        size_t n = strcspn(list, ",");
+        if (add_endpoint(cli, list, n) != 0)
+            return -1;
+        list += n + (list[n] == ',');
+    }
+    return 0;
+}
+
+static int read_ip_list(struct cli *cli, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        fprintf(stderr, "vesper: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char line[1024];
+    int rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f) != NULL)
+        rc = add_endpoint(cli, line, strlen(line));
+    if (fclose(f) != 0)
+        rc = -1;
+    return rc;
+}
+
+/* Slurps a whole file (or stdin for "-") into cli->file_value. */
+static int read_value_file(struct cli *cli, const char *path)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "vesper: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    size_t n;
+    while (buf != NULL && (n = fread(buf + len, 1, cap - len, f)) > 0) {
+        len += n;
+        if (len == cap) {
+            char *bigger = realloc(buf, cap * 2);
+            if (bigger == NULL)
+                free(buf);
+            buf = bigger;
+            cap *= 2;
+        }
+    }
+    int rc = (buf == NULL || ferror(f)) ? -1 : 0;
+    if (f != stdin && fclose(f) != 0)
+        rc = -1;
+    if (rc != 0) {
+        fprintf(stderr, "vesper: %s: read failed\n", path);
+        free(buf);
+        return -1;
+    }
+    free(cli->file_value);
+    cli->file_value = buf;
+    cli->file_value_len = len;
+    cli->has_file_value = true;
+    return 0;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || s[0] == '-')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+enum {
+    OPT_ENDPOINTS = 256,
+    OPT_IP_LIST,
+    OPT_TIMEOUT,
+    OPT_STALE,
+    OPT_NO_SESSION,
+    OPT_CLIENT_ID,
+    OPT_SEQ,
+    OPT_ABSENT,
+    OPT_VALUE_FILE
+};
+
+/* Options anywhere on the line (GNU getopt permutes). -1 on a usage error. */
+static int parse_options(struct cli *cli, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"endpoints", required_argument, NULL, OPT_ENDPOINTS},
+        {"ip-list", required_argument, NULL, OPT_IP_LIST},
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"stale", no_argument, NULL, OPT_STALE},
+        {"no-session", no_argument, NULL, OPT_NO_SESSION},
+        {"client-id", required_argument, NULL, OPT_CLIENT_ID},
+        {"seq", required_argument, NULL, OPT_SEQ},
+        {"absent", no_argument, NULL, OPT_ABSENT},
+        {"value-file", required_argument, NULL, OPT_VALUE_FILE},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int ch;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+        char *end;
+        double secs;
+        switch (ch) {
+        case OPT_ENDPOINTS:
+            if (add_endpoint_list(cli, optarg) != 0)
+                return usage("too many endpoints"), -1;
+            break;
+        case OPT_IP_LIST:
+            if (read_ip_list(cli, optarg) != 0)
+                return usage("cannot read the ip list"), -1;
+            break;
+        case OPT_TIMEOUT:
+            secs = strtod(optarg, &end);
+            if (end == optarg || *end != '\0' || !(secs > 0 && secs < 86400))
+                return usage("--timeout wants seconds, e.g. 5 or 0.5"), -1;
+            cli->opts.timeout_ms = (long)(secs * 1000 + 0.5);
+            if (cli->opts.timeout_ms == 0)
+                cli->opts.timeout_ms = 1;
+            break;
+        case OPT_STALE:
+            cli->req.stale = true;
+            break;
+        case OPT_NO_SESSION:
+            cli->opts.no_session = true;
+            break;
+        case OPT_CLIENT_ID:
+            if (parse_u64(optarg, &cli->opts.client_id) != 0 || cli->opts.client_id == 0)
+                return usage("--client-id wants an integer >= 1"), -1;
+            break;
+        case OPT_SEQ:
+            if (parse_u64(optarg, &cli->opts.first_seq) != 0 || cli->opts.first_seq == 0)
+                return usage("--seq wants an integer >= 1"), -1;
+            break;
+        case OPT_ABSENT:
+            cli->absent = true;
+            break;
+        case OPT_VALUE_FILE:
+            if (read_value_file(cli, optarg) != 0)
+                return usage("cannot read --value-file"), -1;
+            break;
+        case 'v':
+            cli->opts.verbose = true;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            exit(0);
+        default:
+            return usage("unknown option (use -- before a key or value starting with '-')"), -1;
+        }
+    }
+    return 0;
+}
+
+static void set_str(const char **p, size_t *n, const char *s)
+{
+    *p = s;
+    *n = strlen(s);
+}
+
+/* The seed form: ADDRESS KEY [VALUE]; the given address goes first, --endpoints
+ * add failover targets. */
+static int parse_seed_form(struct cli *cli, int n, char **args)
+{
+    struct vclient_req *r = &cli->req;
+    int with_value = n == 3 || cli->has_file_value;
+    if (n != 2 + (with_value && !cli->has_file_value))
+        return usage("expected ADDRESS KEY [VALUE] or a subcommand"), -1;
+    if (cli->n_endpoints == MAX_ENDPOINTS)
+        return usage("too many endpoints"), -1;
+    memmove(cli->endpoints + 1, cli->endpoints, cli->n_endpoints * sizeof cli->endpoints[0]);
+    cli->endpoints[0] = args[0];
+    cli->n_endpoints++;
+    r->op = with_value ? VCLIENT_PUT : VCLIENT_GET;
+    set_str(&r->key, &r->key_len, args[1]);
+    if (n == 3)
+        set_str(&r->value, &r->value_len, args[2]);
+    return 0;
+}
+
+/* Positional arguments -> request (and the seed form's ADDRESS). */
+static int parse_command(struct cli *cli, int n, char **args)
+{
+    struct vclient_req *r = &cli->req;
+    if (n < 1)
+        return usage(NULL), -1;
+    const char *cmd = args[0];
+    int want; /* positional words including the subcommand */
+    if (strcmp(cmd, "get") == 0) {
+        r->op = VCLIENT_GET;
+        want = 2;
+    } else if (strcmp(cmd, "put") == 0) {
+        r->op = VCLIENT_PUT;
+        want = 3;
+    } else if (strcmp(cmd, "delete") == 0) {
+        r->op = VCLIENT_DELETE;
+        want = 2;
+    } else if (strcmp(cmd, "cas") == 0) {
+        r->op = VCLIENT_CAS;
+        want = cli->absent ? 3 : 4;
+    } else if (parse_seed_form(cli, n, args) != 0) {
+        return -1;
+    } else {
+        goto file_value;
+    }
+    bool takes_value = r->op == VCLIENT_PUT || r->op == VCLIENT_CAS;
+    if (takes_value && cli->has_file_value)
+        want--;
+    if (n != want)
+        return usage("wrong number of arguments"), -1;
+    set_str(&r->key, &r->key_len, args[1]);
+    if (r->op == VCLIENT_CAS) {
+        r->expect_absent = cli->absent;
+        if (!cli->absent)
+            set_str(&r->expected, &r->expected_len, args[2]);
+    }
+    if (takes_value && !cli->has_file_value)
+        set_str(&r->value, &r->value_len, args[want - 1]);
+file_value:
+    if (cli->has_file_value && (r->op == VCLIENT_PUT || r->op == VCLIENT_CAS)) {
+        r->value = cli->file_value;
+        r->value_len = cli->file_value_len;
+    }
+    if (r->key_len == 0)
+        return usage("KEY must not be empty"), -1;
+    return 0;
+}
+
+static int run(struct cli *cli)
+{
+    cli->opts.endpoints = cli->endpoints;
+    cli->opts.n_endpoints = cli->n_endpoints;
+    struct vclient *c = vclient_new(&cli->opts);
+    if (c == NULL) {
+        fprintf(stderr, "vesper: cannot create the client\n");
+        return 2;
+    }
+    struct vclient_resp resp;
+    enum vclient_status st = vclient_do(c, &cli->req, &resp);
+    if (cli->opts.verbose)
+        fprintf(stderr,
+                "vesper: client_id %" PRIu64 " seq %" PRIu64 ", %d attempt(s), answer from %s\n",
+                vclient_client_id(c), resp.seq, resp.attempts, resp.url ? resp.url : "-");
+    if (resp.body != NULL && (fwrite(resp.body, 1, resp.body_len, stdout) != resp.body_len ||
+                              putchar('\n') == EOF || fflush(stdout) != 0))
+        fprintf(stderr, "vesper: cannot write the reply to stdout\n");
+    if (st == VCLIENT_ERROR)
+        fprintf(stderr, "vesper: %s\n", resp.error);
+    else if (st == VCLIENT_FAIL && resp.url == NULL)
+        fprintf(stderr, "vesper: gave up at the deadline; last answer above\n");
+    int rc = st == VCLIENT_SUCCESS ? 0 : st == VCLIENT_FAIL ? 1 : 2;
+    vclient_resp_free(&resp);
+    vclient_free(c);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static struct cli cli;
+    int rc = 2;
+    if (parse_options(&cli, argc, argv) != 0)
+        goto out;
+    if (parse_command(&cli, argc - optind, argv + optind) != 0)
+        goto out;
+    if (cli.n_endpoints == 0) {
+        const char *env = getenv("VESPER_ENDPOINTS");
+        if (env == NULL || add_endpoint_list(&cli, env) != 0 || cli.n_endpoints == 0) {
+            rc = usage("no endpoints: give --endpoints, --ip-list or $VESPER_ENDPOINTS");
+            goto out;
+        }
+    }
+    rc = run(&cli);
+out:
+    for (size_t i = 0; i < cli.n_storage; i++)
+        free(cli.storage[i]);
+    free(cli.file_value);
+    return rc;
+}

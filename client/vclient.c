@@ -1,0 +1,460 @@
+/* vclient.c: request building, the retry/redirect loop and reply parsing for
+ * the Vesper client library (see vclient.h for the policy).
+ *
+ * One CURL easy handle per client keeps connections alive across requests and
+ * attempts. The body is built once per vclient_do, so every retry sends the
+ * same bytes (same seq). The URL that last gave an answer is remembered as the
+ * leader hint and tried first next time, which keeps benchmarks off the
+ * redirect path.
+ */
+#include "vclient.h"
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#define VCLIENT_MAX_REPLY_BYTES  (64u << 20)
+#define BACKOFF_FIRST_MS         25
+#define BACKOFF_MAX_MS           1000
+#define REDIRECTS_BEFORE_BACKOFF 8
+
+struct vclient {
+    CURL *curl;
+    struct curl_slist *headers;
+    char **endpoints; /* normalized ".../request" URLs */
+    size_t n_endpoints;
+    size_t next; /* endpoint to try after a failure */
+    char *hint;  /* URL that answered last, tried first */
+    struct vclient_opts opts;
+    uint64_t client_id;
+    uint64_t next_seq;
+    uint64_t rng;
+};
+
+struct buf {
+    char *data;
+    size_t len, cap;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return 0;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int64_t ms)
+{
+    if (ms <= 0)
+        return;
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+}
+
+static uint64_t xorshift(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* "host:port", "http://host:port/", ".../request" -> "http://host:port/request". */
+static char *request_url(const char *base)
+{
+    size_t n = strlen(base);
+    while (n > 0 && base[n - 1] == '/')
+        n--;
+    const char *scheme = strstr(base, "://") ? "" : "http://";
+    const char *suffix = (n >= 8 && memcmp(base + n - 8, "/request", 8) == 0) ? "" : "/request";
+    size_t len = strlen(scheme) + n + strlen(suffix) + 1;
+    char *url = malloc(len);
+    if (url != NULL)
+        snprintf(url, len, "%s%.*s%s", scheme, (int)n, base, suffix);
+    return url;
+}
+
+static uint64_t random_u64(void)
+{
+    uint64_t v = 0;
+    if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v)
+        v = (uint64_t)now_ms() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)getpid();
+    return v ? v : 1;
+}
+
+static size_t write_cb(char *p, size_t size, size_t nmemb, void *ctx)
+{
+    struct buf *b = ctx;
+    size_t n = size * nmemb;
+    if (b->len + n + 1 > VCLIENT_MAX_REPLY_BYTES)
+        return 0; /* aborts the transfer */
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *d = realloc(b->data, cap);
+        if (d == NULL)
+            return 0;
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return n;
+}
+
+void vclient_free(struct vclient *c)
+{
+    if (c == NULL)
+        return;
+    if (c->curl) {
+        curl_easy_cleanup(c->curl);
+        curl_global_cleanup(); /* balances the curl_global_init in setup_curl */
+    }
+    curl_slist_free_all(c->headers);
+    for (size_t i = 0; i < c->n_endpoints; i++)
+        free(c->endpoints[i]);
+    free(c->endpoints);
+    free(c->hint);
+    free(c);
+}
+
+static int setup_curl(struct vclient *c)
+{
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return -1;
+    c->curl = curl_easy_init();
+    if (c->curl == NULL) {
+        curl_global_cleanup();
+        return -1;
+    }
+    /* An empty Expect: stops curl from waiting for 100-continue on PUT bodies. */
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    struct curl_slist *h2 = h ? curl_slist_append(h, "Expect:") : NULL;
+    if (h2 == NULL) {
+        curl_slist_free_all(h);
+        return -1;
+    }
+    c->headers = h2;
+    if (curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->headers) != CURLE_OK ||
+        curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+        curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, write_cb) != CURLE_OK ||
+        curl_easy_setopt(c->curl, CURLOPT_TCP_NODELAY, 1L) != CURLE_OK)
+        return -1;
+    return 0;
+}
+
+struct vclient *vclient_new(const struct vclient_opts *opts)
+{
+    if (opts == NULL || opts->n_endpoints == 0)
+        return NULL;
+    struct vclient *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    c->opts = *opts;
+    c->opts.endpoints = NULL;
+    if (c->opts.timeout_ms <= 0)
+        c->opts.timeout_ms = 5000;
+    if (c->opts.attempt_timeout_ms <= 0)
+        c->opts.attempt_timeout_ms = 1000;
+    c->client_id = opts->client_id ? opts->client_id : random_u64();
+    c->next_seq = opts->first_seq ? opts->first_seq : 1;
+    c->rng = c->client_id | 1;
+    c->endpoints = calloc(opts->n_endpoints, sizeof *c->endpoints);
+    if (c->endpoints == NULL)
+        goto fail;
+    for (size_t i = 0; i < opts->n_endpoints; i++) {
+        c->endpoints[i] = request_url(opts->endpoints[i]);
+        if (c->endpoints[i] == NULL)
+            goto fail;
+        c->n_endpoints++;
+    }
+    if (setup_curl(c) != 0)
+        goto fail;
+    return c;
+fail:
+    vclient_free(c);
+    return NULL;
+}
+
+uint64_t vclient_client_id(const struct vclient *c)
+{
+    return c->client_id;
+}
+
+static json_object *jstr(const char *s, size_t n)
+{
+    return json_object_new_string_len(s, (int)n);
+}
+
+/* The request body; NULL on ENOMEM. */
+static char *build_body(const struct vclient *c, const struct vclient_req *r, uint64_t seq,
+                        size_t *len)
+{
+    static const char *types[] = {"get", "put", "delete", "cas"};
+    json_object *o = json_object_new_object(), *pl = json_object_new_object();
+    int bad = o == NULL || pl == NULL;
+    bad |= !bad && json_object_object_add(o, "type", json_object_new_string(types[r->op])) != 0;
+    bad |= !bad && json_object_object_add(pl, "key", jstr(r->key, r->key_len)) != 0;
+    if (r->op == VCLIENT_PUT || r->op == VCLIENT_CAS)
+        bad |= !bad && json_object_object_add(pl, "value", jstr(r->value, r->value_len)) != 0;
+    if (r->op == VCLIENT_CAS)
+        bad |= !bad && json_object_object_add(
+                           pl, "expected",
+                           r->expect_absent ? NULL : jstr(r->expected, r->expected_len)) != 0;
+    if (r->op == VCLIENT_GET && r->stale)
+        bad |=
+            !bad && json_object_object_add(pl, "consistency", json_object_new_string("stale")) != 0;
+    bad |= !bad && json_object_object_add(o, "payload", pl) != 0;
+    if (bad)
+        json_object_put(pl);
+    pl = NULL;
+    if (!bad && seq != 0) {
+        bad |= json_object_object_add(o, "client_id", json_object_new_uint64(c->client_id)) != 0;
+        bad |= !bad && json_object_object_add(o, "seq", json_object_new_uint64(seq)) != 0;
+    }
+    char *out = NULL;
+    if (!bad) {
+        const char *s = json_object_to_json_string_length(
+            o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, len);
+        out = s ? strdup(s) : NULL;
+    }
+    json_object_put(o);
+    return out;
+}
+
+/* What one reply tells the retry loop. */
+enum verdict { V_DONE, V_REDIRECT, V_RETRY };
+
+static char *dup_n(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d != NULL) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+/* Reads code / error / payload.{value,message} from a reply body. A Vesper
+ * reply is moved into resp (which takes b->data); anything else is left in b. */
+static enum verdict judge_reply(struct vclient_resp *resp, struct buf *b, long http_status,
+                                char **redirect)
+{
+    json_tokener *tok = json_tokener_new();
+    json_object *o = tok ? json_tokener_parse_ex(tok, b->data, (int)b->len) : NULL;
+    json_tokener_free(tok);
+    json_object *code, *err, *pl, *v;
+    if (o == NULL || !json_object_object_get_ex(o, "code", &code) ||
+        !json_object_is_type(code, json_type_string)) {
+        json_object_put(o);
+        return V_RETRY;
+    }
+    free(resp->body);
+    resp->body = b->data;
+    resp->body_len = b->len;
+    resp->http_status = http_status;
+    b->data = NULL;
+    free(resp->value);
+    resp->value = NULL;
+    resp->has_value = false;
+    bool success = strcmp(json_object_get_string(code), "success") == 0;
+    resp->status = success ? VCLIENT_SUCCESS : VCLIENT_FAIL;
+    resp->error[0] = '\0';
+    if (json_object_object_get_ex(o, "error", &err) && json_object_is_type(err, json_type_string))
+        snprintf(resp->error, sizeof resp->error, "%s", json_object_get_string(err));
+    enum verdict verdict = V_DONE;
+    if (json_object_object_get_ex(o, "payload", &pl) && json_object_is_type(pl, json_type_object)) {
+        if (!success && json_object_object_get_ex(pl, "message", &v) &&
+            json_object_is_type(v, json_type_string) && json_object_get_string_len(v) > 0) {
+            *redirect = request_url(json_object_get_string(v));
+            verdict = *redirect ? V_REDIRECT : V_RETRY;
+        } else if (json_object_object_get_ex(pl, "value", &v) &&
+                   json_object_is_type(v, json_type_string)) {
+            resp->value_len = (size_t)json_object_get_string_len(v);
+            resp->value = dup_n(json_object_get_string(v), resp->value_len);
+            resp->has_value = resp->value != NULL;
+        }
+    }
+    if (verdict == V_DONE && !success &&
+        (strcmp(resp->error, "no_leader") == 0 || strcmp(resp->error, "timeout") == 0 ||
+         strcmp(resp->error, "unavailable") == 0))
+        verdict = V_RETRY;
+    json_object_put(o);
+    return verdict;
+}
+
+/* One HTTP exchange. 0 with the reply in *b and *status, or -1 with err set. */
+static int attempt(struct vclient *c, const char *url, bool is_get, const char *body,
+                   size_t body_len, long timeout_ms, struct buf *b, long *status, char *err,
+                   size_t err_len)
+{
+    CURL *h = c->curl;
+    if (curl_easy_setopt(h, CURLOPT_URL, url) != CURLE_OK ||
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, is_get ? "GET" : "PUT") != CURLE_OK ||
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body) != CURLE_OK ||
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len) != CURLE_OK ||
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms) != CURLE_OK ||
+        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms) != CURLE_OK ||
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, b) != CURLE_OK) {
+        snprintf(err, err_len, "curl: cannot set options");
+        return -1;
+    }
+    CURLcode rc = curl_easy_perform(h);
+    if (c->opts.verbose)
+        fprintf(stderr, "vesper: %s %s -> %s %.*s\n", is_get ? "GET" : "PUT", url,
+                rc == CURLE_OK ? "ok" : curl_easy_strerror(rc), (int)(b->len > 300 ? 300 : b->len),
+                b->data ? b->data : "");
+    if (rc != CURLE_OK || b->data == NULL) {
+        snprintf(err, err_len, "%s: %s", url,
+                 rc != CURLE_OK ? curl_easy_strerror(rc) : "empty reply");
+        return -1;
+    }
+    if (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status) != CURLE_OK)
+        *status = 0;
+    return 0;
+}
+
+static const char *pick_url(struct vclient *c)
+{
+    if (c->hint != NULL)
+        return c->hint;
+    return c->endpoints[c->next % c->n_endpoints];
+}
+
+/* After a failure at url: forget the hint and move on to another endpoint. */
+static void fail_over(struct vclient *c, const char *url)
+{
+    if (c->hint != NULL && strcmp(c->hint, url) == 0) {
+        free(c->hint);
+        c->hint = NULL;
+    } else {
+        c->next++;
+    }
+}
+
+static void set_hint(struct vclient *c, const char *url)
+{
+    if (c->hint == url)
+        return;
+    char *h = strdup(url);
+    if (h == NULL)
+        return; /* only an optimization */
+    free(c->hint);
+    c->hint = h;
+}
+
+static void backoff_sleep(struct vclient *c, int64_t *backoff_ms, int64_t deadline)
+{
+    int64_t half = *backoff_ms / 2;
+    int64_t ms = half + (int64_t)(xorshift(&c->rng) % (uint64_t)(half + 1));
+    int64_t left = deadline - now_ms();
+    sleep_ms(ms < left ? ms : left);
+    *backoff_ms = *backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : *backoff_ms * 2;
+}
+
+static int req_valid(const struct vclient_req *r)
+{
+    if (r->key == NULL || r->key_len == 0 || r->op > VCLIENT_CAS)
+        return 0;
+    if ((r->op == VCLIENT_PUT || r->op == VCLIENT_CAS) && r->value == NULL)
+        return 0;
+    return r->op != VCLIENT_CAS || r->expect_absent || r->expected != NULL;
+}
+
+/* The retry loop; true when the cluster gave a final answer (resp->url). */
+static bool run(struct vclient *c, bool is_get, const char *body, size_t body_len,
+                struct vclient_resp *resp, char *last_err, size_t err_len)
+{
+    int64_t deadline = now_ms() + c->opts.timeout_ms;
+    int64_t backoff_ms = BACKOFF_FIRST_MS;
+    int redirects = 0;
+    char *redirect_url = NULL; /* owned while following a redirect */
+    bool answered = false;
+    for (int64_t left; !answered && (left = deadline - now_ms()) > 0;) {
+        const char *url = redirect_url ? redirect_url : pick_url(c);
+        long t = c->opts.attempt_timeout_ms < left ? c->opts.attempt_timeout_ms : (long)left;
+        struct buf b = {0};
+        long status = 0;
+        char *next = NULL;
+        enum verdict v = V_RETRY;
+        resp->attempts++;
+        if (attempt(c, url, is_get, body, body_len, t, &b, &status, last_err, err_len) == 0) {
+            v = judge_reply(resp, &b, status, &next);
+            if (b.data != NULL)
+                snprintf(last_err, err_len, "%s: not a Vesper reply (HTTP %ld)", url, status);
+        }
+        free(b.data);
+        if (v == V_DONE) {
+            resp->url = strdup(url);
+            set_hint(c, url);
+            answered = true;
+        } else if (v == V_REDIRECT) {
+            free(redirect_url);
+            redirect_url = next;
+            if (++redirects > REDIRECTS_BEFORE_BACKOFF) { /* leadership in flux */
+                redirects = 0;
+                backoff_sleep(c, &backoff_ms, deadline);
+            }
+        } else {
+            if (redirect_url != NULL) {
+                free(redirect_url);
+                redirect_url = NULL;
+            } else {
+                fail_over(c, url);
+            }
+            backoff_sleep(c, &backoff_ms, deadline);
+        }
+    }
+    free(redirect_url);
+    return answered;
+}
+
+enum vclient_status vclient_do(struct vclient *c, const struct vclient_req *req,
+                               struct vclient_resp *resp)
+{
+    memset(resp, 0, sizeof *resp);
+    resp->status = VCLIENT_ERROR;
+    if (!req_valid(req)) {
+        snprintf(resp->error, sizeof resp->error, "invalid request");
+        return resp->status;
+    }
+    bool is_get = req->op == VCLIENT_GET;
+    uint64_t seq = (!is_get && !c->opts.no_session) ? c->next_seq++ : 0;
+    resp->seq = seq;
+    size_t body_len = 0;
+    char *body = build_body(c, req, seq, &body_len);
+    if (body == NULL) {
+        snprintf(resp->error, sizeof resp->error, "out of memory");
+        return resp->status;
+    }
+    char last_err[160] = "";
+    bool answered = run(c, is_get, body, body_len, resp, last_err, sizeof last_err);
+    free(body);
+    if (answered) {
+        /* resp->status is the cluster's answer */
+    } else if (resp->body != NULL) {
+        resp->status = VCLIENT_FAIL; /* deadline passed; keep the cluster's last word */
+    } else {
+        resp->status = VCLIENT_ERROR;
+        snprintf(resp->error, sizeof resp->error, "deadline exceeded: %s",
+                 last_err[0] ? last_err : "no attempt made");
+    }
+    return resp->status;
+}
+
+void vclient_resp_free(struct vclient_resp *resp)
+{
+    free(resp->body);
+    free(resp->value);
+    free(resp->url);
+    memset(resp, 0, sizeof *resp);
+}

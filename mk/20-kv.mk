@@ -1,0 +1,20 @@
+# The replicated state machine (src/kv), the pure client-API codec
+# (src/http/api.c) and their unit suite build/test-kv. Neither links h2o.
+KV_SRC := src/kv/kv.c src/kv/kv_cmd.c src/kv/kv_crc32c.c src/kv/kv_map.c src/kv/kv_session.c \
+          src/kv/kv_snap.c
+API_SRC := src/http/api.c
+KV_TEST_SRC := tests/unit/kv_test_main.c tests/unit/kv_map_test.c tests/unit/kv_apply_test.c \
+               tests/unit/kv_snap_test.c tests/unit/api_test.c
+
+$(BUILD)/test-kv: $(call san,$(KV_TEST_SRC) $(KV_SRC) $(API_SRC) $(TEST_LIB_SRC))
+	$(CC) $(TEST_LDFLAGS) $^ -ljson-c -o $@
+
+TEST_BINS += $(BUILD)/test-kv
+TEST_SUITES += "$(BUILD)/test-kv"
+
+# Memory measurement (a tool, not a test): make kv-mem && build/kv-mem [N] [VALUE_BYTES]
+$(BUILD)/kv-mem: $(call obj,tests/tools/kv_mem.c $(KV_SRC))
+	$(CC) $^ -o $@
+
+.PHONY: kv-mem
+kv-mem: $(BUILD)/kv-mem

@@ -1,0 +1,135 @@
+/* api.h: the client wire protocol of /request, as pure functions (no h2o, no I/O).
+ *
+ * Request body (the seed's format, extended):
+ *   {"type":"get"|"put"|"delete"|"cas",
+ *    "payload":{"key":K, "value":V, "expected":E, "consistency":"stale"},
+ *    "client_id":N, "seq":N}
+ * - get: key. put: key, value. delete: key. cas: key, value (the new value) and
+ *   expected: a string (must equal the current value) or null (key must be absent).
+ * - "consistency":"stale" (get only) allows a follower to answer from its own
+ *   state; "linearizable" (the default) goes through the leader.
+ * - client_id (uint64) and seq (uint64 >= 1) give exactly-once writes; both or
+ *   neither. Each of client_id, seq, consistency may sit at the top level or in
+ *   payload (the top level wins).
+ * - Methods: GET (type defaults to get; only get allowed: GET must not write),
+ *   PUT (type defaults to put), DELETE (type defaults to delete), POST (any
+ *   type, type required). Anything else: method_not_allowed.
+ *
+ * Replies: {"code":"success"} or {"code":"success","payload":{"key":K,"value":V}}
+ * byte for byte as the seed; fails are {"code":"fail","error":R} plus, where
+ * useful, a payload. Seed clients read only "code" and payload.message.
+ *
+ *   error               HTTP  meaning / payload
+ *   (success)           200
+ *   not_found           200   get/delete of an absent key
+ *   not_leader          200   payload {key[,value],message:<leader URL>}: retry there
+ *   no_leader           200   election in progress: retry later
+ *   timeout             200   commit not observed in time: outcome unknown; retry
+ *                             with the same client_id/seq is safe
+ *   unavailable         200   node stopping or overloaded: try another node
+ *   cas_failed          200   payload {key[,value: current value]}; no value = absent
+ *   stale_seq           200   seq older than the client's last one
+ *   bad_request         400   malformed JSON / wrong types / missing fields
+ *   method_not_allowed  405
+ *   too_large           413   key or value over the configured limit
+ *   internal            500
+ * Protocol-level fails stay 200 like the seed's Flask server, whose clients
+ * only follow a redirect on a 200; only malformed input gets a 4xx.
+ *
+ * Ownership: a parsed struct api_request owns copies of its strings (free with
+ * api_request_free); reply bodies are malloc'd and owned by the struct
+ * api_reply (api_reply_free). Strings are byte strings with lengths (a key may
+ * contain NUL); each also ends with a NUL for convenience.
+ */
+#ifndef VESPER_HTTP_API_H
+#define VESPER_HTTP_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kv/kv.h"
+#include "kv/kv_cmd.h"
+
+#define API_ERROR_TABLE(X)                           \
+    X(API_OK, "ok", 200)                             \
+    X(API_ERR_NOT_FOUND, "not_found", 200)           \
+    X(API_ERR_NOT_LEADER, "not_leader", 200)         \
+    X(API_ERR_NO_LEADER, "no_leader", 200)           \
+    X(API_ERR_TIMEOUT, "timeout", 200)               \
+    X(API_ERR_UNAVAILABLE, "unavailable", 200)       \
+    X(API_ERR_CAS_FAILED, "cas_failed", 200)         \
+    X(API_ERR_STALE_SEQ, "stale_seq", 200)           \
+    X(API_ERR_BAD_REQUEST, "bad_request", 400)       \
+    X(API_ERR_BAD_METHOD, "method_not_allowed", 405) \
+    X(API_ERR_TOO_LARGE, "too_large", 413)           \
+    X(API_ERR_INTERNAL, "internal", 500)
+
+enum api_error {
+#define API_ERROR_ENUM(name, str, status) name,
+    API_ERROR_TABLE(API_ERROR_ENUM)
+#undef API_ERROR_ENUM
+};
+
+const char *api_error_str(enum api_error e);
+int api_error_http_status(enum api_error e);
+/* The protocol error for a state-machine result (KV_OK -> API_OK). */
+enum api_error api_error_from_kv(enum kv_status st);
+
+enum api_op { API_OP_GET, API_OP_PUT, API_OP_DELETE, API_OP_CAS };
+
+struct api_limits {
+    size_t max_key_bytes;   /* e.g. 1024 */
+    size_t max_value_bytes; /* e.g. 1 << 20; also bounds cas expected */
+};
+
+struct api_request {
+    enum api_op op;
+    char *key;
+    size_t key_len; /* >= 1 */
+    char *value;    /* put value / cas new value; NULL for get, delete */
+    size_t value_len;
+    char *expected; /* cas: NULL when expect_absent */
+    size_t expected_len;
+    bool expect_absent;
+    bool stale; /* get with "consistency":"stale" */
+    bool has_session;
+    uint64_t client_id;
+    uint64_t seq;
+};
+
+/* Parses one /request. method/method_len is the HTTP method. On API_OK *out
+ * is filled (free with api_request_free); otherwise *out is zeroed and, when
+ * detail is not NULL, a human-readable reason is written to it. */
+enum api_error api_parse_request(const char *method, size_t method_len, const char *body,
+                                 size_t body_len, const struct api_limits *limits,
+                                 struct api_request *out, char *detail, size_t detail_len);
+void api_request_free(struct api_request *r);
+
+/* Fills cmd (pointing into r) for a write; -1 for a get. Encode with kv_cmd.h. */
+int api_request_to_cmd(const struct api_request *r, struct kv_cmd *cmd);
+
+struct api_reply {
+    int http_status;
+    char *body; /* malloc'd JSON, NUL-terminated */
+    size_t body_len;
+};
+
+/* Each builder returns 0, or -1 on ENOMEM (*out then holds nothing to free). */
+int api_reply_success(struct api_reply *out);
+int api_reply_value(const char *key, size_t key_len, const char *value, size_t value_len,
+                    struct api_reply *out);
+/* {"code":"fail","error":R} or, with message, {"code":"fail","error":R,"message":M}. */
+int api_reply_fail(enum api_error e, const char *message, struct api_reply *out);
+/* Follower redirect: {"code":"fail","error":"not_leader","payload":{"key":K,
+ * ["value":V,]"message":URL}}. leader_url is the leader's base URL as written in
+ * the ip_list ("http://10.0.0.2:5000", no "/request"): the seed client retries
+ * at URL + "/request". */
+int api_reply_redirect(const struct api_request *req, const char *leader_url,
+                       struct api_reply *out);
+/* {"code":"fail","error":"cas_failed","payload":{"key":K[,"value":current]}}. */
+int api_reply_cas_failed(const char *key, size_t key_len, const char *current, size_t current_len,
+                         bool has_current, struct api_reply *out);
+void api_reply_free(struct api_reply *r);
+
+#endif

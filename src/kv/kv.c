@@ -1,0 +1,177 @@
+/* kv.c: command application for the replicated state machine (see kv.h).
+ *
+ * The exactly-once check runs before the command touches the map, and the
+ * session records the status the command produced, so a retry that arrives
+ * after a leader change (the same entry proposed twice under different indexes)
+ * is answered with the first outcome. Stale seqs are refused outright: a client
+ * only sends seq n+1 after it saw the answer for n, so an older seq is a delayed
+ * duplicate whose answer the client no longer waits for.
+ */
+#include "kv/kv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kv/kv_cmd.h"
+
+const char *kv_status_str(enum kv_status st)
+{
+    switch (st) {
+#define KV_STATUS_CASE(name, value, str) \
+    case name:                           \
+        return str;
+        KV_STATUS_TABLE(KV_STATUS_CASE)
+#undef KV_STATUS_CASE
+    }
+    return "unknown";
+}
+
+struct kv *kv_new(size_t max_sessions)
+{
+    struct kv *kv = calloc(1, sizeof *kv);
+    if (kv == NULL)
+        return NULL;
+    kv_map_init(&kv->map);
+    if (kv_sessions_init(&kv->sessions, max_sessions) != 0) {
+        free(kv);
+        return NULL;
+    }
+    return kv;
+}
+
+void kv_free(struct kv *kv)
+{
+    if (kv == NULL)
+        return;
+    kv_map_free(&kv->map);
+    kv_sessions_free(&kv->sessions);
+    free(kv->members);
+    free(kv);
+}
+
+static void die_nomem(const char *what)
+{
+    fprintf(stderr, "kv: out of memory applying %s; stopping to avoid divergence\n", what);
+    abort();
+}
+
+static void set_current(const struct kv *kv, const struct kv_cmd *c, struct kv_result *res)
+{
+    const struct kv_rec *r = kv_map_get(&kv->map, c->key, c->key_len);
+    if (r != NULL) {
+        res->has_current = true;
+        res->current = kv_rec_value(r);
+        res->current_len = r->value_len;
+    }
+}
+
+static enum kv_status run_cas(struct kv *kv, const struct kv_cmd *c, struct kv_result *res)
+{
+    const struct kv_rec *r = kv_map_get(&kv->map, c->key, c->key_len);
+    bool match = c->expect_absent ? r == NULL
+                                  : (r != NULL && r->value_len == c->expected_len &&
+                                     (c->expected_len == 0 ||
+                                      memcmp(kv_rec_value(r), c->expected, c->expected_len) == 0));
+    if (!match) {
+        set_current(kv, c, res);
+        return KV_CAS_MISMATCH;
+    }
+    if (kv_map_put(&kv->map, c->key, c->key_len, c->value, c->value_len) != 0)
+        die_nomem("CAS");
+    return KV_OK;
+}
+
+static enum kv_status run(struct kv *kv, const struct kv_cmd *c, struct kv_result *res)
+{
+    switch (c->op) {
+    case KV_OP_PUT:
+        if (kv_map_put(&kv->map, c->key, c->key_len, c->value, c->value_len) != 0)
+            die_nomem("PUT");
+        return KV_OK;
+    case KV_OP_DELETE:
+        return kv_map_del(&kv->map, c->key, c->key_len) ? KV_OK : KV_NOT_FOUND;
+    case KV_OP_CAS:
+        return run_cas(kv, c, res);
+    default:
+        return KV_BAD_COMMAND; /* unreachable: kv_cmd_decode checked op */
+    }
+}
+
+/* Exactly-once gate: true when the command must not run; *res is then set. */
+static bool session_answers(struct kv *kv, const struct kv_cmd *c, struct kv_result *res)
+{
+    struct kv_session *s = kv_sessions_find(&kv->sessions, c->client_id);
+    if (s == NULL || c->seq > s->seq)
+        return false;
+    kv_sessions_touch(&kv->sessions, s);
+    if (c->seq < s->seq) {
+        res->status = KV_STALE_SEQ;
+        return true;
+    }
+    res->status = (enum kv_status)s->result;
+    res->duplicate = true;
+    if (res->status == KV_CAS_MISMATCH)
+        set_current(kv, c, res);
+    return true;
+}
+
+void kv_apply(struct kv *kv, uint64_t index, uint64_t term, const uint8_t *cmd, size_t len,
+              struct kv_result *res)
+{
+    memset(res, 0, sizeof *res);
+    if (index <= kv->applied_index) {
+        res->status = KV_ALREADY_APPLIED;
+        return;
+    }
+    kv->applied_index = index;
+    kv->applied_term = term;
+    struct kv_cmd c;
+    if (kv_cmd_decode(cmd, len, &c) != 0) {
+        res->status = KV_BAD_COMMAND;
+        return;
+    }
+    if (c.has_session && session_answers(kv, &c, res))
+        return;
+    res->status = run(kv, &c, res);
+    if (c.has_session &&
+        kv_sessions_record(&kv->sessions, c.client_id, c.seq, (uint8_t)res->status) != 0)
+        die_nomem("session");
+    /* Recording may not move records, so res->current (if set) is still valid. */
+}
+
+void kv_set_applied(struct kv *kv, uint64_t index, uint64_t term)
+{
+    if (index <= kv->applied_index)
+        return;
+    kv->applied_index = index;
+    kv->applied_term = term;
+}
+
+const struct kv_rec *kv_get(const struct kv *kv, const void *key, size_t key_len)
+{
+    return kv_map_get(&kv->map, key, key_len);
+}
+
+int kv_set_members(struct kv *kv, const void *blob, size_t len)
+{
+    uint8_t *copy = NULL;
+    if (len > KV_MEMBERS_MAX)
+        return -1;
+    if (len > 0) {
+        copy = malloc(len);
+        if (copy == NULL)
+            return -1;
+        memcpy(copy, blob, len);
+    }
+    free(kv->members);
+    kv->members = copy;
+    kv->members_len = len;
+    return 0;
+}
+
+const uint8_t *kv_members(const struct kv *kv, size_t *len)
+{
+    *len = kv->members_len;
+    return kv->members;
+}

@@ -1,0 +1,90 @@
+/* kv.h: Vesper's replicated state machine: the key-value map, the exactly-once
+ * session table, the applied position and the cluster member list.
+ *
+ * The shell feeds every committed entry in log order: kv_apply for a KV
+ * command (payload format in kv_cmd.h), kv_set_applied for any other entry
+ * (no-op, configuration). kv_apply is a pure function of the state and the
+ * command, so every replica reaches the same state and the same answers.
+ * Reads (kv_get) do not go through the log; the shell decides when a read is
+ * safe (ReadIndex, lease, or stale). Snapshots: kv_snap.h.
+ *
+ * Ownership: struct kv owns everything inside it. Pointers returned by kv_get,
+ * kv_members and in struct kv_result are borrowed and valid until the next call
+ * that mutates this kv (kv_apply, kv_set_members, kv_free).
+ * Out of memory inside kv_apply aborts the process: a replica that skipped a
+ * committed command would silently diverge from the others (fail-stop).
+ */
+#ifndef VESPER_KV_H
+#define VESPER_KV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kv/kv_map.h"
+#include "kv/kv_session.h"
+
+/* Results; the numeric values are stored in snapshots (session results). */
+#define KV_STATUS_TABLE(X)                                                        \
+    X(KV_OK, 0, "ok")                                                             \
+    X(KV_NOT_FOUND, 1, "not_found")             /* DELETE of an absent key */     \
+    X(KV_CAS_MISMATCH, 2, "cas_failed")         /* current value != expected */   \
+    X(KV_STALE_SEQ, 3, "stale_seq")             /* seq older than the last one */ \
+    X(KV_BAD_COMMAND, 4, "bad_command")         /* payload failed to decode */    \
+    X(KV_ALREADY_APPLIED, 5, "already_applied") /* index <= applied index */
+
+enum kv_status {
+#define KV_STATUS_ENUM(name, value, str) name = value,
+    KV_STATUS_TABLE(KV_STATUS_ENUM)
+#undef KV_STATUS_ENUM
+};
+
+const char *kv_status_str(enum kv_status st);
+
+struct kv_result {
+    enum kv_status status;
+    bool duplicate;   /* answered from the session table, not applied again */
+    bool has_current; /* KV_CAS_MISMATCH and the key exists: its value now */
+    const uint8_t *current;
+    size_t current_len;
+};
+
+struct kv {
+    struct kv_map map;
+    struct kv_sessions sessions;
+    uint64_t applied_index;
+    uint64_t applied_term;
+    uint8_t *members; /* opaque blob from the shell (NULL when empty) */
+    size_t members_len;
+};
+
+/* max_sessions: size of the exactly-once table, a cluster-wide constant
+ * (0 = KV_SESSIONS_DEFAULT_MAX). NULL on ENOMEM. */
+struct kv *kv_new(size_t max_sessions);
+void kv_free(struct kv *kv);
+
+/* Applies the command in entry (index, term). The result goes to *res:
+ * - PUT: KV_OK. DELETE: KV_OK or KV_NOT_FOUND.
+ * - CAS: KV_OK when the current value equals expected (or the key is absent and
+ *   expect_absent), else KV_CAS_MISMATCH with the current value if any.
+ * - With a session: seq == last seq -> the stored status, duplicate = true,
+ *   nothing applied; seq < last seq -> KV_STALE_SEQ, nothing applied.
+ * - Malformed payload -> KV_BAD_COMMAND (the position still advances).
+ * - index <= applied index -> KV_ALREADY_APPLIED, nothing changes. */
+void kv_apply(struct kv *kv, uint64_t index, uint64_t term, const uint8_t *cmd, size_t len,
+              struct kv_result *res);
+/* Advances the applied position over an entry that is not a KV command. */
+void kv_set_applied(struct kv *kv, uint64_t index, uint64_t term);
+
+/* Borrowed record for key, or NULL. Use kv_rec_value()/->value_len. */
+const struct kv_rec *kv_get(const struct kv *kv, const void *key, size_t key_len);
+
+#define KV_MEMBERS_MAX (1u << 20)
+
+/* Replaces the member list blob (copied). 0 ok, -1 ENOMEM or len over
+ * KV_MEMBERS_MAX (unchanged). */
+int kv_set_members(struct kv *kv, const void *blob, size_t len);
+/* Borrowed blob (NULL when empty); *len gets its size. */
+const uint8_t *kv_members(const struct kv *kv, size_t *len);
+
+#endif

@@ -1,0 +1,356 @@
+/* kv_snap.c: streaming snapshot writer and validating reader (see kv_snap.h).
+ *
+ * The writer batches fields into a 64 KiB buffer and folds every flushed chunk
+ * into a running CRC-32C. The reader pulls fields through the caller's read
+ * callback, checks each length against a hard cap (and against the bytes left,
+ * when the input size is known) before it allocates, and builds a private kv
+ * that only escapes once the trailing checksum matched.
+ */
+#include "kv/kv_snap.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kv/kv_crc32c.h"
+
+#define SNAP_MAGIC     "VSNP"
+#define SNAP_BUF_BYTES (64u * 1024)
+
+struct snap_out {
+    kv_snap_write_cb write_cb;
+    void *ctx;
+    uint32_t crc;
+    uint64_t total;
+    size_t used;
+    int failed;
+    unsigned char buf[SNAP_BUF_BYTES];
+};
+
+static void out_flush(struct snap_out *o)
+{
+    if (o->used == 0 || o->failed)
+        return;
+    o->crc = kv_crc32c(o->crc, o->buf, o->used);
+    if (o->write_cb(o->ctx, o->buf, o->used) != 0)
+        o->failed = 1;
+    o->total += o->used;
+    o->used = 0;
+}
+
+static void out_bytes(struct snap_out *o, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    while (n > 0 && !o->failed) {
+        size_t room = SNAP_BUF_BYTES - o->used;
+        size_t take = n < room ? n : room;
+        memcpy(o->buf + o->used, b, take);
+        o->used += take;
+        b += take;
+        n -= take;
+        if (o->used == SNAP_BUF_BYTES)
+            out_flush(o);
+    }
+}
+
+static void out_u32(struct snap_out *o, uint32_t v)
+{
+    unsigned char b[4];
+    for (int i = 0; i < 4; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
+    out_bytes(o, b, 4);
+}
+
+static void out_u64(struct snap_out *o, uint64_t v)
+{
+    unsigned char b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
+    out_bytes(o, b, 8);
+}
+
+int kv_snap_write(const struct kv *kv, kv_snap_write_cb write_cb, void *ctx, uint64_t *size_bytes)
+{
+    struct snap_out *o = calloc(1, sizeof *o);
+    if (o == NULL)
+        return -1;
+    o->write_cb = write_cb;
+    o->ctx = ctx;
+    out_bytes(o, SNAP_MAGIC, 4);
+    out_u32(o, KV_SNAP_VERSION);
+    out_u64(o, kv->applied_index);
+    out_u64(o, kv->applied_term);
+    out_u32(o, (uint32_t)kv->members_len);
+    out_bytes(o, kv->members, kv->members_len);
+    out_u32(o, (uint32_t)kv->sessions.max);
+    out_u32(o, (uint32_t)kv->sessions.count);
+    for (const struct kv_session *s = kv->sessions.oldest; s != NULL; s = s->newer) {
+        out_u64(o, s->client_id);
+        out_u64(o, s->seq);
+        out_bytes(o, &s->result, 1);
+    }
+    out_u64(o, kv->map.count);
+    size_t cursor = 0;
+    const struct kv_rec *r;
+    while ((r = kv_map_next(&kv->map, &cursor)) != NULL) {
+        out_u32(o, r->key_len);
+        out_u32(o, r->value_len);
+        out_bytes(o, r->data, (size_t)r->key_len + r->value_len);
+    }
+    out_flush(o);
+    uint32_t crc = o->crc;
+    out_u32(o, crc); /* the CRC itself is not covered */
+    if (!o->failed) {
+        if (write_cb(ctx, o->buf, o->used) != 0)
+            o->failed = 1;
+        o->total += o->used;
+    }
+    int rc = o->failed ? -1 : 0;
+    if (rc == 0 && size_bytes != NULL)
+        *size_bytes = o->total;
+    free(o);
+    return rc;
+}
+
+struct grow_buf {
+    uint8_t *data;
+    size_t len, cap;
+};
+
+static int grow_write_cb(void *ctx, const void *buf, size_t len)
+{
+    struct grow_buf *g = ctx;
+    if (g->len + len > g->cap) {
+        size_t cap = g->cap ? g->cap : 4096;
+        while (cap < g->len + len)
+            cap *= 2;
+        uint8_t *d = realloc(g->data, cap);
+        if (d == NULL)
+            return -1;
+        g->data = d;
+        g->cap = cap;
+    }
+    memcpy(g->data + g->len, buf, len);
+    g->len += len;
+    return 0;
+}
+
+int kv_snap_encode(const struct kv *kv, uint8_t **out, size_t *out_len)
+{
+    struct grow_buf g = {0};
+    if (kv_snap_write(kv, grow_write_cb, &g, NULL) != 0) {
+        free(g.data);
+        return -1;
+    }
+    *out = g.data;
+    *out_len = g.len;
+    return 0;
+}
+
+/* ---- decoding ---- */
+
+struct snap_in {
+    kv_snap_read_cb read_cb;
+    void *ctx;
+    uint32_t crc;
+    uint64_t left; /* bytes known to remain, UINT64_MAX when unknown */
+    char *err;
+    size_t err_len;
+};
+
+__attribute__((format(printf, 2, 3))) static int in_fail(struct snap_in *in, const char *fmt, ...)
+{
+    if (in->err != NULL && in->err_len > 0) {
+        int n = snprintf(in->err, in->err_len, "snapshot: ");
+        va_list ap;
+        va_start(ap, fmt);
+        if (n > 0 && (size_t)n < in->err_len)
+            vsnprintf(in->err + n, in->err_len - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+static int in_bytes(struct snap_in *in, void *p, size_t n, const char *what)
+{
+    if (n == 0)
+        return 0;
+    if (n > in->left || in->read_cb(in->ctx, p, n) != 0)
+        return in_fail(in, "truncated in %s", what);
+    if (in->left != UINT64_MAX)
+        in->left -= n;
+    in->crc = kv_crc32c(in->crc, p, n);
+    return 0;
+}
+
+static int in_u32(struct snap_in *in, uint32_t *v, const char *what)
+{
+    unsigned char b[4];
+    if (in_bytes(in, b, 4, what) != 0)
+        return -1;
+    *v = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+    return 0;
+}
+
+static int in_u64(struct snap_in *in, uint64_t *v, const char *what)
+{
+    uint32_t lo, hi;
+    if (in_u32(in, &lo, what) != 0 || in_u32(in, &hi, what) != 0)
+        return -1;
+    *v = (uint64_t)hi << 32 | lo;
+    return 0;
+}
+
+static int read_header(struct snap_in *in, struct kv **kvp)
+{
+    char magic[4];
+    uint32_t version, members_len, max_sessions;
+    uint64_t index, term;
+    if (in_bytes(in, magic, 4, "header") != 0)
+        return -1;
+    if (memcmp(magic, SNAP_MAGIC, 4) != 0)
+        return in_fail(in, "bad magic");
+    if (in_u32(in, &version, "header") != 0)
+        return -1;
+    if (version != KV_SNAP_VERSION)
+        return in_fail(in, "unsupported version %u", version);
+    if (in_u64(in, &index, "header") != 0 || in_u64(in, &term, "header") != 0 ||
+        in_u32(in, &members_len, "header") != 0)
+        return -1;
+    if (members_len > KV_SNAP_MAX_MEMBERS || members_len > in->left)
+        return in_fail(in, "member list of %u bytes", members_len);
+    uint8_t *members = members_len ? malloc(members_len) : NULL;
+    if (members_len && members == NULL)
+        return in_fail(in, "out of memory");
+    if (in_bytes(in, members, members_len, "member list") != 0 ||
+        in_u32(in, &max_sessions, "session header") != 0) {
+        free(members);
+        return -1;
+    }
+    if (max_sessions == 0 || max_sessions > KV_SNAP_MAX_SESSIONS) {
+        free(members);
+        return in_fail(in, "session table size %u", max_sessions);
+    }
+    struct kv *kv = kv_new(max_sessions);
+    if (kv == NULL) {
+        free(members);
+        return in_fail(in, "out of memory");
+    }
+    kv->applied_index = index;
+    kv->applied_term = term;
+    kv->members = members;
+    kv->members_len = members_len;
+    *kvp = kv;
+    return 0;
+}
+
+static int read_sessions(struct snap_in *in, struct kv *kv)
+{
+    uint32_t n;
+    if (in_u32(in, &n, "session header") != 0)
+        return -1;
+    if (n > kv->sessions.max)
+        return in_fail(in, "%u sessions exceed the table size %zu", n, kv->sessions.max);
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t id, seq;
+        uint8_t result;
+        if (in_u64(in, &id, "sessions") != 0 || in_u64(in, &seq, "sessions") != 0 ||
+            in_bytes(in, &result, 1, "sessions") != 0)
+            return -1;
+        if (seq == 0 || result > KV_CAS_MISMATCH)
+            return in_fail(in, "session %u: seq %llu status %u", i, (unsigned long long)seq,
+                           result);
+        if (kv_sessions_find(&kv->sessions, id) != NULL)
+            return in_fail(in, "duplicate session %llu", (unsigned long long)id);
+        if (kv_sessions_record(&kv->sessions, id, seq, result) != 0)
+            return in_fail(in, "out of memory");
+    }
+    return 0;
+}
+
+static int read_pairs(struct snap_in *in, struct kv *kv)
+{
+    uint64_t n;
+    if (in_u64(in, &n, "pair count") != 0)
+        return -1;
+    for (uint64_t i = 0; i < n; i++) {
+        uint32_t klen, vlen;
+        if (in_u32(in, &klen, "pairs") != 0 || in_u32(in, &vlen, "pairs") != 0)
+            return -1;
+        if (klen == 0 || klen > KV_SNAP_MAX_KEY || vlen > KV_SNAP_MAX_VALUE ||
+            (uint64_t)klen + vlen > in->left)
+            return in_fail(in, "pair %llu: key %u bytes, value %u bytes", (unsigned long long)i,
+                           klen, vlen);
+        struct kv_rec *r = kv_rec_alloc(klen, vlen);
+        if (r == NULL)
+            return in_fail(in, "out of memory");
+        if (in_bytes(in, r->data, (size_t)klen + vlen, "pairs") != 0) {
+            free(r);
+            return -1;
+        }
+        int rc = kv_map_adopt(&kv->map, r); /* frees r unless inserted */
+        if (rc != 0)
+            return in_fail(in, rc > 0 ? "duplicate key in pair %llu" : "out of memory (pair %llu)",
+                           (unsigned long long)i);
+    }
+    return 0;
+}
+
+static int snap_read(struct snap_in *in, struct kv **out)
+{
+    struct kv *kv = NULL;
+    if (read_header(in, &kv) != 0)
+        return -1;
+    if (read_sessions(in, kv) != 0 || read_pairs(in, kv) != 0)
+        goto fail;
+    uint32_t computed = in->crc, stored;
+    if (in_u32(in, &stored, "checksum") != 0)
+        goto fail;
+    if (stored != computed) {
+        in_fail(in, "checksum mismatch (stored %08x, computed %08x)", stored, computed);
+        goto fail;
+    }
+    *out = kv;
+    return 0;
+fail:
+    kv_free(kv);
+    return -1;
+}
+
+int kv_snap_read(kv_snap_read_cb read_cb, void *ctx, struct kv **out, char *err, size_t err_len)
+{
+    struct snap_in in = {read_cb, ctx, 0, UINT64_MAX, err, err_len};
+    return snap_read(&in, out);
+}
+
+struct buf_src {
+    const uint8_t *p;
+    size_t left;
+};
+
+static int buf_read_cb(void *ctx, void *buf, size_t len)
+{
+    struct buf_src *b = ctx;
+    if (len > b->left)
+        return -1;
+    memcpy(buf, b->p, len);
+    b->p += len;
+    b->left -= len;
+    return 0;
+}
+
+int kv_snap_decode(const uint8_t *buf, size_t len, struct kv **out, char *err, size_t err_len)
+{
+    struct buf_src src = {buf, len};
+    struct snap_in in = {buf_read_cb, &src, 0, len, err, err_len};
+    struct kv *kv;
+    if (snap_read(&in, &kv) != 0)
+        return -1;
+    if (src.left != 0) {
+        kv_free(kv);
+        return in_fail(&in, "%zu trailing bytes", src.left);
+    }
+    *out = kv;
+    return 0;
+}

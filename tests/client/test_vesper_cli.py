@@ -1,0 +1,275 @@
+#!/usr/bin/env python3
+"""test_vesper_cli.py: build/vesper against stub /request servers (no vesperd needed).
+
+Each stub is a tiny HTTP server whose replies are scripted per test: leader,
+follower redirect, election (no_leader), errors. The tests check what the CLI
+sends on the wire (method, JSON body, headers, seq reuse across retries), what
+it prints, and its exit status. Prints "N passed, N failed" for tests/run.sh.
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+VESPER = os.environ.get("VESPER", "build/vesper")
+
+
+class Stub:
+    """One fake node. script(req, n) -> (status, body_str); req has method, body, headers."""
+
+    def __init__(self):
+        self.requests = []
+        self.script = lambda req, n: (200, '{"code":"success"}')
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def handle_any(self):
+                length = int(self.headers.get("Content-Length", "0"))
+                raw = self.rfile.read(length) if length else b""
+                req = {"method": self.command, "path": self.path, "raw": raw,
+                       "headers": dict(self.headers)}
+                try:
+                    req["body"] = json.loads(raw)
+                except ValueError:
+                    req["body"] = None
+                stub.requests.append(req)
+                status, body = stub.script(req, len(stub.requests))
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_PUT = do_POST = do_DELETE = handle_any
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def dead_url():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now: connection refused
+    return "http://127.0.0.1:%d" % port
+
+
+def vesper(*args, timeout=20):
+    t0 = time.monotonic()
+    p = subprocess.run([VESPER, *args], capture_output=True, text=True, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr, time.monotonic() - t0
+
+
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+@test
+def seed_put_wire_format(a, b):
+    rc, out, err, _ = vesper(a.url, "name", "Leslie Lamport")
+    check(rc == 0, "exit %d %s" % (rc, err))
+    check(out == '{"code":"success"}\n', "stdout %r" % out)
+    r = a.requests[-1]
+    check(r["method"] == "PUT" and r["path"] == "/request", "method/path %s %s" % (r["method"], r["path"]))
+    body = r["body"]
+    check(body["type"] == "put" and body["payload"] == {"key": "name", "value": "Leslie Lamport"},
+          "body %r" % body)
+    check(isinstance(body["client_id"], int) and body["seq"] == 1, "session %r" % body)
+    check("Expect" not in r["headers"], "Expect header sent")
+    check(r["headers"].get("Content-Type") == "application/json", "content type")
+
+
+@test
+def seed_get_prints_value(a, b):
+    a.script = lambda req, n: (200, '{"code":"success","payload":{"key":"name","value":"L"}}')
+    rc, out, _, _ = vesper(a.url, "name")
+    check(rc == 0 and out == '{"code":"success","payload":{"key":"name","value":"L"}}\n', out)
+    r = a.requests[-1]
+    check(r["method"] == "GET" and r["body"] == {"type": "get", "payload": {"key": "name"}},
+          "get body %r" % r["body"])
+
+
+@test
+def follows_leader_redirect(a, b):
+    a.script = lambda req, n: (200, json.dumps(
+        {"code": "fail", "error": "not_leader",
+         "payload": dict(req["body"]["payload"], message=b.url)}, separators=(",", ":")))
+    rc, out, _, _ = vesper(a.url, "k", "v")
+    check(rc == 0 and out == '{"code":"success"}\n', "rc %d out %r" % (rc, out))
+    check(len(a.requests) == 1 and len(b.requests) == 1, "request counts")
+    check(a.requests[0]["raw"] == b.requests[0]["raw"], "same body at the leader")
+
+
+@test
+def retries_through_election_with_same_seq(a, b):
+    a.script = lambda req, n: ((200, '{"code":"fail","error":"no_leader"}') if n <= 2
+                               else (200, '{"code":"success"}'))
+    rc, out, err, _ = vesper("put", "k", "v", "--endpoints", a.url, "--client-id", "77",
+                             "--seq", "9")
+    check(rc == 0, "rc %d %s" % (rc, err))
+    check(len(a.requests) == 3, "attempts %d" % len(a.requests))
+    bodies = {r["raw"] for r in a.requests}
+    check(len(bodies) == 1, "retries must resend the same body")
+    check(a.requests[0]["body"]["client_id"] == 77 and a.requests[0]["body"]["seq"] == 9, "ids")
+
+
+@test
+def fails_over_past_dead_node(a, b):
+    rc, out, err, _ = vesper("get", "k", "--endpoints", dead_url() + "," + b.url)
+    check(rc == 0 and len(b.requests) == 1, "rc %d %s" % (rc, err))
+
+
+@test
+def ip_list_file(a, b):
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "ip_list.txt")
+        with open(path, "w") as f:
+            f.write(dead_url() + "\n\n" + b.url + "\n")
+        rc, _, err, _ = vesper("delete", "k", "--ip-list", path)
+    check(rc == 0, "rc %d %s" % (rc, err))
+    r = b.requests[-1]
+    check(r["method"] == "PUT" and r["body"]["type"] == "delete", "delete body %r" % r["body"])
+
+
+@test
+def not_found_exits_1(a, b):
+    a.script = lambda req, n: (200, '{"code":"fail","error":"not_found"}')
+    rc, out, _, _ = vesper(a.url, "missing")
+    check(rc == 1 and out == '{"code":"fail","error":"not_found"}\n', "rc %d %r" % (rc, out))
+    check(len(a.requests) == 1, "no retry on a definite fail")
+
+
+@test
+def seed_server_plain_fail_exits_1(a, b):
+    a.script = lambda req, n: (200, '{"code":"fail"}')
+    rc, out, _, _ = vesper(a.url, "k")
+    check(rc == 1 and out == '{"code":"fail"}\n' and len(a.requests) == 1, "rc %d" % rc)
+
+
+@test
+def bad_request_400_exits_1(a, b):
+    a.script = lambda req, n: (400, '{"code":"fail","error":"bad_request","message":"x"}')
+    rc, _, _, _ = vesper(a.url, "k", "v")
+    check(rc == 1 and len(a.requests) == 1, "rc %d" % rc)
+
+
+@test
+def all_down_exits_2_by_deadline(a, b):
+    rc, out, err, secs = vesper("get", "k", "--endpoints", dead_url() + "," + dead_url(),
+                                "--timeout", "0.5")
+    check(rc == 2 and out == "" and "deadline exceeded" in err, "rc %d err %r" % (rc, err))
+    check(secs < 3, "took %.1fs" % secs)
+
+
+@test
+def endless_election_exits_1_at_deadline(a, b):
+    a.script = lambda req, n: (200, '{"code":"fail","error":"no_leader"}')
+    rc, out, _, secs = vesper(a.url, "k", "v", "--timeout", "0.6")
+    check(rc == 1 and "no_leader" in out, "rc %d out %r" % (rc, out))
+    check(1 < len(a.requests) < 40 and secs < 3, "attempts %d in %.1fs" % (len(a.requests), secs))
+
+
+@test
+def non_vesper_reply_is_retried_elsewhere(a, b):
+    a.script = lambda req, n: (502, "<html>bad gateway</html>")
+    rc, _, err, _ = vesper("get", "k", "--endpoints", a.url + "," + b.url)
+    check(rc == 0 and len(b.requests) == 1, "rc %d %s" % (rc, err))
+
+
+@test
+def cas_and_stale_bodies(a, b):
+    rc, _, _, _ = vesper("cas", "k", "old", "new", "--endpoints", a.url)
+    check(rc == 0, "cas rc")
+    check(a.requests[-1]["body"]["payload"] == {"key": "k", "value": "new", "expected": "old"},
+          "cas payload %r" % a.requests[-1]["body"])
+    rc, _, _, _ = vesper("cas", "--absent", "k", "new", "--endpoints", a.url)
+    check(rc == 0 and a.requests[-1]["body"]["payload"] == {"key": "k", "value": "new",
+                                                             "expected": None}, "cas absent")
+    rc, _, _, _ = vesper("get", "k", "--stale", "--endpoints", a.url)
+    check(rc == 0 and a.requests[-1]["body"]["payload"].get("consistency") == "stale", "stale")
+    rc, _, _, _ = vesper("put", "k", "v", "--no-session", "--endpoints", a.url)
+    check(rc == 0 and "seq" not in a.requests[-1]["body"], "no-session")
+
+
+@test
+def usage_errors_exit_2(a, b):
+    for args in ([], ["get"], ["put", "k"], ["cas", "k", "v"], ["get", "k"],
+                 [a.url, "k", "v", "extra"], ["get", "k", "--timeout", "x", "--endpoints", a.url],
+                 ["get", "", "--endpoints", a.url], ["--bogus", a.url, "k"]):
+        env = dict(os.environ)
+        env.pop("VESPER_ENDPOINTS", None)
+        p = subprocess.run([VESPER, *args], capture_output=True, text=True, env=env, timeout=10)
+        check(p.returncode == 2, "args %r exit %d" % (args, p.returncode))
+    check(len(a.requests) == 0, "usage errors must not send")
+    p = subprocess.run([VESPER, "--", a.url, "-k", "-v"], capture_output=True, text=True, timeout=10)
+    check(p.returncode == 0 and a.requests[-1]["body"]["payload"] == {"key": "-k", "value": "-v"},
+          "-- ends options")
+
+
+@test
+def value_file_for_large_values(a, b):
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "value")
+        with open(path, "wb") as f:
+            f.write(b"x" * (1 << 20))
+        rc, _, err, _ = vesper(a.url, "big", "--value-file", path)
+        check(rc == 0, "seed form rc %d %s" % (rc, err))
+        check(a.requests[-1]["body"]["payload"]["value"] == "x" * (1 << 20), "1 MiB value")
+        check("Expect" not in a.requests[-1]["headers"], "no 100-continue for big bodies")
+        rc, _, _, _ = vesper("cas", "k", "old", "--value-file", path, "--endpoints", a.url)
+        check(rc == 0 and len(a.requests[-1]["body"]["payload"]["value"]) == 1 << 20, "cas file")
+        p = subprocess.run([VESPER, "put", "k", "--value-file", "-", "--endpoints", a.url],
+                           input="from stdin", capture_output=True, text=True, timeout=10)
+        check(p.returncode == 0 and a.requests[-1]["body"]["payload"]["value"] == "from stdin",
+              "stdin value")
+
+
+def main():
+    passed = failed = 0
+    only = sys.argv[1] if len(sys.argv) > 1 else None
+    for fn in TESTS:
+        if only and only not in fn.__name__:
+            continue
+        a, b = Stub(), Stub()
+        try:
+            fn(a, b)
+            print("ok   " + fn.__name__)
+            passed += 1
+        except Exception as e:  # a failing check or a crashed CLI
+            print("FAIL %s: %s" % (fn.__name__, e))
+            failed += 1
+        finally:
+            a.close()
+            b.close()
+        sys.stdout.flush()
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
