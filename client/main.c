@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops.h"
 #include "vclient.h"
 
 #define MAX_ENDPOINTS 64
@@ -25,6 +26,9 @@ static const char usage_text[] =
     "       vesper delete KEY          [options]\n"
     "       vesper cas KEY EXPECTED NEW [options]  set NEW if the value is EXPECTED\n"
     "       vesper cas --absent KEY NEW [options]  set NEW if KEY does not exist\n"
+    "       vesper status              [options]  one row per node\n"
+    "       vesper transfer ID         [options]  make node ID the leader\n"
+    "       vesper members add ID URL | promote ID | remove ID  [options]\n"
     "ADDRESS and endpoints look like http://127.0.0.1:5000\n"
     "options:\n"
     "  --endpoints URL,URL,...  nodes to try, in order (default: $VESPER_ENDPOINTS)\n"
@@ -340,12 +344,29 @@ static int run(struct cli *cli)
     return rc;
 }
 
+static int run_ops(struct cli *cli, int n, char **args)
+{
+    if (cli->n_endpoints == 0 && getenv("VESPER_ENDPOINTS"))
+        add_endpoint_list(cli, getenv("VESPER_ENDPOINTS"));
+    if (cli->n_endpoints == 0)
+        return usage("no endpoints: give --endpoints, --ip-list or $VESPER_ENDPOINTS");
+    struct ops_args a = {.endpoints = cli->endpoints,
+                         .n_endpoints = cli->n_endpoints,
+                         .timeout_ms = cli->opts.timeout_ms ? cli->opts.timeout_ms : 5000};
+    int rc = ops_run(&a, n, args);
+    return rc < 0 ? usage("wrong arguments for this subcommand") : rc;
+}
+
 int main(int argc, char **argv)
 {
     static struct cli cli;
     int rc = 2;
     if (parse_options(&cli, argc, argv) != 0)
         goto out;
+    if (optind < argc && ops_is_command(argv[optind])) {
+        rc = run_ops(&cli, argc - optind, argv + optind);
+        goto out;
+    }
     if (parse_command(&cli, argc - optind, argv + optind) != 0)
         goto out;
     if (cli.n_endpoints == 0) {

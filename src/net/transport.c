@@ -50,7 +50,7 @@ struct request {
     h2o_http1client_t *client;
     struct codec_buf body;
     uint32_t n_msgs;
-    char head[512];
+    char head[1024];
     h2o_iovec_t bufs[2];
 };
 
@@ -65,12 +65,15 @@ struct transport {
     h2o_timeout_t io_timeout;
     h2o_http1client_ctx_t client_ctx;
     transport_recv_cb recv_cb;
+    transport_url_cb url_cb;
     void *recv_arg;
+    char *secret;     /* owned copy, or NULL */
+    char *client_url; /* owned copy, or NULL */
     struct codec_scratch scratch;
     struct transport_handler *handler;
     struct transport_stats recv_st; /* receive side counters */
     size_t n_peers;
-    struct peer peers[];
+    struct peer peers[RAFT_MAX_MEMBERS]; /* room for membership changes */
 };
 
 void transport_config_defaults(struct transport_config *cfg, raft_id self)
@@ -123,10 +126,16 @@ int transport_new(struct transport **out, const struct transport_config *cfg,
     if (cfg->max_inflight == 0 || cfg->max_batch_bytes < 64 || n_peers > RAFT_MAX_MEMBERS ||
         recv_cb == NULL)
         return RAFT_EINVAL;
-    struct transport *t = calloc(1, sizeof *t + n_peers * sizeof t->peers[0]);
+    struct transport *t = calloc(1, sizeof *t);
     if (t == NULL)
         return RAFT_ENOMEM;
     t->cfg = *cfg;
+    t->cfg.secret = t->cfg.client_url = NULL;
+    if ((cfg->secret && !(t->secret = strdup(cfg->secret))) ||
+        (cfg->client_url && !(t->client_url = strdup(cfg->client_url)))) {
+        transport_free(t);
+        return RAFT_ENOMEM;
+    }
     t->recv_cb = recv_cb;
     t->recv_arg = recv_arg;
     codec_scratch_init(&t->scratch);
@@ -189,7 +198,37 @@ void transport_free(struct transport *t)
     if (t->ctx != NULL)
         h2o_timeout_dispose(t->ctx->loop, &t->io_timeout);
     codec_scratch_free(&t->scratch);
+    free(t->secret);
+    free(t->client_url);
     free(t);
+}
+
+int transport_add_peer(struct transport *t, raft_id id, const char *url)
+{
+    if (t->n_peers == RAFT_MAX_MEMBERS)
+        return RAFT_EBUSY;
+    struct transport_peer src = {.id = id, .url = url};
+    struct peer *p = &t->peers[t->n_peers];
+    memset(p, 0, sizeof *p);
+    int rc = peer_init(t, p, &src);
+    if (rc != RAFT_OK) {
+        codec_buf_free(&p->pending);
+        return rc;
+    }
+    if (t->ctx != NULL)
+        h2o_socketpool_set_timeout(&p->pool, t->ctx->loop, t->cfg.idle_close_ms);
+    t->n_peers++;
+    return RAFT_OK;
+}
+
+int transport_has_peer(const struct transport *t, raft_id id)
+{
+    return find_peer(t, id) != NULL;
+}
+
+void transport_set_url_cb(struct transport *t, transport_url_cb cb)
+{
+    t->url_cb = cb;
 }
 
 /* ===== Sending ===== */
@@ -284,11 +323,16 @@ static h2o_http1client_head_cb on_connect(h2o_http1client_t *client, const char 
         request_free(r);
         return NULL;
     }
+    struct transport *t = r->peer->t;
     h2o_iovec_t auth = r->peer->parsed.authority;
     int n = snprintf(r->head, sizeof r->head,
                      "POST %s HTTP/1.1\r\nHost: %.*s\r\n"
-                     "Content-Type: application/octet-stream\r\nContent-Length: %zu\r\n\r\n",
-                     TRANSPORT_PATH, (int)auth.len, auth.base, r->body.len);
+                     "Content-Type: application/octet-stream\r\nContent-Length: %zu\r\n"
+                     "%s%s%s%s%s%s\r\n",
+                     TRANSPORT_PATH, (int)auth.len, auth.base, r->body.len,
+                     t->secret ? "Authorization: Bearer " : "", t->secret ? t->secret : "",
+                     t->secret ? "\r\n" : "", t->client_url ? "X-Vesper-Client-URL: " : "",
+                     t->client_url ? t->client_url : "", t->client_url ? "\r\n" : "");
     if (n < 0 || (size_t)n >= sizeof r->head) {
         peer_failed(r->peer, r->n_msgs);
         request_free(r);
@@ -351,6 +395,32 @@ static int reply(h2o_req_t *req, int status, const char *reason)
     return 0;
 }
 
+/* Constant time: the comparison must not reveal how much of a guess was right. */
+static bool secret_ok(const struct transport *t, h2o_req_t *req)
+{
+    if (t->secret == NULL)
+        return true;
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    if (i < 0)
+        return false;
+    h2o_iovec_t v = req->headers.entries[i].value;
+    size_t want = strlen(t->secret);
+    if (v.len != want + 7 || memcmp(v.base, "Bearer ", 7) != 0)
+        return false;
+    unsigned char diff = 0;
+    for (size_t k = 0; k < want; k++)
+        diff |= (unsigned char)(v.base[7 + k] ^ t->secret[k]);
+    return diff == 0;
+}
+
+static void announce(struct transport *t, h2o_req_t *req, raft_id from)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-vesper-client-url"), -1);
+    if (i >= 0 && t->url_cb != NULL)
+        t->url_cb(t->recv_arg, from, req->headers.entries[i].value.base,
+                  req->headers.entries[i].value.len);
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     struct transport *t = ((struct transport_handler *)self)->t;
@@ -358,6 +428,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return reply(req, 405, "Method Not Allowed");
     if (t == NULL)
         return reply(req, 503, "Service Unavailable");
+    if (!secret_ok(t, req)) {
+        t->recv_st.recv_unauthorized++;
+        return reply(req, 401, "Unauthorized");
+    }
+    bool first = true;
     struct codec_batch_iter it;
     if (req->entity.base == NULL ||
         codec_batch_iter_init(&it, (const uint8_t *)req->entity.base, req->entity.len) != RAFT_OK) {
@@ -373,6 +448,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             continue;
         }
         t->recv_st.msgs_received++;
+        if (first)
+            announce(t, req, m.from);
+        first = false;
         t->recv_cb(t->recv_arg, &m);
     }
     if (rc != 0) {
@@ -408,6 +486,7 @@ static void stats_add(struct transport_stats *a, const struct transport_stats *b
     a->batches_received += b->batches_received;
     a->msgs_received += b->msgs_received;
     a->recv_corrupt += b->recv_corrupt;
+    a->recv_unauthorized += b->recv_unauthorized;
 }
 
 void transport_stats(const struct transport *t, struct transport_stats *out)

@@ -49,9 +49,18 @@ struct transport_config {
     uint64_t idle_close_ms;  /* pooled idle connections close after (default 5000) */
     uint64_t backoff_min_ms; /* first back-off after a failed request (default 20) */
     uint64_t backoff_max_ms; /* back-off cap (default 1000) */
+    const char *secret;      /* cluster secret: sent as a bearer token and required
+                                on POST /raft (401 otherwise); NULL = none. Copied */
+    const char *client_url;  /* this node's advertised client URL, announced to peers
+                                in every batch so redirects name a reachable leader;
+                                NULL = none. Copied */
 };
 
 void transport_config_defaults(struct transport_config *cfg, raft_id self);
+
+/* Called on the loop thread when a peer announces its advertised client URL
+ * (borrowed for the call; at most once per received batch). */
+typedef void (*transport_url_cb)(void *arg, raft_id from, const char *url, size_t len);
 
 /* Called on the loop thread for each received message, in batch order. m and all
  * it points to are borrowed for the duration of the call only (they point into
@@ -68,6 +77,7 @@ struct transport_stats {
     uint64_t batches_received; /* incoming POST /raft with a valid batch */
     uint64_t msgs_received;    /* messages handed to the recv callback */
     uint64_t recv_corrupt;     /* incoming bodies that failed to decode */
+    uint64_t recv_unauthorized; /* incoming batches without the cluster secret */
 };
 
 /* Set-up follows h2o's order (configuration, then context):
@@ -79,6 +89,12 @@ struct transport_stats {
 int transport_new(struct transport **out, const struct transport_config *cfg,
                   const struct transport_peer *peers, size_t n_peers, transport_recv_cb recv_cb,
                   void *recv_arg);
+/* Adds a peer after start (membership change). RAFT_OK, RAFT_EINVAL (bad URL, self,
+ * already known), RAFT_ENOMEM or RAFT_EBUSY (RAFT_MAX_MEMBERS peers already). */
+int transport_add_peer(struct transport *t, raft_id id, const char *url);
+/* True when id is a known peer. */
+int transport_has_peer(const struct transport *t, raft_id id);
+void transport_set_url_cb(struct transport *t, transport_url_cb cb);
 /* Registers POST /raft on host (before h2o_context_init, as every h2o handler).
  * The handler stays registered after transport_free and then answers 503. */
 int transport_register(struct transport *t, h2o_hostconf_t *host);

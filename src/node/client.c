@@ -70,20 +70,39 @@ static void pending_dispose(void *p)
         h2o_linklist_unlink(&pd->link);
 }
 
-static struct node_pending *pending_new(struct node *n, h2o_req_t *req,
-                                        const struct api_request *ar, h2o_linklist_t *list)
+static struct node_pending *pending_new(struct node *n, h2o_req_t *req, int op, const char *key,
+                                        size_t key_len, h2o_linklist_t *list)
 {
     struct node_pending *pd = h2o_mem_alloc_shared(&req->pool, sizeof *pd, pending_dispose);
     memset(pd, 0, sizeof *pd);
     pd->req = req;
     pd->node = n;
-    pd->op = (uint8_t)ar->op;
+    pd->op = (uint8_t)op;
     pd->deadline_ms = node_now_ms(n) + REQUEST_TIMEOUT_MS;
-    pd->key = h2o_mem_alloc_pool(&req->pool, ar->key_len + 1);
-    memcpy(pd->key, ar->key, ar->key_len + 1);
-    pd->key_len = ar->key_len;
+    pd->key = h2o_mem_alloc_pool(&req->pool, key_len + 1);
+    memcpy(pd->key, key, key_len);
+    pd->key[key_len] = '\0';
+    pd->key_len = key_len;
     h2o_linklist_insert(list, &pd->link);
     return pd;
+}
+
+void node_wait_applied(struct node *n, h2o_req_t *req, raft_index index, raft_term term)
+{
+    struct node_pending *pd = pending_new(n, req, NODE_OP_ADMIN, "", 0, &n->writes);
+    pd->id = index;
+    pd->term = term;
+}
+
+static int reply_admin_done(struct api_reply *r, raft_index index)
+{
+    char body[64];
+    int len = snprintf(body, sizeof body, "{\"code\":\"success\",\"index\":%llu}",
+                       (unsigned long long)index);
+    r->http_status = 200;
+    r->body = strdup(body);
+    r->body_len = (size_t)len;
+    return r->body ? 0 : -1;
 }
 
 static struct node_pending *pending_head(h2o_linklist_t *list)
@@ -112,6 +131,8 @@ void node_complete_write(struct node *n, const struct raft_entry *e, const void 
         if (pd->id < e->index || pd->term != e->term) {
             rv = api_reply_fail(API_ERR_NOT_LEADER, NULL, &r); /* its entry was replaced */
             n->m.proposals_failed++;
+        } else if (pd->op == NODE_OP_ADMIN) {
+            rv = reply_admin_done(&r, e->index);
         } else if (res->status == KV_CAS_MISMATCH) {
             rv = api_reply_cas_failed(pd->key, pd->key_len, (const char *)res->current,
                                       res->current_len, res->has_current, &r);
@@ -196,7 +217,7 @@ static void propose(struct node *n, h2o_req_t *req, const struct api_request *ar
         return;
     }
     n->m.proposals++;
-    struct node_pending *pd = pending_new(n, req, ar, &n->writes);
+    struct node_pending *pd = pending_new(n, req, ar->op, ar->key, ar->key_len, &n->writes);
     pd->id = index;
     pd->term = term;
 }
@@ -208,7 +229,7 @@ static void read_index(struct node *n, h2o_req_t *req, const struct api_request 
         reply_fail(n, req, ar->op, API_ERR_NO_LEADER);
         return;
     }
-    struct node_pending *pd = pending_new(n, req, ar, &n->reads);
+    struct node_pending *pd = pending_new(n, req, ar->op, ar->key, ar->key_len, &n->reads);
     pd->id = id;
 }
 

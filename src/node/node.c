@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -50,6 +51,9 @@ const char *node_client_url(struct node *n, raft_id id)
 {
     if (id == (raft_id)n->cfg->id)
         return n->cfg->advertise_url.text;
+    for (uint32_t k = 0; k < n->n_client_urls; k++)
+        if (n->client_urls[k].id == id)
+            return n->client_urls[k].url;
     const struct raft_member *mb = raft_conf_find(raft_current_conf(n->raft), id);
     if (mb && mb->addr[0])
         return mb->addr;
@@ -66,6 +70,67 @@ static void on_peer_msg(void *arg, const struct raft_msg *m)
     raft_step(n->raft, m); /* a malformed message is dropped inside the core */
 }
 
+/* A peer told us the URL its clients should use (it may differ from the peer URL
+ * behind NAT or port mappings); redirects to that peer name it. */
+static void on_peer_url(void *arg, raft_id from, const char *url, size_t len)
+{
+    struct node *n = arg;
+    if (len == 0 || len >= CONFIG_URL_MAX)
+        return;
+    uint32_t k = 0;
+    while (k < n->n_client_urls && n->client_urls[k].id != from)
+        k++;
+    if (k == RAFT_MAX_MEMBERS)
+        return;
+    if (k == n->n_client_urls) {
+        n->n_client_urls++;
+        n->client_urls[k].id = from;
+    } else if (strlen(n->client_urls[k].url) == len &&
+               memcmp(n->client_urls[k].url, url, len) == 0) {
+        return;
+    }
+    memcpy(n->client_urls[k].url, url, len);
+    n->client_urls[k].url[len] = '\0';
+    log_info("peer %u advertises client URL %s", from, n->client_urls[k].url);
+}
+
+/* Every member of the current configuration gets a transport peer, so a learner
+ * added at run time is reachable the moment its configuration entry is appended. */
+void node_sync_peers(struct node *n)
+{
+    const struct raft_conf *c = raft_current_conf(n->raft);
+    for (uint32_t k = 0; k < c->n; k++) {
+        const struct raft_member *mb = &c->m[k];
+        if (mb->id == (raft_id)n->cfg->id || transport_has_peer(n->tp, mb->id))
+            continue;
+        int rv = transport_add_peer(n->tp, mb->id, mb->addr);
+        if (rv == RAFT_OK)
+            log_info("peer %u added at %s", mb->id, mb->addr);
+        else
+            log_warn("peer %u at %s: %s", mb->id, mb->addr, raft_strerror(rv));
+    }
+}
+
+static int load_secret(struct node *n)
+{
+    const char *env = getenv("VESPER_CLUSTER_SECRET");
+    if (n->cfg->cluster_secret_file[0]) {
+        FILE *f = fopen(n->cfg->cluster_secret_file, "r");
+        if (!f || !fgets(n->secret, sizeof n->secret, f)) {
+            log_error("cluster secret %s: %s", n->cfg->cluster_secret_file,
+                      f ? "empty" : strerror(errno));
+            if (f)
+                fclose(f);
+            return -1;
+        }
+        fclose(f);
+        n->secret[strcspn(n->secret, "\r\n")] = '\0';
+    } else if (env) {
+        snprintf(n->secret, sizeof n->secret, "%s", env);
+    }
+    return 0;
+}
+
 static int start_transport(struct node *n)
 {
     struct transport_peer peers[CONFIG_MAX_NODES];
@@ -75,7 +140,13 @@ static int start_transport(struct node *n)
             peers[count++] = (struct transport_peer){.id = (raft_id)k, .url = n->cfg->nodes[k].text};
     struct transport_config tc;
     transport_config_defaults(&tc, (raft_id)n->cfg->id);
+    if (load_secret(n) != 0)
+        return -1;
+    tc.secret = n->secret[0] ? n->secret : NULL;
+    tc.client_url = n->cfg->advertise_url.text;
     int rv = transport_new(&n->tp, &tc, peers, count, on_peer_msg, n);
+    if (rv == RAFT_OK)
+        transport_set_url_cb(n->tp, on_peer_url);
     if (rv != RAFT_OK)
         log_error("transport: %s", raft_strerror(rv));
     return rv == RAFT_OK ? 0 : -1;
@@ -157,7 +228,8 @@ static int setup_http(struct node *n)
     n->h2o_cfg.max_request_entity_size = n->cfg->max_body_bytes;
     h2o_hostconf_t *host =
         h2o_config_register_host(&n->h2o_cfg, h2o_iovec_init(H2O_STRLIT("default")), 65535);
-    if (node_client_register(n, host) || node_admin_register(n, host) || start_transport(n) ||
+    if (node_client_register(n, host) || node_admin_register(n, host) ||
+        node_members_register(n, host) || start_transport(n) ||
         transport_register(n->tp, host))
         return -1;
     h2o_context_init(&n->ctx, h2o_evloop_create(), &n->h2o_cfg);

@@ -73,6 +73,13 @@ struct node {
     uint8_t *snap_buf;     /* scratch for outgoing snapshot chunks */
     size_t snap_buf_cap;
 
+    struct {
+        raft_id id;
+        char url[CONFIG_URL_MAX];
+    } client_urls[RAFT_MAX_MEMBERS]; /* advertised client URLs peers announced */
+    uint32_t n_client_urls;
+    char secret[256];                /* cluster secret; "" = none */
+
     raft_id last_leader;
     raft_term last_term;
     enum raft_role last_role;
@@ -92,6 +99,8 @@ uint64_t node_now_ms(struct node *n);
 _Noreturn void node_fatal(const char *what, const char *detail);
 const char *node_client_url(struct node *n, raft_id id);
 
+void node_sync_peers(struct node *n);
+
 /* ready.c */
 int node_open_state(struct node *n);
 void node_process_ready(struct node *n);
@@ -101,6 +110,13 @@ int node_client_register(struct node *n, h2o_hostconf_t *host);
 void node_complete_write(struct node *n, const struct raft_entry *e, const void *result);
 void node_complete_read(struct node *n, const struct raft_read_result *rr);
 void node_expire_pending(struct node *n, bool all);
+
+#define NODE_OP_ADMIN 4 /* pending.op of a membership change (api ops are 0..3) */
+/* Answers req {"code":"success","index":N} once entry (index, term) applies. */
+void node_wait_applied(struct node *n, h2o_req_t *req, raft_index index, raft_term term);
+
+/* members.c */
+int node_members_register(struct node *n, h2o_hostconf_t *host);
 
 /* admin.c */
 int node_admin_register(struct node *n, h2o_hostconf_t *host);

@@ -269,6 +269,7 @@ void node_process_ready(struct node *n)
         raft_durable(n->raft, last, last_term);
     }
     transport_flush(n->tp);
+    node_sync_peers(n);
     note_role(n);
     maybe_snapshot(n);
 }

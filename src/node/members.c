@@ -1,0 +1,180 @@
+/* members.c: the admin requests that change who leads and who is a member.
+ *
+ *   POST /admin/transfer  {"to":ID}                         leadership transfer
+ *   POST /admin/members   {"op":"add","id":ID,"url":URL}    add a learner
+ *                         {"op":"promote","id":ID}          learner -> voter
+ *                         {"op":"remove","id":ID}           remove a member
+ *
+ * They go to the leader (a follower answers with the seed's redirect). A
+ * membership change is answered once its configuration entry is committed and
+ * applied here, like any write: {"code":"success","index":N}. A transfer is
+ * answered once started; clients watch /status for the new leader. Removing the
+ * leader itself is allowed: it keeps leading until the removal commits, then
+ * hands over to the most caught-up voter.
+ */
+#include "node/node.h"
+
+#include <json-c/json.h>
+#include <string.h>
+
+#include "http/api.h"
+#include "util/log.h"
+
+struct members_handler {
+    h2o_handler_t super;
+    struct node *node;
+};
+
+static void send_fail(h2o_req_t *req, int status, const char *error, const char *detail)
+{
+    char body[320];
+    int len = snprintf(body, sizeof body, "{\"code\":\"fail\",\"error\":\"%s\",\"message\":\"%s\"}",
+                       error, detail);
+    node_send_json(req, status, body, len > 0 && (size_t)len < sizeof body ? (size_t)len : 0);
+}
+
+static bool not_leader(struct node *n, h2o_req_t *req)
+{
+    if (raft_role(n->raft) == RAFT_LEADER)
+        return false;
+    raft_id leader = raft_leader(n->raft);
+    const char *url = leader == RAFT_NONE ? NULL : node_client_url(n, leader);
+    char body[400];
+    int len = url ? snprintf(body, sizeof body,
+                             "{\"code\":\"fail\",\"error\":\"not_leader\",\"payload\":{"
+                             "\"message\":\"%s\"}}",
+                             url)
+                  : snprintf(body, sizeof body, "{\"code\":\"fail\",\"error\":\"no_leader\"}");
+    node_send_json(req, 200, body, (size_t)len);
+    return true;
+}
+
+static json_object *parse_body(h2o_req_t *req)
+{
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
+        send_fail(req, 405, "method_not_allowed", "use POST");
+        return NULL;
+    }
+    json_tokener *tok = json_tokener_new_ex(16);
+    json_object *o = tok && req->entity.base
+                         ? json_tokener_parse_ex(tok, req->entity.base, (int)req->entity.len)
+                         : NULL;
+    if (tok)
+        json_tokener_free(tok);
+    if (!o || !json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        send_fail(req, 400, "bad_request", "body must be a JSON object");
+        return NULL;
+    }
+    return o;
+}
+
+static bool get_id(json_object *o, const char *field, raft_id *id)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(o, field, &v) || !json_object_is_type(v, json_type_int))
+        return false;
+    int64_t x = json_object_get_int64(v);
+    if (x < 0 || x >= (int64_t)RAFT_NONE)
+        return false;
+    *id = (raft_id)x;
+    return true;
+}
+
+static int on_transfer(h2o_handler_t *self, h2o_req_t *req)
+{
+    struct node *n = ((struct members_handler *)self)->node;
+    json_object *o = parse_body(req);
+    raft_id to;
+    if (!o)
+        return 0;
+    if (!get_id(o, "to", &to)) {
+        send_fail(req, 400, "bad_request", "\\\"to\\\" must be a node id");
+    } else if (!not_leader(n, req)) {
+        int rv = raft_transfer(n->raft, to);
+        if (rv == RAFT_OK) {
+            log_info("leadership transfer to node %u requested", to);
+            node_send_json(req, 200, "{\"code\":\"success\"}", 18);
+        } else {
+            send_fail(req, rv == RAFT_EBUSY ? 503 : 400,
+                      rv == RAFT_EBUSY ? "unavailable" : "bad_request", raft_strerror(rv));
+        }
+    }
+    json_object_put(o);
+    return 0;
+}
+
+static int parse_change(json_object *o, enum raft_change *op, raft_id *id, const char **url)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(o, "op", &v) || !json_object_is_type(v, json_type_string) ||
+        !get_id(o, "id", id))
+        return -1;
+    const char *s = json_object_get_string(v);
+    *url = NULL;
+    if (strcmp(s, "add") == 0) {
+        *op = RAFT_ADD_LEARNER;
+        if (!json_object_object_get_ex(o, "url", &v) || !json_object_is_type(v, json_type_string))
+            return -1;
+        *url = json_object_get_string(v);
+        struct config_url parsed;
+        char err[128];
+        return strlen(*url) < RAFT_ADDR_MAX && config_url_parse(*url, &parsed, err, sizeof err) == 0
+                   ? 0
+                   : -1;
+    }
+    if (strcmp(s, "promote") == 0)
+        *op = RAFT_PROMOTE;
+    else if (strcmp(s, "remove") == 0)
+        *op = RAFT_REMOVE;
+    else
+        return -1;
+    return 0;
+}
+
+static int on_members(h2o_handler_t *self, h2o_req_t *req)
+{
+    struct node *n = ((struct members_handler *)self)->node;
+    json_object *o = parse_body(req);
+    enum raft_change op;
+    raft_id id;
+    const char *url;
+    if (!o)
+        return 0;
+    if (parse_change(o, &op, &id, &url) != 0) {
+        send_fail(req, 400, "bad_request",
+                  "expected {\\\"op\\\":\\\"add|promote|remove\\\",\\\"id\\\":N[,\\\"url\\\":U]}");
+    } else if (!not_leader(n, req)) {
+        raft_index index;
+        int rv = raft_change(n->raft, op, id, url, &index);
+        if (rv == RAFT_OK) {
+            log_info("membership change proposed at %llu: %s node %u",
+                     (unsigned long long)index,
+                     op == RAFT_ADD_LEARNER ? "add learner" : op == RAFT_PROMOTE ? "promote" : "remove",
+                     id);
+            node_wait_applied(n, req, index, raft_term_now(n->raft));
+        } else {
+            int status = rv == RAFT_EBUSY || rv == RAFT_ENOTCAUGHTUP ? 503 : 400;
+            send_fail(req, status, status == 503 ? "unavailable" : "bad_request",
+                      raft_strerror(rv));
+        }
+    }
+    json_object_put(o);
+    return 0;
+}
+
+static void add(struct node *n, h2o_hostconf_t *host, const char *path,
+                int (*fn)(h2o_handler_t *, h2o_req_t *))
+{
+    h2o_pathconf_t *pc = h2o_config_register_path(host, path, 0);
+    struct members_handler *h = (void *)h2o_create_handler(pc, sizeof *h);
+    h->super.on_req = fn;
+    h->node = n;
+}
+
+int node_members_register(struct node *n, h2o_hostconf_t *host)
+{
+    add(n, host, "/admin/transfer", on_transfer);
+    add(n, host, "/admin/members", on_members);
+    return 0;
+}
