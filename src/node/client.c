@@ -13,6 +13,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include "http/api.h"
 #include "kv/kv.h"
@@ -49,8 +50,13 @@ static void send_reply(struct node *n, h2o_req_t *req, int op, struct api_reply 
         return;
     }
     int outcome = r->http_status != 200 ? 2 : strstr(r->body, "\"success\"") ? 0 : 1;
-    if (op >= 0 && op < 4)
+    if (op >= 0 && op <= NODE_OP_ADMIN)
         n->m.requests[op][outcome]++;
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    const struct timeval *t0 = &req->timestamps.request_begin_at;
+    metrics_observe(&n->m.request, (double)(now.tv_sec - t0->tv_sec) +
+                                       (double)(now.tv_usec - t0->tv_usec) / 1e6);
     node_send_json(req, r->http_status, r->body, r->body_len);
     api_reply_free(r);
 }

@@ -229,7 +229,8 @@ static int setup_http(struct node *n)
     h2o_hostconf_t *host =
         h2o_config_register_host(&n->h2o_cfg, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     if (node_client_register(n, host) || node_admin_register(n, host) ||
-        node_members_register(n, host) || start_transport(n) ||
+        node_members_register(n, host) ||
+        node_metrics_register(n, host) || start_transport(n) ||
         transport_register(n->tp, host))
         return -1;
     h2o_context_init(&n->ctx, h2o_evloop_create(), &n->h2o_cfg);

@@ -18,6 +18,7 @@
 #include <h2o.h>
 
 #include "config.h"
+#include "node/metrics.h"
 #include "raft/raft.h"
 
 struct storage;
@@ -47,9 +48,10 @@ struct node_metrics {
     uint64_t applied_entries;
     uint64_t snapshots_taken;
     uint64_t snapshots_installed;
-    uint64_t fsyncs;
-    uint64_t fsync_us_total;
-    uint64_t requests[4][3]; /* [api_op][0 ok, 1 fail, 2 error] */
+    uint64_t snapshot_us_total;
+    struct metrics_hist fsync;
+    struct metrics_hist request;
+    uint64_t requests[5][3]; /* [api_op or NODE_OP_ADMIN][0 ok, 1 fail, 2 error] */
 };
 
 struct node {
@@ -114,6 +116,9 @@ void node_expire_pending(struct node *n, bool all);
 #define NODE_OP_ADMIN 4 /* pending.op of a membership change (api ops are 0..3) */
 /* Answers req {"code":"success","index":N} once entry (index, term) applies. */
 void node_wait_applied(struct node *n, h2o_req_t *req, raft_index index, raft_term term);
+
+/* metrics.c */
+int node_metrics_register(struct node *n, h2o_hostconf_t *host);
 
 /* members.c */
 int node_members_register(struct node *n, h2o_hostconf_t *host);

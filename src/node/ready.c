@@ -138,8 +138,7 @@ static void sync_storage(struct node *n)
 {
     uint64_t t0 = now_us();
     check(n, storage_sync(n->st), "sync");
-    n->m.fsyncs++;
-    n->m.fsync_us_total += now_us() - t0;
+    metrics_observe(&n->m.fsync, (double)(now_us() - t0) / 1e6);
 }
 
 /* ===== Sending ===== */
@@ -206,6 +205,7 @@ static void maybe_snapshot(struct node *n)
 {
     if (!storage_should_snapshot(n->st))
         return;
+    uint64_t t0 = now_us();
     uint8_t *buf = NULL;
     size_t len = 0;
     if (kv_snap_encode(n->kv, &buf, &len) != 0)
@@ -220,8 +220,9 @@ static void maybe_snapshot(struct node *n)
     free(buf);
     raft_snapshot_taken(n->raft, index, size, SNAPSHOT_TRAILING);
     n->m.snapshots_taken++;
-    log_info("snapshot taken at %llu (%llu bytes)", (unsigned long long)index,
-             (unsigned long long)size);
+    n->m.snapshot_us_total += now_us() - t0;
+    log_info("snapshot taken at %llu (%llu bytes, %llu ms)", (unsigned long long)index,
+             (unsigned long long)size, (unsigned long long)(now_us() - t0) / 1000);
 }
 
 static void note_role(struct node *n)
