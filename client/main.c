@@ -36,6 +36,7 @@ static const char usage_text[] =
     "  --timeout SECONDS        deadline including retries through elections (default 5)\n"
     "  --value-file FILE        read VALUE (put, seed PUT) or NEW (cas) from FILE ('-': stdin)\n"
     "  --stale                  get: let any node answer from its local state\n"
+    "  --forward                ask a follower to relay to the leader (no redirect)\n"
     "  --no-session             writes without client_id/seq (retries may apply twice)\n"
     "  --client-id N --seq N    exactly-once identity (default: random id, seq 1)\n"
     "  -v, --verbose            log every attempt to stderr\n"
@@ -166,7 +167,8 @@ enum {
     OPT_CLIENT_ID,
     OPT_SEQ,
     OPT_ABSENT,
-    OPT_VALUE_FILE
+    OPT_VALUE_FILE,
+    OPT_FORWARD
 };
 
 /* Options anywhere on the line (GNU getopt permutes). -1 on a usage error. */
@@ -177,6 +179,7 @@ static int parse_options(struct cli *cli, int argc, char **argv)
         {"ip-list", required_argument, NULL, OPT_IP_LIST},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"stale", no_argument, NULL, OPT_STALE},
+        {"forward", no_argument, NULL, OPT_FORWARD},
         {"no-session", no_argument, NULL, OPT_NO_SESSION},
         {"client-id", required_argument, NULL, OPT_CLIENT_ID},
         {"seq", required_argument, NULL, OPT_SEQ},
@@ -210,6 +213,9 @@ static int parse_options(struct cli *cli, int argc, char **argv)
             break;
         case OPT_STALE:
             cli->req.stale = true;
+            break;
+        case OPT_FORWARD:
+            cli->opts.forward = true;
             break;
         case OPT_NO_SESSION:
             cli->opts.no_session = true;

@@ -144,6 +144,12 @@ static int setup_curl(struct vclient *c)
         return -1;
     }
     c->headers = h2;
+    if (c->opts.forward) {
+        struct curl_slist *h3 = curl_slist_append(c->headers, "X-Vesper-Forward: 1");
+        if (h3 == NULL)
+            return -1;
+        c->headers = h3;
+    }
     if (curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->headers) != CURLE_OK ||
         curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
         curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, write_cb) != CURLE_OK ||

@@ -34,6 +34,7 @@ struct vclient_opts {
     long timeout_ms;              /* deadline per vclient_do, retries included; 0 = 5000 */
     long attempt_timeout_ms;      /* per HTTP attempt; 0 = 1000 */
     bool no_session;              /* writes without client_id/seq */
+    bool forward;                 /* ask followers to relay to the leader */
     uint64_t client_id;           /* 0 = random */
     uint64_t first_seq;           /* 0 = 1 */
     bool verbose;                 /* log each attempt to stderr */

@@ -197,6 +197,8 @@ static bool redirect_if_not_leader(struct node *n, h2o_req_t *req, const struct 
         return false;
     raft_id leader = raft_leader(n->raft);
     struct api_reply r;
+    if (leader != RAFT_NONE && node_forward_wanted(n, req) && node_forward(n, req, leader) == 0)
+        return true;
     if (leader == RAFT_NONE || !node_client_url(n, leader))
         send_reply(n, req, ar->op, &r, api_reply_fail(API_ERR_NO_LEADER, NULL, &r));
     else

@@ -117,6 +117,11 @@ void node_expire_pending(struct node *n, bool all);
 /* Answers req {"code":"success","index":N} once entry (index, term) applies. */
 void node_wait_applied(struct node *n, h2o_req_t *req, raft_index index, raft_term term);
 
+/* forward.c */
+bool node_forward_wanted(struct node *n, h2o_req_t *req);
+/* Relays req to the leader and its answer back; -1 if the leader is unknown. */
+int node_forward(struct node *n, h2o_req_t *req, raft_id leader);
+
 /* metrics.c */
 int node_metrics_register(struct node *n, h2o_hostconf_t *host);
 

@@ -41,6 +41,26 @@ static void restore_kv(struct node *n, const struct storage_snapshot *s)
     n->applied_conf = s->conf;
 }
 
+/* The replicated configuration wins over the file once the cluster has one: a
+ * stale ip_list must not silently change who votes. Say so, loudly. */
+static void warn_if_ip_list_differs(struct node *n, const struct raft_conf *file)
+{
+    const struct raft_conf *cur = raft_current_conf(n->raft);
+    bool same = cur->n == file->n;
+    for (uint32_t k = 0; same && k < cur->n; k++) {
+        const struct raft_member *mb = raft_conf_find(file, cur->m[k].id);
+        same = mb && mb->voter == cur->m[k].voter && strcmp(mb->addr, cur->m[k].addr) == 0;
+    }
+    if (same)
+        return;
+    log_warn("%s disagrees with the replicated configuration (%u members): following the "
+             "replicated one",
+             n->cfg->ip_list_path, cur->n);
+    for (uint32_t k = 0; k < cur->n; k++)
+        log_warn("  member %u %s %s", cur->m[k].id, cur->m[k].voter ? "voter" : "learner",
+                 cur->m[k].addr);
+}
+
 /* Loads the newest snapshot and the log after it, and starts the core. */
 int node_open_state(struct node *n)
 {
@@ -87,6 +107,7 @@ int node_open_state(struct node *n)
         log_error("raft: %s", raft_strerror(rv));
         return -1;
     }
+    warn_if_ip_list_differs(n, &rb.initial);
     return 0;
 }
 
