@@ -37,6 +37,7 @@ static const char usage_text[] =
     "  --value-file FILE        read VALUE (put, seed PUT) or NEW (cas) from FILE ('-': stdin)\n"
     "  --stale                  get: let any node answer from its local state\n"
     "  --forward                ask a follower to relay to the leader (no redirect)\n"
+    "  --token TOKEN            client API bearer token (default: $VESPER_TOKEN)\n"
     "  --no-session             writes without client_id/seq (retries may apply twice)\n"
     "  --client-id N --seq N    exactly-once identity (default: random id, seq 1)\n"
     "  -v, --verbose            log every attempt to stderr\n"
@@ -168,7 +169,8 @@ enum {
     OPT_SEQ,
     OPT_ABSENT,
     OPT_VALUE_FILE,
-    OPT_FORWARD
+    OPT_FORWARD,
+    OPT_TOKEN
 };
 
 /* Options anywhere on the line (GNU getopt permutes). -1 on a usage error. */
@@ -180,6 +182,7 @@ static int parse_options(struct cli *cli, int argc, char **argv)
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"stale", no_argument, NULL, OPT_STALE},
         {"forward", no_argument, NULL, OPT_FORWARD},
+        {"token", required_argument, NULL, OPT_TOKEN},
         {"no-session", no_argument, NULL, OPT_NO_SESSION},
         {"client-id", required_argument, NULL, OPT_CLIENT_ID},
         {"seq", required_argument, NULL, OPT_SEQ},
@@ -216,6 +219,9 @@ static int parse_options(struct cli *cli, int argc, char **argv)
             break;
         case OPT_FORWARD:
             cli->opts.forward = true;
+            break;
+        case OPT_TOKEN:
+            cli->opts.token = optarg;
             break;
         case OPT_NO_SESSION:
             cli->opts.no_session = true;
@@ -356,7 +362,8 @@ static int run_ops(struct cli *cli, int n, char **args)
         add_endpoint_list(cli, getenv("VESPER_ENDPOINTS"));
     if (cli->n_endpoints == 0)
         return usage("no endpoints: give --endpoints, --ip-list or $VESPER_ENDPOINTS");
-    struct ops_args a = {.endpoints = cli->endpoints,
+    struct ops_args a = {.token = cli->opts.token,
+                         .endpoints = cli->endpoints,
                          .n_endpoints = cli->n_endpoints,
                          .timeout_ms = cli->opts.timeout_ms ? cli->opts.timeout_ms : 5000};
     int rc = ops_run(&a, n, args);
@@ -367,6 +374,7 @@ int main(int argc, char **argv)
 {
     static struct cli cli;
     int rc = 2;
+    cli.opts.token = getenv("VESPER_TOKEN");
     if (parse_options(&cli, argc, argv) != 0)
         goto out;
     if (optind < argc && ops_is_command(argv[optind])) {

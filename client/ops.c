@@ -39,6 +39,8 @@ static size_t collect(char *data, size_t size, size_t nmemb, void *arg)
 }
 
 /* One HTTP exchange; returns the parsed JSON reply (caller puts) or NULL. */
+static const char *auth_token;
+
 static json_object *http_json(const char *base, const char *path, const char *post)
 {
     char url[512];
@@ -52,6 +54,11 @@ static json_object *http_json(const char *base, const char *path, const char *po
     struct body b = {0};
     struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
     hdr = curl_slist_append(hdr, "Expect:");
+    if (auth_token) {
+        char auth[512];
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", auth_token);
+        hdr = curl_slist_append(hdr, auth);
+    }
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 2000L);
@@ -163,6 +170,7 @@ int ops_run(const struct ops_args *a, int argc, char **argv)
 {
     char body[512];
     long id;
+    auth_token = a->token;
     if (strcmp(argv[0], "status") == 0 && argc == 1)
         return status(a);
     if (strcmp(argv[0], "transfer") == 0 && argc == 2 && parse_id(argv[1], &id) == 0) {

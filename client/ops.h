@@ -9,6 +9,7 @@ struct ops_args {
     const char *const *endpoints; /* borrowed; at least one */
     size_t n_endpoints;
     long timeout_ms;
+    const char *token; /* bearer token or NULL */
 };
 
 /* True when word names an operator subcommand. */

@@ -144,6 +144,14 @@ static int setup_curl(struct vclient *c)
         return -1;
     }
     c->headers = h2;
+    if (c->opts.token) {
+        char auth[512];
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", c->opts.token);
+        struct curl_slist *h3 = curl_slist_append(c->headers, auth);
+        if (h3 == NULL)
+            return -1;
+        c->headers = h3;
+    }
     if (c->opts.forward) {
         struct curl_slist *h3 = curl_slist_append(c->headers, "X-Vesper-Forward: 1");
         if (h3 == NULL)

@@ -35,6 +35,7 @@ struct vclient_opts {
     long attempt_timeout_ms;      /* per HTTP attempt; 0 = 1000 */
     bool no_session;              /* writes without client_id/seq */
     bool forward;                 /* ask followers to relay to the leader */
+    const char *token;            /* client API bearer token, or NULL; borrowed */
     uint64_t client_id;           /* 0 = random */
     uint64_t first_seq;           /* 0 = 1 */
     bool verbose;                 /* log each attempt to stderr */

@@ -50,6 +50,12 @@ static const struct config_opt config_opts[] = {
      "longest value accepted"},
     {"max-body-bytes", KIND_U32, FIELD(max_body_bytes), 1024, 32 * MIB, false, "N", "4194304",
      "largest request body (<= 32 MiB, h2o spools more to /tmp)"},
+    {"max-connections", KIND_U32, FIELD(max_connections), 1, 1000000, false, "N", "4096",
+     "client and peer connections beyond this are closed at accept"},
+    {"max-pending", KIND_U32, FIELD(max_pending), 1, 10000000, false, "N", "10000",
+     "requests waiting on the log; beyond it: 503 with Retry-After"},
+    {"idle-timeout-ms", KIND_U32, FIELD(idle_timeout_ms), 100, 3600000, false, "MS", "10000",
+     "close connections idle or slow to send a request for this long"},
     {"log-level", KIND_LEVEL, FIELD(log_level), 0, 0, false, "LEVEL", "info",
      "debug | info | warn | error"},
     {"log-json", KIND_BOOL, FIELD(log_json), 0, 0, false, NULL, "false",
@@ -64,6 +70,8 @@ static const struct config_opt config_opts[] = {
      "start as a non-member awaiting addition to the cluster"},
     {"cluster-secret-file", KIND_STR, FIELD(cluster_secret_file), 0, 0, false, "FILE", "none",
      "shared secret authenticating peer traffic"},
+    {"client-token-file", KIND_STR, FIELD(client_token_file), 0, 0, false, "FILE", "none",
+     "bearer token clients must send on /request and /admin (or VESPER_CLIENT_TOKEN)"},
     {"check-data", KIND_STR, FIELD(check_data_dir), 0, 0, true, "DIR", NULL,
      "mode: verify a data directory offline and exit"},
     {"probe", KIND_URL, FIELD(probe_url), 0, 0, true, "URL", NULL,
@@ -406,6 +414,9 @@ static void config_defaults(struct vesper_config *c)
     c->max_key_bytes = CONFIG_DEFAULT_MAX_KEY_BYTES;
     c->max_value_bytes = CONFIG_DEFAULT_MAX_VALUE_BYTES;
     c->max_body_bytes = CONFIG_DEFAULT_MAX_BODY_BYTES;
+    c->max_connections = 4096;
+    c->max_pending = 10000;
+    c->idle_timeout_ms = 10000;
     c->log_level = CONFIG_LOG_INFO;
 }
 

@@ -69,6 +69,9 @@ struct vesper_config {
     uint32_t max_key_bytes;
     uint32_t max_value_bytes;
     uint32_t max_body_bytes;
+    uint32_t max_connections; /* accepted connections at once */
+    uint32_t max_pending;     /* requests waiting on the log or a read round */
+    uint32_t idle_timeout_ms; /* h2o http1 request timeout: idle and slow clients */
     enum config_log_level log_level;
     bool log_json;
     char listen_host[CONFIG_HOST_MAX];         /* default 0.0.0.0 */
@@ -77,6 +80,7 @@ struct vesper_config {
     bool forward;                              /* followers forward to the leader, not redirect */
     bool join;                                 /* start as a non-member awaiting addition */
     char cluster_secret_file[CONFIG_PATH_MAX]; /* "" = none */
+    char client_token_file[CONFIG_PATH_MAX];   /* "" = none */
 
     /* Other modes. */
     char check_data_dir[CONFIG_PATH_MAX];

@@ -33,6 +33,7 @@ void node_send_json(h2o_req_t *req, int status, const char *body, size_t len)
     req->res.reason = status == 200 ? "OK" : status == 400 ? "Bad Request"
                                          : status == 404 ? "Not Found"
                                          : status == 405 ? "Method Not Allowed"
+                                         : status == 401 ? "Unauthorized"
                                          : status == 413 ? "Payload Too Large"
                                          : status == 503 ? "Service Unavailable"
                                                          : "Error";
@@ -72,8 +73,10 @@ static void reply_fail(struct node *n, h2o_req_t *req, int op, enum api_error e)
 static void pending_dispose(void *p)
 {
     struct node_pending *pd = p;
-    if (h2o_linklist_is_linked(&pd->link))
+    if (h2o_linklist_is_linked(&pd->link)) {
         h2o_linklist_unlink(&pd->link);
+        pd->node->n_pending--;
+    }
 }
 
 static struct node_pending *pending_new(struct node *n, h2o_req_t *req, int op, const char *key,
@@ -90,6 +93,7 @@ static struct node_pending *pending_new(struct node *n, h2o_req_t *req, int op, 
     pd->key[key_len] = '\0';
     pd->key_len = key_len;
     h2o_linklist_insert(list, &pd->link);
+    n->n_pending++;
     return pd;
 }
 
@@ -121,6 +125,7 @@ static struct node_pending *pending_head(h2o_linklist_t *list)
 static h2o_req_t *pending_take(struct node_pending *pd)
 {
     h2o_linklist_unlink(&pd->link);
+    pd->node->n_pending--;
     h2o_req_t *req = pd->req;
     pd->req = NULL;
     return req;
@@ -191,6 +196,17 @@ void node_expire_pending(struct node *n, bool all)
 
 /* ===== The handler ===== */
 
+/* Back-pressure: beyond --max-pending the client is told to come back later
+ * rather than queued without bound. */
+static void shed(struct node *n, h2o_req_t *req)
+{
+    static const char body[] =
+        "{\"code\":\"fail\",\"error\":\"unavailable\",\"message\":\"too many pending requests\"}";
+    n->m.requests_shed++;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
+    node_send_json(req, 503, body, sizeof body - 1);
+}
+
 static bool redirect_if_not_leader(struct node *n, h2o_req_t *req, const struct api_request *ar)
 {
     if (raft_role(n->raft) == RAFT_LEADER)
@@ -241,9 +257,33 @@ static void read_index(struct node *n, h2o_req_t *req, const struct api_request 
     pd->id = id;
 }
 
+bool node_client_authorized(struct node *n, h2o_req_t *req)
+{
+    if (!n->client_token[0])
+        return true;
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    size_t want = strlen(n->client_token);
+    unsigned char diff = 1;
+    if (i >= 0) {
+        h2o_iovec_t v = req->headers.entries[i].value;
+        if (v.len == want + 7 && memcmp(v.base, "Bearer ", 7) == 0) {
+            diff = 0;
+            for (size_t k = 0; k < want; k++) /* constant time */
+                diff |= (unsigned char)(v.base[7 + k] ^ n->client_token[k]);
+        }
+    }
+    if (diff == 0)
+        return true;
+    static const char body[] = "{\"code\":\"fail\",\"error\":\"unauthorized\"}";
+    node_send_json(req, 401, body, sizeof body - 1);
+    return false;
+}
+
 static int on_request(h2o_handler_t *self, h2o_req_t *req)
 {
     struct node *n = ((struct client_handler *)self)->node;
+    if (!node_client_authorized(n, req))
+        return 0;
     struct api_limits lim = {.max_key_bytes = n->cfg->max_key_bytes,
                              .max_value_bytes = n->cfg->max_value_bytes};
     struct api_request ar;
@@ -258,6 +298,8 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req)
     }
     if (n->stopping) {
         reply_fail(n, req, ar.op, API_ERR_UNAVAILABLE);
+    } else if (n->n_pending >= n->cfg->max_pending && !(ar.op == API_OP_GET && ar.stale)) {
+        shed(n, req);
     } else if (ar.op == API_OP_GET && ar.stale) {
         answer_get(n, req, ar.key, ar.key_len);
     } else if (!redirect_if_not_leader(n, req, &ar)) {

@@ -49,8 +49,10 @@ static bool not_leader(struct node *n, h2o_req_t *req)
     return true;
 }
 
-static json_object *parse_body(h2o_req_t *req)
+static json_object *parse_body(struct node *n, h2o_req_t *req)
 {
+    if (!node_client_authorized(n, req))
+        return NULL;
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
         send_fail(req, 405, "method_not_allowed", "use POST");
         return NULL;
@@ -84,7 +86,7 @@ static bool get_id(json_object *o, const char *field, raft_id *id)
 static int on_transfer(h2o_handler_t *self, h2o_req_t *req)
 {
     struct node *n = ((struct members_handler *)self)->node;
-    json_object *o = parse_body(req);
+    json_object *o = parse_body(n, req);
     raft_id to;
     if (!o)
         return 0;
@@ -135,7 +137,7 @@ static int parse_change(json_object *o, enum raft_change *op, raft_id *id, const
 static int on_members(h2o_handler_t *self, h2o_req_t *req)
 {
     struct node *n = ((struct members_handler *)self)->node;
-    json_object *o = parse_body(req);
+    json_object *o = parse_body(n, req);
     enum raft_change op;
     raft_id id;
     const char *url;

@@ -132,6 +132,14 @@ static int on_metrics(h2o_handler_t *self, h2o_req_t *req)
            (double)ts.msgs_dropped);
     metric(&o, "vesper_peer_unauthorized_total", "counter", "Peer batches without the secret.",
            (double)ts.recv_unauthorized);
+    metric(&o, "vesper_connections_open", "gauge", "Client and peer connections open.",
+           (double)n->n_conns);
+    metric(&o, "vesper_connections_refused_total", "counter", "Connections over the limit.",
+           (double)n->m.conns_refused);
+    metric(&o, "vesper_requests_shed_total", "counter", "Requests refused with 503 (overload).",
+           (double)n->m.requests_shed);
+    metric(&o, "vesper_requests_pending", "gauge", "Requests waiting on the log.",
+           (double)n->n_pending);
     requests(&o, &n->m);
     hist(&o, "vesper_disk_wal_fsync_duration_seconds", "Latency of WAL fdatasync.", &n->m.fsync);
     hist(&o, "vesper_request_duration_seconds", "Client request latency.", &n->m.request);

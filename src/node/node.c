@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -111,22 +112,22 @@ void node_sync_peers(struct node *n)
     }
 }
 
-static int load_secret(struct node *n)
+/* A secret comes from its file if one is named, else from the environment. */
+static int load_secret(const char *file, const char *env_name, char *out, size_t cap)
 {
-    const char *env = getenv("VESPER_CLUSTER_SECRET");
-    if (n->cfg->cluster_secret_file[0]) {
-        FILE *f = fopen(n->cfg->cluster_secret_file, "r");
-        if (!f || !fgets(n->secret, sizeof n->secret, f)) {
-            log_error("cluster secret %s: %s", n->cfg->cluster_secret_file,
-                      f ? "empty" : strerror(errno));
+    const char *env = getenv(env_name);
+    if (file[0]) {
+        FILE *f = fopen(file, "r");
+        if (!f || !fgets(out, (int)cap, f)) {
+            log_error("secret %s: %s", file, f ? "empty" : strerror(errno));
             if (f)
                 fclose(f);
             return -1;
         }
         fclose(f);
-        n->secret[strcspn(n->secret, "\r\n")] = '\0';
+        out[strcspn(out, "\r\n")] = '\0';
     } else if (env) {
-        snprintf(n->secret, sizeof n->secret, "%s", env);
+        snprintf(out, cap, "%s", env);
     }
     return 0;
 }
@@ -140,7 +141,10 @@ static int start_transport(struct node *n)
             peers[count++] = (struct transport_peer){.id = (raft_id)k, .url = n->cfg->nodes[k].text};
     struct transport_config tc;
     transport_config_defaults(&tc, (raft_id)n->cfg->id);
-    if (load_secret(n) != 0)
+    if (load_secret(n->cfg->cluster_secret_file, "VESPER_CLUSTER_SECRET", n->secret,
+                    sizeof n->secret) != 0 ||
+        load_secret(n->cfg->client_token_file, "VESPER_CLIENT_TOKEN", n->client_token,
+                    sizeof n->client_token) != 0)
         return -1;
     tc.secret = n->secret[0] ? n->secret : NULL;
     tc.client_url = n->cfg->advertise_url.text;
@@ -154,14 +158,40 @@ static int start_transport(struct node *n)
 
 /* ===== Listener ===== */
 
+static void on_conn_close(void *data)
+{
+    struct node *n = data;
+    n->n_conns--;
+}
+
+/* Past --max-connections a new connection is closed at once: a flood of idle
+ * sockets must not exhaust descriptors the peers and the WAL need. */
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     struct node *n = listener->data;
     if (err)
         return;
     h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-    if (sock)
-        h2o_accept(&n->accept_ctx, sock);
+    if (!sock)
+        return;
+    if (n->n_conns >= n->cfg->max_connections) {
+        n->m.conns_refused++;
+        h2o_socket_close(sock);
+        return;
+    }
+    n->n_conns++;
+    sock->on_close.cb = on_conn_close;
+    sock->on_close.data = n;
+    h2o_accept(&n->accept_ctx, sock);
+}
+
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
 }
 
 static int open_listener(struct node *n)
@@ -226,6 +256,7 @@ static int setup_http(struct node *n)
 {
     h2o_config_init(&n->h2o_cfg);
     n->h2o_cfg.max_request_entity_size = n->cfg->max_body_bytes;
+    n->h2o_cfg.http1.req_timeout = n->cfg->idle_timeout_ms;
     h2o_hostconf_t *host =
         h2o_config_register_host(&n->h2o_cfg, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     if (node_client_register(n, host) || node_admin_register(n, host) ||
@@ -263,6 +294,7 @@ int node_run(const struct vesper_config *cfg)
     n->cfg = cfg;
     n->last_leader = RAFT_NONE;
     signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
     if (node_open_state(n) != 0 || setup_http(n) != 0)

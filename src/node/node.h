@@ -49,6 +49,8 @@ struct node_metrics {
     uint64_t snapshots_taken;
     uint64_t snapshots_installed;
     uint64_t snapshot_us_total;
+    uint64_t conns_refused;
+    uint64_t requests_shed;
     struct metrics_hist fsync;
     struct metrics_hist request;
     uint64_t requests[5][3]; /* [api_op or NODE_OP_ADMIN][0 ok, 1 fail, 2 error] */
@@ -72,6 +74,8 @@ struct node {
     h2o_linklist_t writes; /* struct node_pending, by log index */
     h2o_linklist_t reads;  /* struct node_pending, by read id */
     uint64_t next_read_id;
+    uint32_t n_pending;    /* entries in writes + reads */
+    uint32_t n_conns;      /* accepted connections open */
     uint8_t *snap_buf;     /* scratch for outgoing snapshot chunks */
     size_t snap_buf_cap;
 
@@ -81,6 +85,7 @@ struct node {
     } client_urls[RAFT_MAX_MEMBERS]; /* advertised client URLs peers announced */
     uint32_t n_client_urls;
     char secret[256];                /* cluster secret; "" = none */
+    char client_token[256];          /* client API bearer token; "" = none */
 
     raft_id last_leader;
     raft_term last_term;
@@ -130,6 +135,9 @@ int node_members_register(struct node *n, h2o_hostconf_t *host);
 
 /* admin.c */
 int node_admin_register(struct node *n, h2o_hostconf_t *host);
+
+/* False (and a 401 answer sent) when a client token is set and req lacks it. */
+bool node_client_authorized(struct node *n, h2o_req_t *req);
 
 /* Replies with a JSON body (copied) and closes the request's pending record. */
 void node_send_json(h2o_req_t *req, int status, const char *body, size_t len);

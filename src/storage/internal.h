@@ -1,0 +1,111 @@
+/* internal.h: the state shared by the storage files (wal, recover, snapshot).
+ *
+ * struct storage is defined here rather than in storage.h so the shell cannot
+ * reach into it; the .c files split along concerns: wal.c appends and syncs,
+ * recover.c reads a directory back, snapshot.c writes/reads/installs snapshots,
+ * storage.c opens, closes and formats errors.
+ */
+#ifndef VESPER_STORAGE_INTERNAL_H
+#define VESPER_STORAGE_INTERNAL_H
+
+#include <stdarg.h>
+
+#include "storage/record.h"
+#include "storage/storage.h"
+
+#define STORAGE_PATH_MAX    4096
+#define STORAGE_ERR_MAX     512
+#define STORAGE_FORMAT_FILE "FORMAT"
+#define STORAGE_FORMAT_TEXT "vesper-storage-format %u\n"
+#define SNAP_HDR_BYTES      40
+#define SNAP_MAGIC          "VSPRSNAP"
+
+struct seg_info {
+    uint64_t seq;
+    uint64_t max_index; /* highest entry or mark index written in it (0: none) */
+};
+
+struct storage {
+    char *dir;
+    const struct storage_sys *sys;
+    struct storage_options opt;
+
+    struct seg_info *segs; /* ascending seq; the last one is the active segment */
+    size_t n_segs, cap_segs;
+    int fd;               /* active segment, opened for writing */
+    uint64_t size;        /* bytes written to the active segment */
+    uint64_t synced_size; /* bytes of it known durable */
+
+    uint8_t *buf; /* records of this iteration, written by one pwrite */
+    size_t buf_len, buf_cap;
+    raft_index buf_max_index;
+
+    raft_index last_index; /* the log as the caller sees it (buffered included) */
+    raft_term last_term;
+    raft_index written_index;
+    raft_index synced_index;
+    struct raft_hard_state hs;
+    uint64_t bytes_since_snap;
+
+    struct storage_snapshot snap; /* metadata only (data NULL) */
+    int snap_fd;                  /* read side of the current snapshot file, or -1 */
+
+    int recv_fd; /* follower: the snapshot being received, or -1 */
+    raft_index recv_index;
+    raft_term recv_term;
+
+    struct syncer *syncer; /* background fdatasync thread, or NULL (syncer.c) */
+
+    bool failed; /* sticky after any write or sync error: fail stop */
+    char err[STORAGE_ERR_MAX];
+};
+
+/* Errors. st_fail makes the object refuse further writes; st_error does not. */
+int st_fail(struct storage *st, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int st_error(struct storage *st, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void st_log(const struct storage_options *opt, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int st_check_writable(struct storage *st);
+void st_path(const char *dir, const char *name, char *out, size_t cap);
+void seg_name(uint64_t seq, char *out, size_t cap);
+void snap_name(raft_index index, raft_term term, const char *suffix, char *out, size_t cap);
+
+/* wal.c */
+int wal_create_segment(struct storage *st, uint64_t seq);
+int wal_buffer(struct storage *st, const struct rec *r);
+int wal_mark(struct storage *st, raft_index index, raft_term term, uint8_t flags);
+int wal_compact(struct storage *st, raft_index keep_from);
+
+/* syncer.c */
+int syncer_drain(struct storage *st);
+void syncer_stop(struct storage *st);
+
+/* snapshot.c */
+size_t snap_conf_encode(const struct raft_conf *c, uint8_t *buf, size_t cap);
+int snap_conf_decode(struct raft_conf *c, const uint8_t *buf, size_t len);
+/* Checks a whole snapshot file image; fills meta (data points into img, not owned).
+ * Returns NULL when valid, else a static description of what is wrong. */
+const char *snap_parse(const uint8_t *img, size_t len, struct storage_snapshot *meta,
+                       uint64_t *data_off);
+int snap_open_current(struct storage *st);
+/* Reads and checks the snapshot file at path; on success out owns the payload.
+ * On failure *why says what is wrong. */
+int snap_load_file(const struct storage_sys *sys, const char *path, struct storage_snapshot *out,
+                   const char **why);
+int snap_adopt(struct storage *st, raft_index index, raft_term term, const struct raft_conf *conf,
+               uint64_t size, raft_index keep_from);
+int snap_remove_older(struct storage *st);
+
+/* recover.c: reads dir. With st == NULL it only reports (storage_check). */
+struct recover_report {
+    FILE *out;        /* storage_check's report, or NULL */
+    bool torn;        /* a torn tail was found (and, when repairing, truncated) */
+    bool fresh;       /* the directory held no data yet */
+    size_t bad_snaps; /* damaged snapshot files skipped */
+};
+int recover_dir(struct storage *st, const char *dir, const struct storage_options *opt,
+                struct storage_boot *boot, struct recover_report *rep, char *err, size_t err_len);
+
+#endif

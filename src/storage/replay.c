@@ -1,0 +1,315 @@
+/* replay.c: reading WAL segments record by record and rebuilding the log.
+ *
+ * Entries point into the segment images (kept alive by the boot), so recovery
+ * copies each payload once, from disk into memory; the core copies it again.
+ * Entries at or before the snapshot index are only tracked for their position
+ * and, at the snapshot index itself, their term (see rv_settle()).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "storage/recover_int.h"
+
+void rv_note(struct rv *rv, const char *fmt, ...)
+{
+    if (!rv->out)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(rv->out, fmt, ap);
+    va_end(ap);
+    fputc('\n', rv->out);
+}
+
+static int rv_entry(struct rv *rv, const struct rec *r, const char *name, size_t off)
+{
+    struct storage_boot *b = rv->boot;
+    raft_index snap = b->snap.index;
+    raft_index bound = (rv->last > snap ? rv->last : snap) + 1;
+    if (r->index == 0 || r->index > bound)
+        return rv_err(rv, STORAGE_ECORRUPT,
+                      "wal: %s offset %zu: entry %llu leaves a gap (log ends at %llu, "
+                      "snapshot at %llu)",
+                      name, off, (unsigned long long)r->index, (unsigned long long)rv->last,
+                      (unsigned long long)snap);
+    if (r->index <= snap) {
+        b->n_entries = 0;
+        rv->term_at_snap = r->index == snap ? r->term : 0;
+    } else {
+        b->n_entries = (size_t)(r->index - snap - 1); /* ends the log before it */
+        if (b->n_entries == rv->cap_entries) {
+            size_t cap = rv->cap_entries ? 2 * rv->cap_entries : 1024;
+            struct raft_entry *e = realloc(b->entries, cap * sizeof *e);
+            if (!e)
+                return rv_err(rv, STORAGE_ENOMEM, "wal: out of memory for entries");
+            b->entries = e;
+            rv->cap_entries = cap;
+        }
+        b->entries[b->n_entries++] = (struct raft_entry){.term = r->term,
+                                                         .index = r->index,
+                                                         .type = r->type,
+                                                         .len = r->len,
+                                                         .data = (uint8_t *)r->data};
+    }
+    rv->last = r->index;
+    rv->last_term = r->term;
+    return 0;
+}
+
+static int rv_apply(struct rv *rv, const struct rec *r, const char *name, size_t off, uint64_t seq)
+{
+    struct storage_boot *b = rv->boot;
+    if (off == 0) {
+        if (r->type != REC_SEGHDR || r->len != 8 || memcmp(r->data, REC_SEG_MAGIC, 8) != 0)
+            return rv_err(rv, STORAGE_ECORRUPT, "wal: %s offset 0: no segment header", name);
+        if (r->aux != STORAGE_FORMAT_VERSION)
+            return rv_err(rv, STORAGE_EVERSION, "wal: %s: format version %u, expected %u", name,
+                          r->aux, STORAGE_FORMAT_VERSION);
+        if (r->index != seq)
+            return rv_err(rv, STORAGE_ECORRUPT, "wal: %s: header names segment %llx", name,
+                          (unsigned long long)r->index);
+        return 0;
+    }
+    switch (r->type) {
+    case REC_HARDSTATE:
+        b->hs = (struct raft_hard_state){.term = r->term, .vote = r->aux, .commit = r->index};
+        return 0;
+    case REC_MARK:
+        if (r->index > b->snap.index)
+            return rv_err(rv, STORAGE_ECORRUPT,
+                          "wal: %s offset %zu: install mark for snapshot %llu, but the newest "
+                          "valid snapshot is %llu",
+                          name, off, (unsigned long long)r->index,
+                          (unsigned long long)b->snap.index);
+        if (r->flags & REC_FLAG_DROP_ALL) {
+            b->n_entries = 0;
+            rv->last = r->index;
+            rv->last_term = r->term;
+            rv->term_at_snap = r->index == b->snap.index ? r->term : 0;
+        }
+        return 0;
+    case REC_DURABLE:
+        return 0; /* only read when deciding about a bad record (rv_bad_record) */
+    case REC_SEGHDR:
+        return rv_err(rv, STORAGE_ECORRUPT, "wal: %s offset %zu: segment header inside", name, off);
+    default:
+        return rv_entry(rv, r, name, off);
+    }
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        if (w)
+            return false;
+        p += 8;
+        n -= 8;
+    }
+    while (n--)
+        if (*p++)
+            return false;
+    return true;
+}
+
+/* Does any valid record after a bad one at bad say that bad was already durable
+ * (a REC_DURABLE claim beyond it)? Then the damage is not a crash: corruption.
+ * Valid records without such a claim were written in the same unsynced window as
+ * the bad one (pages can reach the disk out of order) and go with the torn tail. */
+static bool rv_durable_after(const uint8_t *buf, size_t len, size_t bad, size_t *found)
+{
+    for (size_t p = bad + 1; p + REC_HDR_BYTES <= len;) {
+        struct rec r;
+        size_t sz;
+        if (rec_decode(buf + p, len - p, &r, &sz) != REC_OK) {
+            p++;
+            continue;
+        }
+        if (r.type == REC_DURABLE && r.index > bad) {
+            *found = p;
+            return true;
+        }
+        p += sz;
+    }
+    return false;
+}
+
+static int rv_bad_record(struct rv *rv, const uint8_t *buf, size_t len, size_t off,
+                         enum rec_status s, const char *name, bool last)
+{
+    const char *what = s == REC_SHORT ? "truncated record" : "bad record (CRC or header)";
+    size_t found;
+    if (!last)
+        return rv_err(rv, STORAGE_ECORRUPT, "wal: %s offset %zu: %s in a completed segment", name,
+                      off, what);
+    if (rv_durable_after(buf, len, off, &found))
+        return rv_err(rv, STORAGE_ECORRUPT,
+                      "wal: %s offset %zu: %s before the tail (the record at offset %zu "
+                      "says it was durable)",
+                      name, off, what, found);
+    rv->torn = true;
+    rv->torn_at = off;
+    rv->torn_bytes = len - off;
+    rv_note(rv, "%s: torn tail at offset %zu (%zu bytes; open truncates them)", name, off,
+            len - off);
+    return 0;
+}
+
+static int rv_segment(struct rv *rv, size_t k, const uint8_t *buf, size_t len)
+{
+    char name[64];
+    uint64_t seq = rv->seqs[k];
+    bool last = k + 1 == rv->n_seqs;
+    seg_name(seq, name, sizeof name);
+    struct seg_info info = {.seq = seq};
+    size_t off = 0, records = 0;
+    raft_index first = 0;
+    while (off < len) {
+        struct rec r;
+        size_t sz;
+        enum rec_status s = rec_decode(buf + off, len - off, &r, &sz);
+        if (s != REC_OK && all_zero(buf + off, len - off))
+            break; /* preallocated space: the clean end of this segment */
+        if (s != REC_OK) {
+            int rc = rv_bad_record(rv, buf, len, off, s, name, last);
+            if (rc)
+                return rc;
+            break;
+        }
+        int rc = rv_apply(rv, &r, name, off, seq);
+        if (rc)
+            return rc;
+        if ((rec_is_entry(r.type) || r.type == REC_MARK) && r.index > info.max_index)
+            info.max_index = r.index;
+        if (rec_is_entry(r.type) && !first)
+            first = r.index;
+        records++;
+        off += sz;
+    }
+    if (records == 0 && !rv->torn && !last)
+        return rv_err(rv, STORAGE_ECORRUPT, "wal: %s: empty segment before the last", name);
+    if (records == 0 && !rv->torn) { /* created, header never written */
+        rv->torn = true;
+        rv->torn_at = 0;
+        rv->torn_bytes = len;
+    }
+    rv->prev_end = rv->tail_end;
+    rv->tail_end = last && rv->torn ? rv->torn_at : off;
+    rv_note(rv, "%s: %zu bytes, %zu records, entries %llu..%llu", name, len, records,
+            (unsigned long long)first, (unsigned long long)(first ? rv->last : 0));
+    if (rv->n_segs == rv->cap_segs) {
+        size_t cap = rv->cap_segs ? 2 * rv->cap_segs : 16;
+        struct seg_info *sg = realloc(rv->segs, cap * sizeof *sg);
+        if (!sg)
+            return rv_err(rv, STORAGE_ENOMEM, "wal: out of memory");
+        rv->segs = sg;
+        rv->cap_segs = cap;
+    }
+    rv->segs[rv->n_segs++] = info;
+    return 0;
+}
+
+int rv_segments(struct rv *rv)
+{
+    struct storage_boot *b = rv->boot;
+    for (size_t k = 0; k < rv->n_seqs; k++) {
+        char name[64], path[STORAGE_PATH_MAX];
+        seg_name(rv->seqs[k], name, sizeof name);
+        if (k > 0 && rv->seqs[k] != rv->seqs[k - 1] + 1)
+            return rv_err(rv, STORAGE_ECORRUPT, "wal: segment %016llx.seg missing (before %s)",
+                          (unsigned long long)(rv->seqs[k - 1] + 1), name);
+        st_path(rv->dir, name, path, sizeof path);
+        uint8_t *buf;
+        size_t len;
+        if (storage_read_file(rv->sys, path, &buf, &len) < 0)
+            return rv_err(rv, STORAGE_EIO, "wal: read %s: %s", name, strerror(errno));
+        void **bufs = realloc(b->bufs_, (b->n_bufs_ + 1) * sizeof *bufs);
+        if (!bufs) {
+            free(buf);
+            return rv_err(rv, STORAGE_ENOMEM, "wal: out of memory");
+        }
+        b->bufs_ = bufs;
+        b->bufs_[b->n_bufs_++] = buf;
+        int rc = rv_segment(rv, k, buf, len);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Figure 13 step 7 at recovery: a log whose entry at the snapshot index has another
+ * term conflicts with the snapshot; only an interrupted install leaves that. */
+void rv_settle(struct rv *rv)
+{
+    struct storage_boot *b = rv->boot;
+    raft_index snap = b->snap.index;
+    if (snap && rv->term_at_snap && rv->term_at_snap != b->snap.term) {
+        rv_note(rv,
+                "log entries after snapshot %llu conflict with it (interrupted install); "
+                "open drops them",
+                (unsigned long long)snap);
+        b->n_entries = 0;
+        rv->last = snap;
+        rv->last_term = b->snap.term;
+        rv->need_mark = true;
+    }
+    rv->last_index = rv->last > snap ? rv->last : snap;
+    rv->last_term_all = rv->last > snap ? rv->last_term : b->snap.term;
+    rv_note(rv, "hard state: term %llu vote %u commit %llu", (unsigned long long)b->hs.term,
+            b->hs.vote, (unsigned long long)b->hs.commit);
+    rv_note(rv, "log: snapshot %llu, %zu entries after it, last index %llu",
+            (unsigned long long)snap, b->n_entries, (unsigned long long)rv->last_index);
+}
+
+static int rv_fail_st(struct rv *rv, int rc)
+{
+    return rv_err(rv, rc, "%s", rv->st->err);
+}
+
+/* Truncates a torn tail (or removes a segment torn in its header), then opens the
+ * last segment for appending, or creates the first one. */
+int rv_open_tail(struct rv *rv)
+{
+    struct storage *st = rv->st;
+    const struct storage_sys *sys = rv->sys;
+    st->segs = rv->segs;
+    st->n_segs = rv->n_segs;
+    st->cap_segs = rv->cap_segs;
+    rv->segs = NULL;
+    uint64_t next_seq = rv->n_seqs ? rv->seqs[rv->n_seqs - 1] : 1;
+    char name[64], path[STORAGE_PATH_MAX];
+    if (rv->torn && rv->torn_at == 0) {
+        seg_name(next_seq, name, sizeof name);
+        st_path(rv->dir, name, path, sizeof path);
+        if (sys->unlink(path) < 0 || storage_fsync_dir(sys, rv->dir) < 0)
+            return rv_err(rv, STORAGE_EIO, "wal: remove torn %s: %s", name, strerror(errno));
+        st_log(rv->opt, "wal: %s: torn before its header was complete; removed", name);
+        st->n_segs--;
+    }
+    if (st->n_segs == 0) {
+        int rc = wal_create_segment(st, next_seq);
+        return rc ? rv_fail_st(rv, rc) : 0;
+    }
+    seg_name(st->segs[st->n_segs - 1].seq, name, sizeof name);
+    st_path(rv->dir, name, path, sizeof path);
+    st->fd = sys->open(path, O_WRONLY, 0);
+    if (st->fd < 0)
+        return rv_err(rv, STORAGE_EIO, "wal: open %s: %s", name, strerror(errno));
+    /* Append after the last record, over any preallocated zeros. */
+    st->size = st->synced_size = rv->torn && rv->torn_at == 0 ? rv->prev_end : rv->tail_end;
+    if (rv->torn && rv->torn_at > 0) {
+        /* Truncate durably before anything is appended after the cut. */
+        if (sys->ftruncate(st->fd, (off_t)rv->torn_at) < 0 || sys->fdatasync(st->fd) < 0)
+            return rv_err(rv, STORAGE_EIO, "wal: truncate %s at %llu: %s", name,
+                          (unsigned long long)rv->torn_at, strerror(errno));
+        st_log(rv->opt, "wal: %s: torn tail at offset %llu (%llu bytes) truncated", name,
+               (unsigned long long)rv->torn_at, (unsigned long long)rv->torn_bytes);
+        st->size = st->synced_size = rv->torn_at;
+    }
+    return 0;
+}

@@ -1,0 +1,126 @@
+/* snaprecv.c: a follower receiving and installing a leader's snapshot.
+ *
+ * The chunks are the exact bytes of the leader's file, written at their offsets
+ * into recv.snap.tmp. finish() syncs the file, reads it back and checks the header
+ * and the whole-file CRC, so a transfer damaged anywhere is rejected before it can
+ * replace anything; then rename and directory fsync make it the snapshot.
+ *
+ * Discarding the log (STORAGE_DROP_ALL) is made durable with a REC_MARK record
+ * after the rename: replay treats it as "the log before this point is void". A
+ * crash between the rename and the mark is caught at recovery, which drops log
+ * entries after a snapshot whose own index holds a different term in the log
+ * (Figure 13, step 7: such a log conflicts with the snapshot).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "storage/internal.h"
+
+#define RECV_TMP "recv.snap.tmp"
+
+int storage_snapshot_recv_begin(struct storage *st, raft_index index, raft_term term)
+{
+    int rc = st_check_writable(st);
+    if (rc)
+        return rc;
+    if (st->recv_fd >= 0)
+        storage_snapshot_recv_abort(st);
+    char path[STORAGE_PATH_MAX];
+    st_path(st->dir, RECV_TMP, path, sizeof path);
+    st->recv_fd = st->sys->open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (st->recv_fd < 0)
+        return st_fail(st, STORAGE_EIO, "snapshot: create %s: %s", RECV_TMP, strerror(errno));
+    st->recv_index = index;
+    st->recv_term = term;
+    return 0;
+}
+
+int storage_snapshot_recv_write(struct storage *st, uint64_t offset, const void *data, size_t len)
+{
+    int rc = st_check_writable(st);
+    if (rc)
+        return rc;
+    if (st->recv_fd < 0)
+        return st_error(st, STORAGE_EINVAL, "snapshot: write without recv_begin");
+    if (storage_pwrite_all(st->sys, st->recv_fd, data, len, offset) < 0)
+        return st_fail(st, STORAGE_EIO, "snapshot: write %s at offset %llu: %s", RECV_TMP,
+                       (unsigned long long)offset, strerror(errno));
+    return 0;
+}
+
+void storage_snapshot_recv_abort(struct storage *st)
+{
+    if (st->recv_fd < 0)
+        return;
+    st->sys->close(st->recv_fd);
+    st->recv_fd = -1;
+    char path[STORAGE_PATH_MAX];
+    st_path(st->dir, RECV_TMP, path, sizeof path);
+    (void)st->sys->unlink(path); /* a leftover .tmp is removed at the next open anyway */
+}
+
+/* Syncs and validates the received file. Returns 0 with *snap loaded. */
+static int recv_validate(struct storage *st, struct storage_snapshot *snap)
+{
+    if (st->sys->fsync(st->recv_fd) < 0)
+        return st_fail(st, STORAGE_EIO, "snapshot: fsync %s: %s", RECV_TMP, strerror(errno));
+    char path[STORAGE_PATH_MAX];
+    st_path(st->dir, RECV_TMP, path, sizeof path);
+    const char *why;
+    int rc = snap_load_file(st->sys, path, snap, &why);
+    if (rc == STORAGE_EIO)
+        return st_fail(st, rc, "snapshot: read back %s: %s", RECV_TMP, why);
+    if (rc == 0 && (snap->index != st->recv_index || snap->term != st->recv_term)) {
+        why = "index or term differ from the announced ones";
+        storage_snapshot_free(snap);
+        rc = STORAGE_ECORRUPT;
+    }
+    if (rc) {
+        unsigned long long idx = st->recv_index;
+        storage_snapshot_recv_abort(st);
+        return st_error(st, rc, "snapshot: received snapshot %llu rejected: %s", idx, why);
+    }
+    return 0;
+}
+
+int storage_snapshot_recv_finish(struct storage *st, enum storage_install mode,
+                                 struct storage_snapshot *out)
+{
+    int rc = st_check_writable(st);
+    if (rc)
+        return rc;
+    if (st->recv_fd < 0)
+        return st_error(st, STORAGE_EINVAL, "snapshot: finish without recv_begin");
+    struct storage_snapshot snap;
+    rc = recv_validate(st, &snap);
+    if (rc)
+        return rc;
+    st->sys->close(st->recv_fd);
+    st->recv_fd = -1;
+    char tmp[STORAGE_PATH_MAX], name[64], path[STORAGE_PATH_MAX];
+    st_path(st->dir, RECV_TMP, tmp, sizeof tmp);
+    snap_name(snap.index, snap.term, "", name, sizeof name);
+    st_path(st->dir, name, path, sizeof path);
+    if (st->sys->rename(tmp, path) < 0)
+        rc = st_fail(st, STORAGE_EIO, "snapshot: rename to %s: %s", name, strerror(errno));
+    else if (storage_fsync_dir(st->sys, st->dir) < 0)
+        rc =
+            st_fail(st, STORAGE_EIO, "snapshot: fsync directory for %s: %s", name, strerror(errno));
+    /* A log that does not reach the snapshot holds nothing to keep after it. */
+    if (rc == 0 && (mode == STORAGE_DROP_ALL || st->last_index < snap.index)) {
+        rc = wal_mark(st, snap.index, snap.term, REC_FLAG_DROP_ALL);
+        if (rc == 0) {
+            st->last_index = st->written_index = st->synced_index = snap.index;
+            st->last_term = snap.term;
+        }
+    }
+    if (rc == 0)
+        rc = snap_adopt(st, snap.index, snap.term, &snap.conf, snap.size, snap.index + 1);
+    if (rc == 0 && out)
+        *out = snap;
+    else
+        storage_snapshot_free(&snap);
+    return rc;
+}

@@ -1,0 +1,306 @@
+/* snapshot.c: snapshot files: writing, reading for transfer, receiving, installing.
+ *
+ * File layout (docs/storage-format.md):
+ *
+ *   off  size  field
+ *     0     8  magic "VSPRSNAP"
+ *     8     4  format version
+ *    12     4  conf_len
+ *    16     8  last included index
+ *    24     8  last included term
+ *    32     8  data_len
+ *    40     .  configuration (conf_len bytes), then the kv payload (data_len bytes)
+ *   end     4  CRC-32C of every byte before it
+ *
+ * A leader sends the exact bytes of this file, so a follower can check the whole
+ * transfer with the one trailing CRC before it installs anything. Every snapshot
+ * becomes visible the same way: written under a .tmp name, fsync'ed, renamed, and
+ * the directory fsync'ed; a crash leaves either the old or the new snapshot.
+ *
+ * The configuration has its own small codec here (not raft_conf_encode) so this
+ * file format does not change when the core's wire encoding does.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "storage/crc32c.h"
+#include "storage/internal.h"
+
+size_t snap_conf_encode(const struct raft_conf *c, uint8_t *buf, size_t cap)
+{
+    size_t need = 4;
+    for (uint32_t i = 0; i < c->n && i < RAFT_MAX_MEMBERS; i++)
+        need += 7 + strnlen(c->m[i].addr, RAFT_ADDR_MAX - 1);
+    if (need > cap)
+        return need;
+    uint8_t *p = buf;
+    uint32_t n = c->n < RAFT_MAX_MEMBERS ? c->n : RAFT_MAX_MEMBERS;
+    rec_put32(p, n);
+    p += 4;
+    for (uint32_t i = 0; i < n; i++) {
+        size_t alen = strnlen(c->m[i].addr, RAFT_ADDR_MAX - 1);
+        rec_put32(p, c->m[i].id);
+        p[4] = c->m[i].voter ? 1 : 0;
+        p[5] = (uint8_t)alen;
+        p[6] = (uint8_t)(alen >> 8);
+        memcpy(p + 7, c->m[i].addr, alen);
+        p += 7 + alen;
+    }
+    return need;
+}
+
+int snap_conf_decode(struct raft_conf *c, const uint8_t *buf, size_t len)
+{
+    memset(c, 0, sizeof *c);
+    if (len < 4)
+        return -1;
+    uint32_t n = rec_get32(buf);
+    if (n > RAFT_MAX_MEMBERS)
+        return -1;
+    size_t off = 4;
+    for (uint32_t i = 0; i < n; i++) {
+        if (len - off < 7)
+            return -1;
+        size_t alen = buf[off + 5] | (size_t)buf[off + 6] << 8;
+        if (alen > RAFT_ADDR_MAX - 1 || len - off - 7 < alen)
+            return -1;
+        c->m[i].id = rec_get32(buf + off);
+        c->m[i].voter = buf[off + 4] != 0;
+        memcpy(c->m[i].addr, buf + off + 7, alen);
+        off += 7 + alen;
+    }
+    c->n = n;
+    return off == len ? 0 : -1;
+}
+
+const char *snap_parse(const uint8_t *img, size_t len, struct storage_snapshot *meta,
+                       uint64_t *data_off)
+{
+    if (len < SNAP_HDR_BYTES + 4)
+        return "shorter than a header";
+    if (memcmp(img, SNAP_MAGIC, 8) != 0)
+        return "bad magic";
+    if (rec_get32(img + len - 4) != crc32c(0, img, len - 4))
+        return "CRC mismatch";
+    if (rec_get32(img + 8) != STORAGE_FORMAT_VERSION)
+        return "unsupported format version";
+    uint64_t conf_len = rec_get32(img + 12), data_len = rec_get64(img + 32);
+    if (conf_len > len || data_len > len || SNAP_HDR_BYTES + conf_len + data_len + 4 != len)
+        return "sizes do not add up";
+    memset(meta, 0, sizeof *meta);
+    meta->index = rec_get64(img + 16);
+    meta->term = rec_get64(img + 24);
+    meta->size = len;
+    meta->len = data_len;
+    if (meta->index == 0)
+        return "index 0";
+    if (snap_conf_decode(&meta->conf, img + SNAP_HDR_BYTES, conf_len) != 0)
+        return "bad configuration";
+    *data_off = SNAP_HDR_BYTES + conf_len;
+    return NULL;
+}
+
+/* Header and configuration of a new snapshot file, malloc'd into *out. */
+static int snap_header(const struct raft_conf *conf, raft_index index, raft_term term, uint64_t len,
+                       uint8_t **out, size_t *out_len)
+{
+    size_t clen = snap_conf_encode(conf, NULL, 0);
+    uint8_t *h = malloc(SNAP_HDR_BYTES + clen);
+    if (!h)
+        return -1;
+    memcpy(h, SNAP_MAGIC, 8);
+    rec_put32(h + 8, STORAGE_FORMAT_VERSION);
+    rec_put32(h + 12, (uint32_t)clen);
+    rec_put64(h + 16, index);
+    rec_put64(h + 24, term);
+    rec_put64(h + 32, len);
+    snap_conf_encode(conf, h + SNAP_HDR_BYTES, clen);
+    *out = h;
+    *out_len = SNAP_HDR_BYTES + clen;
+    return 0;
+}
+
+/* Writes the whole file under name.tmp, fsyncs, renames to name, fsyncs the dir. */
+static int snap_write_file(struct storage *st, const char *name, const uint8_t *hdr, size_t hdr_len,
+                           const void *data, uint64_t len)
+{
+    char tmp[STORAGE_PATH_MAX], path[STORAGE_PATH_MAX], tmp_name[80];
+    st_path(st->dir, name, path, sizeof path);
+    snprintf(tmp_name, sizeof tmp_name, "%s.tmp", name);
+    st_path(st->dir, tmp_name, tmp, sizeof tmp);
+    int fd = st->sys->open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return st_fail(st, STORAGE_EIO, "snapshot: create %s.tmp: %s", name, strerror(errno));
+    uint8_t trailer[4];
+    rec_put32(trailer, crc32c(crc32c(0, hdr, hdr_len), data, len));
+    const char *what = "write";
+    int rc = storage_pwrite_all(st->sys, fd, hdr, hdr_len, 0);
+    if (rc == 0)
+        rc = storage_pwrite_all(st->sys, fd, data, len, hdr_len);
+    if (rc == 0)
+        rc = storage_pwrite_all(st->sys, fd, trailer, 4, hdr_len + len);
+    if (rc == 0 && (what = "fsync", st->sys->fsync(fd) < 0))
+        rc = -1;
+    int e = errno;
+    st->sys->close(fd);
+    if (rc < 0)
+        return st_fail(st, STORAGE_EIO, "snapshot: %s %s.tmp: %s", what, name, strerror(e));
+    if (st->sys->rename(tmp, path) < 0)
+        return st_fail(st, STORAGE_EIO, "snapshot: rename %s.tmp: %s", name, strerror(errno));
+    if (storage_fsync_dir(st->sys, st->dir) < 0)
+        return st_fail(st, STORAGE_EIO, "snapshot: fsync directory for %s: %s", name,
+                       strerror(errno));
+    return 0;
+}
+
+int snap_open_current(struct storage *st)
+{
+    if (st->snap_fd >= 0)
+        st->sys->close(st->snap_fd);
+    st->snap_fd = -1;
+    if (st->snap.index == 0)
+        return 0;
+    char name[64], path[STORAGE_PATH_MAX];
+    snap_name(st->snap.index, st->snap.term, "", name, sizeof name);
+    st_path(st->dir, name, path, sizeof path);
+    st->snap_fd = st->sys->open(path, O_RDONLY, 0);
+    if (st->snap_fd < 0)
+        return st_fail(st, STORAGE_EIO, "snapshot: open %s: %s", name, strerror(errno));
+    return 0;
+}
+
+/* Removes every snapshot file older than the current one. An open snap_fd keeps
+ * the current file readable for a transfer in progress even after it is replaced. */
+int snap_remove_older(struct storage *st)
+{
+    DIR *d = opendir(st->dir);
+    if (!d)
+        return st_fail(st, STORAGE_EIO, "snapshot: opendir %s: %s", st->dir, strerror(errno));
+    int removed = 0, rc = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        unsigned long long idx, term;
+        int end = 0;
+        if (sscanf(de->d_name, "%16llx-%16llx.snap%n", &idx, &term, &end) != 2 ||
+            de->d_name[end] != '\0' || end != 38)
+            continue;
+        if (idx > st->snap.index || (idx == st->snap.index && term == st->snap.term))
+            continue;
+        char path[STORAGE_PATH_MAX];
+        st_path(st->dir, de->d_name, path, sizeof path);
+        if (st->sys->unlink(path) < 0) {
+            rc = st_fail(st, STORAGE_EIO, "snapshot: unlink %s: %s", de->d_name, strerror(errno));
+            break;
+        }
+        removed++;
+    }
+    closedir(d);
+    if (rc == 0 && removed && storage_fsync_dir(st->sys, st->dir) < 0)
+        rc = st_fail(st, STORAGE_EIO, "snapshot: fsync directory: %s", strerror(errno));
+    return rc;
+}
+
+/* The new snapshot is durable: adopt it, drop older files and covered segments. */
+int snap_adopt(struct storage *st, raft_index index, raft_term term, const struct raft_conf *conf,
+               uint64_t size, raft_index keep_from)
+{
+    st->snap.index = index;
+    st->snap.term = term;
+    st->snap.size = size;
+    st->snap.conf = *conf;
+    st->bytes_since_snap = 0;
+    int rc = snap_open_current(st);
+    if (rc == 0)
+        rc = snap_remove_older(st);
+    if (rc == 0)
+        rc = wal_compact(st, keep_from);
+    return rc;
+}
+
+int storage_snapshot_save(struct storage *st, raft_index index, raft_term term,
+                          const struct raft_conf *conf, const void *data, uint64_t len,
+                          raft_index keep_from, uint64_t *size_out)
+{
+    int rc = st_check_writable(st);
+    if (rc)
+        return rc;
+    if (index == 0 || index < st->snap.index || (len && !data))
+        return st_error(st, STORAGE_EINVAL, "snapshot: save at index %llu (current %llu)",
+                        (unsigned long long)index, (unsigned long long)st->snap.index);
+    uint8_t *hdr;
+    size_t hdr_len;
+    if (snap_header(conf, index, term, len, &hdr, &hdr_len) < 0)
+        return st_error(st, STORAGE_ENOMEM, "snapshot: out of memory");
+    char name[64];
+    snap_name(index, term, "", name, sizeof name);
+    rc = snap_write_file(st, name, hdr, hdr_len, data, len);
+    free(hdr);
+    if (rc)
+        return rc;
+    if (st->last_index < index) { /* the snapshot is ahead of the log: it is the log */
+        st->last_index = index;
+        st->last_term = term;
+    }
+    uint64_t size = hdr_len + len + 4;
+    if (size_out)
+        *size_out = size;
+    return snap_adopt(st, index, term, conf, size, keep_from < index + 1 ? keep_from : index + 1);
+}
+
+int storage_snapshot_read(struct storage *st, raft_index index, uint64_t offset, void *buf,
+                          size_t cap, size_t *n_read)
+{
+    *n_read = 0;
+    if (st->snap_fd < 0 || index != st->snap.index)
+        return st_error(st, STORAGE_ENOTFOUND, "snapshot: %llu is not the current one",
+                        (unsigned long long)index);
+    if (offset >= st->snap.size)
+        return 0;
+    if (cap > st->snap.size - offset)
+        cap = (size_t)(st->snap.size - offset);
+    ssize_t r = storage_pread_all(st->sys, st->snap_fd, buf, cap, offset);
+    if (r < 0 || (size_t)r != cap)
+        return st_error(st, STORAGE_EIO, "snapshot: read %llu at %llu: %s",
+                        (unsigned long long)index, (unsigned long long)offset,
+                        r < 0 ? strerror(errno) : "short file");
+    *n_read = cap;
+    return 0;
+}
+
+int snap_load_file(const struct storage_sys *sys, const char *path, struct storage_snapshot *out,
+                   const char **why)
+{
+    uint8_t *img;
+    size_t len;
+    if (storage_read_file(sys, path, &img, &len) < 0) {
+        *why = strerror(errno);
+        return STORAGE_EIO;
+    }
+    uint64_t off;
+    *why = snap_parse(img, len, out, &off);
+    if (*why) {
+        free(img);
+        return STORAGE_ECORRUPT;
+    }
+    memmove(img, img + off, out->len); /* hand the image over as the payload buffer */
+    out->data = img;
+    return 0;
+}
+
+int storage_snapshot_load(struct storage *st, struct storage_snapshot *out)
+{
+    memset(out, 0, sizeof *out);
+    if (st->snap.index == 0)
+        return st_error(st, STORAGE_ENOTFOUND, "snapshot: none");
+    char name[64], path[STORAGE_PATH_MAX];
+    snap_name(st->snap.index, st->snap.term, "", name, sizeof name);
+    st_path(st->dir, name, path, sizeof path);
+    const char *why;
+    int rc = snap_load_file(st->sys, path, out, &why);
+    if (rc)
+        return st_error(st, rc, "snapshot: load %s: %s", name, why);
+    return 0;
+}

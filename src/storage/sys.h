@@ -1,0 +1,49 @@
+/* sys.h: the table of syscalls storage makes, so tests can inject faults.
+ *
+ * Every write-side system call of src/storage goes through a struct storage_sys:
+ * tests wrap storage_sys_default with versions that fail with ENOSPC or EIO on
+ * write or on sync, or write short, and show that storage fails stop and that a
+ * reopen recovers a valid prefix. Directory listing (opendir) stays direct: it
+ * cannot corrupt anything.
+ *
+ * The helpers below add the loops and the error context every caller needs.
+ */
+#ifndef VESPER_STORAGE_SYS_H
+#define VESPER_STORAGE_SYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+struct storage_sys {
+    int (*open)(const char *path, int flags, mode_t mode);
+    int (*close)(int fd);
+    ssize_t (*pwrite)(int fd, const void *buf, size_t n, off_t off);
+    ssize_t (*pread)(int fd, void *buf, size_t n, off_t off);
+    int (*fdatasync)(int fd);
+    int (*fsync)(int fd);
+    int (*ftruncate)(int fd, off_t len);
+    int (*rename)(const char *from, const char *to);
+    int (*unlink)(const char *path);
+    int (*mkdir)(const char *path, mode_t mode);
+    int (*fstat)(int fd, struct stat *st);
+    int (*fallocate)(int fd, int mode, off_t off, off_t len);
+};
+
+/* The real calls. Tests copy it and replace members. */
+extern const struct storage_sys storage_sys_default;
+
+/* Writes all n bytes at off, looping over short writes (a short write is legal;
+ * the next call reports the real error, e.g. ENOSPC). Returns 0 or -1 (errno). */
+int storage_pwrite_all(const struct storage_sys *sys, int fd, const void *buf, size_t n,
+                       uint64_t off);
+/* Reads up to n bytes at off, looping until n or end of file. Returns bytes or -1. */
+ssize_t storage_pread_all(const struct storage_sys *sys, int fd, void *buf, size_t n, uint64_t off);
+/* Opens dir read-only and fsyncs it so that created, renamed and removed names in it
+ * are durable. Returns 0 or -1 (errno). */
+int storage_fsync_dir(const struct storage_sys *sys, const char *dir);
+/* Reads the whole file at path into a malloc'd buffer. Returns 0, or -1 (errno). */
+int storage_read_file(const struct storage_sys *sys, const char *path, uint8_t **buf, size_t *len);
+
+#endif
