@@ -10,8 +10,9 @@
  *   mark       a snapshot install that voided the log before it
  *
  * The only damage accepted is a torn tail: a bad or incomplete record in the LAST
- * segment with no valid record anywhere after it (wal.c syncs a segment before it
- * starts the next, so older segments are complete). It is truncated and logged.
+ * segment that no later REC_DURABLE record vouches for (wal.c syncs a segment
+ * before it starts the next, so older segments are complete; zeros after the last
+ * record are preallocated space, a clean end). It is truncated and logged.
  * Anything else refuses to start, naming the file and offset: a record that was
  * acknowledged must never be dropped silently.
  *

@@ -31,7 +31,7 @@ void storage_options_defaults(struct storage_options *o)
     o->snapshot_entries = 100000;
     o->snapshot_bytes = 256u << 20;
     o->create = true;
-    o->preallocate = true;
+    o->preallocate = false;
 }
 
 static int st_verror(struct storage *st, int code, bool sticky, const char *fmt, va_list ap)

@@ -10,9 +10,12 @@
  * to a new one. The old segment is fdatasync'ed BEFORE anything is written to the
  * new one, so only the last segment can ever hold a torn tail (recovery relies on
  * that to tell a crash from corruption), and the new file's name is made durable
- * with a directory fsync. New segments are fallocate'd: overwriting reserved space
- * keeps fdatasync from journaling a size change per append. Every segment starts with a header record and the current
- * hard state, so deleting old segments never deletes the latest hard state.
+ * with a directory fsync. New segments can be fallocate'd (opt.preallocate), so that
+ * appends overwrite reserved space instead of growing the file. Every segment starts
+ * with a header record and the current hard state, so deleting old segments never
+ * deletes the latest hard state. Every write ends with a REC_DURABLE record saying
+ * how much of the segment was durable before it, which is how recovery tells a
+ * torn write from damage to acknowledged records.
  */
 #include <errno.h>
 #include <fcntl.h>

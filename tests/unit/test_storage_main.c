@@ -1,0 +1,8 @@
+/* test_storage_main.c: the runner's main for build/test-storage; the tests
+ * register themselves from test_storage_{unit,crash,fault,syncer}.c. */
+#include "lib/test.h"
+
+int main(int argc, char **argv)
+{
+    return test_main(argc, argv);
+}

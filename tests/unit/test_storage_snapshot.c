@@ -1,0 +1,242 @@
+/* test_storage_snapshot.c: snapshots: save and load round trip, thresholds,
+ * reading a snapshot for transfer, a follower receiving it (damaged transfers
+ * rejected), installing with DROP_ALL and KEEP_AFTER, and recovery after an
+ * install interrupted between its rename and its log mark. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/test.h"
+#include "storage/internal.h"
+#include "test_storage_util.h"
+
+TEST(storage_snapshot_roundtrip_and_thresholds)
+{
+    char dir[64];
+    tsu_mkdtemp(dir, sizeof dir);
+    struct storage_options o;
+    tsu_options(&o);
+    o.snapshot_entries = 50;
+    o.sys = &tsu_sys_nosync;
+    struct storage *st;
+    struct storage_boot b;
+    CHECK(tsu_open(dir, &o, &st, &b) == 0);
+    storage_boot_free(&b);
+    CHECK(tsu_append_range(st, 1, 49, 1, 1, 10) == 0);
+    CHECK(!storage_should_snapshot(st));
+    CHECK(tsu_append_range(st, 50, 100, 1, 1, 10) == 0);
+    CHECK(storage_should_snapshot(st));
+    uint8_t *payload = malloc(10000);
+    CHECK(payload);
+    for (int i = 0; i < 10000; i++)
+        payload[i] = (uint8_t)(i * 31);
+    struct raft_conf c = tsu_conf();
+    uint64_t size = 0;
+    CHECK(storage_snapshot_save(st, 60, 1, &c, payload, 10000, 50, &size) == 0);
+    CHECK(size > 10000);
+    CHECK(!storage_should_snapshot(st));
+    struct storage_snapshot s;
+    CHECK(storage_snapshot_load(st, &s) == 0);
+    CHECK(s.index == 60 && s.term == 1 && s.size == size && s.len == 10000);
+    CHECK(memcmp(s.data, payload, 10000) == 0 && s.conf.n == 3);
+    storage_snapshot_free(&s);
+    storage_close(st);
+    CHECK(tsu_open(dir, &o, &st, &b) == 0);
+    CHECK(b.snap.index == 60 && b.snap.size == size && b.snap.len == 10000);
+    CHECK(memcmp(b.snap.data, payload, 10000) == 0);
+    CHECK(strcmp(b.snap.conf.m[2].addr, c.m[2].addr) == 0);
+    CHECK_EQ_U64(b.n_entries, 40);
+    CHECK(tsu_boot_has(&b, 61, 100, 1, 1));
+    storage_boot_free(&b);
+    /* A newer snapshot replaces the old file; reading the old one is refused. */
+    CHECK(storage_snapshot_save(st, 90, 1, &c, payload, 100, 80, NULL) == 0);
+    size_t got;
+    uint8_t chunk[16];
+    CHECK(storage_snapshot_read(st, 60, 0, chunk, sizeof chunk, &got) == STORAGE_ENOTFOUND);
+    CHECK(storage_snapshot_read(st, 90, 0, chunk, sizeof chunk, &got) == 0 && got == 16);
+    CHECK(memcmp(chunk, SNAP_MAGIC, 8) == 0);
+    CHECK_EQ_U64(tsu_count_files(dir, ".snap"), 1);
+    free(payload);
+    storage_close(st);
+    tsu_rmdir(dir);
+}
+
+/* Leader has snapshot 60 (term 2); the follower's log conflicts at 58..70. */
+static int make_pair(char *ldir, char *fdir, struct storage **lst, struct storage **fst,
+                     struct storage_options *o)
+{
+    struct storage_boot b;
+    tsu_mkdtemp(ldir, 64);
+    tsu_mkdtemp(fdir, 64);
+    if (tsu_open(ldir, o, lst, &b))
+        return -1;
+    storage_boot_free(&b);
+    if (tsu_open(fdir, o, fst, &b))
+        return -1;
+    storage_boot_free(&b);
+    struct raft_conf c = tsu_conf();
+    uint8_t payload[5000];
+    memset(payload, 0x5a, sizeof payload);
+    if (tsu_append_range(*lst, 1, 57, 1, 1, 8) || tsu_append_range(*lst, 58, 80, 2, 2, 8) ||
+        storage_snapshot_save(*lst, 60, 2, &c, payload, sizeof payload, 50, NULL))
+        return -1;
+    if (tsu_append_range(*fst, 1, 57, 1, 1, 8) || tsu_append_range(*fst, 58, 70, 1, 9, 8))
+        return -1;
+    return 0;
+}
+
+static int transfer(struct storage *l, struct storage *f, int corrupt_at)
+{
+    if (storage_snapshot_recv_begin(f, 60, 2))
+        return -1;
+    uint8_t chunk[777];
+    for (uint64_t off = 0;; off += sizeof chunk) {
+        size_t n;
+        if (storage_snapshot_read(l, 60, off, chunk, sizeof chunk, &n))
+            return -1;
+        if (n == 0)
+            break;
+        if (corrupt_at >= 0 && (uint64_t)corrupt_at >= off && (uint64_t)corrupt_at < off + n)
+            chunk[corrupt_at - off] ^= 0x10;
+        if (storage_snapshot_recv_write(f, off, chunk, n))
+            return -1;
+    }
+    return 0;
+}
+
+TEST(storage_snapshot_transfer_drop_all)
+{
+    char ldir[64], fdir[64];
+    struct storage_options o;
+    tsu_options(&o);
+    o.sys = &tsu_sys_nosync;
+    struct storage *l, *f;
+    struct storage_boot b;
+    CHECK(make_pair(ldir, fdir, &l, &f, &o) == 0);
+    /* A damaged transfer is rejected without failing the follower. */
+    CHECK(transfer(l, f, 1234) == 0);
+    CHECK(storage_snapshot_recv_finish(f, STORAGE_DROP_ALL, NULL) == STORAGE_ECORRUPT);
+    CHECK(strstr(storage_errmsg(f), "rejected") != NULL);
+    CHECK_EQ_U64(tsu_count_files(fdir, ".snap"), 0);
+    CHECK_EQ_U64(tsu_count_files(fdir, ".tmp"), 0);
+    CHECK(transfer(l, f, -1) == 0);
+    struct storage_snapshot s;
+    CHECK(storage_snapshot_recv_finish(f, STORAGE_DROP_ALL, &s) == 0);
+    CHECK(s.index == 60 && s.term == 2 && s.len == 5000 && s.data[4999] == 0x5a);
+    storage_snapshot_free(&s);
+    CHECK_EQ_U64(storage_last_index(f), 60);
+    CHECK(tsu_append_range(f, 61, 65, 2, 2, 8) == 0);
+    storage_close(f);
+    CHECK(tsu_open(fdir, &o, &f, &b) == 0);
+    CHECK(b.snap.index == 60 && b.snap.term == 2);
+    CHECK_EQ_U64(b.n_entries, 5);
+    CHECK(tsu_boot_has(&b, 61, 65, 2, 2));
+    storage_boot_free(&b);
+    storage_close(f);
+    storage_close(l);
+    tsu_rmdir(ldir);
+    tsu_rmdir(fdir);
+}
+
+TEST(storage_snapshot_keep_after)
+{
+    char ldir[64], fdir[64];
+    struct storage_options o;
+    tsu_options(&o);
+    o.sys = &tsu_sys_nosync;
+    struct storage *l, *f;
+    struct storage_boot b;
+    CHECK(make_pair(ldir, fdir, &l, &f, &o) == 0);
+    CHECK(tsu_append_range(f, 58, 75, 2, 2, 8) == 0); /* now matches the leader */
+    CHECK(transfer(l, f, -1) == 0);
+    CHECK(storage_snapshot_recv_finish(f, STORAGE_KEEP_AFTER, NULL) == 0);
+    CHECK_EQ_U64(storage_last_index(f), 75);
+    storage_close(f);
+    CHECK(tsu_open(fdir, &o, &f, &b) == 0);
+    CHECK_EQ_U64(b.n_entries, 15);
+    CHECK(tsu_boot_has(&b, 61, 75, 2, 2));
+    storage_boot_free(&b);
+    storage_close(f);
+    storage_close(l);
+    tsu_rmdir(ldir);
+    tsu_rmdir(fdir);
+}
+
+/* A crash after the snapshot's rename but before the install mark: recovery sees
+ * the log's entry at the snapshot index with another term and drops the suffix. */
+TEST(storage_interrupted_install)
+{
+    char ldir[64], fdir[64], from[160], to[160];
+    struct storage_options o;
+    tsu_options(&o);
+    o.sys = &tsu_sys_nosync;
+    struct storage *l, *f;
+    struct storage_boot b;
+    CHECK(make_pair(ldir, fdir, &l, &f, &o) == 0);
+    storage_close(f);
+    char name[64];
+    snap_name(60, 2, "", name, sizeof name);
+    snprintf(from, sizeof from, "%s/%s", ldir, name);
+    snprintf(to, sizeof to, "%s/%s", fdir, name);
+    uint8_t *img;
+    size_t len;
+    CHECK(tsu_read(from, &img, &len) == 0);
+    CHECK(tsu_write(to, img, len) == 0);
+    free(img);
+    CHECK(tsu_open(fdir, &o, &f, &b) == 0);
+    CHECK(strstr(tsu_last_log, "conflict") != NULL);
+    CHECK_EQ_U64(b.n_entries, 0);
+    CHECK_EQ_U64(storage_last_index(f), 60);
+    storage_boot_free(&b);
+    CHECK(tsu_append_range(f, 61, 62, 2, 2, 8) == 0);
+    storage_close(f);
+    CHECK(tsu_open(fdir, &o, &f, &b) == 0);
+    CHECK_EQ_U64(b.n_entries, 2);
+    CHECK(tsu_boot_has(&b, 61, 62, 2, 2));
+    storage_boot_free(&b);
+    storage_close(f);
+    storage_close(l);
+    tsu_rmdir(ldir);
+    tsu_rmdir(fdir);
+}
+
+/* A damaged newer snapshot is skipped when the log still covers the older one,
+ * and refused when skipping it would leave a hole. */
+TEST(storage_snapshot_damaged_newest)
+{
+    char dir[64], path[200], name[64];
+    tsu_mkdtemp(dir, sizeof dir);
+    struct storage_options o;
+    tsu_options(&o);
+    o.sys = &tsu_sys_nosync;
+    o.segment_bytes = 1024;
+    struct storage *st;
+    struct storage_boot b;
+    CHECK(tsu_open(dir, &o, &st, &b) == 0);
+    storage_boot_free(&b);
+    CHECK(tsu_append_range(st, 1, 100, 1, 1, 4) == 0);
+    struct raft_conf c = tsu_conf();
+    CHECK(storage_snapshot_save(st, 40, 1, &c, "old", 3, 1, NULL) == 0);
+    storage_close(st);
+    snap_name(90, 1, "", name, sizeof name);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    CHECK(tsu_write(path, (const uint8_t *)"VSPRSNAP garbage", 16) == 0);
+    CHECK(tsu_open(dir, &o, &st, &b) == 0);
+    CHECK(b.snap.index == 40 && b.snap.len == 3 && memcmp(b.snap.data, "old", 3) == 0);
+    CHECK_EQ_U64(b.n_entries, 60);
+    storage_boot_free(&b);
+    /* Compact past the old snapshot's coverage, then damage the new one. */
+    CHECK(storage_snapshot_save(st, 95, 1, &c, "new", 3, 96, NULL) == 0);
+    storage_close(st);
+    snap_name(95, 1, "", name, sizeof name);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    uint8_t *img;
+    size_t len;
+    CHECK(tsu_read(path, &img, &len) == 0);
+    img[len - 6] ^= 1;
+    CHECK(tsu_write(path, img, len) == 0);
+    free(img);
+    char err[512];
+    CHECK(storage_open(&st, dir, &o, &b, err, sizeof err) == STORAGE_ECORRUPT);
+    CHECK(strstr(err, "gap") != NULL);
+    tsu_rmdir(dir);
+}

@@ -1,0 +1,156 @@
+/* test_storage_syncer.c: the background sync thread (syncer.c): completions come
+ * back through the eventfd, synced_index only moves forward and never past the
+ * log, segment rolls and suffix truncations drain it, and a failed fdatasync in
+ * the thread fails the object stop. Kept simple: one loop thread, one sync thread. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/test.h"
+#include "storage/storage.h"
+#include "test_storage_util.h"
+
+static int wait_complete(struct storage *st)
+{
+    struct pollfd p = {.fd = storage_sync_fd(st), .events = POLLIN};
+    if (poll(&p, 1, 5000) != 1)
+        return -1;
+    return storage_sync_complete(st);
+}
+
+static int sy_open(const char *dir, uint64_t segment_bytes, const struct storage_sys *sys,
+                   struct storage **st)
+{
+    struct storage_options o;
+    tsu_options(&o);
+    o.segment_bytes = segment_bytes;
+    o.sys = sys;
+    struct storage_boot b;
+    char err[512];
+    int rc = storage_open(st, dir, &o, &b, err, sizeof err);
+    if (rc == 0)
+        storage_boot_free(&b);
+    return rc;
+}
+
+TEST(storage_syncer_group_commit_and_roll)
+{
+    char dir[64];
+    tsu_mkdtemp(dir, sizeof dir);
+    struct storage *st;
+    CHECK(sy_open(dir, 4096, &tsu_sys_nosync, &st) == 0);
+    CHECK(storage_sync_thread_start(st) == 0);
+    CHECK(storage_sync_fd(st) >= 0);
+    uint8_t buf[TS_MAX_ENTRY];
+    raft_index prev = 0;
+    for (raft_index i = 1; i <= 300; i++) {
+        struct raft_entry e = tsu_entry(i, 1, 1, buf);
+        CHECK(storage_append(st, &e, 1) == 0);
+        CHECK(storage_sync_begin(st) == 0);
+        CHECK(storage_written_index(st) == i);
+        if (i % 3 == 0)
+            CHECK(wait_complete(st) == 0);
+        raft_index s = storage_synced_index(st);
+        CHECK(s >= prev && s <= i);
+        prev = s;
+    }
+    while (storage_synced_index(st) < 300)
+        CHECK(wait_complete(st) == 0);
+    storage_close(st);
+    CHECK(tsu_count_files(dir, ".seg") > 3);
+    struct storage_options o;
+    tsu_options(&o);
+    struct storage_boot b;
+    char err[512];
+    CHECK(storage_open(&st, dir, &o, &b, err, sizeof err) == 0);
+    CHECK_EQ_U64(b.n_entries, 300);
+    for (size_t i = 0; i < 300; i++)
+        CHECK(b.entries[i].index == i + 1 && tsu_entry_ok(&b.entries[i], 1));
+    storage_boot_free(&b);
+    storage_close(st);
+    tsu_rmdir(dir);
+}
+
+TEST(storage_syncer_truncation_drains)
+{
+    char dir[64];
+    tsu_mkdtemp(dir, sizeof dir);
+    struct storage *st;
+    CHECK(sy_open(dir, 1u << 20, &tsu_sys_nosync, &st) == 0);
+    CHECK(storage_sync_thread_start(st) == 0);
+    uint8_t bufs[10][TS_MAX_ENTRY];
+    struct raft_entry e[10];
+    for (int i = 0; i < 10; i++)
+        e[i] = tsu_entry((raft_index)i + 1, 1, 1, bufs[i]);
+    CHECK(storage_append(st, e, 10) == 0);
+    CHECK(storage_sync_begin(st) == 0);
+    for (int i = 0; i < 2; i++)
+        e[i] = tsu_entry((raft_index)i + 5, 2, 2, bufs[i]);
+    CHECK(storage_append(st, e, 2) == 0); /* waits for the sync of 1..10 */
+    CHECK(storage_synced_index(st) == 4);
+    CHECK(storage_sync_begin(st) == 0);
+    while (storage_synced_index(st) < 6)
+        CHECK(wait_complete(st) == 0);
+    CHECK_EQ_U64(storage_synced_index(st), 6);
+    storage_close(st);
+    struct storage_options o;
+    tsu_options(&o);
+    struct storage_boot b;
+    char err[512];
+    CHECK(storage_open(&st, dir, &o, &b, err, sizeof err) == 0);
+    CHECK_EQ_U64(b.n_entries, 6);
+    CHECK(b.entries[3].term == 1 && b.entries[4].term == 2 && tsu_entry_ok(&b.entries[5], 2));
+    storage_boot_free(&b);
+    storage_close(st);
+    tsu_rmdir(dir);
+}
+
+static int fail_sync(int fd)
+{
+    (void)fd;
+    errno = EIO;
+    return -1;
+}
+
+static int open3(const char *path, int flags, mode_t mode)
+{
+    return open(path, flags, mode);
+}
+
+static const struct storage_sys bad_sync_sys = {
+    .open = open3,
+    .close = close,
+    .pwrite = pwrite,
+    .pread = pread,
+    .fdatasync = fail_sync,
+    .fsync = tsu_nosync_fn,
+    .ftruncate = ftruncate,
+    .rename = rename,
+    .unlink = unlink,
+    .mkdir = mkdir,
+    .fstat = fstat,
+};
+
+TEST(storage_syncer_failed_sync_fails_stop)
+{
+    char dir[64];
+    tsu_mkdtemp(dir, sizeof dir);
+    struct storage *st;
+    CHECK(sy_open(dir, 1u << 20, &bad_sync_sys, &st) == 0);
+    CHECK(storage_sync_thread_start(st) == 0);
+    uint8_t buf[TS_MAX_ENTRY];
+    struct raft_entry e = tsu_entry(1, 1, 1, buf);
+    CHECK(storage_append(st, &e, 1) == 0);
+    CHECK(storage_sync_begin(st) == 0);
+    CHECK(wait_complete(st) == STORAGE_EIO);
+    CHECK(strstr(storage_errmsg(st), "wal: fdatasync 0000000000000001.seg: Input/output error"));
+    CHECK_EQ_U64(storage_synced_index(st), 0);
+    e = tsu_entry(2, 1, 1, buf);
+    CHECK(storage_append(st, &e, 1) == STORAGE_EFAILED);
+    CHECK(storage_sync_begin(st) == STORAGE_EFAILED);
+    storage_close(st);
+    tsu_rmdir(dir);
+}
