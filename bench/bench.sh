@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# bench/bench.sh: the Vesper benchmark (`make bench`) and the side-by-side
+# comparison with etcd (`make bench-compare`).
+#
+#   bench/bench.sh vesper    3-node Vesper: PUT, linearizable GET, 90/10 mix at
+#                            1/16/64/256 connections, plus the physical limits
+#   bench/bench.sh compare   etcd 3.4 (3 and 5 nodes) and Vesper (3 and 5 nodes),
+#                            the same wrk workload, one table with Vesper/etcd ratios
+#
+# Environment: BENCH_DURATION (s per wrk run, default 5), BENCH_CONNS
+# ("1 16 64 256"), BENCH_MODES ("put get mix"), BENCH_NODES (compare: "3 5"),
+# BENCH_KEYS (10000), BENCH_VALUE_BYTES (100), BENCH_PORT_BASE (27100),
+# BENCH_RECORD=0 (do not append to bench/RESULTS.md), BENCH_KEEP=1 (keep the
+# data directory and logs), VESPERD (build/vesperd), FSYNC_FLOOR.
+#
+# Everything runs on 127.0.0.1 with data under a mktemp directory in /tmp; the
+# EXIT trap kills the servers this script started and removes that directory.
+# Each wrk run is bounded by its duration; start-up waits are bounded by 30 s.
+# The whole comparison takes about 4 x (12 x duration + ~20 s) + 30 s.
+set -u
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$BENCH_DIR/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$BENCH_DIR/lib.sh"
+
+MODE=${1:-}
+# Workload overrides given by the caller, to record the exact command with the results.
+OVERRIDES=""
+for v in BENCH_DURATION BENCH_CONNS BENCH_MODES BENCH_NODES BENCH_KEYS BENCH_VALUE_BYTES; do
+    [ -n "${!v:-}" ] && OVERRIDES+="$v=\"${!v}\" "
+done
+BENCH_DURATION=${BENCH_DURATION:-5}
+BENCH_CONNS=${BENCH_CONNS:-1 16 64 256}
+BENCH_MODES=${BENCH_MODES:-put get mix}
+BENCH_KEYS=${BENCH_KEYS:-10000}
+BENCH_VALUE_BYTES=${BENCH_VALUE_BYTES:-100}
+VESPERD=${VESPERD:-$ROOT/build/vesperd}
+FSYNC_FLOOR=${FSYNC_FLOOR:-$ROOT/build/fsync-floor}
+RESULTS_MD=${RESULTS_MD:-$BENCH_DIR/RESULTS.md}
+
+case $MODE in
+vesper) NODES_LIST=3 ;;
+compare) NODES_LIST=${BENCH_NODES:-3 5} ;;
+*)
+    echo "usage: bench/bench.sh vesper|compare" >&2
+    exit 2
+    ;;
+esac
+
+trap bench_cleanup EXIT
+trap 'exit 143' TERM INT HUP
+
+ensure_tool() { # ensure_tool BINARY DEBIAN_PACKAGE
+    command -v "$1" >/dev/null && return 0
+    bench_log "$1 missing; installing Debian package $2"
+    if ! apt-cache policy "$2" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+        apt-get update -q >/dev/null || bench_die "apt-get update failed"
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null ||
+        bench_die "apt-get install $2 failed"
+    command -v "$1" >/dev/null || bench_die "$2 installed but $1 not found"
+}
+
+ensure_tool wrk wrk
+ensure_tool curl curl
+[ "$MODE" = compare ] && ensure_tool etcd etcd-server
+[ -x "$FSYNC_FLOOR" ] || bench_die "$FSYNC_FLOOR missing (make build/fsync-floor)"
+
+VESPER_OK=1
+if ! bench_have_vesperd; then
+    VESPER_OK=0
+    if [ "$MODE" = vesper ]; then
+        bench_die "$VESPERD does not exist yet: build it (make build/vesperd) and rerun make bench"
+    fi
+    bench_log "NOTE: $VESPERD does not exist yet; running the etcd half only (Vesper pending)"
+fi
+
+BENCH_TMP=$(mktemp -d /tmp/vesper-bench.XXXXXX) || bench_die "mktemp failed"
+BENCH_TSV=$BENCH_TMP/results.tsv
+bench_tsv_init
+STARTED=$(date -u '+%Y-%m-%d %H:%M UTC')
+T0=$SECONDS
+bench_log "data and logs in $BENCH_TMP; ${BENCH_DURATION}s per run"
+
+bench_fsync_floor
+
+if [ "$MODE" = compare ]; then
+    for n in $NODES_LIST; do
+        bench_start_etcd "$n"
+        bench_workloads etcd "$n"
+        bench_stop_cluster
+    done
+fi
+
+if [ $VESPER_OK = 1 ]; then
+    for n in $NODES_LIST; do
+        bench_start_vesper "$n"
+        if [ "$n" = 3 ]; then
+            # The no-op ceiling: the server's own loop answering without Raft.
+            for c in $BENCH_CONNS; do bench_wrk noop "$n" noop "$c" "$BENCH_LEADER"; done
+        fi
+        bench_workloads vesper "$n"
+        bench_stop_cluster
+    done
+fi
+
+bench_log "all runs done in $((SECONDS - T0)) s"
+cmd="make bench"
+[ "$MODE" = compare ] && cmd="make bench-compare"
+note=""
+if [ $VESPER_OK = 1 ]; then
+    # Which server was measured: the tree's commit, whether it had local changes, build time.
+    rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+    git -C "$ROOT" diff --quiet HEAD 2>/dev/null || rev="$rev+local changes"
+    note="Measured build/vesperd from $rev, built $(date -u -r "$VESPERD" '+%Y-%m-%d %H:%M UTC')"
+fi
+cp "$BENCH_TSV" "$ROOT/build/bench-last.tsv" 2>/dev/null
+python3 "$BENCH_DIR/format.py" --title "$STARTED" --command "$OVERRIDES$cmd" --note "$note" \
+    --keys "$BENCH_KEYS" --value-bytes "$BENCH_VALUE_BYTES" --vesper-pending $((1 - VESPER_OK)) \
+    "$BENCH_TSV" >"$BENCH_TMP/section.md" ||
+    bench_die "formatting the results failed (raw rows in $BENCH_TSV)"
+cat "$BENCH_TMP/section.md"
+if [ "${BENCH_RECORD:-1}" != 0 ]; then
+    { echo; cat "$BENCH_TMP/section.md"; } >>"$RESULTS_MD"
+    bench_log "appended to $RESULTS_MD"
+fi

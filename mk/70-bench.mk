@@ -1,0 +1,41 @@
+# Benchmarks and load tools: build/histgen (history-recording load generator for the
+# linearizability checker), build/fsync-floor, `make bench`, `make bench-compare`.
+#
+#   make bench           3-node Vesper: PUT / linearizable GET / 90-10 mix at 1..256 conns
+#   make bench-compare   etcd 3.4 (3 and 5 nodes) vs Vesper with the same wrk workload
+# Both append a dated section to bench/RESULTS.md (BENCH_RECORD=0 to skip); see bench/bench.sh.
+
+HISTGEN_SRC := tests/tools/histgen.c tests/tools/histgen_main.c tests/lib/lincheck_history.c
+
+$(BUILD)/histgen: $(call obj,$(HISTGEN_SRC))
+	$(CC) $^ $(CURL_LIBS) -lpthread -o $@
+
+# ThreadSanitizer build of the same tool (STYLE 4: TSan for code with a second thread);
+# not part of `make test`: it needs a live cluster. `make build/histgen-tsan`.
+$(BUILD)/histgen-tsan: $(HISTGEN_SRC) tests/tools/histgen.h tests/lib/lincheck.h
+	$(CC) $(BASE_FLAGS) -O1 $(WARN) $(INCLUDES) -fsanitize=thread $(HISTGEN_SRC) $(CURL_LIBS) \
+		-lpthread -o $@
+
+$(BUILD)/fsync-floor: $(call obj,bench/fsync_floor.c)
+	$(CC) $^ -o $@
+
+# Built by `make test` so cluster suites can run it; its own suite drives it against a fake
+# cluster (tests/tools/histgen_mock.py) and checks the histories with build/lincheck.
+TEST_BINS += $(BUILD)/histgen
+TEST_SUITES += "tests/tools/test_histgen.sh $(BUILD)"
+
+# vesperd is rebuilt first when some fragment has a rule for it; if not, bench.sh
+# explains that the binary is missing (compare then runs the etcd half only).
+VESPERD_IF_RULE = @if $(MAKE) -s -n $(BUILD)/vesperd >/dev/null 2>&1; then \
+	$(MAKE) $(BUILD)/vesperd; fi
+
+.PHONY: bench bench-compare histgen
+histgen: $(BUILD)/histgen
+
+bench: $(BUILD)/fsync-floor
+	$(VESPERD_IF_RULE)
+	bench/bench.sh vesper
+
+bench-compare: $(BUILD)/fsync-floor
+	$(VESPERD_IF_RULE)
+	bench/bench.sh compare
