@@ -123,6 +123,10 @@ void raft__recv_heartbeat_resp(struct raft *r, const struct raft_msg *m)
     raft__reads_check(r);
     if (pr->state == RAFT__PROBE)
         pr->paused = false;
+    /* The follower is reachable again but its chunk went unanswered: resend now
+     * rather than after a whole election timeout. */
+    if (pr->state == RAFT__SNAPSHOT && pr->snap_wait > 2 * r->cfg.heartbeat_ticks)
+        raft__send_snapshot(r, pr);
     if (pr->match < raft__log_last(&r->log))
         raft__send_append(r, pr);
 }

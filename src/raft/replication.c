@@ -161,10 +161,18 @@ static int merge_entries(struct raft *r, const struct raft_msg *m)
     return RAFT_OK;
 }
 
+/* The hint names our last entry that could still match: the largest index at or
+ * before the rejected one whose term is not above the leader's prev term.
+ * Entries with a higher term cannot be in the leader's log at that point, so
+ * skipping them saves a round trip each; without this step a follower holding a
+ * higher-term suffix keeps sending the same hint and never converges. */
 static void reject_append(struct raft *r, const struct raft_msg *m)
 {
     raft_index hint = m->index < raft__log_last(&r->log) ? m->index : raft__log_last(&r->log);
     raft_term hint_term = 0;
+    while (hint > r->log.offset && raft__log_term(&r->log, hint, &hint_term) &&
+           hint_term > m->log_term)
+        hint--;
     raft__log_term(&r->log, hint, &hint_term);
     struct raft_msg resp = {.type = RAFT_MSG_APPEND_RESP,
                             .to = m->from,
@@ -219,6 +227,10 @@ static raft_index conflict_probe(struct raft *r, raft_index hint, raft_term hint
         hint = raft__log_last(&r->log);
     raft_term t;
     while (hint > r->log.offset && raft__log_term(&r->log, hint, &t) && t > hint_term)
+        hint--;
+    /* Reaching our compacted start with a term still too high: the match lies in
+     * the snapshot's range, so the follower needs the snapshot. */
+    if (hint == r->log.offset && hint > 0 && r->log.offset_term > hint_term)
         hint--;
     return hint;
 }
