@@ -1,0 +1,228 @@
+# lib.sh: process and cluster helpers for tests/cluster/run.sh (sourced, bash only).
+#
+# Owns the life of the vesperd processes a scenario starts: their ports, data dirs,
+# logs and pids, and the polls that wait for a leader or for a node to catch up.
+# Every wait is bounded and polls /status rather than sleeping a fixed time, so a
+# slow machine only makes the suite slower, not flaky. Only pids this file started
+# are ever signalled (NODE_PID and BG_PIDS); cl_cleanup kills what is left.
+#
+# A cluster is described by globals set by cl_init: CL_DIR (its own directory),
+# CL_N nodes, CL_PORT0 (node i serves on CL_PORT0+i), CL_IPLIST, CL_ARGS (extra
+# vesperd options). Node logs are CL_DIR/node<i>.log, appended across restarts.
+
+ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+VESPERD=$ROOT/build/vesperd
+VESPER=$ROOT/build/vesper
+LINCHECK=$ROOT/build/lincheck
+HISTGEN=$ROOT/build/histgen
+TOOL=$ROOT/build/cluster-tool
+
+declare -a NODE_PID=()
+declare -a BG_PIDS=()
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+log() { echo "   $*"; }
+
+# cl_init DIR N PORT0 [vesperd options...]: writes the seed-style ip_list.
+cl_init() {
+    CL_DIR=$1 CL_N=$2 CL_PORT0=$3
+    shift 3
+    CL_ARGS=("$@")
+    CL_IPLIST=$CL_DIR/ip_list.txt
+    mkdir -p "$CL_DIR"
+    : >"$CL_IPLIST"
+    local i
+    for ((i = 0; i < CL_N; i++)); do
+        echo "http://127.0.0.1:$((CL_PORT0 + i))" >>"$CL_IPLIST"
+        NODE_PID[i]=""
+    done
+}
+
+url() { echo "http://127.0.0.1:$((CL_PORT0 + $1))"; }
+
+# Comma-separated URLs of every node except those given.
+endpoints_except() {
+    local i out="" skip
+    for ((i = 0; i < CL_N; i++)); do
+        for skip in "$@"; do [ "$skip" = "$i" ] && continue 2; done
+        out+="${out:+,}$(url "$i")"
+    done
+    echo "$out"
+}
+
+start_node() {
+    local i=$1
+    "$VESPERD" "$i" "$CL_IPLIST" --data-dir "$CL_DIR/data$i" \
+        --listen "127.0.0.1:$((CL_PORT0 + i))" "${CL_ARGS[@]}" \
+        >>"$CL_DIR/node$i.log" 2>&1 &
+    NODE_PID[i]=$!
+    # Out of the job table: bash then reaps it silently (no "Killed" lines on kill -9), and
+    # once reaped kill -0 fails, which is how reap and crashed_nodes see that it is gone.
+    disown "$!"
+}
+
+start_cluster() {
+    local i
+    for ((i = 0; i < CL_N; i++)); do start_node "$i"; done
+}
+
+# Waits (bounded, 5 s) for a node process this suite started to be gone.
+reap() {
+    local pid=$1 t
+    for ((t = 0; t < 500; t++)); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.01
+    done
+    log "process $pid still exists 5 s after it was signalled"
+    return 1
+}
+
+kill_node() {
+    local pid=${NODE_PID[$1]}
+    [ -n "$pid" ] || return 0
+    kill -9 "$pid" 2>/dev/null
+    reap "$pid"
+    NODE_PID[$1]=""
+}
+
+# Graceful stop (SIGTERM), then SIGKILL if it does not exit within 5 s.
+stop_node() {
+    local pid=${NODE_PID[$1]} t
+    [ -n "$pid" ] || return 0
+    kill -CONT "$pid" 2>/dev/null
+    kill -TERM "$pid" 2>/dev/null
+    for ((t = 0; t < 100; t++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    kill -0 "$pid" 2>/dev/null && { log "node $1 ignored SIGTERM for 5 s; SIGKILL"; kill -9 "$pid"; }
+    reap "$pid"
+    NODE_PID[$1]=""
+}
+
+pause_node() { kill -STOP "${NODE_PID[$1]}"; }
+resume_node() { kill -CONT "${NODE_PID[$1]}"; }
+
+# Nodes that were started and exited on their own (a crash): prints their ids.
+crashed_nodes() {
+    local i out=""
+    for ((i = 0; i < CL_N; i++)); do
+        [ -n "${NODE_PID[i]}" ] && ! kill -0 "${NODE_PID[i]}" 2>/dev/null && out+="$i "
+    done
+    echo "$out"
+}
+
+# states [NODE...]: one line per node (default all): "id role leader term commit applied
+# last snapshot", "-" for what a node does not say (all "-" when it does not answer).
+states() { "$TOOL" states "$CL_IPLIST" "$@"; }
+
+# Prints "role leader term commit applied last snapshot" of node i.
+node_state() { states "$1" | cut -d' ' -f2-; }
+
+# wait_leader TIMEOUT_S [EXCLUDED...]: prints the id of a leader that the leader itself and
+# a majority of all nodes agree on (same term), looking only at non-excluded nodes;
+# returns 1 at the deadline.
+wait_leader() {
+    local deadline=$(($(now_ms) + $1 * 1000)) i skip id role l t lead term
+    shift
+    local -a ids=()
+    for ((i = 0; i < CL_N; i++)); do
+        for skip in "$@"; do [ "$skip" = "$i" ] && continue 2; done
+        ids+=("$i")
+    done
+    while [ "$(now_ms)" -lt "$deadline" ]; do
+        local -A votes=()
+        lead="" term=""
+        while read -r id role l t _; do
+            [ "$l" != "-" ] && [ "$l" != "-1" ] && votes["$l/$t"]=$((${votes["$l/$t"]:-0} + 1))
+            [ "$role" = leader ] && lead=$id term=$t
+        done < <(states "${ids[@]}")
+        if [ -n "$lead" ] && [ "${votes["$lead/$term"]:-0}" -gt $((CL_N / 2)) ]; then
+            echo "$lead"
+            return 0
+        fi
+        unset votes
+        sleep 0.05
+    done
+    return 1
+}
+
+# wait_caught_up I TIMEOUT_S: node I has applied everything the leader had committed when
+# the wait began (and answers /status). Returns 1 at the deadline.
+wait_caught_up() {
+    local i=$1 deadline=$(($(now_ms) + $2 * 1000)) lead target applied
+    lead=$(wait_leader "$2") || return 1
+    read -r _ _ _ target _ < <(node_state "$lead")
+    [ "$target" != "-" ] || return 1
+    while [ "$(now_ms)" -lt "$deadline" ]; do
+        read -r _ _ _ _ applied _ < <(node_state "$i")
+        [ "$applied" != "-" ] && [ "$applied" -ge "$target" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# wait_health I TIMEOUT_S: /health of node I answers 200.
+wait_health() {
+    local deadline=$(($(now_ms) + $2 * 1000))
+    while [ "$(now_ms)" -lt "$deadline" ]; do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$(url "$1")/health")" = 200 ] &&
+            return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# put KEY VALUE / get KEY through the CLI with every node as an endpoint.
+put() { "$VESPER" put "$1" "$2" --ip-list "$CL_IPLIST" --timeout "${3:-5}"; }
+get() { "$VESPER" get "$1" --ip-list "$CL_IPLIST" --timeout "${2:-5}"; }
+
+# raw METHOD NODE BODY: one seed-format HTTP request to node NODE, no redirect following.
+raw() {
+    curl -s --max-time "${4:-5}" -X "$1" -H 'Content-Type: application/json' \
+        "$(url "$2")/request" -d "$3"
+}
+
+# Runs a command in the background, remembering its pid for cleanup; the pid is in BG_LAST.
+bg() {
+    "$@" &
+    BG_LAST=$!
+    BG_PIDS+=("$BG_LAST")
+}
+
+# wait_bg PID TIMEOUT_S: waits for a job started by bg, SIGKILLing it at the deadline
+# (then returns 124); otherwise returns its exit status. Its pid is forgotten afterwards,
+# so cleanup never signals a pid the kernel may have reused.
+wait_bg() {
+    local deadline=$(($(now_ms) + $2 * 1000)) rc=0 late=0 p
+    while kill -0 "$1" 2>/dev/null && [ "$(now_ms)" -lt "$deadline" ]; do sleep 0.05; done
+    kill -0 "$1" 2>/dev/null && { kill -9 "$1"; late=1; }
+    wait "$1" 2>/dev/null || rc=$?
+    local -a keep=()
+    for p in "${BG_PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+    BG_PIDS=("${keep[@]}")
+    [ $late = 0 ] || return 124
+    return $rc
+}
+
+# Prints the tail and the warnings/errors of node I's log, indented, for a failure report.
+show_log() {
+    local f=$CL_DIR/node$1.log
+    [ -f "$f" ] || return 0
+    echo "   --- node $1 log: warnings/errors (last 15) ---"
+    grep -E ' (warn|error|fatal) |panic|assert|Sanitizer' "$f" | tail -n 15 | sed 's/^/   | /'
+    echo "   --- node $1 log: last 10 lines ---"
+    tail -n 10 "$f" | sed 's/^/   | /'
+}
+
+cl_cleanup() {
+    local pid
+    for pid in "${NODE_PID[@]}" "${BG_PIDS[@]}"; do
+        [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && { kill -CONT "$pid"; kill -9 "$pid"; }
+    done 2>/dev/null
+    for pid in "${NODE_PID[@]}"; do [ -n "$pid" ] && reap "$pid"; done
+    for pid in "${BG_PIDS[@]}"; do [ -n "$pid" ] && wait "$pid" 2>/dev/null; done
+    NODE_PID=()
+    BG_PIDS=()
+}
