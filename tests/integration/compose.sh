@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# compose.sh: runs compose v2 (`docker compose`) when the docker CLI has it, else v1
+# (`docker-compose`), from the repository root (docker-compose.yml, ip_list.txt).
+#
+#   compose.sh up [TIMEOUT_S]  `up -d`, then wait until every node answers /ready through
+#                              its published port; prints the time from up to ready
+#   compose.sh down [-v]       stop and remove the containers (-v: and the data volumes)
+#   compose.sh ARGS...         anything else is passed through
+# COMPOSE_PROJECT_NAME picks the project, as for compose itself.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+if docker compose version >/dev/null 2>&1; then
+    compose=(docker compose)
+elif command -v docker-compose >/dev/null 2>&1; then
+    compose=(docker-compose)
+else
+    echo "compose.sh: neither 'docker compose' (v2) nor 'docker-compose' (v1) is installed" >&2
+    exit 127
+fi
+
+# Every node service (vesper0 ...) must answer 200 on /ready: it knows a leader and has
+# applied everything it knows is committed. Compose is asked once for the containers
+# (v1 starts a Python interpreter per call); the docker CLI does the rest.
+wait_ready() {
+    local timeout=$1 start now id svc addr ready total urls=()
+    start=$(date +%s%N)
+    for id in $("${compose[@]}" ps -q); do
+        svc=$(docker inspect -f '{{index .Config.Labels "com.docker.compose.service"}}' "$id")
+        [[ $svc =~ ^vesper[0-9]+$ ]] || continue
+        addr=$(docker port "$id" 5000 | head -n 1)
+        [ -n "$addr" ] || { echo "compose: $svc publishes no port 5000" >&2; return 1; }
+        urls+=("http://$addr/ready")
+    done
+    total=${#urls[@]}
+    [ "$total" -gt 0 ] || { echo "compose: no vesper<i> service is running" >&2; return 1; }
+    while :; do
+        ready=0
+        for addr in "${urls[@]}"; do
+            curl -sf -o /dev/null --max-time 1 "$addr" && ready=$((ready + 1))
+        done
+        now=$(date +%s%N)
+        if [ "$ready" -eq "$total" ]; then
+            echo "compose: $ready of $total nodes ready $(((now - start) / 1000000)) ms after up returned"
+            return 0
+        fi
+        if [ $(((now - start) / 1000000000)) -ge "$timeout" ]; then
+            echo "compose: only $ready of $total nodes ready after ${timeout} s" >&2
+            "${compose[@]}" ps >&2 || true
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+
+case ${1:-} in
+up)
+    t0=$(date +%s%N)
+    "${compose[@]}" up -d
+    t1=$(date +%s%N)
+    echo "compose: up -d took $(((t1 - t0) / 1000000)) ms"
+    wait_ready "${2:-60}"
+    ;;
+down)
+    shift
+    "${compose[@]}" --profile client --profile test down --remove-orphans "$@"
+    ;;
+*)
+    exec "${compose[@]}" "$@"
+    ;;
+esac
