@@ -34,6 +34,7 @@ struct vclient {
     uint64_t client_id;
     uint64_t next_seq;
     uint64_t rng;
+    bool fresh; /* next attempt opens a new connection */
 };
 
 struct buf {
@@ -161,7 +162,9 @@ static int setup_curl(struct vclient *c)
     if (curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->headers) != CURLE_OK ||
         curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
         curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, write_cb) != CURLE_OK ||
-        curl_easy_setopt(c->curl, CURLOPT_TCP_NODELAY, 1L) != CURLE_OK)
+        curl_easy_setopt(c->curl, CURLOPT_TCP_NODELAY, 1L) != CURLE_OK ||
+        /* Container addresses change across restarts; do not trust a cached one. */
+        curl_easy_setopt(c->curl, CURLOPT_DNS_CACHE_TIMEOUT, 1L) != CURLE_OK)
         return -1;
     return 0;
 }
@@ -318,11 +321,13 @@ static int attempt(struct vclient *c, const char *url, bool is_get, const char *
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len) != CURLE_OK ||
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms) != CURLE_OK ||
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms) != CURLE_OK ||
-        curl_easy_setopt(h, CURLOPT_WRITEDATA, b) != CURLE_OK) {
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, b) != CURLE_OK ||
+        curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, c->fresh ? 1L : 0L) != CURLE_OK) {
         snprintf(err, err_len, "curl: cannot set options");
         return -1;
     }
     CURLcode rc = curl_easy_perform(h);
+    c->fresh = false;
     if (c->opts.verbose)
         fprintf(stderr, "vesper: %s %s -> %s %.*s\n", is_get ? "GET" : "PUT", url,
                 rc == CURLE_OK ? "ok" : curl_easy_strerror(rc), (int)(b->len > 300 ? 300 : b->len),
@@ -412,6 +417,11 @@ static bool run(struct vclient *c, bool is_get, const char *body, size_t body_le
             set_hint(c, url);
             answered = true;
         } else if (v == V_REDIRECT) {
+            /* A node naming itself as the leader means this connection reached
+             * another node than the name says (addresses move when containers
+             * restart): reconnect, resolving the name again. */
+            if (strcmp(next, url) == 0)
+                c->fresh = true;
             free(redirect_url);
             redirect_url = next;
             if (++redirects > REDIRECTS_BEFORE_BACKOFF) { /* leadership in flux */
@@ -420,11 +430,15 @@ static bool run(struct vclient *c, bool is_get, const char *body, size_t body_le
             }
         } else {
             if (redirect_url != NULL) {
+                /* The leader's advertised URL is unreachable from here: ask
+                 * another endpoint rather than the one that redirected us. */
                 free(redirect_url);
                 redirect_url = NULL;
+                fail_over(c, pick_url(c));
             } else {
                 fail_over(c, url);
             }
+            c->fresh = true;
             backoff_sleep(c, &backoff_ms, deadline);
         }
     }

@@ -25,7 +25,7 @@ JOBS=${JOBS:-2}
 # libjson-c.a, libssl-dev libssl.a and libcrypto.a, zlib1g-dev libz.a); libcurl for
 # the client; dpkg-dev, xz-utils and patch to unpack the h2o source package.
 PKGS=(gcc make clang clang-format pkg-config file curl dpkg-dev xz-utils patch
-      libjson-c-dev libssl-dev zlib1g-dev libcurl4-openssl-dev)
+      libjson-c-dev libssl-dev zlib1g-dev libcurl4-openssl-dev python3 python3-yaml)
 
 log() { echo "deps: $*"; }
 

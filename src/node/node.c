@@ -141,6 +141,10 @@ static int start_transport(struct node *n)
             peers[count++] = (struct transport_peer){.id = (raft_id)k, .url = n->cfg->nodes[k].text};
     struct transport_config tc;
     transport_config_defaults(&tc, (raft_id)n->cfg->id);
+    /* A partitioned peer pins its in-flight slots until the I/O timeout: keep it
+     * near the election timeout so a healed peer catches up promptly. */
+    tc.io_timeout_ms = 1000;
+    tc.backoff_max_ms = 500;
     if (load_secret(n->cfg->cluster_secret_file, "VESPER_CLUSTER_SECRET", n->secret,
                     sizeof n->secret) != 0 ||
         load_secret(n->cfg->client_token_file, "VESPER_CLIENT_TOKEN", n->client_token,
