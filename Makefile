@@ -43,13 +43,20 @@ STEPS ?= 5000
 
 include $(sort $(wildcard mk/*.mk))
 
-.PHONY: all test test-sim test-sim-long format format-check check-core clean deps
+.PHONY: all test test-run test-sim test-sim-long format format-check format-check-suite check-core clean deps
 .DEFAULT_GOAL := all
 
 all: $(ALL_BINS)
 
-test: $(TEST_BINS) check-core-objs
-	@tests/run.sh "tests/check_core.sh $(call obj,$(RAFT_SRC))" $(TEST_SUITES)
+# `make test` and `make up` first run `make deps` (idempotent, fast when done), so a
+# newcomer needs no other command.
+test:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory test-run
+
+test-run: $(TEST_BINS) check-core-objs
+	@tests/run.sh "tests/check_core.sh $(call obj,$(RAFT_SRC))" \
+	    "$(MAKE) --no-print-directory format-check-suite" $(TEST_SUITES)
 
 check-core-objs: $(call obj,$(RAFT_SRC))
 check-core: check-core-objs
@@ -60,6 +67,12 @@ format:
 	clang-format -i $(FORMAT_FILES)
 format-check:
 	clang-format --dry-run --Werror $(FORMAT_FILES)
+
+# format-check as a suite with a summary line, for make test.
+format-check-suite:
+	@if clang-format --dry-run --Werror $(FORMAT_FILES) 2>&1 | head -20 | grep .; then \
+	    echo "FAIL clang-format"; echo "0 passed, 1 failed"; exit 1; \
+	else echo "ok   clang-format ($(words $(FORMAT_FILES)) files)"; echo "1 passed, 0 failed"; fi
 
 clean:
 	rm -rf $(BUILD)

@@ -29,7 +29,9 @@ IMAGE_BINS := $(BUILD)/vesperd $(BUILD)/vesper $(BUILD)/vesper-itest
 images: $(IMAGE_BINS)
 	deploy/build-images.sh $(BUILD)
 
-up: images
+up:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory images
 	COMPOSE_PROJECT_NAME=$(COMPOSE_PROJECT) tests/integration/compose.sh up
 
 down:

@@ -68,15 +68,15 @@ typedef void (*transport_url_cb)(void *arg, raft_id from, const char *url, size_
 typedef void (*transport_recv_cb)(void *arg, const struct raft_msg *m);
 
 struct transport_stats {
-    uint64_t msgs_queued;      /* accepted by transport_send */
-    uint64_t msgs_dropped;     /* refused (full, unknown peer, unencodable) or dropped */
-    uint64_t batches_sent;     /* requests started */
-    uint64_t batches_ok;       /* requests answered 2xx */
-    uint64_t msgs_delivered;   /* messages in batches answered 2xx */
-    uint64_t send_errors;      /* connect/I/O/timeout errors and non-2xx answers */
-    uint64_t batches_received; /* incoming POST /raft with a valid batch */
-    uint64_t msgs_received;    /* messages handed to the recv callback */
-    uint64_t recv_corrupt;     /* incoming bodies that failed to decode */
+    uint64_t msgs_queued;       /* accepted by transport_send */
+    uint64_t msgs_dropped;      /* refused (full, unknown peer, unencodable) or dropped */
+    uint64_t batches_sent;      /* requests started */
+    uint64_t batches_ok;        /* requests answered 2xx */
+    uint64_t msgs_delivered;    /* messages in batches answered 2xx */
+    uint64_t send_errors;       /* connect/I/O/timeout errors and non-2xx answers */
+    uint64_t batches_received;  /* incoming POST /raft with a valid batch */
+    uint64_t msgs_received;     /* messages handed to the recv callback */
+    uint64_t recv_corrupt;      /* incoming bodies that failed to decode */
     uint64_t recv_unauthorized; /* incoming batches without the cluster secret */
 };
 

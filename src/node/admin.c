@@ -104,7 +104,8 @@ static int on_status(h2o_handler_t *self, h2o_req_t *req)
     json_object_object_add(o, "peers", peers_json(n, &st));
     json_object_object_add(o, "members", members_json(n));
     size_t len;
-    const char *body = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+    const char *body = json_object_to_json_string_length(
+        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
     node_send_json(req, 200, body, len);
     json_object_put(o);
     return 0;

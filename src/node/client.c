@@ -30,13 +30,14 @@ struct client_handler {
 void node_send_json(h2o_req_t *req, int status, const char *body, size_t len)
 {
     req->res.status = status;
-    req->res.reason = status == 200 ? "OK" : status == 400 ? "Bad Request"
-                                         : status == 404 ? "Not Found"
-                                         : status == 405 ? "Method Not Allowed"
-                                         : status == 401 ? "Unauthorized"
-                                         : status == 413 ? "Payload Too Large"
-                                         : status == 503 ? "Service Unavailable"
-                                                         : "Error";
+    req->res.reason = status == 200   ? "OK"
+                      : status == 400 ? "Bad Request"
+                      : status == 404 ? "Not Found"
+                      : status == 405 ? "Method Not Allowed"
+                      : status == 401 ? "Unauthorized"
+                      : status == 413 ? "Payload Too Large"
+                      : status == 503 ? "Service Unavailable"
+                                      : "Error";
     req->res.content_length = len;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
                    H2O_STRLIT("application/json"));
@@ -56,8 +57,8 @@ static void send_reply(struct node *n, h2o_req_t *req, int op, struct api_reply 
     struct timeval now;
     gettimeofday(&now, NULL);
     const struct timeval *t0 = &req->timestamps.request_begin_at;
-    metrics_observe(&n->m.request, (double)(now.tv_sec - t0->tv_sec) +
-                                       (double)(now.tv_usec - t0->tv_usec) / 1e6);
+    metrics_observe(&n->m.request,
+                    (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_usec - t0->tv_usec) / 1e6);
     node_send_json(req, r->http_status, r->body, r->body_len);
     api_reply_free(r);
 }
@@ -160,9 +161,9 @@ static void answer_get(struct node *n, h2o_req_t *req, const char *key, size_t k
 {
     const struct kv_rec *rec = kv_get(n->kv, key, key_len);
     struct api_reply r;
-    int rv = rec ? api_reply_value(key, key_len, (const char *)kv_rec_value(rec),
-                                   rec->value_len, &r)
-                 : api_reply_fail(API_ERR_NOT_FOUND, NULL, &r);
+    int rv =
+        rec ? api_reply_value(key, key_len, (const char *)kv_rec_value(rec), rec->value_len, &r)
+            : api_reply_fail(API_ERR_NOT_FOUND, NULL, &r);
     send_reply(n, req, API_OP_GET, &r, rv);
 }
 
@@ -288,9 +289,9 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req)
                              .max_value_bytes = n->cfg->max_value_bytes};
     struct api_request ar;
     char detail[160];
-    enum api_error e = api_parse_request(req->method.base, req->method.len, req->entity.base,
-                                         req->entity.base ? req->entity.len : 0, &lim, &ar,
-                                         detail, sizeof detail);
+    enum api_error e =
+        api_parse_request(req->method.base, req->method.len, req->entity.base,
+                          req->entity.base ? req->entity.len : 0, &lim, &ar, detail, sizeof detail);
     if (e != API_OK) {
         struct api_reply r;
         send_reply(n, req, -1, &r, api_reply_fail(e, detail, &r));

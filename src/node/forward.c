@@ -20,7 +20,7 @@
 #include "util/log.h"
 
 #define FORWARD_TIMEOUT_MS 3000
-#define FORWARD_POOL_SIZE 64
+#define FORWARD_POOL_SIZE  64
 
 struct relay {
     h2o_req_t *req; /* NULL once the client is gone */
@@ -84,9 +84,9 @@ static int on_body(h2o_http1client_t *client, const char *errstr)
     return 0;
 }
 
-static h2o_http1client_body_cb on_head(h2o_http1client_t *client, const char *errstr,
-                                       int minor, int status, h2o_iovec_t msg,
-                                       h2o_header_t *headers, size_t n_headers, int rlen)
+static h2o_http1client_body_cb on_head(h2o_http1client_t *client, const char *errstr, int minor,
+                                       int status, h2o_iovec_t msg, h2o_header_t *headers,
+                                       size_t n_headers, int rlen)
 {
     (void)minor, (void)msg, (void)headers, (void)n_headers, (void)rlen;
     struct relay *r = client->data;

@@ -150,9 +150,10 @@ static int on_members(h2o_handler_t *self, h2o_req_t *req)
         raft_index index;
         int rv = raft_change(n->raft, op, id, url, &index);
         if (rv == RAFT_OK) {
-            log_info("membership change proposed at %llu: %s node %u",
-                     (unsigned long long)index,
-                     op == RAFT_ADD_LEARNER ? "add learner" : op == RAFT_PROMOTE ? "promote" : "remove",
+            log_info("membership change proposed at %llu: %s node %u", (unsigned long long)index,
+                     op == RAFT_ADD_LEARNER ? "add learner"
+                     : op == RAFT_PROMOTE   ? "promote"
+                                            : "remove",
                      id);
             node_wait_applied(n, req, index, raft_term_now(n->raft));
         } else {

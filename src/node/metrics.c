@@ -16,9 +16,8 @@
 #include "net/transport.h"
 #include "node/node.h"
 
-static const double bounds[METRICS_BUCKETS] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-                                               0.005,  0.01,    0.025,  0.05,  0.1,
-                                               0.25,   0.5,     1,      2.5,   5};
+static const double bounds[METRICS_BUCKETS] = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
 
 void metrics_observe(struct metrics_hist *h, double seconds)
 {
@@ -81,12 +80,13 @@ static void requests(struct out *o, const struct node_metrics *m)
 {
     static const char *const ops[] = {"get", "put", "delete", "cas", "admin"};
     static const char *const outcomes[] = {"success", "fail", "error"};
-    put(o, "# HELP vesper_requests_total Client requests by type and outcome.\n"
-           "# TYPE vesper_requests_total counter\n");
+    put(o,
+        "# HELP vesper_requests_total Client requests by type and outcome.\n"
+        "# TYPE vesper_requests_total counter\n");
     for (int op = 0; op <= NODE_OP_ADMIN; op++)
         for (int k = 0; k < 3; k++)
-            put(o, "vesper_requests_total{type=\"%s\",outcome=\"%s\"} %llu\n", ops[op],
-                outcomes[k], (unsigned long long)m->requests[op][k]);
+            put(o, "vesper_requests_total{type=\"%s\",outcome=\"%s\"} %llu\n", ops[op], outcomes[k],
+                (unsigned long long)m->requests[op][k]);
 }
 
 static void raft_metrics(struct out *o, struct node *n)

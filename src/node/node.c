@@ -138,7 +138,8 @@ static int start_transport(struct node *n)
     size_t count = 0;
     for (int k = 0; k < n->cfg->n_nodes; k++)
         if (k != n->cfg->id)
-            peers[count++] = (struct transport_peer){.id = (raft_id)k, .url = n->cfg->nodes[k].text};
+            peers[count++] =
+                (struct transport_peer){.id = (raft_id)k, .url = n->cfg->nodes[k].text};
     struct transport_config tc;
     transport_config_defaults(&tc, (raft_id)n->cfg->id);
     /* A partitioned peer pins its in-flight slots until the I/O timeout: keep it
@@ -202,7 +203,8 @@ static int open_listener(struct node *n)
 {
     char port[8];
     snprintf(port, sizeof port, "%u", n->cfg->listen_port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res;
     int gai = getaddrinfo(n->cfg->listen_host, port, &hints, &res);
@@ -264,8 +266,7 @@ static int setup_http(struct node *n)
     h2o_hostconf_t *host =
         h2o_config_register_host(&n->h2o_cfg, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     if (node_client_register(n, host) || node_admin_register(n, host) ||
-        node_members_register(n, host) ||
-        node_metrics_register(n, host) || start_transport(n) ||
+        node_members_register(n, host) || node_metrics_register(n, host) || start_transport(n) ||
         transport_register(n->tp, host))
         return -1;
     h2o_context_init(&n->ctx, h2o_evloop_create(), &n->h2o_cfg);

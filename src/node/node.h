@@ -30,7 +30,7 @@ struct kv;
  * a client that hangs up never leaves a dangling pointer behind (h2o 2.2.5). */
 struct node_pending {
     h2o_linklist_t link;
-    h2o_req_t *req;       /* NULL once answered */
+    h2o_req_t *req; /* NULL once answered */
     struct node *node;
     uint64_t id;          /* write: log index; read: read id */
     raft_term term;       /* write: term of the proposal */
@@ -74,9 +74,9 @@ struct node {
     h2o_linklist_t writes; /* struct node_pending, by log index */
     h2o_linklist_t reads;  /* struct node_pending, by read id */
     uint64_t next_read_id;
-    uint32_t n_pending;    /* entries in writes + reads */
-    uint32_t n_conns;      /* accepted connections open */
-    uint8_t *snap_buf;     /* scratch for outgoing snapshot chunks */
+    uint32_t n_pending; /* entries in writes + reads */
+    uint32_t n_conns;   /* accepted connections open */
+    uint8_t *snap_buf;  /* scratch for outgoing snapshot chunks */
     size_t snap_buf_cap;
 
     struct {
@@ -84,8 +84,8 @@ struct node {
         char url[CONFIG_URL_MAX];
     } client_urls[RAFT_MAX_MEMBERS]; /* advertised client URLs peers announced */
     uint32_t n_client_urls;
-    char secret[256];                /* cluster secret; "" = none */
-    char client_token[256];          /* client API bearer token; "" = none */
+    char secret[256];       /* cluster secret; "" = none */
+    char client_token[256]; /* client API bearer token; "" = none */
 
     raft_id last_leader;
     raft_term last_term;

@@ -53,9 +53,10 @@ static void warn_if_ip_list_differs(struct node *n, const struct raft_conf *file
     }
     if (same)
         return;
-    log_warn("%s disagrees with the replicated configuration (%u members): following the "
-             "replicated one",
-             n->cfg->ip_list_path, cur->n);
+    log_warn(
+        "%s disagrees with the replicated configuration (%u members): following the "
+        "replicated one",
+        n->cfg->ip_list_path, cur->n);
     for (uint32_t k = 0; k < cur->n; k++)
         log_warn("  member %u %s %s", cur->m[k].id, cur->m[k].voter ? "voter" : "learner",
                  cur->m[k].addr);
@@ -100,8 +101,8 @@ int node_open_state(struct node *n)
     rc.election_ticks = cfg->election_timeout_ms / cfg->tick_ms;
     int rv = raft_new(&n->raft, &rc, &rb);
     log_info("recovered: term %llu, snapshot %llu, %zu log entries, commit %llu",
-             (unsigned long long)boot.hs.term, (unsigned long long)boot.snap.index,
-             boot.n_entries, (unsigned long long)boot.hs.commit);
+             (unsigned long long)boot.hs.term, (unsigned long long)boot.snap.index, boot.n_entries,
+             (unsigned long long)boot.hs.commit);
     storage_boot_free(&boot);
     if (rv != RAFT_OK) {
         log_error("raft: %s", raft_strerror(rv));
@@ -209,8 +210,8 @@ static void apply_entry(struct node *n, const struct raft_entry *e)
         if (kv_set_members(n->kv, e->data, e->len) != 0)
             node_fatal("apply", "out of memory");
         kv_set_applied(n->kv, e->index, e->term);
-        log_info("configuration applied at %llu: %u members",
-                 (unsigned long long)e->index, n->applied_conf.n);
+        log_info("configuration applied at %llu: %u members", (unsigned long long)e->index,
+                 n->applied_conf.n);
         break;
     default:
         kv_set_applied(n->kv, e->index, e->term);
@@ -235,8 +236,8 @@ static void maybe_snapshot(struct node *n)
     raft_index keep = index > SNAPSHOT_TRAILING ? index - SNAPSHOT_TRAILING + 1 : 1;
     uint64_t size = 0;
     check(n,
-          storage_snapshot_save(n->st, index, n->kv->applied_term, &n->applied_conf, buf, len,
-                                keep, &size),
+          storage_snapshot_save(n->st, index, n->kv->applied_term, &n->applied_conf, buf, len, keep,
+                                &size),
           "snapshot save");
     free(buf);
     raft_snapshot_taken(n->raft, index, size, SNAPSHOT_TRAILING);
@@ -258,8 +259,7 @@ static void note_role(struct node *n)
         if (leader == (raft_id)n->cfg->id)
             log_info("election won: leader of term %llu", (unsigned long long)term);
         else if (leader == RAFT_NONE)
-            log_info("no leader in term %llu (%s)", (unsigned long long)term,
-                     raft_role_name(role));
+            log_info("no leader in term %llu (%s)", (unsigned long long)term, raft_role_name(role));
         else
             log_info("leader is node %u in term %llu", leader, (unsigned long long)term);
     } else if (term != n->last_term) {

@@ -10,8 +10,8 @@
 #include "raft.h"
 #include "log.h"
 
-#define RAFT__INFLIGHT_MAX 256   /* hard cap of cfg.max_inflight */
-#define RAFT__CATCHUP_SLACK 256  /* a learner within this many entries of commit may be promoted */
+#define RAFT__INFLIGHT_MAX  256 /* hard cap of cfg.max_inflight */
+#define RAFT__CATCHUP_SLACK 256 /* a learner within this many entries of commit may be promoted */
 
 enum raft__pr_state {
     RAFT__PROBE,     /* one append at a time until the follower's match is known */
@@ -26,17 +26,17 @@ struct raft__progress {
     enum raft__pr_state state;
     raft_index match;
     raft_index next;
-    bool paused;                 /* PROBE: an append is out, wait for its answer */
-    bool active;                 /* heard from since the last CheckQuorum round */
-    uint32_t since_contact;      /* ticks since the last message from this follower */
-    raft_index match_at_hb;      /* match when the last heartbeat went out: no progress
-                                    over a heartbeat round means lost appends */
-    uint64_t acked_seq;          /* highest ReadIndex round this follower confirmed */
+    bool paused;                             /* PROBE: an append is out, wait for its answer */
+    bool active;                             /* heard from since the last CheckQuorum round */
+    uint32_t since_contact;                  /* ticks since the last message from this follower */
+    raft_index match_at_hb;                  /* match when the last heartbeat went out: no progress
+                                                over a heartbeat round means lost appends */
+    uint64_t acked_seq;                      /* highest ReadIndex round this follower confirmed */
     raft_index inflight[RAFT__INFLIGHT_MAX]; /* last index of each append in flight */
     uint32_t inflight_head, inflight_n;
-    raft_index snap_index;       /* SNAPSHOT: which snapshot is being sent */
-    uint64_t snap_offset;        /* SNAPSHOT: bytes the follower confirmed */
-    uint32_t snap_wait;          /* SNAPSHOT: ticks since the last chunk went out */
+    raft_index snap_index; /* SNAPSHOT: which snapshot is being sent */
+    uint64_t snap_offset;  /* SNAPSHOT: bytes the follower confirmed */
+    uint32_t snap_wait;    /* SNAPSHOT: ticks since the last chunk went out */
 };
 
 struct raft__read {
@@ -65,15 +65,15 @@ struct raft {
     enum raft_role role;
     raft_id leader;
     raft_index commit;
-    raft_index applied;              /* handed out as committed and advanced */
+    raft_index applied; /* handed out as committed and advanced */
     uint32_t election_elapsed;
     uint32_t heartbeat_elapsed;
-    uint32_t timeout;                /* randomized election timeout in ticks */
+    uint32_t timeout; /* randomized election timeout in ticks */
 
     /* Configuration: the latest CONF entry in the log wins (thesis 4.1). */
     struct raft_conf conf;
-    raft_index conf_index;           /* index of the entry conf came from; 0 = base */
-    struct raft_conf base_conf;      /* configuration in force at log.offset */
+    raft_index conf_index;      /* index of the entry conf came from; 0 = base */
+    struct raft_conf base_conf; /* configuration in force at log.offset */
 
     /* Snapshot the shell holds (leader side sends it; follower side installs). */
     raft_index snap_index;
@@ -90,11 +90,11 @@ struct raft {
     /* Leader. */
     struct raft__progress pr[RAFT_MAX_MEMBERS];
     uint32_t n_pr;
-    raft_index term_start;           /* index of this term's no-op */
+    raft_index term_start; /* index of this term's no-op */
     raft_id transferee;
     uint32_t transfer_elapsed;
-    bool need_broadcast;             /* proposals since the last ready: append to all */
-    uint64_t read_seq;               /* last ReadIndex round sent */
+    bool need_broadcast; /* proposals since the last ready: append to all */
+    uint64_t read_seq;   /* last ReadIndex round sent */
     struct raft__read *reads;
     size_t n_reads, cap_reads;
 
@@ -114,7 +114,7 @@ struct raft {
     struct raft__msgbuf out_sync;
     struct raft_read_result *results;
     size_t n_results, cap_results;
-    bool committed_out;              /* a ready handed out committed entries */
+    bool committed_out; /* a ready handed out committed entries */
 };
 
 /* raft.c */

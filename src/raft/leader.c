@@ -86,8 +86,7 @@ void raft__tick_leader(struct raft *r)
     if (r->election_elapsed >= r->cfg.election_ticks) {
         r->election_elapsed = 0;
         if (r->cfg.check_quorum && !quorum_active(r)) {
-            raft__tracef(r, "no quorum heard in term %u -> step down",
-                         (unsigned long long)r->term);
+            raft__tracef(r, "no quorum heard in term %u -> step down", (unsigned long long)r->term);
             raft__become_follower(r, r->term, RAFT_NONE);
             return;
         }

@@ -13,10 +13,10 @@
 struct raft__log {
     struct raft_entry *ents; /* owned; each entry's data is owned too */
     size_t n, cap;
-    raft_index offset;       /* index before ents[0] */
+    raft_index offset; /* index before ents[0] */
     raft_term offset_term;
-    raft_index written;      /* entries through here were handed to storage */
-    raft_index durable;      /* entries through here are durable (raft_durable) */
+    raft_index written; /* entries through here were handed to storage */
+    raft_index durable; /* entries through here are durable (raft_durable) */
 };
 
 void raft__log_init(struct raft__log *l, raft_index offset, raft_term offset_term);

@@ -29,20 +29,23 @@ const char *raft_strerror(int err)
 const char *raft_role_name(enum raft_role role)
 {
     switch (role) {
-    case RAFT_FOLLOWER: return "follower";
-    case RAFT_PRECANDIDATE: return "precandidate";
-    case RAFT_CANDIDATE: return "candidate";
-    case RAFT_LEADER: return "leader";
+    case RAFT_FOLLOWER:
+        return "follower";
+    case RAFT_PRECANDIDATE:
+        return "precandidate";
+    case RAFT_CANDIDATE:
+        return "candidate";
+    case RAFT_LEADER:
+        return "leader";
     }
     return "?";
 }
 
 const char *raft_msg_name(int type)
 {
-    static const char *const names[] = {"?",         "vote",         "vote_resp",
-                                        "append",    "append_resp",  "heartbeat",
-                                        "heartbeat_resp", "snapshot", "snapshot_resp",
-                                        "timeout_now"};
+    static const char *const names[] = {
+        "?",         "vote",           "vote_resp", "append",        "append_resp",
+        "heartbeat", "heartbeat_resp", "snapshot",  "snapshot_resp", "timeout_now"};
     if (type < 0 || type > RAFT_MSG_TYPE_MAX)
         return "?";
     return names[type];
@@ -252,8 +255,7 @@ static void reply_stale(struct raft *r, const struct raft_msg *m)
         struct raft_msg resp = {.type = RAFT_MSG_APPEND_RESP, .to = m->from, .reject = true};
         raft__send_sync(r, &resp);
     } else if (m->type == RAFT_MSG_VOTE) {
-        struct raft_msg resp = {
-            .type = RAFT_MSG_VOTE_RESP, .to = m->from, .prevote = m->prevote};
+        struct raft_msg resp = {.type = RAFT_MSG_VOTE_RESP, .to = m->from, .prevote = m->prevote};
         raft__send_sync(r, &resp);
     }
 }
@@ -263,9 +265,8 @@ static bool term_rules(struct raft *r, const struct raft_msg *m)
 {
     if (m->term > r->term) {
         if (m->type == RAFT_MSG_VOTE && in_lease(r, m)) {
-            raft__tracef(r, "ignore %s from %u term %u -> in leader lease",
-                         raft_msg_name(m->type), (unsigned long long)m->from,
-                         (unsigned long long)m->term);
+            raft__tracef(r, "ignore %s from %u term %u -> in leader lease", raft_msg_name(m->type),
+                         (unsigned long long)m->from, (unsigned long long)m->term);
             return false;
         }
         if (m->type == RAFT_MSG_VOTE && m->prevote)
@@ -274,9 +275,9 @@ static bool term_rules(struct raft *r, const struct raft_msg *m)
             return true; /* carries the term the pre-candidate would use */
         bool from_leader = m->type == RAFT_MSG_APPEND || m->type == RAFT_MSG_HEARTBEAT ||
                            m->type == RAFT_MSG_SNAPSHOT;
-        raft__tracef(r, "recv %s from %u term %u > %u -> follower",
-                     raft_msg_name(m->type), (unsigned long long)m->from,
-                     (unsigned long long)m->term, (unsigned long long)r->term);
+        raft__tracef(r, "recv %s from %u term %u > %u -> follower", raft_msg_name(m->type),
+                     (unsigned long long)m->from, (unsigned long long)m->term,
+                     (unsigned long long)r->term);
         raft__become_follower(r, m->term, from_leader ? m->from : RAFT_NONE);
         return true;
     }
@@ -308,15 +309,33 @@ int raft_step(struct raft *r, const struct raft_msg *m)
         return RAFT_OK;
     touch_progress(r, m);
     switch (m->type) {
-    case RAFT_MSG_VOTE: raft__recv_vote(r, m); break;
-    case RAFT_MSG_VOTE_RESP: raft__recv_vote_resp(r, m); break;
-    case RAFT_MSG_APPEND: raft__recv_append(r, m); break;
-    case RAFT_MSG_APPEND_RESP: raft__recv_append_resp(r, m); break;
-    case RAFT_MSG_HEARTBEAT: raft__recv_heartbeat(r, m); break;
-    case RAFT_MSG_HEARTBEAT_RESP: raft__recv_heartbeat_resp(r, m); break;
-    case RAFT_MSG_SNAPSHOT: raft__recv_snapshot(r, m); break;
-    case RAFT_MSG_SNAPSHOT_RESP: raft__recv_snapshot_resp(r, m); break;
-    case RAFT_MSG_TIMEOUT_NOW: raft__recv_timeout_now(r, m); break;
+    case RAFT_MSG_VOTE:
+        raft__recv_vote(r, m);
+        break;
+    case RAFT_MSG_VOTE_RESP:
+        raft__recv_vote_resp(r, m);
+        break;
+    case RAFT_MSG_APPEND:
+        raft__recv_append(r, m);
+        break;
+    case RAFT_MSG_APPEND_RESP:
+        raft__recv_append_resp(r, m);
+        break;
+    case RAFT_MSG_HEARTBEAT:
+        raft__recv_heartbeat(r, m);
+        break;
+    case RAFT_MSG_HEARTBEAT_RESP:
+        raft__recv_heartbeat_resp(r, m);
+        break;
+    case RAFT_MSG_SNAPSHOT:
+        raft__recv_snapshot(r, m);
+        break;
+    case RAFT_MSG_SNAPSHOT_RESP:
+        raft__recv_snapshot_resp(r, m);
+        break;
+    case RAFT_MSG_TIMEOUT_NOW:
+        raft__recv_timeout_now(r, m);
+        break;
     }
     return RAFT_OK;
 }
@@ -335,8 +354,7 @@ void raft_campaign(struct raft *r)
         raft__start_election(r, false, false);
 }
 
-int raft_propose(struct raft *r, const void *data, uint32_t len, raft_index *index,
-                 raft_term *term)
+int raft_propose(struct raft *r, const void *data, uint32_t len, raft_index *index, raft_term *term)
 {
     if (r->role != RAFT_LEADER)
         return RAFT_ENOTLEADER;

@@ -35,9 +35,9 @@ typedef uint64_t raft_term;
 typedef uint64_t raft_index;
 typedef uint32_t raft_id;
 
-#define RAFT_NONE UINT32_MAX  /* no node: no vote, no known leader */
-#define RAFT_MAX_MEMBERS 16   /* voters plus learners in one configuration */
-#define RAFT_ADDR_MAX 128     /* bytes of an opaque member address, NUL included */
+#define RAFT_NONE        UINT32_MAX /* no node: no vote, no known leader */
+#define RAFT_MAX_MEMBERS 16         /* voters plus learners in one configuration */
+#define RAFT_ADDR_MAX    128        /* bytes of an opaque member address, NUL included */
 
 /* One error table; raft_strerror() maps a code to its text. */
 #define RAFT_ERRORS(X)                                                    \
@@ -78,8 +78,8 @@ struct raft_entry {
 
 struct raft_member {
     raft_id id;
-    bool voter;                /* false: a learner, which replicates but never votes */
-    char addr[RAFT_ADDR_MAX];  /* opaque to the core (the shell stores a URL) */
+    bool voter;               /* false: a learner, which replicates but never votes */
+    char addr[RAFT_ADDR_MAX]; /* opaque to the core (the shell stores a URL) */
 };
 
 struct raft_conf {
@@ -97,15 +97,15 @@ uint32_t raft_conf_voters(const struct raft_conf *c);
 /* ===== Messages ===== */
 
 enum raft_msg_type {
-    RAFT_MSG_VOTE = 1,        /* RequestVote (or pre-vote when .prevote) */
-    RAFT_MSG_VOTE_RESP,       /* .granted */
-    RAFT_MSG_APPEND,          /* AppendEntries with entries */
-    RAFT_MSG_APPEND_RESP,     /* .reject, .index (match or rejected prev), .hint_* */
-    RAFT_MSG_HEARTBEAT,       /* .commit, .seq (ReadIndex round) */
-    RAFT_MSG_HEARTBEAT_RESP,  /* .seq echoed */
-    RAFT_MSG_SNAPSHOT,        /* InstallSnapshot chunk: .snap_*, .offset, .data */
-    RAFT_MSG_SNAPSHOT_RESP,   /* .snap_index, .offset = next offset wanted, .reject */
-    RAFT_MSG_TIMEOUT_NOW,     /* leadership transfer: campaign now (thesis 3.10) */
+    RAFT_MSG_VOTE = 1,       /* RequestVote (or pre-vote when .prevote) */
+    RAFT_MSG_VOTE_RESP,      /* .granted */
+    RAFT_MSG_APPEND,         /* AppendEntries with entries */
+    RAFT_MSG_APPEND_RESP,    /* .reject, .index (match or rejected prev), .hint_* */
+    RAFT_MSG_HEARTBEAT,      /* .commit, .seq (ReadIndex round) */
+    RAFT_MSG_HEARTBEAT_RESP, /* .seq echoed */
+    RAFT_MSG_SNAPSHOT,       /* InstallSnapshot chunk: .snap_*, .offset, .data */
+    RAFT_MSG_SNAPSHOT_RESP,  /* .snap_index, .offset = next offset wanted, .reject */
+    RAFT_MSG_TIMEOUT_NOW,    /* leadership transfer: campaign now (thesis 3.10) */
 };
 #define RAFT_MSG_TYPE_MAX RAFT_MSG_TIMEOUT_NOW
 const char *raft_msg_name(int type);
@@ -118,19 +118,19 @@ struct raft_msg {
     raft_term term;
 
     /* VOTE: candidate's last log position. APPEND: the entry before .entries. */
-    raft_index index;       /* VOTE: last index; APPEND: prev index;
-                               APPEND_RESP: match index, or the rejected prev index */
-    raft_term log_term;     /* VOTE: last term; APPEND: prev term; APPEND_RESP: hint term */
-    raft_index commit;      /* APPEND, HEARTBEAT: leader commit */
-    raft_index hint_index;  /* APPEND_RESP reject: the follower's best guess of a match */
-    uint64_t seq;           /* HEARTBEAT(_RESP): ReadIndex round; APPEND(_RESP) too */
-    bool prevote;           /* VOTE(_RESP): a pre-vote (thesis 9.6) */
-    bool transfer;          /* VOTE: caused by TIMEOUT_NOW, overrides leader stickiness */
-    bool granted;           /* VOTE_RESP */
-    bool reject;            /* APPEND_RESP, SNAPSHOT_RESP */
+    raft_index index;      /* VOTE: last index; APPEND: prev index;
+                              APPEND_RESP: match index, or the rejected prev index */
+    raft_term log_term;    /* VOTE: last term; APPEND: prev term; APPEND_RESP: hint term */
+    raft_index commit;     /* APPEND, HEARTBEAT: leader commit */
+    raft_index hint_index; /* APPEND_RESP reject: the follower's best guess of a match */
+    uint64_t seq;          /* HEARTBEAT(_RESP): ReadIndex round; APPEND(_RESP) too */
+    bool prevote;          /* VOTE(_RESP): a pre-vote (thesis 9.6) */
+    bool transfer;         /* VOTE: caused by TIMEOUT_NOW, overrides leader stickiness */
+    bool granted;          /* VOTE_RESP */
+    bool reject;           /* APPEND_RESP, SNAPSHOT_RESP */
 
-    uint32_t n_entries;           /* APPEND */
-    struct raft_entry *entries;   /* APPEND; owned by the sender of the struct */
+    uint32_t n_entries;         /* APPEND */
+    struct raft_entry *entries; /* APPEND; owned by the sender of the struct */
 
     raft_index snap_index;        /* SNAPSHOT(_RESP) */
     raft_term snap_term;          /* SNAPSHOT */
@@ -148,14 +148,14 @@ struct raft_msg {
 
 struct raft_config {
     raft_id id;
-    uint32_t election_ticks;        /* timeout drawn from [election_ticks, 2*election_ticks) */
-    uint32_t heartbeat_ticks;       /* leader heartbeat period */
-    uint64_t seed;                  /* the core's PRNG; runs with equal seeds are identical */
-    uint32_t max_append_bytes;      /* entry payload bytes per APPEND (at least one entry) */
-    uint32_t max_inflight;          /* APPENDs in flight per follower when pipelining */
-    uint32_t snapshot_chunk_bytes;  /* InstallSnapshot chunk size */
-    bool pre_vote;                  /* thesis 9.6 */
-    bool check_quorum;              /* leader steps down without a quorum; leader stickiness */
+    uint32_t election_ticks;       /* timeout drawn from [election_ticks, 2*election_ticks) */
+    uint32_t heartbeat_ticks;      /* leader heartbeat period */
+    uint64_t seed;                 /* the core's PRNG; runs with equal seeds are identical */
+    uint32_t max_append_bytes;     /* entry payload bytes per APPEND (at least one entry) */
+    uint32_t max_inflight;         /* APPENDs in flight per follower when pipelining */
+    uint32_t snapshot_chunk_bytes; /* InstallSnapshot chunk size */
+    bool pre_vote;                 /* thesis 9.6 */
+    bool check_quorum;             /* leader steps down without a quorum; leader stickiness */
     /* Optional decision trace, "condition -> outcome" lines without newline. */
     void (*trace)(void *arg, const char *line);
     void *trace_arg;
@@ -172,11 +172,11 @@ struct raft_hard_state {
  * snap_index + 1 (entries at or before snap_index are ignored). */
 struct raft_boot {
     struct raft_hard_state hs;
-    raft_index snap_index;        /* 0: no snapshot */
+    raft_index snap_index; /* 0: no snapshot */
     raft_term snap_term;
     uint64_t snap_size;
-    struct raft_conf snap_conf;   /* configuration in the snapshot (if snap_index > 0) */
-    struct raft_conf initial;     /* configuration before any CONF entry: the ip_list */
+    struct raft_conf snap_conf; /* configuration in the snapshot (if snap_index > 0) */
+    struct raft_conf initial;   /* configuration before any CONF entry: the ip_list */
     const struct raft_entry *entries;
     size_t n_entries;
 };
@@ -218,8 +218,8 @@ void raft_campaign(struct raft *r);
 
 struct raft_read_result {
     uint64_t read_id;
-    bool ok;            /* false: leadership lost, answer "not leader" */
-    raft_index index;   /* the read index; state applied through it answers the read */
+    bool ok;          /* false: leadership lost, answer "not leader" */
+    raft_index index; /* the read index; state applied through it answers the read */
 };
 
 struct raft_snap_chunk {
@@ -228,7 +228,7 @@ struct raft_snap_chunk {
     uint64_t offset;
     const uint8_t *data;
     uint32_t len;
-    bool first;  /* start a new temporary file */
+    bool first; /* start a new temporary file */
 };
 
 struct raft_snap_install {
@@ -245,8 +245,8 @@ struct raft_ready {
     const struct raft_entry *entries; /* append; entries[0].index <= last stored index
                                          means: first truncate from entries[0].index */
     size_t n_entries;
-    bool must_sync;                   /* hs term/vote or entries changed */
-    raft_index last_index;            /* pass to raft_durable() once durable */
+    bool must_sync;        /* hs term/vote or entries changed */
+    raft_index last_index; /* pass to raft_durable() once durable */
     raft_term last_term;
 
     const struct raft_snap_chunk *chunk;     /* follower: write into the temp snapshot */
@@ -254,7 +254,7 @@ struct raft_ready {
                                                 sync, rename, restore state from it, drop
                                                 log entries <= index unless they match */
 
-    const struct raft_msg *msgs;      /* send now */
+    const struct raft_msg *msgs; /* send now */
     size_t n_msgs;
     const struct raft_msg *msgs_sync; /* send once this ready is durable */
     size_t n_msgs_sync;
@@ -294,7 +294,7 @@ struct raft_status {
     raft_index snap_index;
     raft_term snap_term;
     raft_id transferee;
-    uint32_t n_progress;    /* leader only */
+    uint32_t n_progress; /* leader only */
     struct raft_progress_info progress[RAFT_MAX_MEMBERS];
 };
 void raft_status(const struct raft *r, struct raft_status *st);

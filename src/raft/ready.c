@@ -20,9 +20,9 @@ static bool hs_differs(const struct raft *r)
 
 bool raft_has_ready(const struct raft *r)
 {
-    return hs_differs(r) || r->log.written < raft__log_last(&r->log) || r->out.n ||
-           r->out_sync.n || r->commit > r->applied || r->n_results || r->chunk_pending ||
-           r->install_pending || r->need_broadcast ||
+    return hs_differs(r) || r->log.written < raft__log_last(&r->log) || r->out.n || r->out_sync.n ||
+           r->commit > r->applied || r->n_results || r->chunk_pending || r->install_pending ||
+           r->need_broadcast ||
            (r->role == RAFT_LEADER && r->n_reads && r->reads[r->n_reads - 1].seq > r->read_seq);
 }
 

@@ -180,10 +180,9 @@ static void reject_append(struct raft *r, const struct raft_msg *m)
                             .index = m->index,
                             .hint_index = hint,
                             .log_term = hint_term};
-    raft__tracef(r, "append prev %u/%u from %u -> reject, hint %u/%u",
-                 (unsigned long long)m->index, (unsigned long long)m->log_term,
-                 (unsigned long long)m->from, (unsigned long long)hint,
-                 (unsigned long long)hint_term);
+    raft__tracef(r, "append prev %u/%u from %u -> reject, hint %u/%u", (unsigned long long)m->index,
+                 (unsigned long long)m->log_term, (unsigned long long)m->from,
+                 (unsigned long long)hint, (unsigned long long)hint_term);
     raft__send_sync(r, &resp);
 }
 

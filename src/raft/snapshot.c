@@ -32,7 +32,8 @@ void raft__send_snapshot(struct raft *r, struct raft__progress *pr)
         pr->inflight_head = 0;
     }
     uint64_t left = r->snap_size - pr->snap_offset;
-    uint32_t len = left < r->cfg.snapshot_chunk_bytes ? (uint32_t)left : r->cfg.snapshot_chunk_bytes;
+    uint32_t len =
+        left < r->cfg.snapshot_chunk_bytes ? (uint32_t)left : r->cfg.snapshot_chunk_bytes;
     struct raft_msg m = {.type = RAFT_MSG_SNAPSHOT,
                          .to = pr->id,
                          .snap_index = r->snap_index,
@@ -74,10 +75,8 @@ static void install(struct raft *r, const struct raft_msg *m)
     if (m->snap_index > r->commit)
         r->commit = m->snap_index;
     r->applied = m->snap_index;
-    r->install = (struct raft_snap_install){.index = m->snap_index,
-                                            .term = m->snap_term,
-                                            .size = m->snap_size,
-                                            .conf = &r->snap_conf};
+    r->install = (struct raft_snap_install){
+        .index = m->snap_index, .term = m->snap_term, .size = m->snap_size, .conf = &r->snap_conf};
     r->install_pending = true;
     raft__tracef(r, "snapshot %u term %u complete -> install, log after %u",
                  (unsigned long long)m->snap_index, (unsigned long long)m->snap_term,
@@ -119,8 +118,8 @@ void raft__recv_snapshot(struct raft *r, const struct raft_msg *m)
     if ((m->len && !m->data) || !m->conf || m->offset + m->len > m->snap_size ||
         (m->done && m->offset + m->len != m->snap_size) || r->chunk_pending)
         return; /* malformed, or one chunk per ready: the leader will resend */
-    struct raft_msg resp = {.type = RAFT_MSG_SNAPSHOT_RESP, .to = m->from,
-                            .snap_index = m->snap_index};
+    struct raft_msg resp = {
+        .type = RAFT_MSG_SNAPSHOT_RESP, .to = m->from, .snap_index = m->snap_index};
     if (m->offset == 0) {
         r->recv_index = m->snap_index;
         r->recv_term = m->snap_term;

@@ -82,8 +82,9 @@ void log_msg(enum log_level level, const char *fmt, ...)
     if (log_json) {
         char esc[2100];
         json_escape(esc, sizeof esc, msg);
-        n = snprintf(line, sizeof line, "{\"ts\":\"%s\",\"level\":\"%s\",\"node\":%d,\"msg\":\"%s\"}\n",
-                     ts, level_names[level], log_node, esc);
+        n = snprintf(line, sizeof line,
+                     "{\"ts\":\"%s\",\"level\":\"%s\",\"node\":%d,\"msg\":\"%s\"}\n", ts,
+                     level_names[level], log_node, esc);
     } else {
         n = snprintf(line, sizeof line, "%s %s node=%d %s\n", ts, level_names[level], log_node,
                      msg);

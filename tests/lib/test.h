@@ -27,24 +27,24 @@ int test_main(int argc, char **argv);
     }                                                              \
     static void test_##name(void)
 
-#define CHECK(cond)                                      \
-    do {                                                 \
-        if (!(cond)) {                                   \
-            test_fail(__FILE__, __LINE__, #cond);        \
-            return;                                      \
-        }                                                \
+#define CHECK(cond)                               \
+    do {                                          \
+        if (!(cond)) {                            \
+            test_fail(__FILE__, __LINE__, #cond); \
+            return;                               \
+        }                                         \
     } while (0)
 
-#define CHECK_EQ_U64(a, b)                                                      \
-    do {                                                                        \
-        uint64_t a_ = (uint64_t)(a), b_ = (uint64_t)(b);                        \
-        if (a_ != b_) {                                                         \
-            char what_[256];                                                    \
-            snprintf(what_, sizeof what_, "%s == %s (%llu != %llu)", #a, #b,    \
-                     (unsigned long long)a_, (unsigned long long)b_);           \
-            test_fail(__FILE__, __LINE__, what_);                               \
-            return;                                                             \
-        }                                                                       \
+#define CHECK_EQ_U64(a, b)                                                   \
+    do {                                                                     \
+        uint64_t a_ = (uint64_t)(a), b_ = (uint64_t)(b);                     \
+        if (a_ != b_) {                                                      \
+            char what_[256];                                                 \
+            snprintf(what_, sizeof what_, "%s == %s (%llu != %llu)", #a, #b, \
+                     (unsigned long long)a_, (unsigned long long)b_);        \
+            test_fail(__FILE__, __LINE__, what_);                            \
+            return;                                                          \
+        }                                                                    \
     } while (0)
 
 #endif
