@@ -188,6 +188,20 @@ static void expire_list(struct node *n, h2o_linklist_t *list, uint64_t now, bool
     }
 }
 
+/* A deposed leader's waiting writes may still commit under the next leader, so
+ * they keep waiting, but only about an election timeout: a leader that was
+ * removed, or whose entries were lost, would otherwise hold its clients for the
+ * whole request timeout. Their answer is then "timeout" (unknown outcome). */
+void node_leadership_lost(struct node *n)
+{
+    uint64_t soon = node_now_ms(n) + n->cfg->election_timeout_ms;
+    for (h2o_linklist_t *l = n->writes.next; l != &n->writes; l = l->next) {
+        struct node_pending *pd = H2O_STRUCT_FROM_MEMBER(struct node_pending, link, l);
+        if (pd->deadline_ms > soon)
+            pd->deadline_ms = soon;
+    }
+}
+
 void node_expire_pending(struct node *n, bool all)
 {
     uint64_t now = node_now_ms(n);

@@ -117,6 +117,7 @@ int node_client_register(struct node *n, h2o_hostconf_t *host);
 void node_complete_write(struct node *n, const struct raft_entry *e, const void *result);
 void node_complete_read(struct node *n, const struct raft_read_result *rr);
 void node_expire_pending(struct node *n, bool all);
+void node_leadership_lost(struct node *n);
 
 #define NODE_OP_ADMIN 4 /* pending.op of a membership change (api ops are 0..3) */
 /* Answers req {"code":"success","index":N} once entry (index, term) applies. */

@@ -265,6 +265,8 @@ static void note_role(struct node *n)
     } else if (term != n->last_term) {
         log_info("term %llu (%s)", (unsigned long long)term, raft_role_name(role));
     }
+    if (n->last_role == RAFT_LEADER && role != RAFT_LEADER)
+        node_leadership_lost(n);
     n->last_leader = leader;
     n->last_term = term;
     n->last_role = role;

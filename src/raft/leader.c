@@ -82,6 +82,10 @@ void raft__tick_leader(struct raft *r)
     if (r->transferee != RAFT_NONE && ++r->transfer_elapsed >= r->cfg.election_ticks) {
         raft__tracef(r, "transfer to %u timed out -> abort", (unsigned long long)r->transferee);
         r->transferee = RAFT_NONE;
+        if (!raft__is_voter(r, r->cfg.id) && r->commit >= r->conf_index) {
+            raft__become_follower(r, r->term, RAFT_NONE); /* removed: leave anyway */
+            return;
+        }
     }
     if (r->election_elapsed >= r->cfg.election_ticks) {
         r->election_elapsed = 0;

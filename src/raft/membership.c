@@ -174,22 +174,32 @@ void raft__progress_rebuild(struct raft *r)
     }
 }
 
+/* Thesis 4.2.2: a leader that removed itself leads until the removal commits,
+ * then hands over instead of leaving the cluster to wait an election timeout:
+ * proposals stop (a transfer is in progress), the most caught-up voter is brought
+ * fully up to date and told to campaign (thesis 3.10). If the transfer times
+ * out, the leader steps down anyway (tick_leader). */
 void raft__check_self_removed(struct raft *r)
 {
-    if (r->role != RAFT_LEADER || raft__is_voter(r, r->cfg.id) || r->commit < r->conf_index)
+    if (r->role != RAFT_LEADER || raft__is_voter(r, r->cfg.id) || r->commit < r->conf_index ||
+        r->transferee != RAFT_NONE)
         return;
-    /* Hand over rather than leave the cluster waiting an election timeout: the most
-     * caught-up voter campaigns at once (thesis 3.10 applied to 4.2.2). */
     struct raft__progress *best = NULL;
     for (uint32_t k = 0; k < r->n_pr; k++)
         if (r->pr[k].voter && (!best || r->pr[k].match > best->match))
             best = &r->pr[k];
-    if (best && best->match == raft__log_last(&r->log)) {
-        struct raft_msg m = {.type = RAFT_MSG_TIMEOUT_NOW, .to = best->id};
-        raft__send(r, &m);
+    if (!best) {
+        raft__become_follower(r, r->term, RAFT_NONE);
+        return;
     }
-    raft__tracef(r, "removal committed at %u -> step down", (unsigned long long)r->conf_index);
-    raft__become_follower(r, r->term, RAFT_NONE);
+    raft__tracef(r, "removal committed at %u -> hand over to %u",
+                 (unsigned long long)r->conf_index, (unsigned long long)best->id);
+    r->transferee = best->id;
+    r->transfer_elapsed = 0;
+    if (best->match == raft__log_last(&r->log))
+        raft__transfer_check(r, best);
+    else
+        raft__send_append(r, best);
 }
 
 int raft_change(struct raft *r, enum raft_change op, raft_id id, const char *addr,

@@ -17,37 +17,52 @@
  *   cluster-tool failover IP_LIST NODE PID SIGNAL KEY
  *       sends SIGNAL (KILL or STOP) to PID, the process of node NODE, then writes KEY through
  *       the other nodes until one write succeeds; prints the time from signal to that ack.
+ *   cluster-tool members IP_LIST [NODE...]
+ *       one line per node: "id voters=A,B,.. learners=C,.." from its /status ("id -" when it
+ *       does not answer); states and members live in tool_status.c.
+ *   cluster-tool casrun IP_LIST KEY CLIENT_ID SECONDS LOSE_EVERY
+ *       one exactly-once client runs the CAS chain KEY: absent->1->2->.. for SECONDS, killing
+ *       the reply of every LOSE_EVERY-th first attempt (0 = none); see tool_casrun.c.
  *
  * Times are CLOCK_MONOTONIC microseconds, the time base histgen records, so histories from
  * both tools can be merged. Writes use vclient's exactly-once sessions, so its retries are
  * safe; any write without a success answer is recorded as info (it may have applied).
  */
+#include "cluster_tool.h"
 #include "vclient.h"
 #include "lib/lincheck.h"
 
-#include <curl/curl.h>
 #include <errno.h>
-#include <json-c/json.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
 
-#define TOOL_MAX_NODES 16
-
-static char tool_urls[TOOL_MAX_NODES][128];
-static const char *tool_eps[TOOL_MAX_NODES];
-static size_t tool_n_eps;
+char tool_urls[TOOL_MAX_NODES][128];
+const char *tool_eps[TOOL_MAX_NODES];
+size_t tool_n_eps;
 static atomic_bool tool_stop;
 static atomic_long tool_started;
 
-static int64_t tool_now_us(void)
+int64_t tool_now_us(void)
 {
     struct timespec ts;
     if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
         abort();
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+size_t tool_collect(char *data, size_t size, size_t nmemb, void *arg)
+{
+    struct tool_buf *b = arg;
+    size_t n = size * nmemb;
+    if (n >= sizeof b->data - b->len)
+        return 0; /* a reply this large is not one we know how to read */
+    memcpy(b->data + b->len, data, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return n;
 }
 
 /* Loads the ip_list into tool_urls; node `skip` (or -1) is left out of tool_eps. */
@@ -304,64 +319,6 @@ static int tool_failover(pid_t pid, int sig, const char *key)
     return rc;
 }
 
-struct tool_buf {
-    char data[16384];
-    size_t len;
-};
-
-static size_t tool_collect(char *data, size_t size, size_t nmemb, void *arg)
-{
-    struct tool_buf *b = arg;
-    size_t n = size * nmemb;
-    if (n >= sizeof b->data - b->len)
-        return 0; /* a /status this large is not one we know how to read */
-    memcpy(b->data + b->len, data, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return n;
-}
-
-/* Prints one /status as a line of columns; a node that does not answer gets all "-". */
-static void tool_state(CURL *curl, int id)
-{
-    static const char *const fields[] = {
-        "role", "leader", "term", "commit_index", "applied_index", "last_index", "snapshot_index"};
-    static struct tool_buf buf;
-    char url[160];
-    snprintf(url, sizeof url, "%s/status", tool_urls[id]);
-    buf.len = 0;
-    json_object *st = NULL;
-    if (curl_easy_setopt(curl, CURLOPT_URL, url) == CURLE_OK &&
-        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, tool_collect) == CURLE_OK &&
-        curl_easy_setopt(curl, CURLOPT_WRITEDATA, &buf) == CURLE_OK &&
-        curl_easy_perform(curl) == CURLE_OK && buf.len > 0)
-        st = json_tokener_parse(buf.data);
-    printf("%d", id);
-    for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
-        json_object *v = NULL;
-        bool has = st && json_object_object_get_ex(st, fields[f], &v) && v;
-        printf(" %s", has ? json_object_get_string(v) : "-");
-    }
-    printf("\n");
-    json_object_put(st);
-}
-
-static int tool_states(char **ids, int n_ids)
-{
-    CURL *curl = curl_easy_init();
-    if (!curl || curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 500L) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK)
-        return 2;
-    int n = (int)tool_n_eps;
-    for (int i = 0; i < (n_ids > 0 ? n_ids : n); i++) {
-        int id = n_ids > 0 ? atoi(ids[i]) : i;
-        if (id >= 0 && id < n)
-            tool_state(curl, id);
-    }
-    curl_easy_cleanup(curl);
-    return fflush(stdout) == 0 ? 0 : 2;
-}
-
 static int tool_usage(void)
 {
     fputs(
@@ -369,7 +326,9 @@ static int tool_usage(void)
         "       cluster-tool verify IP_LIST HISTORY [STALE_URL]\n"
         "       cluster-tool finalread IP_LIST HISTORY PREFIX NKEYS\n"
         "       cluster-tool states IP_LIST [NODE...]\n"
-        "       cluster-tool failover IP_LIST NODE PID KILL|STOP KEY\n",
+        "       cluster-tool failover IP_LIST NODE PID KILL|STOP KEY\n"
+        "       cluster-tool members IP_LIST [NODE...]\n"
+        "       cluster-tool casrun IP_LIST KEY CLIENT_ID SECONDS LOSE_EVERY\n",
         stderr);
     return 2;
 }
@@ -396,6 +355,10 @@ int main(int argc, char **argv)
         rc = tool_finalread(argv[3], argv[4], atoi(argv[5]));
     else if (strcmp(cmd, "states") == 0)
         rc = tool_states(argv + 3, argc - 3);
+    else if (strcmp(cmd, "members") == 0)
+        rc = tool_members(argv + 3, argc - 3);
+    else if (strcmp(cmd, "casrun") == 0 && argc == 7)
+        rc = tool_casrun(argv[3], strtoull(argv[4], NULL, 10), atof(argv[5]), atol(argv[6]));
     else if (failover)
         rc = tool_failover((pid_t)atol(argv[4]), strcmp(argv[5], "STOP") == 0 ? SIGSTOP : SIGKILL,
                            argv[6]);

@@ -51,10 +51,15 @@ endpoints_except() {
     echo "$out"
 }
 
-start_node() {
-    local i=$1
-    "$VESPERD" "$i" "$CL_IPLIST" --data-dir "$CL_DIR/data$i" \
-        --listen "127.0.0.1:$((CL_PORT0 + i))" "${CL_ARGS[@]}" \
+start_node() { start_node_as "$1" "$CL_IPLIST"; }
+
+# start_node_as I IP_LIST [vesperd options...]: start_node with another ip_list and extra
+# options (the membership scenario's joining nodes).
+start_node_as() {
+    local i=$1 list=$2
+    shift 2
+    "$VESPERD" "$i" "$list" --data-dir "$CL_DIR/data$i" \
+        --listen "127.0.0.1:$((CL_PORT0 + i))" "${CL_ARGS[@]}" "$@" \
         >>"$CL_DIR/node$i.log" 2>&1 &
     NODE_PID[i]=$!
     # Out of the job table: bash then reaps it silently (no "Killed" lines on kill -9), and
@@ -116,6 +121,10 @@ crashed_nodes() {
 # states [NODE...]: one line per node (default all): "id role leader term commit applied
 # last snapshot", "-" for what a node does not say (all "-" when it does not answer).
 states() { "$TOOL" states "$CL_IPLIST" "$@"; }
+
+# members [NODE...]: one line per node, "id voters=A,B,.. learners=C,.." (ids ascending) from
+# its /status, "id -" when it does not answer.
+members() { "$TOOL" members "$CL_IPLIST" "$@"; }
 
 # Prints "role leader term commit applied last snapshot" of node i.
 node_state() { states "$1" | cut -d' ' -f2-; }

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# run.sh: the cluster suite. Real vesperd processes on 127.0.0.1 (ports 17100-17159), each
+# run.sh: the cluster suite. Real vesperd processes on 127.0.0.1 (ports 17100-17179), each
 # scenario on its own fresh five-node cluster under one mktemp -d directory that is removed
 # at exit (CLUSTER_KEEP=1 keeps it, with every node log, for a post-mortem).
 #
-#   tests/cluster/run.sh [SCENARIO...]     all scenarios (1-7) or the ones named
+#   tests/cluster/run.sh [SCENARIO...]     all scenarios (1-9) or the ones named
 #   SEED=n tests/cluster/run.sh            replays the random choices of a run
 #
 # Prints one "ok N - name" or "FAIL N - name: why" line per scenario and closes with
 # "N passed, N failed" (tests/run.sh reads it). Scenarios 2, 3, 5 and 6 record histgen
-# histories; scenario 7 runs build/lincheck on each of them. A scenario's assertions are
-# never retried into passing: polls wait for a state, then the state is asserted once.
+# histories; scenario 7 runs build/lincheck on each of them. Scenario 8 (membership changes,
+# scen_members.sh) checks its own history; scenario 9 (exactly-once, scen_once.sh) checks a
+# CAS chain and duplicate requests. A scenario's assertions are never retried into passing:
+# polls wait for a state, then the state is asserted once.
 # On failure the warnings and tail of every node's log are printed.
 set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -20,6 +22,10 @@ ROOT=${ROOT:-$(cd "$HERE/../.." && pwd)}
 . "$HERE/scen_failover.sh"
 # shellcheck source=tests/cluster/scen_recovery.sh
 . "$HERE/scen_recovery.sh"
+# shellcheck source=tests/cluster/scen_members.sh
+. "$HERE/scen_members.sh"
+# shellcheck source=tests/cluster/scen_once.sh
+. "$HERE/scen_once.sh"
 
 SEED=${SEED:-$(($(date +%s%N) / 1000 % 1000000))}
 TOP=$(mktemp -d /tmp/vesper-cluster.XXXXXX) || exit 2
@@ -165,7 +171,7 @@ for b in "$VESPERD" "$VESPER" "$LINCHECK" "$HISTGEN" "$TOOL"; do
     [ -x "$b" ] || { echo "missing $b (make test-cluster builds it)"; echo "0 passed, 1 failed"; exit 1; }
 done
 want=("$@")
-[ ${#want[@]} -eq 0 ] && want=(1 2 3 4 5 6 7)
+[ ${#want[@]} -eq 0 ] && want=(1 2 3 4 5 6 7 8 9)
 suite_t0=$(now_ms)
 for n in "${want[@]}"; do
     case $n in
@@ -176,11 +182,15 @@ for n in "${want[@]}"; do
     5) run_scenario 5 "three of five down: writes fail promptly, then recover" s5_no_quorum ;;
     6) run_scenario 6 "random minority kill -9 and restart under load (crash test)" s6_random_kills ;;
     7) run_scenario 7 "lincheck on the histories of scenarios 2, 3, 5, 6" s7_lincheck ;;
+    8) run_scenario 8 "grow 3 -> 5 and shrink to 3 removing the leader, under load" s8_members ;;
+    9) run_scenario 9 "exactly-once: duplicates, CAS chain across leader kills" s9_exactly_once ;;
     *) echo "unknown scenario $n" ;;
     esac
 done
 [ ${#FO_KILL[@]} -gt 0 ] &&
     echo "# failover after kill -9 of the leader (ms): ${FO_KILL[*]}; median $(median "${FO_KILL[@]}")"
+[ -n "${S8_GAP:-}" ] &&
+    echo "# hand-over after removing the leader (ms, from the node logs): $S8_GAP"
 [ ${#FO_STOP[@]} -gt 0 ] &&
     echo "# failover after SIGSTOP of the leader (ms): ${FO_STOP[*]}; median $(median "${FO_STOP[@]}")"
 echo "# SEED=$SEED, total $((($(now_ms) - suite_t0) / 1000)) s"
