@@ -41,11 +41,21 @@ export H2O_CFLAGS="-O2 -g -fPIC -DH2O_USE_LIBUV=0 -DH2O_ROOT=\"/usr\"
     -Wno-unused-but-set-variable -Wno-unused-result -Wno-deprecated-declarations
     -Iinclude -Ideps/cloexec -Ideps/golombset -Ideps/libgkc -Ideps/libyrmcds -Ideps/klib
     -Ideps/picohttpparser -Ideps/yoml"
+# One local change, applied to a copy in the build directory (the source tree stays
+# as Debian ships it): h2o answers an over-limit body itself with a plain-text 413;
+# Vesper's clients expect its JSON error shape everywhere, so that body becomes
+# {"code":"fail","error":"too_large"}.
+mkdir -p "$OUT/patched"
+sed 's|"request entity is too large"|"{\\"code\\":\\"fail\\",\\"error\\":\\"too_large\\"}"|' \
+    lib/http1.c >"$OUT/patched/http1.c"
+grep -q 'error\\":\\"too_large' "$OUT/patched/http1.c" ||
+    { echo "deps: could not adapt lib/http1.c's 413 body" >&2; exit 1; }
+FILES=$(echo "$FILES" | sed "s|^lib/http1.c$|$OUT/patched/http1.c|")
 start=$(date +%s)
 echo "deps: compiling $(echo "$FILES" | wc -l) h2o files with $CC -j$JOBS"
 # shellcheck disable=SC2016
 echo "$FILES" | xargs -P "$JOBS" -I{} sh -c \
-    'o="$OBJ/$(echo {} | tr / _).o"; $CC $H2O_CFLAGS -c {} -o "$o" 2>"$o.log" ||
+    'o="$OBJ/$(echo {} | sed "s|^/.*/patched/|lib/|" | tr / _).o"; $CC $H2O_CFLAGS -c {} -o "$o" 2>"$o.log" ||
      { cat "$o.log" >&2; exit 255; }'
 rm -f "$OUT/lib/libh2o-evloop.a"
 ar rcs "$OUT/lib/libh2o-evloop.a" "$OBJ"/*.o

@@ -25,7 +25,8 @@ JOBS=${JOBS:-2}
 # libjson-c.a, libssl-dev libssl.a and libcrypto.a, zlib1g-dev libz.a); libcurl for
 # the client; dpkg-dev, xz-utils and patch to unpack the h2o source package.
 PKGS=(gcc make clang clang-format pkg-config file curl dpkg-dev xz-utils patch
-      libjson-c-dev libssl-dev zlib1g-dev libcurl4-openssl-dev python3 python3-yaml)
+      libjson-c-dev libssl-dev zlib1g-dev libcurl4-openssl-dev python3 python3-yaml
+      clang-14 libclang-rt-14-dev)
 
 log() { echo "deps: $*"; }
 

@@ -2,7 +2,7 @@
 # (src/http/api.c) and their unit suite build/test-kv. Neither links h2o.
 KV_SRC := src/kv/kv.c src/kv/kv_cmd.c src/kv/kv_crc32c.c src/kv/kv_map.c src/kv/kv_session.c \
           src/kv/kv_snap.c
-API_SRC := src/http/api.c
+API_SRC := src/http/api.c src/http/validate.c
 KV_TEST_SRC := tests/unit/kv_test_main.c tests/unit/kv_map_test.c tests/unit/kv_apply_test.c \
                tests/unit/kv_snap_test.c tests/unit/api_test.c
 

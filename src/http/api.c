@@ -7,6 +7,7 @@
  * serializer so the seed's replies come out byte for byte.
  */
 #include "http/api.h"
+#include "http/validate.h"
 
 #include <json-c/json.h>
 #include <limits.h>
@@ -285,6 +286,8 @@ enum api_error api_parse_request(const char *method, size_t method_len, const ch
     if (detail != NULL && detail_len > 0)
         detail[0] = '\0';
     json_object *top = NULL, *payload;
+    if (body != NULL && !validate_integers_fit(body, body_len))
+        return perr(&p, API_ERR_BAD_REQUEST, "integer out of range (64-bit unsigned)");
     enum api_error err = parse_json(&p, body, body_len, &top);
     if (err != API_OK)
         return err;
@@ -299,6 +302,10 @@ enum api_error api_parse_request(const char *method, size_t method_len, const ch
         err = parse_options(&p, top, payload);
     if (err == API_OK)
         err = parse_fields(&p, payload);
+    if (err == API_OK && (!validate_utf8(out->key, out->key_len) ||
+                          (out->value && !validate_utf8(out->value, out->value_len)) ||
+                          (out->expected && !validate_utf8(out->expected, out->expected_len))))
+        err = perr(&p, API_ERR_BAD_REQUEST, "key and values must be valid UTF-8");
     json_object_put(top);
     if (err != API_OK)
         api_request_free(out);

@@ -120,6 +120,21 @@ static void add(struct node *n, h2o_hostconf_t *host, const char *path,
     h->node = n;
 }
 
+static int on_unknown_path(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    send_text(req, 404, "{\"code\":\"fail\",\"error\":\"not_found\",\"message\":\"unknown path\"}");
+    return 0;
+}
+
+/* h2o picks the first registered path that matches, so this prefix of every path
+ * must be registered last: it turns h2o's plain-text 404 into our JSON error. */
+int node_admin_register_fallback(struct node *n, h2o_hostconf_t *host)
+{
+    add(n, host, "/", on_unknown_path);
+    return 0;
+}
+
 int node_admin_register(struct node *n, h2o_hostconf_t *host)
 {
     add(n, host, "/health", on_health);

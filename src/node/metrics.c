@@ -132,6 +132,8 @@ static int on_metrics(h2o_handler_t *self, h2o_req_t *req)
            (double)ts.msgs_dropped);
     metric(&o, "vesper_peer_unauthorized_total", "counter", "Peer batches without the secret.",
            (double)ts.recv_unauthorized);
+    metric(&o, "vesper_peer_messages_rejected_total", "counter",
+           "Peer messages from unknown senders.", (double)n->m.peer_msgs_rejected);
     metric(&o, "vesper_connections_open", "gauge", "Client and peer connections open.",
            (double)n->n_conns);
     metric(&o, "vesper_connections_refused_total", "counter", "Connections over the limit.",

@@ -65,9 +65,24 @@ const char *node_client_url(struct node *n, raft_id id)
 
 /* ===== Peers ===== */
 
+/* Without a cluster secret, peer traffic is accepted only from nodes this node
+ * knows: members of the current configuration, of the ip_list, or peers it has
+ * added. A node still joining (no voters yet) must accept its future leader. With
+ * a secret, the transport has already authenticated the batch. */
+static bool known_sender(struct node *n, raft_id from)
+{
+    const struct raft_conf *c = raft_current_conf(n->raft);
+    return n->secret[0] || raft_conf_voters(c) == 0 || raft_conf_find(c, from) ||
+           (int)from < n->cfg->n_nodes || transport_has_peer(n->tp, from);
+}
+
 static void on_peer_msg(void *arg, const struct raft_msg *m)
 {
     struct node *n = arg;
+    if (!known_sender(n, m->from)) {
+        n->m.peer_msgs_rejected++;
+        return;
+    }
     raft_step(n->raft, m); /* a malformed message is dropped inside the core */
 }
 
@@ -267,7 +282,7 @@ static int setup_http(struct node *n)
         h2o_config_register_host(&n->h2o_cfg, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     if (node_client_register(n, host) || node_admin_register(n, host) ||
         node_members_register(n, host) || node_metrics_register(n, host) || start_transport(n) ||
-        transport_register(n->tp, host))
+        transport_register(n->tp, host) || node_admin_register_fallback(n, host))
         return -1;
     h2o_context_init(&n->ctx, h2o_evloop_create(), &n->h2o_cfg);
     n->accept_ctx.ctx = &n->ctx;

@@ -50,6 +50,7 @@ struct node_metrics {
     uint64_t snapshots_installed;
     uint64_t snapshot_us_total;
     uint64_t conns_refused;
+    uint64_t peer_msgs_rejected;
     uint64_t requests_shed;
     struct metrics_hist fsync;
     struct metrics_hist request;
@@ -136,6 +137,7 @@ int node_members_register(struct node *n, h2o_hostconf_t *host);
 
 /* admin.c */
 int node_admin_register(struct node *n, h2o_hostconf_t *host);
+int node_admin_register_fallback(struct node *n, h2o_hostconf_t *host);
 
 /* False (and a 401 answer sent) when a client token is set and req lacks it. */
 bool node_client_authorized(struct node *n, h2o_req_t *req);

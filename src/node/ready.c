@@ -114,7 +114,26 @@ int node_open_state(struct node *n)
 
 /* ===== Writing ===== */
 
-static void persist_snapshot(struct node *n, const struct raft_ready *rd)
+/* A transfer that fails validation (storage_snapshot_recv_finish: ECORRUPT) was
+ * already accepted by the core, which now disagrees with the disk. Start over
+ * from the disk, exactly as a restart would, instead of exiting: the state on
+ * disk is intact and the leader will send the snapshot again. */
+static void reload_state(struct node *n, const char *why)
+{
+    log_error("%s: %s; reloading state from the data directory", why, storage_errmsg(n->st));
+    node_expire_pending(n, true);
+    storage_close(n->st);
+    raft_free(n->raft);
+    kv_free(n->kv);
+    n->st = NULL;
+    n->raft = NULL;
+    n->kv = NULL;
+    if (node_open_state(n) != 0)
+        node_fatal("reload", "cannot reopen the data directory");
+}
+
+/* Returns false when the ready must be abandoned (the state was reloaded). */
+static bool persist_snapshot(struct node *n, const struct raft_ready *rd)
 {
     if (rd->chunk) {
         const struct raft_snap_chunk *c = rd->chunk;
@@ -130,7 +149,12 @@ static void persist_snapshot(struct node *n, const struct raft_ready *rd)
         enum storage_install mode =
             st.last_index > rd->install->index ? STORAGE_KEEP_AFTER : STORAGE_DROP_ALL;
         struct storage_snapshot snap = {0};
-        check(n, storage_snapshot_recv_finish(n->st, mode, &snap), "snapshot install");
+        int rv = storage_snapshot_recv_finish(n->st, mode, &snap);
+        if (rv == STORAGE_ECORRUPT) {
+            reload_state(n, "snapshot install rejected");
+            return false;
+        }
+        check(n, rv, "snapshot install");
         restore_kv(n, &snap);
         storage_snapshot_free(&snap);
         n->m.snapshots_installed++;
@@ -138,6 +162,7 @@ static void persist_snapshot(struct node *n, const struct raft_ready *rd)
                  (unsigned long long)rd->install->index, (unsigned long long)rd->install->term,
                  (unsigned long long)rd->install->size);
     }
+    return true;
 }
 
 static uint64_t now_us(void)
@@ -147,13 +172,15 @@ static uint64_t now_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static void persist(struct node *n, const struct raft_ready *rd)
+static bool persist(struct node *n, const struct raft_ready *rd)
 {
-    persist_snapshot(n, rd);
+    if (!persist_snapshot(n, rd))
+        return false;
     if (rd->hs_changed)
         check(n, storage_save_hard_state(n->st, &rd->hs), "hard state");
     if (rd->n_entries)
         check(n, storage_append(n->st, rd->entries, rd->n_entries), "append");
+    return true;
 }
 
 static void sync_storage(struct node *n)
@@ -200,13 +227,21 @@ static void send_all(struct node *n, const struct raft_msg *msgs, size_t count)
 static void apply_entry(struct node *n, const struct raft_entry *e)
 {
     struct kv_result res = {0};
+    struct raft_conf conf;
     switch (e->type) {
     case RAFT_ENTRY_NORMAL:
         kv_apply(n->kv, e->index, e->term, e->data, e->len, &res);
         break;
     case RAFT_ENTRY_CONF:
-        if (raft_conf_decode(&n->applied_conf, e->data, e->len) != RAFT_OK)
-            node_fatal("apply", "undecodable configuration entry");
+        /* The core ignores a configuration it cannot decode; so does the shell,
+         * rather than refusing to start on every restart. */
+        if (raft_conf_decode(&conf, e->data, e->len) != RAFT_OK) {
+            log_error("configuration entry %llu undecodable: ignored",
+                      (unsigned long long)e->index);
+            kv_set_applied(n->kv, e->index, e->term);
+            break;
+        }
+        n->applied_conf = conf;
         if (kv_set_members(n->kv, e->data, e->len) != 0)
             node_fatal("apply", "out of memory");
         kv_set_applied(n->kv, e->index, e->term);
@@ -277,7 +312,8 @@ void node_process_ready(struct node *n)
     while (raft_has_ready(n->raft)) {
         struct raft_ready rd;
         raft_ready(n->raft, &rd);
-        persist(n, &rd);
+        if (!persist(n, &rd))
+            continue; /* a fresh core from disk: its own readies follow */
         send_all(n, rd.msgs, rd.n_msgs);
         transport_flush(n->tp);
         if (rd.must_sync)

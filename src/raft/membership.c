@@ -192,8 +192,8 @@ void raft__check_self_removed(struct raft *r)
         raft__become_follower(r, r->term, RAFT_NONE);
         return;
     }
-    raft__tracef(r, "removal committed at %u -> hand over to %u",
-                 (unsigned long long)r->conf_index, (unsigned long long)best->id);
+    raft__tracef(r, "removal committed at %u -> hand over to %u", (unsigned long long)r->conf_index,
+                 (unsigned long long)best->id);
     r->transferee = best->id;
     r->transfer_elapsed = 0;
     if (best->match == raft__log_last(&r->log))

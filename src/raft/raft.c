@@ -302,6 +302,10 @@ static void touch_progress(struct raft *r, const struct raft_msg *m)
 
 int raft_step(struct raft *r, const struct raft_msg *m)
 {
+    /* Terms grow by one per election; a term near 2^64 can only be forged, and
+     * adopting it would let the next election wrap the term to zero. */
+    if (m->term > UINT64_MAX / 2)
+        return RAFT_ECORRUPT;
     if (m->type < RAFT_MSG_VOTE || m->type > RAFT_MSG_TYPE_MAX || m->from == r->cfg.id ||
         m->from == RAFT_NONE || m->to != r->cfg.id || m->term == 0 || (m->n_entries && !m->entries))
         return RAFT_ECORRUPT;

@@ -131,13 +131,29 @@ void raft__purge_appends(struct raft *r)
 
 /* Figure 2, AppendEntries receiver steps 3 and 4: skip entries we already hold,
  * truncate at the first conflicting term, append the rest. */
+/* Entries must be consecutive, with terms that never decrease, start at or
+ * above the previous entry's term and never exceed the sender's term: anything
+ * else cannot come from a correct leader, and would break the log's ordering. */
+static bool entries_valid(const struct raft_msg *m)
+{
+    raft_term prev = m->log_term;
+    for (uint32_t k = 0; k < m->n_entries; k++) {
+        const struct raft_entry *e = &m->entries[k];
+        if (e->index != m->index + 1 + k || e->term < prev || e->term > m->term ||
+            (e->len && !e->data))
+            return false;
+        prev = e->term;
+    }
+    return true;
+}
+
 static int merge_entries(struct raft *r, const struct raft_msg *m)
 {
+    if (!entries_valid(m))
+        return RAFT_ECORRUPT;
     for (uint32_t k = 0; k < m->n_entries; k++) {
         const struct raft_entry *e = &m->entries[k];
         raft_term t;
-        if (e->index != m->index + 1 + k)
-            return RAFT_ECORRUPT;
         if (raft__log_term(&r->log, e->index, &t)) {
             if (t == e->term)
                 continue;
