@@ -10,7 +10,7 @@ $(BUILD)/test-sim: $(call san,$(SIM_SRC) $(RAFT_SRC) $(TEST_LIB_SRC))
 
 ifneq ($(SIM_SRC),)
 TEST_BINS += $(BUILD)/test-sim
-TEST_SUITES += "$(BUILD)/test-sim --seeds $(SEEDS) --steps $(STEPS)"
+TEST_SUITES += "$(BUILD)/test-sim --seeds $(SEEDS) --steps $(STEPS) --jobs 2"
 endif
 
 .PHONY: test-sim test-sim-long

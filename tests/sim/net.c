@@ -1,0 +1,160 @@
+/* net.c: the simulated network between the cores.
+ *
+ * A sent message is deep-copied (entries, their data, the conf of a snapshot chunk)
+ * because everything the core hands out dies at raft_advance(). It then meets, in
+ * order: the partition matrix (directional, so asymmetric
+ * partitions and bridge nodes are just patterns of blocked pairs), random drop,
+ * random duplication, the scenario filter (on the copy, which it may trim) and a random delay,
+ * which is also what reorders messages. Snapshot chunks leave the core without bytes; like the real
+ * shell, the sender fills them from the snapshot it holds, or drops the chunk if it no longer holds
+ * that snapshot (the leader will notice and start over).
+ */
+#include "sim/sim.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct raft_msg sim_msg_copy(const struct raft_msg *m)
+{
+    struct raft_msg c = *m;
+    if (m->n_entries) {
+        c.entries = calloc(m->n_entries, sizeof *c.entries);
+        if (!c.entries)
+            abort();
+        for (uint32_t i = 0; i < m->n_entries; i++) {
+            c.entries[i] = m->entries[i];
+            if (m->entries[i].len) {
+                c.entries[i].data = malloc(m->entries[i].len);
+                if (!c.entries[i].data)
+                    abort();
+                memcpy(c.entries[i].data, m->entries[i].data, m->entries[i].len);
+            }
+        }
+    } else {
+        c.entries = NULL;
+    }
+    if (m->conf) {
+        struct raft_conf *conf = malloc(sizeof *conf);
+        if (!conf)
+            abort();
+        *conf = *m->conf;
+        c.conf = conf;
+    }
+    if (m->data && m->len) {
+        uint8_t *d = malloc(m->len);
+        if (!d)
+            abort();
+        memcpy(d, m->data, m->len);
+        c.data = d;
+    } else {
+        c.data = NULL;
+    }
+    return c;
+}
+
+void sim_msg_free(struct raft_msg *m)
+{
+    for (uint32_t i = 0; i < m->n_entries && m->entries; i++)
+        free(m->entries[i].data);
+    free(m->entries);
+    free((void *)m->conf);
+    free((void *)m->data);
+    memset(m, 0, sizeof *m);
+}
+
+static void enqueue(struct sim_world *w, const struct raft_msg *m)
+{
+    struct raft_msg *c = malloc(sizeof *c);
+    if (!c)
+        abort();
+    *c = sim_msg_copy(m);
+    if (w->filter) {
+        uint32_t before = c->n_entries;
+        bool drop = w->filter(w->filter_arg, c);
+        for (uint32_t i = c->n_entries; i < before; i++)
+            free(c->entries[i].data);
+        if (drop) {
+            sim_msg_free(c);
+            free(c);
+            return;
+        }
+    }
+    uint64_t delay = 1 + sim_range(&w->prng, w->max_delay_ms);
+    struct sim_event ev = {
+        .time_ms = w->now_ms + delay, .kind = SIM_EV_MSG, .node = m->to, .msg = c};
+    sim_heap_push(w, &ev);
+}
+
+void sim_net_send(struct sim_world *w, struct sim_node *from, const struct raft_msg *m)
+{
+    if (m->to >= SIM_MAX_NODES || m->from != from->id) {
+        sim_fail(w, "message-address", "n%u sends %s from %u to %u", (unsigned)from->id,
+                 raft_msg_name(m->type), (unsigned)m->from, (unsigned)m->to);
+        return;
+    }
+    if (w->blocked[m->from][m->to] || sim_chance(&w->prng, w->drop_pm))
+        return;
+    struct raft_msg tmp = *m;
+    if (m->type == RAFT_MSG_SNAPSHOT && !m->data && m->len) {
+        const struct sim_snap *s = &from->syn.snap;
+        if (s->index != m->snap_index || m->offset + m->len > s->size) {
+            sim_trace(w, "sim: n%u drops chunk of snapshot %llu (holds %llu)", (unsigned)from->id,
+                      (unsigned long long)m->snap_index, (unsigned long long)s->index);
+            return;
+        }
+        tmp.data = s->data + m->offset;
+    }
+    enqueue(w, &tmp);
+    if (sim_chance(&w->prng, w->dup_pm))
+        enqueue(w, &tmp);
+}
+
+void sim_net_deliver(struct sim_world *w, struct raft_msg *m)
+{
+    struct sim_node *n = &w->node[m->to];
+    if (!n->up)
+        return;
+    if (m->type == RAFT_MSG_SNAPSHOT) {
+        n->seen_snap_index = m->snap_index;
+        n->seen_snap_size = m->snap_size;
+    }
+    if (m->type == RAFT_MSG_SNAPSHOT || m->type == RAFT_MSG_SNAPSHOT_RESP)
+        sim_trace(
+            w, "sim: deliver %s n%u->n%u term %llu snap %llu/%llu size %llu off %llu len %u%s%s",
+            raft_msg_name(m->type), (unsigned)m->from, (unsigned)m->to, (unsigned long long)m->term,
+            (unsigned long long)m->snap_index, (unsigned long long)m->snap_term,
+            (unsigned long long)m->snap_size, (unsigned long long)m->offset, (unsigned)m->len,
+            m->done ? " done" : "", m->reject ? " reject" : "");
+    else if (m->type != RAFT_MSG_HEARTBEAT && m->type != RAFT_MSG_HEARTBEAT_RESP)
+        sim_trace(w, "sim: deliver %s n%u->n%u term %llu idx %llu/%llu n=%u commit %llu%s%s",
+                  raft_msg_name(m->type), (unsigned)m->from, (unsigned)m->to,
+                  (unsigned long long)m->term, (unsigned long long)m->index,
+                  (unsigned long long)m->log_term, (unsigned)m->n_entries,
+                  (unsigned long long)m->commit, m->reject ? " reject" : "",
+                  m->granted ? " granted" : "");
+    int rc = raft_step(n->r, m);
+    if (rc != RAFT_OK)
+        sim_trace(w, "sim: n%u step %s -> %s", (unsigned)m->to, raft_msg_name(m->type),
+                  raft_strerror(rc));
+    sim_shell_process(w, n);
+}
+
+void sim_net_heal(struct sim_world *w)
+{
+    memset(w->blocked, 0, sizeof w->blocked);
+}
+
+void sim_net_isolate(struct sim_world *w, raft_id id)
+{
+    for (raft_id j = 0; j < SIM_MAX_NODES; j++) {
+        if (j != id)
+            sim_net_block(w, id, j, true);
+    }
+}
+
+void sim_net_block(struct sim_world *w, raft_id a, raft_id b, bool both)
+{
+    w->blocked[a][b] = true;
+    if (both)
+        w->blocked[b][a] = true;
+}

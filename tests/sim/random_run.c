@@ -1,0 +1,279 @@
+/* random_run.c: one seeded random run of the simulated cluster.
+ *
+ * A run alternates fault phases (drops, duplicates, partitions of every shape,
+ * crashes) with healed phases (full connectivity, every node up). Client traffic,
+ * reads, transfers, membership changes and snapshots happen throughout. After each
+ * heal a leader must appear within SIM_LIVENESS_TIMEOUTS election timeouts; after
+ * the last step the cluster is healed for good, proposals stop, and every member must
+ * converge on the same applied index and state. The seed decides everything, so a
+ * failing seed replays exactly under --seed.
+ */
+#include "sim/sim.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SIM_LIVENESS_TIMEOUTS 50
+
+enum phase { PHASE_FAULT, PHASE_HEAL };
+
+bool sim_skip_membership;
+
+struct run {
+    struct sim_world *w;
+    enum phase phase;
+    uint64_t phase_end_ms;
+    uint64_t heal_start_ms;
+    uint64_t liveness_ms;
+    bool leader_seen;
+    bool final; /* the closing heal: no more faults */
+};
+
+static raft_id random_node(struct sim_world *w, bool up)
+{
+    raft_id ids[SIM_MAX_NODES];
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < w->n_nodes; i++) {
+        struct sim_node *n = &w->node[i];
+        if (n->started && !n->removed && n->up == up)
+            ids[k++] = i;
+    }
+    return k ? ids[sim_range(&w->prng, k)] : RAFT_NONE;
+}
+
+static void split_network(struct sim_world *w, bool bridge, bool asym)
+{
+    bool side[SIM_MAX_NODES];
+    for (uint32_t i = 0; i < w->n_nodes; i++)
+        side[i] = sim_chance(&w->prng, 500);
+    raft_id b = bridge ? (raft_id)sim_range(&w->prng, w->n_nodes) : RAFT_NONE;
+    for (uint32_t i = 0; i < w->n_nodes; i++) {
+        for (uint32_t j = 0; j < w->n_nodes; j++) {
+            /* One-way: only messages from side A to side B are lost. */
+            bool cut = asym ? (side[i] && !side[j]) : side[i] != side[j];
+            if (cut && i != b && j != b)
+                sim_net_block(w, i, j, false);
+        }
+    }
+    sim_trace(w, "sim: partition%s%s", bridge ? " with bridge" : "", asym ? " (one-way)" : "");
+}
+
+static void start_fault_phase(struct run *run)
+{
+    struct sim_world *w = run->w;
+    run->phase = PHASE_FAULT;
+    run->phase_end_ms = w->now_ms + 300 + sim_range(&w->prng, 1200);
+    w->drop_pm = (uint32_t)sim_range(&w->prng, 301);
+    w->dup_pm = (uint32_t)sim_range(&w->prng, 60);
+    w->max_delay_ms = 2 + (uint32_t)sim_range(&w->prng, 15);
+    switch (sim_range(&w->prng, 6)) {
+    case 0:
+        break;
+    case 1:
+        split_network(w, false, false);
+        break;
+    case 2:
+        split_network(w, false, true);
+        break;
+    case 3:
+        split_network(w, true, false);
+        break;
+    case 4: {
+        raft_id l = sim_leader(w);
+        if (l != RAFT_NONE) {
+            sim_net_isolate(w, l);
+            sim_trace(w, "sim: isolate leader n%u", (unsigned)l);
+        }
+        break;
+    }
+    default:
+        for (int k = 0; k < 3; k++)
+            sim_net_block(w, (raft_id)sim_range(&w->prng, w->n_nodes),
+                          (raft_id)sim_range(&w->prng, w->n_nodes), false);
+        break;
+    }
+    sim_trace(w, "sim: fault phase until %llu: drop %u/1000 dup %u/1000 delay <= %u",
+              (unsigned long long)run->phase_end_ms, (unsigned)w->drop_pm, (unsigned)w->dup_pm,
+              (unsigned)w->max_delay_ms);
+}
+
+static void start_heal_phase(struct run *run)
+{
+    struct sim_world *w = run->w;
+    run->phase = PHASE_HEAL;
+    run->heal_start_ms = w->now_ms;
+    run->leader_seen = false;
+    run->phase_end_ms = w->now_ms + 200 + sim_range(&w->prng, 600);
+    sim_net_heal(w);
+    w->drop_pm = 0;
+    w->dup_pm = 0;
+    w->max_delay_ms = 4;
+    for (uint32_t i = 0; i < w->n_nodes; i++) {
+        if (w->node[i].started && !w->node[i].up && !w->node[i].removed)
+            sim_node_start(w, i);
+    }
+    sim_trace(w, "sim: heal");
+}
+
+static void membership_action(struct sim_world *w, raft_id lead)
+{
+    const struct raft_conf *c = raft_current_conf(w->node[lead].r);
+    uint32_t voters = raft_conf_voters(c);
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (!c->m[i].voter && voters < 7 && sim_chance(&w->prng, 700)) {
+            sim_change(w, lead, RAFT_PROMOTE, c->m[i].id);
+            return;
+        }
+    }
+    raft_id spare = RAFT_NONE;
+    for (raft_id i = w->n_initial; i < SIM_MAX_NODES && spare == RAFT_NONE; i++) {
+        if (!w->node[i].started)
+            spare = i;
+    }
+    if (spare != RAFT_NONE && c->n < RAFT_MAX_MEMBERS && sim_chance(&w->prng, 500)) {
+        sim_change(w, lead, RAFT_ADD_LEARNER, spare);
+        return;
+    }
+    const struct raft_member *m = &c->m[sim_range(&w->prng, c->n)];
+    if (!m->voter || voters > 3)
+        sim_change(w, lead, RAFT_REMOVE, m->id);
+}
+
+/* Any node that believes it leads, stale leaders included: they must refuse to
+ * answer reads they cannot confirm and never commit what they accept. */
+static raft_id random_leader(struct sim_world *w)
+{
+    raft_id ids[SIM_MAX_NODES];
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < w->n_nodes; i++) {
+        if (w->node[i].up && raft_role(w->node[i].r) == RAFT_LEADER)
+            ids[k++] = i;
+    }
+    return k ? ids[sim_range(&w->prng, k)] : RAFT_NONE;
+}
+
+static void client_actions(struct run *run)
+{
+    struct sim_world *w = run->w;
+    raft_id lead = random_leader(w);
+    if (lead != RAFT_NONE) {
+        if (sim_chance(&w->prng, 60))
+            sim_propose(w, lead, NULL);
+        if (sim_chance(&w->prng, 10) && w->node[lead].up)
+            sim_read(w, lead);
+        if (sim_chance(&w->prng, 1) && w->node[lead].up) {
+            raft_id to = (raft_id)sim_range(&w->prng, w->n_nodes);
+            int rc = raft_transfer(w->node[lead].r, to);
+            sim_trace(w, "sim: n%u transfer to n%u -> %s", (unsigned)lead, (unsigned)to,
+                      raft_strerror(rc));
+            sim_shell_process(w, &w->node[lead]);
+        }
+        if (sim_chance(&w->prng, 2) && w->node[lead].up && !sim_skip_membership)
+            membership_action(w, lead);
+    }
+    raft_id any = random_node(w, true);
+    if (any != RAFT_NONE && sim_chance(&w->prng, 3) && raft_role(w->node[any].r) != RAFT_LEADER &&
+        sim_propose(w, any, NULL) != RAFT_ENOTLEADER)
+        sim_fail(w, "propose-on-follower", "n%u accepted a proposal as a non-leader",
+                 (unsigned)any);
+    if (any != RAFT_NONE && sim_chance(&w->prng, 3))
+        sim_shell_take_snapshot(w, &w->node[any], sim_range(&w->prng, 21));
+}
+
+static void fault_actions(struct run *run)
+{
+    struct sim_world *w = run->w;
+    if (sim_chance(&w->prng, 1)) {
+        raft_id id = random_node(w, true);
+        if (id != RAFT_NONE)
+            sim_node_crash(w, id);
+    }
+    if (sim_chance(&w->prng, 4)) {
+        raft_id id = random_node(w, false);
+        if (id != RAFT_NONE)
+            sim_node_start(w, id);
+    }
+}
+
+static void phase_step(struct run *run)
+{
+    struct sim_world *w = run->w;
+    if (run->phase == PHASE_FAULT) {
+        fault_actions(run);
+        if (w->now_ms >= run->phase_end_ms)
+            start_heal_phase(run);
+        return;
+    }
+    if (!run->leader_seen && sim_leader(w) != RAFT_NONE)
+        run->leader_seen = true;
+    if (!run->leader_seen && w->now_ms - run->heal_start_ms > run->liveness_ms)
+        sim_fail(w, "liveness", "no leader %llu ms after the network healed",
+                 (unsigned long long)(w->now_ms - run->heal_start_ms));
+    if (run->leader_seen && w->now_ms >= run->phase_end_ms && !run->final)
+        start_fault_phase(run);
+}
+
+/* The end of a run: heal for good, stop clients, wait for convergence. */
+static void final_convergence(struct run *run)
+{
+    struct sim_world *w = run->w;
+    run->final = true;
+    start_heal_phase(run);
+    char why[160] = "";
+    uint64_t deadline = w->now_ms + 2 * run->liveness_ms;
+    while (!w->failed && w->now_ms < deadline) {
+        sim_step_ms(w);
+        phase_step(run);
+        if (w->now_ms % 10 == 0 && sim_converged(w, why, sizeof why))
+            return;
+    }
+    if (!w->failed)
+        sim_fail(w, "convergence", "not converged %llu ms after the final heal: %s",
+                 (unsigned long long)(2 * run->liveness_ms), why);
+}
+
+/* Returns true when the seed passes; prints the failure and trace otherwise. */
+bool sim_random_run(uint64_t seed, uint64_t steps, bool verbose)
+{
+    static const uint32_t sizes[] = {3, 5, 7};
+    struct sim_world *w = calloc(1, sizeof *w);
+    if (!w)
+        abort();
+    uint64_t pick = seed;
+    struct sim_opts o;
+    sim_opts_default(&o, sizes[sim_range(&pick, 3)], seed);
+    o.max_append_bytes = 8 + (uint32_t)sim_range(&pick, 120);
+    o.snapshot_chunk_bytes = 16 + (uint32_t)sim_range(&pick, 64);
+    /* Mostly the production settings; a quarter of the seeds run without each so
+     * that stale leaders live long enough to be tested. */
+    o.pre_vote = sim_range(&pick, 4) != 0;
+    o.check_quorum = sim_range(&pick, 4) != 0;
+    o.verbose = verbose;
+    sim_world_init(w, &o);
+    struct run run = {.w = w};
+    run.liveness_ms = (uint64_t)SIM_LIVENESS_TIMEOUTS * o.election_ticks * SIM_TICK_MS;
+    start_heal_phase(&run);
+    /* One step is one tick period of simulated time, SIM_TICK_MS milliseconds. */
+    for (uint64_t s = 0; s < steps * SIM_TICK_MS && !w->failed; s++) {
+        client_actions(&run);
+        if (!w->failed)
+            phase_step(&run);
+        if (!w->failed)
+            sim_step_ms(w);
+    }
+    if (!w->failed)
+        final_convergence(&run);
+    bool ok = !w->failed;
+    if (!ok) {
+        printf("seed %llu FAILED (%u nodes%s%s): %s: %s\n", (unsigned long long)seed,
+               (unsigned)o.n_nodes, o.pre_vote ? ", pre-vote" : "",
+               o.check_quorum ? ", check-quorum" : "", w->fail_inv, w->fail_msg);
+        if (!verbose)
+            sim_trace_dump(w, 100);
+        printf("    replay: make test-sim SEED=%llu\n", (unsigned long long)seed);
+    }
+    sim_world_free(w);
+    free(w);
+    return ok;
+}

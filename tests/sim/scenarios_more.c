@@ -1,0 +1,192 @@
+/* scenarios_more.c: scripted leadership and log-management scenarios -
+ * CheckQuorum step-down, leadership transfer, snapshot catch-up of a lagging
+ * follower, and membership (learner, promotion, removal of a follower and of the
+ * leader itself), plus the configuration codec those rely on.
+ */
+#include "sim/scen.h"
+
+#include <string.h>
+
+/* An isolated leader with check-quorum steps down on its own (thesis 6.2). */
+SIM_SCENARIO(check_quorum_step_down)
+{
+    struct scen_opts o = {
+        .n_nodes = 3, .pre_vote = true, .check_quorum = true, .election_ticks = 10};
+    struct sim_world *w = scen_new(&o, verbose);
+    raft_id l = scen_wait_leader(w, 2000);
+    SCEN_EXPECT(w, l != RAFT_NONE);
+    raft_term t = raft_term_now(w->node[l].r);
+    sim_net_isolate(w, l);
+    sim_run_ms(w, 400);
+    SCEN_EXPECT(w, raft_role(w->node[l].r) != RAFT_LEADER);
+    raft_id fresh = sim_leader(w);
+    SCEN_EXPECT(w, fresh != RAFT_NONE && fresh != l && raft_term_now(w->node[fresh].r) > t);
+    SCEN_SEQ(w, "no quorum heard in term", "-> step down");
+    sim_net_heal(w);
+    SCEN_EXPECT(w, scen_settle(w, 0, 1000));
+    return scen_finish(w);
+}
+
+/* Leadership transfer (thesis 3.10): the target is caught up, gets TimeoutNow,
+ * and wins the next term without waiting for a timeout. */
+SIM_SCENARIO(leadership_transfer)
+{
+    struct scen_opts o = {
+        .n_nodes = 3, .pre_vote = true, .check_quorum = true, .election_ticks = 100};
+    struct sim_world *w = scen_new(&o, verbose);
+    SCEN_EXPECT(w, scen_elect(w, 0, 300));
+    for (int i = 0; i < 5; i++)
+        SCEN_EXPECT(w, sim_propose(w, 0, NULL) == RAFT_OK);
+    raft_term t = raft_term_now(w->node[0].r);
+    SCEN_EXPECT(w, raft_transfer(w->node[0].r, 2) == RAFT_OK);
+    sim_shell_process(w, &w->node[0]);
+    SCEN_EXPECT(w, sim_propose(w, 0, NULL) == RAFT_EBUSY);
+    sim_run_ms(w, 100);
+    SCEN_EXPECT(w, sim_leader(w) == 2 && raft_term_now(w->node[2].r) == t + 1);
+    SCEN_EXPECT(w, raft_role(w->node[0].r) == RAFT_FOLLOWER);
+    SCEN_SEQ(w, "n0: 0: transfer to 2", "n2: 2: timeout-now from 0 -> campaign",
+             "n2: 2: ", "won term");
+    SCEN_EXPECT(w, sim_propose(w, 2, NULL) == RAFT_OK);
+    SCEN_EXPECT(w, scen_settle(w, 0, 500));
+    return scen_finish(w);
+}
+
+/* A follower that was down while the leader compacted its log catches up through
+ * a chunked InstallSnapshot and then ordinary appends. */
+SIM_SCENARIO(snapshot_catchup)
+{
+    struct scen_opts o = {.n_nodes = 3,
+                          .pre_vote = true,
+                          .check_quorum = true,
+                          .election_ticks = 100,
+                          .snapshot_chunk_bytes = 16};
+    struct sim_world *w = scen_new(&o, verbose);
+    SCEN_EXPECT(w, scen_elect(w, 0, 300));
+    sim_node_crash(w, 2);
+    for (int i = 0; i < 40; i++) {
+        SCEN_EXPECT(w, sim_propose(w, 0, NULL) == RAFT_OK);
+        sim_run_ms(w, 2);
+    }
+    SCEN_EXPECT(w, scen_settle(w, scen_last(w, 0), 500));
+    sim_shell_take_snapshot(w, &w->node[0], 0);
+    sim_shell_take_snapshot(w, &w->node[1], 0);
+    SCEN_EXPECT(w, w->node[0].syn.snap.index >= 41);
+    sim_node_start(w, 2);
+    SCEN_EXPECT(w, sim_propose(w, 0, NULL) == RAFT_OK);
+    SCEN_EXPECT(w, scen_settle(w, 0, 1000));
+    SCEN_EXPECT(w, w->node[2].syn.snap.index == w->node[0].syn.snap.index);
+    SCEN_EXPECT(w, w->node[2].applied == w->node[0].applied);
+    SCEN_SEQ(w, "n0: 0: follower 2 behind log start", "sim: deliver snapshot n0->n2",
+             "sim: deliver snapshot n0->n2", "n2: 2: snapshot", "-> install");
+    return scen_finish(w);
+}
+
+static bool conf_has(const struct raft_conf *c, raft_id id, bool voter)
+{
+    const struct raft_member *m = raft_conf_find(c, id);
+    return m && m->voter == voter;
+}
+
+/* Learner, promotion, removal of a follower, removal of the leader itself. */
+SIM_SCENARIO(membership_changes)
+{
+    struct scen_opts o = {
+        .n_nodes = 3, .pre_vote = true, .check_quorum = true, .election_ticks = 10};
+    struct sim_world *w = scen_new(&o, verbose);
+    raft_id l = scen_wait_leader(w, 2000);
+    SCEN_EXPECT(w, l != RAFT_NONE && scen_settle(w, 0, 500));
+    for (raft_id id = 3; id <= 4; id++) {
+        SCEN_EXPECT(w, sim_change(w, l, RAFT_ADD_LEARNER, id) == RAFT_OK);
+        SCEN_EXPECT(w, scen_settle(w, 0, 1000));
+        SCEN_EXPECT(w, conf_has(&w->conf, id, false));
+        SCEN_EXPECT(w, sim_change(w, l, RAFT_PROMOTE, id) == RAFT_OK);
+        SCEN_EXPECT(w, scen_settle(w, 0, 1000));
+        SCEN_EXPECT(w, conf_has(&w->conf, id, true));
+    }
+    SCEN_EXPECT(w, raft_conf_voters(&w->conf) == 5);
+    raft_id f = (l + 1) % 3;
+    SCEN_EXPECT(w, sim_change(w, l, RAFT_REMOVE, f) == RAFT_OK);
+    SCEN_EXPECT(w, scen_settle(w, 0, 1000));
+    SCEN_EXPECT(w, !raft_conf_find(&w->conf, f) && w->node[f].removed);
+    SCEN_EXPECT(w, sim_change(w, l, RAFT_REMOVE, l) == RAFT_OK);
+    sim_run_ms(w, 100);
+    raft_id fresh = scen_wait_leader(w, 2000);
+    SCEN_EXPECT(w, fresh != RAFT_NONE && fresh != l && !raft_conf_find(&w->conf, l));
+    SCEN_EXPECT(w, raft_conf_voters(&w->conf) == 3);
+    SCEN_EXPECT(w, sim_propose(w, fresh, NULL) == RAFT_OK);
+    SCEN_EXPECT(w, scen_settle(w, 0, 1000));
+    SCEN_SEQ(w, "removal committed at", "-> hand over to", "timeout-now from", "-> leader");
+    return scen_finish(w);
+}
+
+/* The configuration codec round-trips (membership depends on it). */
+SIM_SCENARIO(conf_codec)
+{
+    struct scen_opts o = {.n_nodes = 3, .election_ticks = 100};
+    struct sim_world *w = scen_new(&o, verbose);
+    struct raft_conf c = w->initial, back;
+    c.m[1].voter = false;
+    uint8_t buf[2048];
+    size_t len = raft_conf_encode(&c, buf, sizeof buf);
+    SCEN_EXPECT(w, len > 0 && len <= sizeof buf);
+    SCEN_EXPECT(w, raft_conf_encode(&c, buf, 3) == len);
+    SCEN_EXPECT(w, raft_conf_decode(&back, buf, len) == RAFT_OK);
+    SCEN_EXPECT(w, back.n == 3 && !back.m[1].voter && back.m[2].voter);
+    SCEN_EXPECT(w, strcmp(back.m[2].addr, "n2") == 0);
+    SCEN_EXPECT(w, raft_conf_decode(&back, buf, len - 1) == RAFT_ECORRUPT);
+    return scen_finish(w);
+}
+
+/* ReadIndex on a leader cut off from the majority: the read is accepted but never
+ * answered "ok" (a newer leader commits meanwhile); once the old leader learns of
+ * the new term it answers "not leader". Without check-quorum the stale leader
+ * lives on, which is exactly when the heartbeat round matters. */
+SIM_SCENARIO(stale_leader_read)
+{
+    struct scen_opts o = {.n_nodes = 5, .pre_vote = true, .election_ticks = 10};
+    struct sim_world *w = scen_new(&o, verbose);
+    raft_id old = scen_wait_leader(w, 2000);
+    SCEN_EXPECT(w, old != RAFT_NONE && scen_settle(w, 0, 500));
+    SCEN_EXPECT(w, sim_read(w, old) == RAFT_OK); /* read 1: confirmed normally */
+    sim_run_ms(w, 50);
+    sim_net_isolate(w, old);
+    SCEN_EXPECT(w, sim_read(w, old) == RAFT_OK); /* read 2: cannot be confirmed */
+    sim_run_ms(w, 1000);
+    raft_id fresh = sim_leader(w);
+    SCEN_EXPECT(w, fresh != RAFT_NONE && fresh != old);
+    SCEN_EXPECT(w, sim_propose(w, fresh, NULL) == RAFT_OK);
+    sim_run_ms(w, 100);
+    SCEN_EXPECT(w, raft_role(w->node[old].r) == RAFT_LEADER);
+    SCEN_EXPECT(w, !strstr(w->captured, "read 2 answered ok"));
+    sim_net_heal(w);
+    SCEN_EXPECT(w, scen_settle(w, 0, 2000));
+    SCEN_SEQ(w, "read 1 answered ok", "read 2 answered not leader");
+    SCEN_EXPECT(w, !strstr(w->captured, "read 2 answered ok"));
+    return scen_finish(w);
+}
+
+/* A follower that crashes before its disk syncs loses the new entries and never
+ * acknowledged them; the leader cannot commit on that follower's word and later
+ * re-sends what was lost. */
+SIM_SCENARIO(crash_before_sync)
+{
+    struct scen_opts o = {.n_nodes = 3, .election_ticks = 100};
+    struct sim_world *w = scen_new(&o, verbose);
+    SCEN_EXPECT(w, scen_elect(w, 0, 300));
+    SCEN_EXPECT(w, scen_settle(w, 0, 300));
+    sim_run_ms(w, 20);
+    w->min_sync_ms = 400; /* every disk becomes slow */
+    raft_index idx = 0;
+    SCEN_EXPECT(w, sim_propose(w, 0, &idx) == RAFT_OK);
+    sim_run_ms(w, 20);
+    const struct sim_node *f = &w->node[1];
+    SCEN_EXPECT(w, sim_log_last(&f->cur.log) >= idx && sim_log_last(&f->syn.log) < idx);
+    SCEN_EXPECT(w, scen_commit(w, 0) < idx);
+    sim_node_crash(w, 1);
+    sim_node_start(w, 1);
+    SCEN_EXPECT(w, scen_last(w, 1) < idx);
+    w->min_sync_ms = 0;
+    SCEN_EXPECT(w, scen_settle(w, idx, 2000));
+    SCEN_EXPECT(w, w->node[1].applied >= idx && w->node[2].applied >= idx);
+    return scen_finish(w);
+}

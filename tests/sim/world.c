@@ -1,0 +1,350 @@
+/* world.c: the simulation clock, PRNG, event heap, trace ring and node life cycle.
+ *
+ * Time advances one simulated millisecond per sim_step_ms(): due events (message
+ * deliveries, disk-sync completions) fire in (time, sequence) order, then every up
+ * node whose tick phase matches ticks. Ordering by a sequence number as tie-break
+ * keeps the run a pure function of the seed. A crash frees the core and drops the
+ * disk's unsynced writes; a restart rebuilds struct raft_boot from the synced disk
+ * only, which is what a real process would find after power loss.
+ */
+#include "sim/sim.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+uint64_t sim_rand(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+uint64_t sim_range(uint64_t *state, uint64_t n)
+{
+    return n ? sim_rand(state) % n : 0;
+}
+
+bool sim_chance(uint64_t *state, uint32_t per_mille)
+{
+    return sim_range(state, 1000) < per_mille;
+}
+
+uint64_t sim_hash_bytes(const void *p, size_t n, uint64_t h)
+{
+    const uint8_t *b = p;
+    h ^= 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+uint64_t sim_mix(uint64_t a, uint64_t b)
+{
+    uint64_t s = a * 0x9e3779b97f4a7c15ULL + b;
+    return sim_rand(&s);
+}
+
+void sim_opts_default(struct sim_opts *o, uint32_t n_nodes, uint64_t seed)
+{
+    memset(o, 0, sizeof *o);
+    o->n_nodes = n_nodes;
+    o->seed = seed;
+    o->pre_vote = true;
+    o->check_quorum = true;
+    o->election_ticks = 10;
+    o->heartbeat_ticks = 2;
+    o->max_append_bytes = 64;
+    o->snapshot_chunk_bytes = 48;
+}
+
+static void core_trace_cb(void *arg, const char *line)
+{
+    struct sim_node *n = arg;
+    sim_trace(n->w, "n%u: %s", (unsigned)n->id, line);
+}
+
+void sim_world_init(struct sim_world *w, const struct sim_opts *o)
+{
+    memset(w, 0, sizeof *w);
+    w->prng = o->seed * 0x2545f4914f6cdd1dULL + 1;
+    w->n_initial = w->n_nodes = o->n_nodes;
+    w->verbose = o->verbose;
+    w->trace_core = true;
+    w->max_delay_ms = 8;
+    w->max_sync_ms = 4;
+    raft_config_defaults(&w->cfg_template, 0, 0);
+    w->cfg_template.election_ticks = o->election_ticks;
+    w->cfg_template.heartbeat_ticks = o->heartbeat_ticks;
+    w->cfg_template.pre_vote = o->pre_vote;
+    w->cfg_template.check_quorum = o->check_quorum;
+    w->cfg_template.max_append_bytes = o->max_append_bytes;
+    w->cfg_template.snapshot_chunk_bytes = o->snapshot_chunk_bytes;
+    w->initial.n = o->n_nodes;
+    for (uint32_t i = 0; i < o->n_nodes; i++) {
+        w->initial.m[i].id = i;
+        w->initial.m[i].voter = true;
+        snprintf(w->initial.m[i].addr, RAFT_ADDR_MAX, "n%u", (unsigned)i);
+    }
+    w->conf = w->initial;
+    for (uint32_t i = 0; i < SIM_MAX_NODES; i++) {
+        w->node[i].w = w;
+        w->node[i].id = i;
+        w->node[i].syn.hs.vote = RAFT_NONE; /* an empty disk holds no vote */
+        w->node[i].tick_phase = (uint32_t)sim_range(&w->prng, SIM_TICK_MS);
+    }
+    sim_check_init(w);
+    for (uint32_t i = 0; i < o->n_nodes; i++)
+        sim_node_start(w, i);
+}
+
+void sim_world_free(struct sim_world *w)
+{
+    for (uint32_t i = 0; i < SIM_MAX_NODES; i++) {
+        struct sim_node *n = &w->node[i];
+        if (n->up)
+            sim_node_crash(w, i);
+        sim_disk_free(&n->syn);
+        sim_disk_free(&n->cur);
+        free(n->ops);
+        free(n->tmp);
+        free(n->parked);
+    }
+    for (size_t i = 0; i < w->n_heap; i++) {
+        if (w->heap[i].msg) {
+            sim_msg_free(w->heap[i].msg);
+            free(w->heap[i].msg);
+        }
+        if (w->heap[i].sync)
+            sim_sync_free(w->heap[i].sync);
+    }
+    free(w->heap);
+    free(w->captured);
+    sim_check_free(w);
+}
+
+void sim_trace(struct sim_world *w, const char *fmt, ...)
+{
+    char *line = w->trace[w->n_trace % SIM_TRACE_LINES];
+    int off = snprintf(line, SIM_TRACE_WIDTH, "t=%llu ", (unsigned long long)w->now_ms);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line + off, SIM_TRACE_WIDTH - (size_t)off, fmt, ap);
+    va_end(ap);
+    w->n_trace++;
+    if (w->capture) {
+        size_t len = strlen(line);
+        if (w->captured_len + len + 2 > w->captured_cap) {
+            w->captured_cap = (w->captured_len + len + 2) * 2;
+            w->captured = realloc(w->captured, w->captured_cap);
+            if (!w->captured)
+                abort();
+        }
+        memcpy(w->captured + w->captured_len, line, len);
+        w->captured_len += len;
+        w->captured[w->captured_len++] = '\n';
+        w->captured[w->captured_len] = '\0';
+    }
+    if (w->verbose)
+        printf("  %s\n", line);
+}
+
+void sim_trace_dump(const struct sim_world *w, int last_n)
+{
+    uint64_t from = w->n_trace > (uint64_t)last_n ? w->n_trace - (uint64_t)last_n : 0;
+    if (w->n_trace - from > SIM_TRACE_LINES)
+        from = w->n_trace - SIM_TRACE_LINES;
+    for (uint64_t i = from; i < w->n_trace; i++)
+        printf("    | %s\n", w->trace[i % SIM_TRACE_LINES]);
+}
+
+void sim_fail(struct sim_world *w, const char *inv, const char *fmt, ...)
+{
+    if (w->failed)
+        return;
+    w->failed = true;
+    snprintf(w->fail_inv, sizeof w->fail_inv, "%s", inv);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->fail_msg, sizeof w->fail_msg, fmt, ap);
+    va_end(ap);
+    sim_trace(w, "VIOLATION %s: %s", w->fail_inv, w->fail_msg);
+}
+
+static bool ev_before(const struct sim_event *a, const struct sim_event *b)
+{
+    return a->time_ms < b->time_ms || (a->time_ms == b->time_ms && a->seq < b->seq);
+}
+
+void sim_heap_push(struct sim_world *w, struct sim_event *ev)
+{
+    if (w->n_heap == w->cap_heap) {
+        w->cap_heap = w->cap_heap ? w->cap_heap * 2 : 256;
+        w->heap = realloc(w->heap, w->cap_heap * sizeof *w->heap);
+        if (!w->heap)
+            abort();
+    }
+    ev->seq = w->ev_seq++;
+    size_t i = w->n_heap++;
+    while (i > 0 && ev_before(ev, &w->heap[(i - 1) / 2])) {
+        w->heap[i] = w->heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    w->heap[i] = *ev;
+}
+
+bool sim_heap_pop_due(struct sim_world *w, struct sim_event *out)
+{
+    if (w->n_heap == 0 || w->heap[0].time_ms > w->now_ms)
+        return false;
+    *out = w->heap[0];
+    struct sim_event last = w->heap[--w->n_heap];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= w->n_heap)
+            break;
+        if (c + 1 < w->n_heap && ev_before(&w->heap[c + 1], &w->heap[c]))
+            c++;
+        if (!ev_before(&w->heap[c], &last))
+            break;
+        w->heap[i] = w->heap[c];
+        i = c;
+    }
+    if (w->n_heap > 0)
+        w->heap[i] = last;
+    return true;
+}
+
+/* Restart from the synced disk only: snapshot, the entries after it, hard state. */
+void sim_node_start(struct sim_world *w, raft_id id)
+{
+    struct sim_node *n = &w->node[id];
+    struct raft_boot b;
+    memset(&b, 0, sizeof b);
+    b.hs = n->syn.hs;
+    b.snap_index = n->syn.snap.index;
+    b.snap_term = n->syn.snap.term;
+    b.snap_size = n->syn.snap.size;
+    b.snap_conf = n->syn.snap.conf;
+    b.initial = w->initial;
+    const struct sim_log *l = &n->syn.log;
+    struct raft_entry *ents = calloc(l->n + 1, sizeof *ents);
+    if (!ents)
+        abort();
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->e[i].index <= b.snap_index)
+            continue;
+        struct raft_entry *e = &ents[b.n_entries++];
+        e->term = l->e[i].term;
+        e->index = l->e[i].index;
+        e->type = l->e[i].type;
+        e->len = l->e[i].len;
+        e->data = l->e[i].data;
+    }
+    b.entries = ents;
+    struct raft_config cfg = w->cfg_template;
+    cfg.id = id;
+    cfg.seed = sim_rand(&w->prng);
+    cfg.trace = w->trace_core ? core_trace_cb : NULL;
+    cfg.trace_arg = n;
+    int rc = raft_new(&n->r, &cfg, &b);
+    free(ents);
+    if (rc != RAFT_OK) {
+        sim_fail(w, "boot", "raft_new n%u: %s", (unsigned)id, raft_strerror(rc));
+        return;
+    }
+    sim_disk_free(&n->cur);
+    sim_disk_copy(&n->cur, &n->syn);
+    n->applied = 0;
+    n->sm_hash = 0;
+    n->sm_count = 0;
+    n->sm_conf = n->syn.snap.index ? n->syn.snap.conf : w->initial;
+    if (n->syn.snap.index && !sim_sm_restore(n, n->syn.snap.data, n->syn.snap.size))
+        sim_fail(w, "snapshot-image", "n%u cannot restore its own snapshot", (unsigned)id);
+    n->started = true;
+    n->up = true;
+    n->commit_seen = 0;
+    n->role_seen = RAFT_FOLLOWER;
+    if (id >= w->n_nodes)
+        w->n_nodes = id + 1;
+    sim_trace(w, "sim: start n%u (term %llu, snap %llu, log to %llu)", (unsigned)id,
+              (unsigned long long)b.hs.term, (unsigned long long)b.snap_index,
+              (unsigned long long)sim_log_last(l));
+    sim_check_sm_state(w, n);
+    sim_shell_process(w, n);
+}
+
+void sim_node_crash(struct sim_world *w, raft_id id)
+{
+    struct sim_node *n = &w->node[id];
+    if (!n->up)
+        return;
+    raft_free(n->r);
+    n->r = NULL;
+    n->up = false;
+    n->incarnation++;
+    for (size_t i = 0; i < n->n_ops; i++) {
+        for (size_t j = 0; j < n->ops[i].n; j++)
+            free(n->ops[i].entries[j].data);
+        free(n->ops[i].entries);
+    }
+    n->n_ops = 0;
+    n->tmp_len = 0;
+    n->tmp_index = 0;
+    n->n_parked = 0;
+    sim_trace(w, "sim: crash n%u (unsynced writes lost)", (unsigned)id);
+}
+
+void sim_step_ms(struct sim_world *w)
+{
+    w->now_ms++;
+    struct sim_event ev;
+    while (!w->failed && sim_heap_pop_due(w, &ev)) {
+        if (ev.kind == SIM_EV_MSG) {
+            sim_net_deliver(w, ev.msg);
+            sim_msg_free(ev.msg);
+            free(ev.msg);
+        } else {
+            struct sim_node *n = &w->node[ev.node];
+            if (n->up && n->incarnation == ev.sync->incarnation)
+                sim_shell_sync(w, n, ev.sync);
+            sim_sync_free(ev.sync);
+        }
+    }
+    for (uint32_t i = 0; i < w->n_nodes && !w->failed; i++) {
+        struct sim_node *n = &w->node[i];
+        if (!n->up || (w->now_ms + n->tick_phase) % SIM_TICK_MS)
+            continue;
+        raft_tick(n->r);
+        sim_shell_process(w, n);
+    }
+}
+
+void sim_run_ms(struct sim_world *w, uint64_t ms)
+{
+    for (uint64_t i = 0; i < ms && !w->failed; i++)
+        sim_step_ms(w);
+}
+
+raft_id sim_leader(struct sim_world *w)
+{
+    raft_id best = RAFT_NONE;
+    raft_term best_term = 0;
+    for (uint32_t i = 0; i < w->n_nodes; i++) {
+        struct sim_node *n = &w->node[i];
+        if (!n->up || raft_role(n->r) != RAFT_LEADER)
+            continue;
+        if (best == RAFT_NONE || raft_term_now(n->r) > best_term) {
+            best = i;
+            best_term = raft_term_now(n->r);
+        }
+    }
+    return best;
+}
+
+bool sim_is_member(const struct sim_world *w, raft_id id)
+{
+    return raft_conf_find(&w->conf, id) != NULL;
+}
