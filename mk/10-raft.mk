@@ -22,4 +22,4 @@ else
 endif
 
 test-sim-long: $(BUILD)/test-sim
-	$(BUILD)/test-sim --seeds $(or $(SEEDS_LONG),100000) --steps $(STEPS) --jobs 2
+	$(BUILD)/test-sim --seeds $(if $(filter command line,$(origin SEEDS)),$(SEEDS),100000) --steps $(STEPS) --jobs 2
