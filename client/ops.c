@@ -129,6 +129,26 @@ static int admin_post(const struct ops_args *a, const char *path, const char *bo
     return 2;
 }
 
+/* The leader's view of when it last heard from node id, in ms; -1 if unknown. */
+static int64_t last_contact(json_object *const *st, size_t n, int64_t id)
+{
+    for (size_t k = 0; k < n; k++) {
+        const char *role = st[k] ? str_field(st[k], "role") : NULL;
+        json_object *peers;
+        if (!role || strcmp(role, "leader") != 0 ||
+            !json_object_object_get_ex(st[k], "peers", &peers))
+            continue;
+        if (int_field(st[k], "id") == id)
+            return 0;
+        for (size_t p = 0; p < json_object_array_length(peers); p++) {
+            json_object *peer = json_object_array_get_idx(peers, p);
+            if (int_field(peer, "id") == id)
+                return int_field(peer, "last_contact_ms");
+        }
+    }
+    return -1;
+}
+
 static int status(const struct ops_args *a)
 {
     json_object *st[64] = {0};
@@ -139,8 +159,8 @@ static int status(const struct ops_args *a)
         if (st[k] && int_field(st[k], "commit_index") > commit)
             commit = int_field(st[k], "commit_index");
     }
-    printf("%-4s %-28s %-12s %6s %10s %10s %8s %s\n", "ID", "ENDPOINT", "ROLE", "TERM", "COMMIT",
-           "APPLIED", "LAG", "LEADER");
+    printf("%-4s %-28s %-12s %6s %10s %10s %8s %12s %s\n", "ID", "ENDPOINT", "ROLE", "TERM",
+           "COMMIT", "APPLIED", "LAG", "CONTACT_MS", "LEADER");
     int down = 0;
     for (size_t k = 0; k < n; k++) {
         if (!st[k]) {
@@ -149,13 +169,18 @@ static int status(const struct ops_args *a)
             continue;
         }
         int64_t applied = int_field(st[k], "applied_index");
-        printf("%-4lld %-28s %-12s %6lld %10lld %10lld %8lld %s\n",
+        int64_t contact = last_contact(st, n, int_field(st[k], "id"));
+        char contact_s[24] = "-";
+        if (contact >= 0)
+            snprintf(contact_s, sizeof contact_s, "%lld", (long long)contact);
+        printf("%-4lld %-28s %-12s %6lld %10lld %10lld %8lld %12s %s\n",
                (long long)int_field(st[k], "id"), a->endpoints[k], str_field(st[k], "role"),
                (long long)int_field(st[k], "term"), (long long)int_field(st[k], "commit_index"),
-               (long long)applied, (long long)(commit - applied),
+               (long long)applied, (long long)(commit - applied), contact_s,
                str_field(st[k], "leader_url") ? str_field(st[k], "leader_url") : "-");
-        json_object_put(st[k]);
     }
+    for (size_t k = 0; k < n; k++)
+        json_object_put(st[k]);
     return down == (int)n ? 2 : 0;
 }
 

@@ -258,10 +258,46 @@ static void begin_stop(struct node *n)
     log_info("stopping: no new connections, finishing in-flight requests");
 }
 
+/* One log line when a peer stops answering and one when it answers again, from
+ * the transport's counters: failures with no success since the last look mean
+ * down, any success means up. */
+static void watch_peers(struct node *n)
+{
+    const struct raft_conf *c = raft_current_conf(n->raft);
+    for (uint32_t k = 0; k < c->n; k++) {
+        raft_id id = c->m[k].id;
+        struct transport_stats ts;
+        if (id == (raft_id)n->cfg->id || transport_peer_stats(n->tp, id, &ts) != 0)
+            continue;
+        uint32_t j = 0;
+        while (j < n->n_peer_health && n->peer_health[j].id != id)
+            j++;
+        if (j == n->n_peer_health) {
+            if (j == RAFT_MAX_MEMBERS)
+                continue;
+            n->n_peer_health++;
+            n->peer_health[j].id = id;
+        }
+        bool ok = ts.batches_ok > n->peer_health[j].ok;
+        bool failed = ts.send_errors > n->peer_health[j].errors;
+        if (ok && n->peer_health[j].down)
+            log_info("peer %u up", id);
+        else if (failed && !ok && !n->peer_health[j].down)
+            log_warn("peer %u down (%llu failed requests so far)", id,
+                     (unsigned long long)ts.send_errors);
+        if (ok || failed)
+            n->peer_health[j].down = failed && !ok;
+        n->peer_health[j].ok = ts.batches_ok;
+        n->peer_health[j].errors = ts.send_errors;
+    }
+}
+
 static void on_tick(h2o_timeout_entry_t *entry)
 {
     struct node *n = H2O_STRUCT_FROM_MEMBER(struct node, tick_entry, entry);
     raft_tick(n->raft);
+    if (++n->ticks % 50 == 0)
+        watch_peers(n);
     node_expire_pending(n, false);
     if (node_stop_signal && !n->stopping)
         begin_stop(n);

@@ -85,6 +85,13 @@ struct node {
         char url[CONFIG_URL_MAX];
     } client_urls[RAFT_MAX_MEMBERS]; /* advertised client URLs peers announced */
     uint32_t n_client_urls;
+    struct {
+        raft_id id;
+        bool down;
+        uint64_t ok, errors;
+    } peer_health[RAFT_MAX_MEMBERS]; /* for peer up/down log lines */
+    uint32_t n_peer_health;
+    uint32_t ticks;
     char secret[256];       /* cluster secret; "" = none */
     char client_token[256]; /* client API bearer token; "" = none */
 
