@@ -40,7 +40,7 @@ static const struct config_opt config_opts[] = {
      "leader heartbeat interval"},
     {"tick-ms", KIND_U32, FIELD(tick_ms), 1, 10000, false, "MS", "10",
      "core clock tick; the two intervals above must be multiples of it"},
-    {"snapshot-entries", KIND_U64, FIELD(snapshot_entries), 1, 1000000000, false, "N", "10000",
+    {"snapshot-entries", KIND_U64, FIELD(snapshot_entries), 1, 1000000000, false, "N", "100000",
      "snapshot after this many applied entries"},
     {"snapshot-bytes", KIND_U64, FIELD(snapshot_bytes), 4096, 1ull << 40, false, "N", "67108864",
      "... or after this many log bytes"},

@@ -189,6 +189,11 @@ static void fault_actions(struct run *run)
         if (id != RAFT_NONE)
             sim_node_crash(w, id);
     }
+    /* Short-lived leaderships are where old-term entries get re-replicated by a new
+     * leader before its own entries spread (Figure 8): crash fresh leaders often. */
+    raft_id lead = sim_leader(w);
+    if (lead != RAFT_NONE && sim_chance(&w->prng, 1))
+        sim_node_crash(w, lead);
     if (sim_chance(&w->prng, 4)) {
         raft_id id = random_node(w, false);
         if (id != RAFT_NONE)

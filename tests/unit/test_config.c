@@ -91,7 +91,7 @@ TEST(config_defaults)
     CHECK_EQ_U64(c->tick_ms, 10);
     CHECK_EQ_U64(c->heartbeat_ms, 50);
     CHECK_EQ_U64(c->election_timeout_ms, 500);
-    CHECK_EQ_U64(c->snapshot_entries, 10000);
+    CHECK_EQ_U64(c->snapshot_entries, 100000);
     CHECK_EQ_U64(c->snapshot_bytes, 64 * 1024 * 1024);
     CHECK_EQ_U64(c->max_key_bytes, 1024);
     CHECK_EQ_U64(c->max_value_bytes, 1024 * 1024);

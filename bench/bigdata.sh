@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# bigdata.sh: the large-state targets of issue 7 on a 3-node cluster:
+#   - resident memory per node holding N keys of VALUE_BYTES (default 1,000,000 x 100),
+#     against the raw data size (keys + values);
+#   - time for a restarted node (kill -9, then start) to answer /ready.
+# Loads the keys once with wrk (bench/wrk/load.lua), each key written once.
+# Usage: bench/bigdata.sh [N] [VALUE_BYTES]; prints a markdown block for RESULTS.md.
+set -euo pipefail
+N=${1:-1000000}
+VB=${2:-100}
+top=$(cd "$(dirname "$0")/.." && pwd)
+vesperd=$top/build/vesperd
+[ -x "$vesperd" ] || { echo "bigdata: build/vesperd missing (make)"; exit 1; }
+command -v wrk >/dev/null || { echo "bigdata: wrk missing (apt-get install wrk)"; exit 1; }
+tmp=$(mktemp -d /tmp/vesper-bigdata.XXXXXX)
+base=${BIGDATA_PORT:-27600}
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+for i in 0 1 2; do echo "http://127.0.0.1:$((base + i))" >>"$tmp/ip_list.txt"; done
+start() { "$vesperd" "$1" "$tmp/ip_list.txt" --data-dir "$tmp/d$1" --log-level warn \
+              >>"$tmp/log$1" 2>&1 & pids[$1]=$!; }
+status() { curl -s "http://127.0.0.1:$((base + $1))/status"; }
+field() { python3 -c "import sys,json; print(json.load(sys.stdin)[\"$1\"])"; }
+rss_kb() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
+for i in 0 1 2; do start $i; done
+for _ in $(seq 100); do
+    leader=$(status 0 | field leader 2>/dev/null || true)
+    [ -n "$leader" ] && [ "$leader" != None ] && break
+    sleep 0.1
+done
+t0=$(date +%s.%N)
+# wrk threads stop once their share is written, but wrk itself waits out -d: watch
+# the leader's applied index and interrupt wrk when every key is in.
+wrk -t2 -c64 -d900s -s "$top/bench/wrk/load.lua" "http://127.0.0.1:$((base + leader))" \
+    -- "$N" "$VB" 2 >"$tmp/wrk.out" 2>&1 &
+wrk_pid=$!
+until [ "$(status "$leader" | field applied_index)" -gt "$N" ] 2>/dev/null; do
+    kill -0 "$wrk_pid" 2>/dev/null || break
+    sleep 0.5
+done
+t1=$(date +%s.%N)
+kill -INT "$wrk_pid" 2>/dev/null || true
+wait "$wrk_pid" 2>/dev/null || true
+grep -E "LOAD|Requests/sec" "$tmp/wrk.out" >&2 || true
+sleep 2
+raw=$(( N * (8 + VB) ))
+rows=""
+for i in 0 1 2; do
+    kb=$(rss_kb "${pids[$i]}")
+    rows+="| $i | $( [ "$i" = "$leader" ] && echo leader || echo follower ) | $((kb / 1024)) | $(python3 -c "print('%.2f' % ($kb * 1024 / $raw))") |"$'\n'
+done
+follower=$(( (leader + 1) % 3 ))
+restart_ms() {
+    local id=$1
+    kill -9 "${pids[$id]}"; wait "${pids[$id]}" 2>/dev/null || true
+    local s e
+    s=$(date +%s%N)
+    start "$id"
+    until curl -sf "http://127.0.0.1:$((base + id))/ready" >/dev/null; do sleep 0.01; done
+    e=$(date +%s%N)
+    echo $(( (e - s) / 1000000 ))
+}
+r1=$(restart_ms "$follower")
+r2=$(restart_ms "$follower")
+applied=$(status "$follower" | field applied_index)
+snap=$(status "$follower" | field snapshot_index)
+cat <<MD
+Command: \`bench/bigdata.sh $N $VB\` ($(date -u '+%Y-%m-%d %H:%M UTC')), 3 nodes, loaded with wrk -t2 -c64 in $(python3 -c "print('%.0f' % ($t1 - $t0))") s.
+Raw data: $N keys x (8-byte key + $VB-byte value) = $((raw / 1048576)) MiB.
+
+| node | role | RSS MiB | RSS / raw data |
+|---:|---|---:|---:|
+${rows}
+Restart of a follower holding them (kill -9, start, until GET /ready answers 200):
+$r1 ms, then $r2 ms (snapshot index $snap, applied $applied).
+MD
