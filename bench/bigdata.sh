@@ -16,7 +16,7 @@ tmp=$(mktemp -d /tmp/vesper-bigdata.XXXXXX)
 base=${BIGDATA_PORT:-27600}
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
-trap cleanup EXIT
+trap cleanup EXIT INT TERM
 for i in 0 1 2; do echo "http://127.0.0.1:$((base + i))" >>"$tmp/ip_list.txt"; done
 start() { "$vesperd" "$1" "$tmp/ip_list.txt" --data-dir "$tmp/d$1" --log-level warn \
               >>"$tmp/log$1" 2>&1 & pids[$1]=$!; }
@@ -32,10 +32,10 @@ done
 t0=$(date +%s.%N)
 # wrk threads stop once their share is written, but wrk itself waits out -d: watch
 # the leader's applied index and interrupt wrk when every key is in.
-wrk -t2 -c64 -d900s -s "$top/bench/wrk/load.lua" "http://127.0.0.1:$((base + leader))" \
+wrk -t2 -c64 -d$((N / 5000 + 30))s -s "$top/bench/wrk/load.lua" "http://127.0.0.1:$((base + leader))" \
     -- "$N" "$VB" 2 >"$tmp/wrk.out" 2>&1 &
 wrk_pid=$!
-until [ "$(status "$leader" | field applied_index)" -gt "$N" ] 2>/dev/null; do
+until [ "$(status "$leader" | field applied_index)" -ge "$N" ] 2>/dev/null; do
     kill -0 "$wrk_pid" 2>/dev/null || break
     sleep 0.5
 done
@@ -51,18 +51,19 @@ for i in 0 1 2; do
     rows+="| $i | $( [ "$i" = "$leader" ] && echo leader || echo follower ) | $((kb / 1024)) | $(python3 -c "print('%.2f' % ($kb * 1024 / $raw))") |"$'\n'
 done
 follower=$(( (leader + 1) % 3 ))
-restart_ms() {
-    local id=$1
+# Sets RESTART_MS (not echoed: a command substitution would run it in a subshell
+# and lose the new pid).
+restart() {
+    local id=$1 s e
     kill -9 "${pids[$id]}"; wait "${pids[$id]}" 2>/dev/null || true
-    local s e
     s=$(date +%s%N)
     start "$id"
     until curl -sf "http://127.0.0.1:$((base + id))/ready" >/dev/null; do sleep 0.01; done
     e=$(date +%s%N)
-    echo $(( (e - s) / 1000000 ))
+    RESTART_MS=$(( (e - s) / 1000000 ))
 }
-r1=$(restart_ms "$follower")
-r2=$(restart_ms "$follower")
+restart "$follower"; r1=$RESTART_MS
+restart "$follower"; r2=$RESTART_MS
 applied=$(status "$follower" | field applied_index)
 snap=$(status "$follower" | field snapshot_index)
 cat <<MD
