@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/bearer.h"
 #include "net/codec.h"
 
 struct request;
@@ -395,22 +396,13 @@ static int reply(h2o_req_t *req, int status, const char *reason)
     return 0;
 }
 
-/* Constant time: the comparison must not reveal how much of a guess was right. */
 static bool secret_ok(const struct transport *t, h2o_req_t *req)
 {
     if (t->secret == NULL)
         return true;
     ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
-    if (i < 0)
-        return false;
-    h2o_iovec_t v = req->headers.entries[i].value;
-    size_t want = strlen(t->secret);
-    if (v.len != want + 7 || memcmp(v.base, "Bearer ", 7) != 0)
-        return false;
-    unsigned char diff = 0;
-    for (size_t k = 0; k < want; k++)
-        diff |= (unsigned char)(v.base[7 + k] ^ t->secret[k]);
-    return diff == 0;
+    return i >= 0 && bearer_matches(req->headers.entries[i].value.base,
+                                    req->headers.entries[i].value.len, t->secret);
 }
 
 static void announce(struct transport *t, h2o_req_t *req, raft_id from)

@@ -14,11 +14,6 @@
 
 #include "util/log.h"
 
-struct admin_handler {
-    h2o_handler_t super;
-    struct node *node;
-};
-
 static void send_text(h2o_req_t *req, int status, const char *body)
 {
     node_send_json(req, status, body, strlen(body));
@@ -40,7 +35,7 @@ static int on_noop(h2o_handler_t *self, h2o_req_t *req)
 
 static int on_ready(h2o_handler_t *self, h2o_req_t *req)
 {
-    struct node *n = ((struct admin_handler *)self)->node;
+    struct node *n = NODE_OF(self);
     struct raft_status st;
     raft_status(n->raft, &st);
     bool ready = st.leader != RAFT_NONE && st.applied >= st.commit && !n->stopping;
@@ -86,7 +81,7 @@ static json_object *peers_json(struct node *n, const struct raft_status *st)
 
 static int on_status(h2o_handler_t *self, h2o_req_t *req)
 {
-    struct node *n = ((struct admin_handler *)self)->node;
+    struct node *n = NODE_OF(self);
     struct raft_status st;
     raft_status(n->raft, &st);
     json_object *o = json_object_new_object();
@@ -111,11 +106,11 @@ static int on_status(h2o_handler_t *self, h2o_req_t *req)
     return 0;
 }
 
-static void add(struct node *n, h2o_hostconf_t *host, const char *path,
-                int (*fn)(h2o_handler_t *, h2o_req_t *))
+void node_handler_add(struct node *n, h2o_hostconf_t *host, const char *path,
+                      int (*fn)(h2o_handler_t *, h2o_req_t *))
 {
     h2o_pathconf_t *pc = h2o_config_register_path(host, path, 0);
-    struct admin_handler *h = (void *)h2o_create_handler(pc, sizeof *h);
+    struct node_handler *h = (void *)h2o_create_handler(pc, sizeof *h);
     h->super.on_req = fn;
     h->node = n;
 }
@@ -131,15 +126,15 @@ static int on_unknown_path(h2o_handler_t *self, h2o_req_t *req)
  * must be registered last: it turns h2o's plain-text 404 into our JSON error. */
 int node_admin_register_fallback(struct node *n, h2o_hostconf_t *host)
 {
-    add(n, host, "/", on_unknown_path);
+    node_handler_add(n, host, "/", on_unknown_path);
     return 0;
 }
 
 int node_admin_register(struct node *n, h2o_hostconf_t *host)
 {
-    add(n, host, "/health", on_health);
-    add(n, host, "/ready", on_ready);
-    add(n, host, "/status", on_status);
-    add(n, host, "/noop", on_noop);
+    node_handler_add(n, host, "/health", on_health);
+    node_handler_add(n, host, "/ready", on_ready);
+    node_handler_add(n, host, "/status", on_status);
+    node_handler_add(n, host, "/noop", on_noop);
     return 0;
 }

@@ -18,14 +18,10 @@
 #include "http/api.h"
 #include "kv/kv.h"
 #include "kv/kv_cmd.h"
+#include "net/bearer.h"
 #include "util/log.h"
 
 #define REQUEST_TIMEOUT_MS 3000
-
-struct client_handler {
-    h2o_handler_t super;
-    struct node *node;
-};
 
 void node_send_json(h2o_req_t *req, int status, const char *body, size_t len)
 {
@@ -277,17 +273,8 @@ bool node_client_authorized(struct node *n, h2o_req_t *req)
     if (!n->client_token[0])
         return true;
     ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
-    size_t want = strlen(n->client_token);
-    unsigned char diff = 1;
-    if (i >= 0) {
-        h2o_iovec_t v = req->headers.entries[i].value;
-        if (v.len == want + 7 && memcmp(v.base, "Bearer ", 7) == 0) {
-            diff = 0;
-            for (size_t k = 0; k < want; k++) /* constant time */
-                diff |= (unsigned char)(v.base[7 + k] ^ n->client_token[k]);
-        }
-    }
-    if (diff == 0)
+    if (i >= 0 && bearer_matches(req->headers.entries[i].value.base,
+                                 req->headers.entries[i].value.len, n->client_token))
         return true;
     static const char body[] = "{\"code\":\"fail\",\"error\":\"unauthorized\"}";
     node_send_json(req, 401, body, sizeof body - 1);
@@ -296,7 +283,7 @@ bool node_client_authorized(struct node *n, h2o_req_t *req)
 
 static int on_request(h2o_handler_t *self, h2o_req_t *req)
 {
-    struct node *n = ((struct client_handler *)self)->node;
+    struct node *n = NODE_OF(self);
     if (!node_client_authorized(n, req))
         return 0;
     struct api_limits lim = {.max_key_bytes = n->cfg->max_key_bytes,
@@ -329,10 +316,7 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req)
 
 int node_client_register(struct node *n, h2o_hostconf_t *host)
 {
-    h2o_pathconf_t *path = h2o_config_register_path(host, "/request", 0);
-    struct client_handler *h = (void *)h2o_create_handler(path, sizeof *h);
-    h->super.on_req = on_request;
-    h->node = n;
+    node_handler_add(n, host, "/request", on_request);
     h2o_linklist_init_anchor(&n->writes);
     h2o_linklist_init_anchor(&n->reads);
     return 0;

@@ -20,11 +20,6 @@
 #include "http/api.h"
 #include "util/log.h"
 
-struct members_handler {
-    h2o_handler_t super;
-    struct node *node;
-};
-
 static void send_fail(h2o_req_t *req, int status, const char *error, const char *detail)
 {
     char body[320];
@@ -85,7 +80,7 @@ static bool get_id(json_object *o, const char *field, raft_id *id)
 
 static int on_transfer(h2o_handler_t *self, h2o_req_t *req)
 {
-    struct node *n = ((struct members_handler *)self)->node;
+    struct node *n = NODE_OF(self);
     json_object *o = parse_body(n, req);
     raft_id to;
     if (!o)
@@ -136,7 +131,7 @@ static int parse_change(json_object *o, enum raft_change *op, raft_id *id, const
 
 static int on_members(h2o_handler_t *self, h2o_req_t *req)
 {
-    struct node *n = ((struct members_handler *)self)->node;
+    struct node *n = NODE_OF(self);
     json_object *o = parse_body(n, req);
     enum raft_change op;
     raft_id id;
@@ -166,18 +161,9 @@ static int on_members(h2o_handler_t *self, h2o_req_t *req)
     return 0;
 }
 
-static void add(struct node *n, h2o_hostconf_t *host, const char *path,
-                int (*fn)(h2o_handler_t *, h2o_req_t *))
-{
-    h2o_pathconf_t *pc = h2o_config_register_path(host, path, 0);
-    struct members_handler *h = (void *)h2o_create_handler(pc, sizeof *h);
-    h->super.on_req = fn;
-    h->node = n;
-}
-
 int node_members_register(struct node *n, h2o_hostconf_t *host)
 {
-    add(n, host, "/admin/transfer", on_transfer);
-    add(n, host, "/admin/members", on_members);
+    node_handler_add(n, host, "/admin/transfer", on_transfer);
+    node_handler_add(n, host, "/admin/members", on_members);
     return 0;
 }

@@ -121,7 +121,7 @@ static void raft_metrics(struct out *o, struct node *n)
 
 static int on_metrics(h2o_handler_t *self, h2o_req_t *req)
 {
-    struct node *n = *(struct node **)(self + 1);
+    struct node *n = NODE_OF(self);
     struct out o = {0};
     raft_metrics(&o, n);
     struct transport_stats ts;
@@ -157,9 +157,6 @@ static int on_metrics(h2o_handler_t *self, h2o_req_t *req)
 
 int node_metrics_register(struct node *n, h2o_hostconf_t *host)
 {
-    h2o_pathconf_t *pc = h2o_config_register_path(host, "/metrics", 0);
-    h2o_handler_t *h = h2o_create_handler(pc, sizeof *h + sizeof n);
-    h->on_req = on_metrics;
-    *(struct node **)(h + 1) = n;
+    node_handler_add(n, host, "/metrics", on_metrics);
     return 0;
 }

@@ -149,6 +149,16 @@ int node_admin_register_fallback(struct node *n, h2o_hostconf_t *host);
 /* False (and a 401 answer sent) when a client token is set and req lacks it. */
 bool node_client_authorized(struct node *n, h2o_req_t *req);
 
+/* Every vesperd endpoint is an h2o handler that knows its node. */
+struct node_handler {
+    h2o_handler_t super;
+    struct node *node;
+};
+/* Registers fn for path (before h2o_context_init); h2o matches paths in order. */
+void node_handler_add(struct node *n, h2o_hostconf_t *host, const char *path,
+                      int (*fn)(h2o_handler_t *, h2o_req_t *));
+#define NODE_OF(self) (((struct node_handler *)(self))->node)
+
 /* Replies with a JSON body (copied) and closes the request's pending record. */
 void node_send_json(h2o_req_t *req, int status, const char *body, size_t len);
 
