@@ -71,4 +71,4 @@ $(BUILD)/neg-raftmsg: $(call obj,$(NEG_RAFTMSG_SRC)) $(BUILD)/libraftcore.a
 	$(CC) $^ -o $@
 
 TEST_BINS += $(BUILD)/neg-raftmsg $(BUILD)/vesperd
-TEST_SUITES += "python3 tests/negative/negative.py"
+TEST_SUITES += "python3 tests/negative/negative.py" "tests/negative/disk_full.sh"

@@ -198,6 +198,19 @@ void node_leadership_lost(struct node *n)
     }
 }
 
+void node_fail_pending(struct node *n, const char *message)
+{
+    h2o_linklist_t *lists[] = {&n->writes, &n->reads};
+    for (int k = 0; k < 2; k++) {
+        struct node_pending *pd;
+        while ((pd = pending_head(lists[k]))) {
+            h2o_req_t *req = pending_take(pd);
+            struct api_reply r;
+            send_reply(n, req, pd->op, &r, api_reply_fail(API_ERR_UNAVAILABLE, message, &r));
+        }
+    }
+}
+
 void node_expire_pending(struct node *n, bool all)
 {
     uint64_t now = node_now_ms(n);
@@ -298,7 +311,7 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req)
         send_reply(n, req, -1, &r, api_reply_fail(e, detail, &r));
         return 0;
     }
-    if (n->stopping) {
+    if (n->stopping || n->failed) {
         reply_fail(n, req, ar.op, API_ERR_UNAVAILABLE);
     } else if (n->n_pending >= n->cfg->max_pending && !(ar.op == API_OP_GET && ar.stale)) {
         shed(n, req);

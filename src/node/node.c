@@ -48,6 +48,23 @@ _Noreturn void node_fatal(const char *what, const char *detail)
     _exit(1);
 }
 
+/* Fail stop after a storage error (disk full, I/O error): the node no longer knows
+ * what its disk holds, so it must not vote or acknowledge again. Before exiting,
+ * every waiting client gets a clear answer instead of a dropped connection, and
+ * the loop runs a moment longer (without the core) to deliver those answers. */
+_Noreturn void node_fail_stop(struct node *n, const char *what, const char *detail)
+{
+    log_error("fatal: %s: %s", what, detail ? detail : "");
+    n->failed = true;
+    char msg[300];
+    snprintf(msg, sizeof msg, "storage failed (%s): this node stops", detail ? detail : what);
+    node_fail_pending(n, msg);
+    uint64_t end = node_now_ms(n) + 200;
+    while (node_now_ms(n) < end && h2o_evloop_run(n->ctx.loop, 10) == 0) {
+    }
+    _exit(1);
+}
+
 const char *node_client_url(struct node *n, raft_id id)
 {
     if (id == (raft_id)n->cfg->id)
@@ -79,6 +96,8 @@ static bool known_sender(struct node *n, raft_id from)
 static void on_peer_msg(void *arg, const struct raft_msg *m)
 {
     struct node *n = arg;
+    if (n->failed)
+        return;
     if (!known_sender(n, m->from)) {
         n->m.peer_msgs_rejected++;
         return;
@@ -295,6 +314,8 @@ static void watch_peers(struct node *n)
 static void on_tick(h2o_timeout_entry_t *entry)
 {
     struct node *n = H2O_STRUCT_FROM_MEMBER(struct node, tick_entry, entry);
+    if (n->failed)
+        return;
     raft_tick(n->raft);
     if (++n->ticks % 50 == 0)
         watch_peers(n);

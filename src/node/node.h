@@ -100,6 +100,7 @@ struct node {
     enum raft_role last_role;
     uint64_t started_ms;
     bool stopping;
+    bool failed; /* fail stop in progress: serve nothing, answer "unavailable" */
     uint64_t stop_deadline_ms;
     struct node_metrics m;
 };
@@ -112,6 +113,7 @@ int node_run(const struct vesper_config *cfg);
 /* node.c */
 uint64_t node_now_ms(struct node *n);
 _Noreturn void node_fatal(const char *what, const char *detail);
+_Noreturn void node_fail_stop(struct node *n, const char *what, const char *detail);
 const char *node_client_url(struct node *n, raft_id id);
 
 void node_sync_peers(struct node *n);
@@ -126,6 +128,8 @@ void node_complete_write(struct node *n, const struct raft_entry *e, const void 
 void node_complete_read(struct node *n, const struct raft_read_result *rr);
 void node_expire_pending(struct node *n, bool all);
 void node_leadership_lost(struct node *n);
+/* Answers every waiting request "unavailable" with message. */
+void node_fail_pending(struct node *n, const char *message);
 
 #define NODE_OP_ADMIN 4 /* pending.op of a membership change (api ops are 0..3) */
 /* Answers req {"code":"success","index":N} once entry (index, term) applies. */

@@ -27,7 +27,7 @@
 static void check(struct node *n, int rv, const char *what)
 {
     if (rv != STORAGE_OK)
-        node_fatal(what, storage_errmsg(n->st));
+        node_fail_stop(n, what, storage_errmsg(n->st));
 }
 
 static void restore_kv(struct node *n, const struct storage_snapshot *s)
