@@ -199,6 +199,10 @@ static void schedule_sync(struct sim_world *w, struct sim_node *n, const struct 
     for (size_t i = 0; i < s->n_msgs; i++) {
         s->msgs[i] = sim_msg_copy(&rd->msgs_sync[i]);
         s->promise[i] = sim_check_promise(n, &rd->msgs_sync[i]);
+        /* An ack repeating entries an earlier sync already made durable keeps its
+         * promise from the start (a duplicate append). */
+        if (s->promise[i] && sim_check_synced_holds(n, rd->msgs_sync[i].index, s->promise[i]))
+            s->promise[i] = SIM_PROMISE_KEPT;
     }
     uint64_t t = w->now_ms + 1 + w->min_sync_ms + sim_range(&w->prng, w->max_sync_ms);
     if (t < n->last_sync_ms)

@@ -267,6 +267,10 @@ void sim_check_node(struct sim_world *w, struct sim_node *n);
 void sim_check_sent(struct sim_world *w, struct sim_node *n, const struct raft_msg *m,
                     const uint64_t *promise);
 uint64_t sim_check_promise(struct sim_node *n, const struct raft_msg *m);
+/* True when the synced log holds entry i with the given chain hash. */
+bool sim_check_synced_holds(struct sim_node *n, raft_index i, uint64_t chain);
+/* A promise already durable when it was made (see shell.c schedule_sync). */
+#define SIM_PROMISE_KEPT UINT64_MAX
 void sim_check_read_start(struct sim_world *w, uint64_t read_id);
 void sim_check_read_done(struct sim_world *w, struct sim_node *n, uint64_t read_id,
                          raft_index read_index);
