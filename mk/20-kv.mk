@@ -4,6 +4,7 @@ KV_SRC := src/kv/kv.c src/kv/kv_cmd.c src/kv/kv_crc32c.c src/kv/kv_map.c src/kv/
           src/kv/kv_snap.c
 API_SRC := src/http/api.c src/http/validate.c
 KV_TEST_SRC := tests/unit/kv_test_main.c tests/unit/kv_map_test.c tests/unit/kv_apply_test.c \
+               tests/unit/kv_once_test.c \
                tests/unit/kv_snap_test.c tests/unit/api_test.c
 
 $(BUILD)/test-kv: $(call san,$(KV_TEST_SRC) $(KV_SRC) $(API_SRC) $(TEST_LIB_SRC))

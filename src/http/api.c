@@ -51,6 +51,8 @@ enum api_error api_error_from_kv(enum kv_status st)
         return API_ERR_CAS_FAILED;
     case KV_STALE_SEQ:
         return API_ERR_STALE_SEQ;
+    case KV_SESSION_EXPIRED:
+        return API_ERR_SESSION_EXPIRED;
     case KV_BAD_COMMAND:
     case KV_ALREADY_APPLIED:
         break;

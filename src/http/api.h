@@ -29,6 +29,11 @@
  *   unavailable         200   node stopping or overloaded: try another node
  *   cas_failed          200   payload {key[,value: current value]}; no value = absent
  *   stale_seq           200   seq older than the client's last one
+ *   session_expired     200   a retry (same client_id/seq) whose exactly-once
+ *                             session was evicted: outcome unknown (an earlier
+ *                             attempt may have applied; this one did not).
+ *                             Retrying cannot help: read to find out, and use
+ *                             a new client_id for further writes
  *   bad_request         400   malformed JSON / wrong types / missing fields
  *   method_not_allowed  405
  *   too_large           413   key or value over the configured limit
@@ -51,18 +56,19 @@
 #include "kv/kv.h"
 #include "kv/kv_cmd.h"
 
-#define API_ERROR_TABLE(X)                           \
-    X(API_OK, "ok", 200)                             \
-    X(API_ERR_NOT_FOUND, "not_found", 200)           \
-    X(API_ERR_NOT_LEADER, "not_leader", 200)         \
-    X(API_ERR_NO_LEADER, "no_leader", 200)           \
-    X(API_ERR_TIMEOUT, "timeout", 200)               \
-    X(API_ERR_UNAVAILABLE, "unavailable", 200)       \
-    X(API_ERR_CAS_FAILED, "cas_failed", 200)         \
-    X(API_ERR_STALE_SEQ, "stale_seq", 200)           \
-    X(API_ERR_BAD_REQUEST, "bad_request", 400)       \
-    X(API_ERR_BAD_METHOD, "method_not_allowed", 405) \
-    X(API_ERR_TOO_LARGE, "too_large", 413)           \
+#define API_ERROR_TABLE(X)                             \
+    X(API_OK, "ok", 200)                               \
+    X(API_ERR_NOT_FOUND, "not_found", 200)             \
+    X(API_ERR_NOT_LEADER, "not_leader", 200)           \
+    X(API_ERR_NO_LEADER, "no_leader", 200)             \
+    X(API_ERR_TIMEOUT, "timeout", 200)                 \
+    X(API_ERR_UNAVAILABLE, "unavailable", 200)         \
+    X(API_ERR_CAS_FAILED, "cas_failed", 200)           \
+    X(API_ERR_STALE_SEQ, "stale_seq", 200)             \
+    X(API_ERR_SESSION_EXPIRED, "session_expired", 200) \
+    X(API_ERR_BAD_REQUEST, "bad_request", 400)         \
+    X(API_ERR_BAD_METHOD, "method_not_allowed", 405)   \
+    X(API_ERR_TOO_LARGE, "too_large", 413)             \
     X(API_ERR_INTERNAL, "internal", 500)
 
 enum api_error {

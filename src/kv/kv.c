@@ -3,9 +3,11 @@
  * The exactly-once check runs before the command touches the map, and the
  * session records the status the command produced, so a retry that arrives
  * after a leader change (the same entry proposed twice under different indexes)
- * is answered with the first outcome. Stale seqs are refused outright: a client
- * only sends seq n+1 after it saw the answer for n, so an older seq is a delayed
- * duplicate whose answer the client no longer waits for.
+ * is answered with the first outcome, byte for byte (a failed CAS reports the
+ * value it saw then). Stale seqs are refused outright: a client only sends seq
+ * n+1 after it saw the answer for n, so an older seq is a delayed duplicate
+ * whose answer the client no longer waits for. A retry whose session was
+ * evicted gets KV_SESSION_EXPIRED rather than a second application.
  */
 #include "kv/kv.h"
 
@@ -98,11 +100,26 @@ static enum kv_status run(struct kv *kv, const struct kv_cmd *c, struct kv_resul
     }
 }
 
-/* Exactly-once gate: true when the command must not run; *res is then set. */
+/* Exactly-once gate for a client that has been evicted from the live table:
+ * its last seq was applied and its answer is gone (see kv_session.h). */
+static bool expired_answers(struct kv *kv, const struct kv_cmd *c, struct kv_result *res)
+{
+    const struct kv_session *x = kv_sessions_find_expired(&kv->sessions, c->client_id);
+    if (x == NULL || c->seq > x->seq)
+        return false;
+    res->status = c->seq < x->seq ? KV_STALE_SEQ : KV_SESSION_EXPIRED;
+    return true;
+}
+
+/* Exactly-once gate: true when the command must not run; *res is then set to
+ * the answer the first application gave (status and, for a failed CAS, the
+ * value it saw then, not the value now). */
 static bool session_answers(struct kv *kv, const struct kv_cmd *c, struct kv_result *res)
 {
     struct kv_session *s = kv_sessions_find(&kv->sessions, c->client_id);
-    if (s == NULL || c->seq > s->seq)
+    if (s == NULL)
+        return expired_answers(kv, c, res);
+    if (c->seq > s->seq)
         return false;
     kv_sessions_touch(&kv->sessions, s);
     if (c->seq < s->seq) {
@@ -111,8 +128,9 @@ static bool session_answers(struct kv *kv, const struct kv_cmd *c, struct kv_res
     }
     res->status = (enum kv_status)s->result;
     res->duplicate = true;
-    if (res->status == KV_CAS_MISMATCH)
-        set_current(kv, c, res);
+    res->has_current = s->has_current;
+    res->current = s->current;
+    res->current_len = s->current_len;
     return true;
 }
 
@@ -134,10 +152,11 @@ void kv_apply(struct kv *kv, uint64_t index, uint64_t term, const uint8_t *cmd, 
     if (c.has_session && session_answers(kv, &c, res))
         return;
     res->status = run(kv, &c, res);
-    if (c.has_session &&
-        kv_sessions_record(&kv->sessions, c.client_id, c.seq, (uint8_t)res->status) != 0)
+    if (c.has_session && kv_sessions_record(&kv->sessions, c.client_id, c.seq, (uint8_t)res->status,
+                                            res->has_current, res->current, res->current_len) != 0)
         die_nomem("session");
-    /* Recording may not move records, so res->current (if set) is still valid. */
+    /* Recording copies the answer and moves no map record, so res->current (if
+     * set) is still valid. */
 }
 
 void kv_set_applied(struct kv *kv, uint64_t index, uint64_t term)

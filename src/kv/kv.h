@@ -31,7 +31,8 @@
     X(KV_CAS_MISMATCH, 2, "cas_failed")         /* current value != expected */   \
     X(KV_STALE_SEQ, 3, "stale_seq")             /* seq older than the last one */ \
     X(KV_BAD_COMMAND, 4, "bad_command")         /* payload failed to decode */    \
-    X(KV_ALREADY_APPLIED, 5, "already_applied") /* index <= applied index */
+    X(KV_ALREADY_APPLIED, 5, "already_applied") /* index <= applied index */      \
+    X(KV_SESSION_EXPIRED, 6, "session_expired") /* retry of an evicted session */
 
 enum kv_status {
 #define KV_STATUS_ENUM(name, value, str) name = value,
@@ -67,8 +68,10 @@ void kv_free(struct kv *kv);
  * - PUT: KV_OK. DELETE: KV_OK or KV_NOT_FOUND.
  * - CAS: KV_OK when the current value equals expected (or the key is absent and
  *   expect_absent), else KV_CAS_MISMATCH with the current value if any.
- * - With a session: seq == last seq -> the stored status, duplicate = true,
- *   nothing applied; seq < last seq -> KV_STALE_SEQ, nothing applied.
+ * - With a session: seq == last seq -> the stored answer (status and, for a
+ *   failed CAS, the value seen then), duplicate = true, nothing applied;
+ *   seq < last seq -> KV_STALE_SEQ, nothing applied; seq == the last seq of
+ *   an evicted session -> KV_SESSION_EXPIRED (outcome unknown), nothing applied.
  * - Malformed payload -> KV_BAD_COMMAND (the position still advances).
  * - index <= applied index -> KV_ALREADY_APPLIED, nothing changes. */
 void kv_apply(struct kv *kv, uint64_t index, uint64_t term, const uint8_t *cmd, size_t len,

@@ -70,6 +70,28 @@ static void out_u64(struct snap_out *o, uint64_t v)
     out_bytes(o, b, 8);
 }
 
+static void out_sessions(struct snap_out *o, const struct kv_sessions *ss)
+{
+    out_u32(o, (uint32_t)ss->max);
+    out_u32(o, (uint32_t)ss->live.count);
+    for (const struct kv_session *s = ss->live.oldest; s != NULL; s = s->newer) {
+        uint8_t has_current = s->has_current;
+        out_u64(o, s->client_id);
+        out_u64(o, s->seq);
+        out_bytes(o, &s->result, 1);
+        out_bytes(o, &has_current, 1);
+        if (has_current) {
+            out_u32(o, s->current_len);
+            out_bytes(o, s->current, s->current_len);
+        }
+    }
+    out_u32(o, (uint32_t)ss->expired.count);
+    for (const struct kv_session *s = ss->expired.oldest; s != NULL; s = s->newer) {
+        out_u64(o, s->client_id);
+        out_u64(o, s->seq);
+    }
+}
+
 int kv_snap_write(const struct kv *kv, kv_snap_write_cb write_cb, void *ctx, uint64_t *size_bytes)
 {
     struct snap_out *o = calloc(1, sizeof *o);
@@ -83,13 +105,7 @@ int kv_snap_write(const struct kv *kv, kv_snap_write_cb write_cb, void *ctx, uin
     out_u64(o, kv->applied_term);
     out_u32(o, (uint32_t)kv->members_len);
     out_bytes(o, kv->members, kv->members_len);
-    out_u32(o, (uint32_t)kv->sessions.max);
-    out_u32(o, (uint32_t)kv->sessions.count);
-    for (const struct kv_session *s = kv->sessions.oldest; s != NULL; s = s->newer) {
-        out_u64(o, s->client_id);
-        out_u64(o, s->seq);
-        out_bytes(o, &s->result, 1);
-    }
+    out_sessions(o, &kv->sessions);
     out_u64(o, kv->map.count);
     size_t cursor = 0;
     const struct kv_rec *r;
@@ -157,6 +173,7 @@ struct snap_in {
     uint64_t left; /* bytes known to remain, UINT64_MAX when unknown */
     char *err;
     size_t err_len;
+    uint32_t version; /* from the header */
 };
 
 __attribute__((format(printf, 2, 3))) static int in_fail(struct snap_in *in, const char *fmt, ...)
@@ -213,8 +230,9 @@ static int read_header(struct snap_in *in, struct kv **kvp)
         return in_fail(in, "bad magic");
     if (in_u32(in, &version, "header") != 0)
         return -1;
-    if (version != KV_SNAP_VERSION)
+    if (version < KV_SNAP_VERSION_MIN || version > KV_SNAP_VERSION)
         return in_fail(in, "unsupported version %u", version);
+    in->version = version;
     if (in_u64(in, &index, "header") != 0 || in_u64(in, &term, "header") != 0 ||
         in_u32(in, &members_len, "header") != 0)
         return -1;
@@ -245,7 +263,35 @@ static int read_header(struct snap_in *in, struct kv **kvp)
     return 0;
 }
 
-static int read_sessions(struct snap_in *in, struct kv *kv)
+/* The answer a failed CAS saw (version 2), copied into the session. */
+static int read_answer(struct snap_in *in, uint32_t i, uint8_t *has_current, uint8_t **current,
+                       uint32_t *len)
+{
+    *current = NULL;
+    *len = 0;
+    if (in_bytes(in, has_current, 1, "sessions") != 0)
+        return -1;
+    if (*has_current > 1)
+        return in_fail(in, "session %u: answer flag %u", i, *has_current);
+    if (!*has_current)
+        return 0;
+    if (in_u32(in, len, "sessions") != 0)
+        return -1;
+    if (*len > KV_SNAP_MAX_VALUE || *len > in->left)
+        return in_fail(in, "session %u: answer of %u bytes", i, *len);
+    if (*len == 0)
+        return 0;
+    if ((*current = malloc(*len)) == NULL)
+        return in_fail(in, "out of memory");
+    if (in_bytes(in, *current, *len, "sessions") != 0) {
+        free(*current);
+        *current = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static int read_live_sessions(struct snap_in *in, struct kv *kv)
 {
     uint32_t n;
     if (in_u32(in, &n, "session header") != 0)
@@ -254,19 +300,57 @@ static int read_sessions(struct snap_in *in, struct kv *kv)
         return in_fail(in, "%u sessions exceed the table size %zu", n, kv->sessions.max);
     for (uint32_t i = 0; i < n; i++) {
         uint64_t id, seq;
-        uint8_t result;
+        uint8_t result, has_current = 0, *current = NULL;
+        uint32_t len = 0;
         if (in_u64(in, &id, "sessions") != 0 || in_u64(in, &seq, "sessions") != 0 ||
             in_bytes(in, &result, 1, "sessions") != 0)
             return -1;
-        if (seq == 0 || result > KV_CAS_MISMATCH)
-            return in_fail(in, "session %u: seq %llu status %u", i, (unsigned long long)seq,
-                           result);
-        if (kv_sessions_find(&kv->sessions, id) != NULL)
-            return in_fail(in, "duplicate session %llu", (unsigned long long)id);
-        if (kv_sessions_record(&kv->sessions, id, seq, result) != 0)
-            return in_fail(in, "out of memory");
+        if (in->version >= 2 && read_answer(in, i, &has_current, &current, &len) != 0)
+            return -1;
+        int rc = -1;
+        if (seq == 0 || result > KV_CAS_MISMATCH || (has_current && result != KV_CAS_MISMATCH))
+            in_fail(in, "session %u: seq %llu status %u", i, (unsigned long long)seq, result);
+        else if (kv_sessions_find(&kv->sessions, id) != NULL)
+            in_fail(in, "duplicate session %llu", (unsigned long long)id);
+        else if (kv_sessions_record(&kv->sessions, id, seq, result, has_current, current, len) != 0)
+            in_fail(in, "out of memory");
+        else
+            rc = 0;
+        free(current);
+        if (rc != 0)
+            return -1;
     }
     return 0;
+}
+
+/* Version 2: the evicted sessions, oldest eviction first. */
+static int read_expired_sessions(struct snap_in *in, struct kv *kv)
+{
+    uint32_t n;
+    if (in->version < 2)
+        return 0;
+    if (in_u32(in, &n, "expired sessions") != 0)
+        return -1;
+    if (n > kv->sessions.max)
+        return in_fail(in, "%u expired sessions exceed the table size %zu", n, kv->sessions.max);
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t id, seq;
+        if (in_u64(in, &id, "expired sessions") != 0 || in_u64(in, &seq, "expired sessions") != 0)
+            return -1;
+        if (seq == 0)
+            return in_fail(in, "expired session %u: seq 0", i);
+        if (kv_sessions_add_expired(&kv->sessions, id, seq) != 0)
+            return in_fail(in, "expired session %llu duplicate or out of memory",
+                           (unsigned long long)id);
+    }
+    return 0;
+}
+
+static int read_sessions(struct snap_in *in, struct kv *kv)
+{
+    if (read_live_sessions(in, kv) != 0)
+        return -1;
+    return read_expired_sessions(in, kv);
 }
 
 static int read_pairs(struct snap_in *in, struct kv *kv)
@@ -320,7 +404,7 @@ fail:
 
 int kv_snap_read(kv_snap_read_cb read_cb, void *ctx, struct kv **out, char *err, size_t err_len)
 {
-    struct snap_in in = {read_cb, ctx, 0, UINT64_MAX, err, err_len};
+    struct snap_in in = {read_cb, ctx, 0, UINT64_MAX, err, err_len, 0};
     return snap_read(&in, out);
 }
 
@@ -343,7 +427,7 @@ static int buf_read_cb(void *ctx, void *buf, size_t len)
 int kv_snap_decode(const uint8_t *buf, size_t len, struct kv **out, char *err, size_t err_len)
 {
     struct buf_src src = {buf, len};
-    struct snap_in in = {buf_read_cb, &src, 0, len, err, err_len};
+    struct snap_in in = {buf_read_cb, &src, 0, len, err, err_len, 0};
     struct kv *kv;
     if (snap_read(&in, &kv) != 0)
         return -1;

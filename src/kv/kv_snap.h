@@ -1,12 +1,17 @@
 /* kv_snap.h: snapshot encoding of the whole state machine.
  *
- * Format (version 1), integers little-endian:
+ * Format (version 2), integers little-endian:
  *   "VSNP"  u32 version  u64 applied_index  u64 applied_term
  *   u32 members_len, members blob
- *   u32 max_sessions, u32 n_sessions, n x (u64 client_id, u64 seq, u8 status)
+ *   u32 max_sessions, u32 n_sessions, n x (u64 client_id, u64 seq, u8 status,
+ *       u8 has_current, [u32 len, bytes: the value a failed CAS saw, if has_current])
  *       (least recently used first, so decoding restores the LRU order)
+ *   u32 n_expired, n x (u64 client_id, u64 seq)  (evicted sessions, oldest first)
  *   u64 n_pairs, n x (u32 key_len, u32 value_len, key, value)
  *   u32 CRC-32C of every preceding byte
+ *
+ * Version 1 (still read, no longer written) lacks has_current and the expired
+ * list: such a state restores with no stored CAS answers and no expired ids.
  *
  * Encoding streams through a write callback in 64 KiB chunks, so a 110 MB
  * state needs no second copy in memory. Decoding builds a NEW struct kv and
@@ -25,7 +30,8 @@
 
 #include "kv/kv.h"
 
-#define KV_SNAP_VERSION      1
+#define KV_SNAP_VERSION      2
+#define KV_SNAP_VERSION_MIN  1                 /* oldest version the decoder accepts */
 #define KV_SNAP_MAX_MEMBERS  KV_MEMBERS_MAX    /* member blob bytes */
 #define KV_SNAP_MAX_SESSIONS KV_SESSIONS_LIMIT /* session table size */
 #define KV_SNAP_MAX_KEY      (1u << 24)        /* bytes per key */

@@ -218,15 +218,16 @@ TEST(apply_session_lru_eviction)
     CHECK(res.duplicate);
     c.client_id = 4;
     apply(kv, &c, &res);
-    CHECK_EQ_U64(kv->sessions.count, 3);
+    CHECK_EQ_U64(kv->sessions.live.count, 3);
     CHECK(kv_sessions_find(&kv->sessions, 2) == NULL);
     CHECK(kv_sessions_find(&kv->sessions, 1) != NULL);
     CHECK(kv_sessions_find(&kv->sessions, 3) != NULL);
-    CHECK_EQ_U64(kv->sessions.oldest->client_id, 3);
-    CHECK_EQ_U64(kv->sessions.newest->client_id, 4);
-    c.client_id = 2; /* evicted: the retry is applied again (documented limit) */
+    CHECK_EQ_U64(kv->sessions.live.oldest->client_id, 3);
+    CHECK_EQ_U64(kv->sessions.live.newest->client_id, 4);
+    c.client_id = 2; /* evicted: its retry can no longer be answered, nor applied again */
     apply(kv, &c, &res);
-    CHECK(res.status == KV_OK && !res.duplicate);
+    CHECK(res.status == KV_SESSION_EXPIRED && !res.duplicate);
+    CHECK(kv_sessions_find_expired(&kv->sessions, 2) != NULL);
     kv_free(kv);
 }
 
@@ -317,5 +318,32 @@ TEST(apply_random_against_model)
         }
     }
     CHECK_EQ_U64(kv->map.count, live);
+    kv_free(kv);
+}
+
+/* The expired list is bounded like the live table and drops its oldest record. */
+TEST(apply_expired_sessions_bounded)
+{
+    struct kv *kv = kv_new(2);
+    CHECK(kv != NULL);
+    struct kv_result res;
+    struct kv_cmd c = mk(KV_OP_PUT, "k", "v");
+    c.has_session = true;
+    c.seq = 1;
+    for (uint64_t id = 1; id <= 6; id++) {
+        c.client_id = id;
+        apply(kv, &c, &res);
+        CHECK(res.status == KV_OK && !res.duplicate);
+    }
+    CHECK_EQ_U64(kv->sessions.live.count, 2);
+    CHECK_EQ_U64(kv->sessions.expired.count, 2);
+    CHECK_EQ_U64(kv->sessions.expired.oldest->client_id, 3);
+    CHECK_EQ_U64(kv->sessions.expired.newest->client_id, 4);
+    c.client_id = 4;
+    apply(kv, &c, &res);
+    CHECK(res.status == KV_SESSION_EXPIRED);
+    c.client_id = 1; /* beyond the horizon: taken for a new client (documented) */
+    apply(kv, &c, &res);
+    CHECK(res.status == KV_OK && !res.duplicate);
     kv_free(kv);
 }

@@ -47,7 +47,7 @@ static int same_state(const struct kv *a, const struct kv *b)
     if (a->applied_index != b->applied_index || a->applied_term != b->applied_term ||
         a->map.count != b->map.count || a->members_len != b->members_len ||
         (a->members_len && memcmp(a->members, b->members, a->members_len) != 0) ||
-        a->sessions.count != b->sessions.count || a->sessions.max != b->sessions.max)
+        a->sessions.live.count != b->sessions.live.count || a->sessions.max != b->sessions.max)
         return 0;
     size_t cur = 0;
     const struct kv_rec *r;
@@ -57,9 +57,18 @@ static int same_state(const struct kv *a, const struct kv *b)
             memcmp(kv_rec_value(o), kv_rec_value(r), r->value_len) != 0)
             return 0;
     }
-    const struct kv_session *x = a->sessions.oldest, *y = b->sessions.oldest;
+    const struct kv_session *x = a->sessions.live.oldest, *y = b->sessions.live.oldest;
     for (; x && y; x = x->newer, y = y->newer)
-        if (x->client_id != y->client_id || x->seq != y->seq || x->result != y->result)
+        if (x->client_id != y->client_id || x->seq != y->seq || x->result != y->result ||
+            x->has_current != y->has_current || x->current_len != y->current_len ||
+            (x->current_len && memcmp(x->current, y->current, x->current_len) != 0))
+            return 0;
+    if (x != NULL || y != NULL || a->sessions.expired.count != b->sessions.expired.count)
+        return 0;
+    x = a->sessions.expired.oldest;
+    y = b->sessions.expired.oldest;
+    for (; x && y; x = x->newer, y = y->newer)
+        if (x->client_id != y->client_id || x->seq != y->seq)
             return 0;
     return x == NULL && y == NULL;
 }
@@ -113,7 +122,7 @@ TEST(snap_empty_state)
     uint8_t *buf;
     size_t len;
     CHECK(kv_snap_encode(a, &buf, &len) == 0);
-    CHECK_EQ_U64(len, 4 + 4 + 8 + 8 + 4 + 4 + 4 + 8 + 4);
+    CHECK_EQ_U64(len, 4 + 4 + 8 + 8 + 4 + 4 + 4 + 4 + 8 + 4);
     struct kv *b = NULL;
     CHECK(kv_snap_decode(buf, len, &b, NULL, 0) == 0);
     CHECK(same_state(a, b));
@@ -235,8 +244,8 @@ TEST(snap_rejects_crafted_bodies)
     size_t len;
     CHECK(kv_snap_encode(a, &buf, &len) == 0);
     /* magic, version, index, term, members_len (28) + max_sessions 4 + n_sessions 4 +
-     * n_pairs 8 = 44; each pair here is 4 + 4 + 2 + 2 bytes. */
-    size_t p0 = 44, p1 = p0 + 12;
+     * n_expired 4 + n_pairs 8 = 48; each pair here is 4 + 4 + 2 + 2 bytes. */
+    size_t p0 = 48, p1 = p0 + 12;
     struct kv *b = NULL;
     char err[128];
     uint8_t save = buf[p1 + 8 + 1];
@@ -275,4 +284,35 @@ TEST(snap_random_garbage_never_crashes)
             kv_free(b); /* astronomically unlikely, but legal */
     }
     CHECK(1);
+}
+
+static void le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* A version 1 snapshot (no stored CAS values, no expired sessions) still loads. */
+TEST(snap_reads_version_1)
+{
+    uint8_t buf[4 + 4 + 8 + 8 + 4 + 4 + 4 + 17 + 8 + 4] = {0};
+    memcpy(buf, "VSNP", 4);
+    le32(buf + 4, 1);
+    buf[8] = 7;  /* applied index */
+    buf[16] = 2; /* applied term */
+    le32(buf + 28, 4);
+    le32(buf + 32, 1);
+    buf[36] = 9; /* client 9 */
+    buf[44] = 3; /* seq 3 */
+    buf[52] = KV_NOT_FOUND;
+    reseal(buf, sizeof buf);
+    struct kv *b = NULL;
+    char err[128];
+    CHECK(kv_snap_decode(buf, sizeof buf, &b, err, sizeof err) == 0);
+    CHECK_EQ_U64(b->applied_index, 7);
+    CHECK_EQ_U64(b->sessions.live.count, 1);
+    CHECK_EQ_U64(b->sessions.expired.count, 0);
+    const struct kv_session *s = kv_sessions_find(&b->sessions, 9);
+    CHECK(s != NULL && s->seq == 3 && s->result == KV_NOT_FOUND && !s->has_current);
+    kv_free(b);
 }
