@@ -72,12 +72,13 @@ struct node {
     h2o_timeout_t tick_timeout;
     h2o_timeout_entry_t tick_entry;
 
-    h2o_linklist_t writes; /* struct node_pending, by log index */
+    h2o_linklist_t writes; /* struct node_pending, by (log index, term) */
     h2o_linklist_t reads;  /* struct node_pending, by read id */
     uint64_t next_read_id;
-    uint32_t n_pending; /* entries in writes + reads */
-    uint32_t n_conns;   /* accepted connections open */
-    uint8_t *snap_buf;  /* scratch for outgoing snapshot chunks */
+    uint32_t n_pending;          /* entries in writes + reads */
+    uint64_t reclaim_checked_ms; /* last scan for hung-up clients */
+    uint32_t n_conns;            /* accepted connections open */
+    uint8_t *snap_buf;           /* scratch for outgoing snapshot chunks */
     size_t snap_buf_cap;
 
     struct {
@@ -122,18 +123,37 @@ void node_sync_peers(struct node *n);
 int node_open_state(struct node *n);
 void node_process_ready(struct node *n);
 
-/* client.c */
+/* client.c (the answer rules are documented atop it) */
 int node_client_register(struct node *n, h2o_hostconf_t *host);
-void node_complete_write(struct node *n, const struct raft_entry *e, const void *result);
-void node_complete_read(struct node *n, const struct raft_read_result *rr);
-void node_expire_pending(struct node *n, bool all);
-void node_leadership_lost(struct node *n);
-/* Answers every waiting request "unavailable" with message. */
-void node_fail_pending(struct node *n, const char *message);
+struct api_reply;
+/* Sends r (rv: its builder's return) and counts it under op; frees r. */
+void node_send_reply(struct node *n, h2o_req_t *req, int op, struct api_reply *r, int rv);
+/* {"code":"fail","error":e[,"message":message]}; e is an enum api_error. */
+void node_reply_fail(struct node *n, h2o_req_t *req, int op, int e, const char *message);
+/* Answers a get from the local state. */
+void node_answer_get(struct node *n, h2o_req_t *req, const char *key, size_t key_len);
 
+/* pending.c */
 #define NODE_OP_ADMIN 4 /* pending.op of a membership change (api ops are 0..3) */
+/* A proposed write (op an api op) waits for entry (index, term) to apply. */
+void node_wait_write(struct node *n, h2o_req_t *req, int op, const char *key, size_t key_len,
+                     raft_index index, raft_term term);
 /* Answers req {"code":"success","index":N} once entry (index, term) applies. */
 void node_wait_applied(struct node *n, h2o_req_t *req, raft_index index, raft_term term);
+/* A linearizable get waits for ReadIndex round read_id. */
+void node_wait_read(struct node *n, h2o_req_t *req, const char *key, size_t key_len,
+                    uint64_t read_id);
+void node_complete_write(struct node *n, const struct raft_entry *e, const void *result);
+void node_complete_read(struct node *n, const struct raft_read_result *rr);
+/* Answers what passed its deadline; with all, everything (the node stops). */
+void node_expire_pending(struct node *n, bool all);
+void node_leadership_lost(struct node *n);
+/* Answers every waiting request with message: writes "timeout" (they may still
+ * commit elsewhere), reads "unavailable". */
+void node_fail_pending(struct node *n, const char *message);
+/* Answers waiting requests whose HTTP/1 client hung up ("timeout"), freeing
+ * their slots; scans at most once per tick. Returns how many. */
+uint32_t node_reclaim_abandoned(struct node *n);
 
 /* forward.c */
 bool node_forward_wanted(struct node *n, h2o_req_t *req);

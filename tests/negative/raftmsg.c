@@ -31,6 +31,8 @@ struct opts {
     uint8_t entry_type;
     raft_term entry_term;
     const char *put;
+    const char *data_file;
+    char *members;
     bool conf;
 };
 
@@ -97,6 +99,10 @@ static int set_field(struct opts *o, const char *k, const char *v)
         o->count = (uint32_t)num(v);
     else if (strcmp(k, "put") == 0)
         o->put = v;
+    else if (strcmp(k, "data") == 0)
+        o->data_file = v;
+    else if (strcmp(k, "members") == 0)
+        o->members = (char *)v;
     else
         return -1;
     return 0;
@@ -120,6 +126,36 @@ static int make_cmd(const char *put, uint8_t **cmd, size_t *len)
     return kv_cmd_encode_alloc(&c, cmd, len);
 }
 
+/* The whole file, or NULL. */
+static uint8_t *read_file(const char *path, uint32_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *buf = f ? malloc(1u << 24) : NULL;
+    size_t n = buf ? fread(buf, 1, 1u << 24, f) : 0;
+    if (f)
+        fclose(f);
+    if (buf == NULL || n == 0 || n == 1u << 24) {
+        free(buf);
+        fprintf(stderr, "raftmsg: cannot read %s\n", path);
+        return NULL;
+    }
+    *len = (uint32_t)n;
+    return buf;
+}
+
+static int members_conf(char *list, struct raft_conf *conf)
+{
+    conf->n = 0;
+    for (char *url = strtok(list, ","); url; url = strtok(NULL, ",")) {
+        if (conf->n == RAFT_MAX_MEMBERS || strlen(url) >= sizeof conf->m[0].addr)
+            return -1;
+        conf->m[conf->n] = (struct raft_member){.id = (raft_id)conf->n, .voter = true};
+        snprintf(conf->m[conf->n].addr, sizeof conf->m[0].addr, "%s", url);
+        conf->n++;
+    }
+    return conf->n ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
     struct opts o = {.count = 1};
@@ -137,11 +173,14 @@ int main(int argc, char **argv)
         return 2;
     }
     struct raft_entry *e = calloc(o.entries ? o.entries : 1, sizeof *e);
-    uint8_t *chunk = calloc(o.m.len ? o.m.len : 1, 1);
+    uint8_t *chunk =
+        o.data_file ? read_file(o.data_file, &o.m.len) : calloc(o.m.len ? o.m.len : 1, 1);
     struct raft_conf conf = {.n = 1};
     conf.m[0] = (struct raft_member){.id = 0, .voter = true, .addr = "http://127.0.0.1:1"};
-    if (e == NULL || chunk == NULL)
+    if (e == NULL || chunk == NULL || (o.members && members_conf(o.members, &conf) != 0))
         return 1;
+    if (o.members)
+        o.conf = true;
     for (uint32_t i = 0; i < o.entries; i++)
         e[i] = (struct raft_entry){.term = o.entry_term ? o.entry_term : o.m.term,
                                    .index = o.m.index + 1 + i,
