@@ -24,6 +24,7 @@
 
 struct relay {
     h2o_req_t *req; /* NULL once the client is gone */
+    bool in_flight; /* counted in fwd.in_flight until answered or gone */
     h2o_http1client_t *client;
     int status;
     h2o_buffer_t *body;
@@ -39,11 +40,26 @@ static struct {
     bool has_pool;
     char url[CONFIG_URL_MAX];
     h2o_url_t parsed;
+    uint32_t in_flight; /* relays whose client has no answer yet */
 } fwd;
+
+static void relay_done(struct relay *r)
+{
+    if (r->in_flight) {
+        r->in_flight = false;
+        fwd.in_flight--;
+    }
+}
+
+uint32_t node_forward_in_flight(void)
+{
+    return fwd.in_flight;
+}
 
 static void relay_dispose(void *p)
 {
     struct relay *r = p;
+    relay_done(r);
     if (r->client) {
         h2o_http1client_cancel(r->client);
         r->client = NULL;
@@ -57,6 +73,7 @@ static void finish(struct relay *r, const char *err)
 {
     h2o_req_t *req = r->req;
     r->client = NULL;
+    relay_done(r);
     if (!req)
         return;
     if (err) {
@@ -176,6 +193,8 @@ int node_forward(struct node *n, h2o_req_t *req, raft_id leader)
     struct relay *r = h2o_mem_alloc_shared(&req->pool, sizeof *r, relay_dispose);
     memset(r, 0, sizeof *r);
     r->req = req;
+    r->in_flight = true;
+    fwd.in_flight++;
     h2o_http1client_connect_with_pool(&r->client, r, &fwd.ctx, &fwd.pool, on_connect);
     return 0;
 }

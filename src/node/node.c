@@ -7,8 +7,12 @@
  * the core is a fixed tick re-linked on every expiry, because an h2o 2.2.5
  * timeout list has one fixed duration while election timeouts are randomized.
  *
- * SIGTERM/SIGINT (vesperd is PID 1 in its container): stop accepting, let
- * in-flight requests finish for a short grace period, sync, exit 0.
+ * SIGTERM/SIGINT (vesperd is PID 1 in its container): stop accepting, keep
+ * running the core while requests wait on the log and relays wait on the leader
+ * (they may still complete: their answers are the true ones), for at most a
+ * grace period. Then answer whatever is left (writes "timeout": they may commit
+ * elsewhere; reads "unavailable"), run the loop a moment longer so every answer
+ * reaches its socket (HTTP/2 writes frames on a later loop turn), sync, exit 0.
  */
 #include "node/node.h"
 
@@ -28,6 +32,7 @@
 #include "util/log.h"
 
 #define STOP_GRACE_MS 2000
+#define STOP_FLUSH_MS 200 /* after the grace period, for the last answers to go out */
 
 volatile sig_atomic_t node_stop_signal;
 
@@ -327,7 +332,18 @@ static void on_tick(h2o_timeout_entry_t *entry)
 
 static bool drained(struct node *n)
 {
-    return h2o_linklist_is_empty(&n->writes) && h2o_linklist_is_empty(&n->reads);
+    return h2o_linklist_is_empty(&n->writes) && h2o_linklist_is_empty(&n->reads) &&
+           node_forward_in_flight() == 0;
+}
+
+/* The core no longer runs (no ready is processed, so nothing is promised to a
+ * peer); the loop only writes the answers already given and any still queued. */
+static void flush_answers(struct node *n)
+{
+    node_expire_pending(n, true);
+    uint64_t end = node_now_ms(n) + STOP_FLUSH_MS;
+    while (node_now_ms(n) < end && n->n_conns > 0 && h2o_evloop_run(n->ctx.loop, 10) == 0) {
+    }
 }
 
 static int setup_http(struct node *n)
@@ -353,7 +369,7 @@ static int setup_http(struct node *n)
 
 static void shutdown_node(struct node *n)
 {
-    node_expire_pending(n, true);
+    flush_answers(n);
     if (storage_sync(n->st) != STORAGE_OK)
         node_fatal("final sync", storage_errmsg(n->st));
     transport_free(n->tp);

@@ -159,6 +159,8 @@ uint32_t node_reclaim_abandoned(struct node *n);
 bool node_forward_wanted(struct node *n, h2o_req_t *req);
 /* Relays req to the leader and its answer back; -1 if the leader is unknown. */
 int node_forward(struct node *n, h2o_req_t *req, raft_id leader);
+/* Relays whose client is still waiting for the leader's answer. */
+uint32_t node_forward_in_flight(void);
 
 /* metrics.c */
 int node_metrics_register(struct node *n, h2o_hostconf_t *host);

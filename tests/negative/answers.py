@@ -21,6 +21,12 @@ Cases (each on a fresh node and data directory):
   and proposes a new write at a lower index. The new write applies and must be
   answered success, not not_leader. The client-visible history goes through
   build/lincheck, where not_leader counts as "did not apply".
+- sigterm_answers_http2_waiter: a write waits on the log (node 1 never
+  acknowledges); SIGTERM; the HTTP/2 client must get a JSON answer ("timeout",
+  outcome unknown), not a dropped stream.
+- sigterm_lets_relay_finish: node 0 is a follower relaying a write (X-Vesper-Forward)
+  to node 1, which answers after 0.8 s; SIGTERM meanwhile; the client must get the
+  leader's answer.
 - hung_up_http1_clients_free_their_slots: --max-pending 3, three HTTP/1 clients
   send writes that cannot commit and hang up; an honest client must not be shed.
 
@@ -31,6 +37,7 @@ import http.server
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -348,6 +355,49 @@ def write_passed_by_snapshot_is_timeout(node):
     a = w.answer()
     check(a.get("error") == "timeout", "write covered by the snapshot: %r, want timeout"
           % (w.reply,))
+
+
+def curl_http2_put(key, value):
+    return subprocess.Popen(
+        ["curl", "-s", "--http2-prior-knowledge", "--max-time", "8", "-X", "PUT",
+         "http://%s:%d/request" % (HOST, PORT), "-d", put_body(key, value)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+@case
+def sigterm_answers_http2_waiter(node):
+    s = node.become_leader(1)
+    base = s["last_index"]
+    c = curl_http2_put("h2", "v")
+    wait_for("proposal", lambda: node.status()["last_index"] == base + 1)
+    node.proc.send_signal(signal.SIGTERM)
+    out, err = c.communicate(timeout=10)
+    node.proc.wait(10)
+    check(node.proc.returncode == 0, "exit status %s" % node.proc.returncode)
+    try:
+        a = json.loads(out)
+    except ValueError:
+        raise Fail("HTTP/2 client got no answer (curl rc %d, %r)" % (c.returncode, err[-200:]))
+    check(a.get("code") == "fail" and a.get("error") == "timeout",
+          "answer %r, want timeout (outcome unknown)" % a)
+
+
+@case
+def sigterm_lets_relay_finish(node):
+    node.raft(type="append", term=1, index=0, log_term=0, commit=0)
+    wait_for("node 0 follows node 1", lambda: node.status()["leader"] == 1)
+    Peer.relay_seen.clear()
+    Peer.relay_delay = 0.8
+    try:
+        c = Call("PUT", put_body("relayed", "v"), headers={"X-Vesper-Forward": "1"})
+        check(Peer.relay_seen.wait(5), "node 0 did not relay the write to node 1")
+        node.proc.send_signal(signal.SIGTERM)
+        a = c.answer()
+    finally:
+        Peer.relay_delay = 0.0
+    node.proc.wait(10)
+    check(a.get("code") == "success", "relayed write: got %r, want the leader's success"
+          % (c.reply,))
 
 
 @case
