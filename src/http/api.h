@@ -22,11 +22,15 @@
  *   error               HTTP  meaning / payload
  *   (success)           200
  *   not_found           200   get/delete of an absent key
- *   not_leader          200   payload {key[,value],message:<leader URL>}: retry there
- *   no_leader           200   election in progress: retry later
- *   timeout             200   commit not observed in time: outcome unknown; retry
+ *   not_leader          200   did not apply. payload {key[,value],message:<leader
+ *                             URL>}: not proposed here, retry there; without a
+ *                             payload: another entry took its log index
+ *   no_leader           200   election in progress, not proposed: retry later
+ *   timeout             200   outcome unknown (commit not observed in time, leader
+ *                             change, snapshot, node stopping or failed); retry
  *                             with the same client_id/seq is safe
- *   unavailable         200   node stopping or overloaded: try another node
+ *   unavailable         200   node stopping, failed or overloaded: not proposed
+ *                             (a read: not served); try another node
  *   cas_failed          200   payload {key[,value: current value]}; no value = absent
  *   stale_seq           200   seq older than the client's last one
  *   session_expired     200   a retry (same client_id/seq) whose exactly-once

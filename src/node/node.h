@@ -148,8 +148,8 @@ void node_complete_read(struct node *n, const struct raft_read_result *rr);
 /* Answers what passed its deadline; with all, everything (the node stops). */
 void node_expire_pending(struct node *n, bool all);
 void node_leadership_lost(struct node *n);
-/* Answers every waiting request with message: writes "timeout" (they may still
- * commit elsewhere), reads "unavailable". */
+/* Answers every waiting request, with message if not NULL: writes "timeout"
+ * (they may still commit elsewhere), reads "unavailable". */
 void node_fail_pending(struct node *n, const char *message);
 /* Answers waiting requests whose HTTP/1 client hung up ("timeout"), freeing
  * their slots; scans at most once per tick. Returns how many. */

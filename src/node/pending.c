@@ -213,7 +213,7 @@ void node_fail_pending(struct node *n, const char *message)
 void node_expire_pending(struct node *n, bool all)
 {
     if (all) {
-        node_fail_pending(n, "node stopping");
+        node_fail_pending(n, NULL);
         return;
     }
     uint64_t now = node_now_ms(n);
