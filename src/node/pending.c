@@ -13,7 +13,9 @@
  * connection) never leaves a dangling pointer or a held slot behind. HTTP/1 in
  * h2o 2.2.5 does not read a connection while its request is being processed,
  * so a hung-up HTTP/1 client is only noticed by looking: when the table is
- * full, node_reclaim_abandoned peeks at each waiting HTTP/1 socket.
+ * full, node_reclaim_abandoned peeks at each waiting HTTP/1 socket. A client
+ * that only shut down its sending side looks the same and gets "timeout" then:
+ * still true, if less useful, and only ever under that pressure.
  */
 #include "node/node.h"
 
