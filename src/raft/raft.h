@@ -290,6 +290,7 @@ struct raft_status {
     raft_index applied;
     raft_index first_index; /* first entry held in memory */
     raft_index last_index;
+    raft_term last_term; /* term of the entry at last_index */
     raft_index durable_index;
     raft_index snap_index;
     raft_term snap_term;

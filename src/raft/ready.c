@@ -158,6 +158,7 @@ void raft_status(const struct raft *r, struct raft_status *st)
     st->applied = r->applied;
     st->first_index = r->log.offset + 1;
     st->last_index = raft__log_last(&r->log);
+    st->last_term = raft__log_last_term(&r->log);
     st->durable_index = r->log.durable;
     st->snap_index = r->snap_index;
     st->snap_term = r->snap_term;

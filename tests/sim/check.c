@@ -244,6 +244,7 @@ void sim_check_sent(struct sim_world *w, struct sim_node *n, const struct raft_m
                     const uint64_t *promise)
 {
     const struct raft_hard_state *hs = &n->syn.hs;
+    sim_rules_sent(w, n, m);
     if (m->type == RAFT_MSG_VOTE_RESP && m->granted && !m->prevote) {
         if (hs->term < m->term || (hs->term == m->term && hs->vote != m->to))
             sim_fail(w, "durability", "n%u grants vote to n%u in term %llu, synced %llu/%d",
