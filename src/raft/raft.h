@@ -303,5 +303,8 @@ const struct raft_conf *raft_current_conf(const struct raft *r);
 enum raft_role raft_role(const struct raft *r);
 raft_id raft_leader(const struct raft *r);
 raft_term raft_term_now(const struct raft *r);
+/* The term of the entry at index (the snapshot point included); false when the
+ * core holds no such entry. */
+bool raft_entry_term(const struct raft *r, raft_index index, raft_term *term);
 
 #endif

@@ -146,6 +146,11 @@ void raft_snapshot_taken(struct raft *r, raft_index index, uint64_t size, uint64
 
 /* ===== Queries ===== */
 
+bool raft_entry_term(const struct raft *r, raft_index index, raft_term *term)
+{
+    return raft__log_term(&r->log, index, term);
+}
+
 void raft_status(const struct raft *r, struct raft_status *st)
 {
     memset(st, 0, sizeof *st);

@@ -194,6 +194,7 @@ void sim_check_node(struct sim_world *w, struct sim_node *n)
     struct sim_check *c = w->check;
     enum raft_role role = raft_role(n->r);
     raft_term term = raft_term_now(n->r);
+    sim_rules_node(w, n);
     if (role == RAFT_LEADER) {
         c->term_leader = grow(c->term_leader, &c->cap_terms, term, sizeof *c->term_leader);
         raft_id prev = c->term_leader[term];

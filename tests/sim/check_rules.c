@@ -12,6 +12,12 @@
  *                  that configuration being unchanged all along. The core checks
  *                  once per timeout, so it steps down within two; one is slack.
  *
+ *   own-term-commit
+ *                  a leader moves its commit index only to an entry of its own
+ *                  term (section 5.4.2: entries of earlier terms are committed
+ *                  only indirectly). Counting replicas of an older entry is the
+ *                  Figure 8 bug, which loses data only in a rare interleaving.
+ *
  * The network tells this file what it delivers (sim_rules_delivered), the checker
  * what a node sends (sim_rules_sent), and the world calls sim_rules_step once per
  * simulated millisecond.
@@ -35,8 +41,8 @@ void sim_rules_delivered(struct sim_world *w, const struct raft_msg *m)
         return;
     struct raft_status st;
     raft_status(w->node[m->to].r, &st);
-    bool up_to_date = m->log_term > st.last_term ||
-                      (m->log_term == st.last_term && m->index >= st.last_index);
+    bool up_to_date =
+        m->log_term > st.last_term || (m->log_term == st.last_term && m->index >= st.last_index);
     struct sim_prevote_req *q = &ru->prevote[m->to][m->from];
     if (q->term != m->term) {
         q->term = m->term;
@@ -116,6 +122,30 @@ void sim_rules_step(struct sim_world *w)
                      (unsigned)n->id, (unsigned long long)term, heard, voters,
                      (unsigned long long)window);
     }
+}
+
+void sim_rules_node(struct sim_world *w, struct sim_node *n)
+{
+    struct sim_rules *ru = &w->rules;
+    raft_id i = n->id;
+    raft_term term = raft_term_now(n->r);
+    struct raft_status st;
+    raft_status(n->r, &st);
+    bool leader = st.role == RAFT_LEADER;
+    if (leader && ru->seen_leader[i] && ru->seen_term[i] == term &&
+        ru->seen_incarnation[i] == n->incarnation && st.commit > ru->seen_commit[i]) {
+        raft_term t = 0;
+        if (raft_entry_term(n->r, st.commit, &t) && t != term)
+            sim_fail(w, "own-term-commit",
+                     "n%u, leader of term %llu, moves commit %llu -> %llu onto an entry of "
+                     "term %llu",
+                     (unsigned)i, (unsigned long long)term, (unsigned long long)ru->seen_commit[i],
+                     (unsigned long long)st.commit, (unsigned long long)t);
+    }
+    ru->seen_leader[i] = leader;
+    ru->seen_term[i] = term;
+    ru->seen_incarnation[i] = n->incarnation;
+    ru->seen_commit[i] = st.commit;
 }
 
 void sim_rules_reset(struct sim_world *w)

@@ -174,6 +174,10 @@ struct sim_rules {
     uint64_t leader_since_ms[SIM_MAX_NODES];
     struct raft_conf conf[SIM_MAX_NODES]; /* each node's configuration, and since when */
     uint64_t conf_since_ms[SIM_MAX_NODES];
+    bool seen_leader[SIM_MAX_NODES]; /* each node after its last ready */
+    raft_term seen_term[SIM_MAX_NODES];
+    uint64_t seen_incarnation[SIM_MAX_NODES];
+    raft_index seen_commit[SIM_MAX_NODES];
 };
 
 struct sim_world {
@@ -300,7 +304,8 @@ void sim_check_read_done(struct sim_world *w, struct sim_node *n, uint64_t read_
 /* ---- check_rules.c: Pre-Vote and CheckQuorum rules ---- */
 void sim_rules_delivered(struct sim_world *w, const struct raft_msg *m); /* before the step */
 void sim_rules_sent(struct sim_world *w, struct sim_node *n, const struct raft_msg *m);
-void sim_rules_step(struct sim_world *w); /* once per simulated millisecond */
+void sim_rules_step(struct sim_world *w);                     /* once per simulated millisecond */
+void sim_rules_node(struct sim_world *w, struct sim_node *n); /* after each ready */
 void sim_rules_reset(struct sim_world *w);
 
 /* The node's state machine equals what others had at its applied index. */
