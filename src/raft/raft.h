@@ -290,6 +290,7 @@ struct raft_status {
     raft_index applied;
     raft_index first_index; /* first entry held in memory */
     raft_index last_index;
+    raft_term last_term; /* term of the entry at last_index */
     raft_index durable_index;
     raft_index snap_index;
     raft_term snap_term;
@@ -302,5 +303,8 @@ const struct raft_conf *raft_current_conf(const struct raft *r);
 enum raft_role raft_role(const struct raft *r);
 raft_id raft_leader(const struct raft *r);
 raft_term raft_term_now(const struct raft *r);
+/* The term of the entry at index (the snapshot point included); false when the
+ * core holds no such entry. */
+bool raft_entry_term(const struct raft *r, raft_index index, raft_term *term);
 
 #endif

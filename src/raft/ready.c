@@ -146,6 +146,11 @@ void raft_snapshot_taken(struct raft *r, raft_index index, uint64_t size, uint64
 
 /* ===== Queries ===== */
 
+bool raft_entry_term(const struct raft *r, raft_index index, raft_term *term)
+{
+    return raft__log_term(&r->log, index, term);
+}
+
 void raft_status(const struct raft *r, struct raft_status *st)
 {
     memset(st, 0, sizeof *st);
@@ -158,6 +163,7 @@ void raft_status(const struct raft *r, struct raft_status *st)
     st->applied = r->applied;
     st->first_index = r->log.offset + 1;
     st->last_index = raft__log_last(&r->log);
+    st->last_term = raft__log_last_term(&r->log);
     st->durable_index = r->log.durable;
     st->snap_index = r->snap_index;
     st->snap_term = r->snap_term;

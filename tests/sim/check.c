@@ -194,6 +194,7 @@ void sim_check_node(struct sim_world *w, struct sim_node *n)
     struct sim_check *c = w->check;
     enum raft_role role = raft_role(n->r);
     raft_term term = raft_term_now(n->r);
+    sim_rules_node(w, n);
     if (role == RAFT_LEADER) {
         c->term_leader = grow(c->term_leader, &c->cap_terms, term, sizeof *c->term_leader);
         raft_id prev = c->term_leader[term];
@@ -244,6 +245,7 @@ void sim_check_sent(struct sim_world *w, struct sim_node *n, const struct raft_m
                     const uint64_t *promise)
 {
     const struct raft_hard_state *hs = &n->syn.hs;
+    sim_rules_sent(w, n, m);
     if (m->type == RAFT_MSG_VOTE_RESP && m->granted && !m->prevote) {
         if (hs->term < m->term || (hs->term == m->term && hs->vote != m->to))
             sim_fail(w, "durability", "n%u grants vote to n%u in term %llu, synced %llu/%d",

@@ -85,13 +85,8 @@ static void enqueue(struct sim_world *w, const struct raft_msg *m)
     sim_heap_push(w, &ev);
 }
 
-void sim_net_send(struct sim_world *w, struct sim_node *from, const struct raft_msg *m)
+static void send_part(struct sim_world *w, struct sim_node *from, const struct raft_msg *m)
 {
-    if (m->to >= SIM_MAX_NODES || m->from != from->id) {
-        sim_fail(w, "message-address", "n%u sends %s from %u to %u", (unsigned)from->id,
-                 raft_msg_name(m->type), (unsigned)m->from, (unsigned)m->to);
-        return;
-    }
     if (w->blocked[m->from][m->to] || sim_chance(&w->prng, w->drop_pm))
         return;
     struct raft_msg tmp = *m;
@@ -107,6 +102,33 @@ void sim_net_send(struct sim_world *w, struct sim_node *from, const struct raft_
     enqueue(w, &tmp);
     if (sim_chance(&w->prng, w->dup_pm))
         enqueue(w, &tmp);
+}
+
+/* An APPEND of several entries may leave as two: the first k entries, then the
+ * rest with entry k as its previous entry. A leader may always send them so; each
+ * part is then dropped, delayed and acknowledged on its own, which is how a new
+ * leader's no-op gets separated from the older entries it follows. */
+void sim_net_send(struct sim_world *w, struct sim_node *from, const struct raft_msg *m)
+{
+    if (m->to >= SIM_MAX_NODES || m->from != from->id) {
+        sim_fail(w, "message-address", "n%u sends %s from %u to %u", (unsigned)from->id,
+                 raft_msg_name(m->type), (unsigned)m->from, (unsigned)m->to);
+        return;
+    }
+    if (m->type != RAFT_MSG_APPEND || m->n_entries < 2 || !sim_chance(&w->prng, w->split_pm)) {
+        send_part(w, from, m);
+        return;
+    }
+    uint32_t k = 1 + (uint32_t)sim_range(&w->prng, m->n_entries - 1);
+    struct raft_msg head = *m;
+    head.n_entries = k;
+    struct raft_msg tail = *m;
+    tail.index = m->entries[k - 1].index;
+    tail.log_term = m->entries[k - 1].term;
+    tail.entries = m->entries + k;
+    tail.n_entries = m->n_entries - k;
+    send_part(w, from, &head);
+    send_part(w, from, &tail);
 }
 
 void sim_net_deliver(struct sim_world *w, struct raft_msg *m)
@@ -132,6 +154,7 @@ void sim_net_deliver(struct sim_world *w, struct raft_msg *m)
                   (unsigned long long)m->log_term, (unsigned)m->n_entries,
                   (unsigned long long)m->commit, m->reject ? " reject" : "",
                   m->granted ? " granted" : "");
+    sim_rules_delivered(w, m);
     int rc = raft_step(n->r, m);
     if (rc != RAFT_OK)
         sim_trace(w, "sim: n%u step %s -> %s", (unsigned)m->to, raft_msg_name(m->type),

@@ -66,6 +66,7 @@ static void start_fault_phase(struct run *run)
     run->phase_end_ms = w->now_ms + 300 + sim_range(&w->prng, 1200);
     w->drop_pm = (uint32_t)sim_range(&w->prng, 301);
     w->dup_pm = (uint32_t)sim_range(&w->prng, 60);
+    w->split_pm = sim_chance(&w->prng, 500) ? (uint32_t)sim_range(&w->prng, 601) : 0;
     w->max_delay_ms = 2 + (uint32_t)sim_range(&w->prng, 15);
     switch (sim_range(&w->prng, 6)) {
     case 0:
@@ -108,6 +109,7 @@ static void start_heal_phase(struct run *run)
     sim_net_heal(w);
     w->drop_pm = 0;
     w->dup_pm = 0;
+    w->split_pm = 0;
     w->max_delay_ms = 4;
     for (uint32_t i = 0; i < w->n_nodes; i++) {
         if (w->node[i].started && !w->node[i].up && !w->node[i].removed)

@@ -156,6 +156,30 @@ typedef bool (*sim_filter_fn)(void *arg, struct raft_msg *m);
 
 struct sim_check; /* check.c */
 
+/* check_rules.c: what the liveness rules need to remember. */
+struct sim_prevote_req {
+    raft_term term;   /* of the latest pre-vote request delivered */
+    bool grantable;   /* some delivery of it found the candidate up to date */
+    raft_index index; /* the candidate's advertised last entry */
+    raft_term log_term;
+    raft_index own_index; /* the receiver's last entry at that delivery */
+    raft_term own_term;
+};
+
+struct sim_rules {
+    uint64_t heard_ms[SIM_MAX_NODES][SIM_MAX_NODES];              /* [to][from]: last delivery */
+    struct sim_prevote_req prevote[SIM_MAX_NODES][SIM_MAX_NODES]; /* [to][from] */
+    raft_term leader_term[SIM_MAX_NODES];
+    uint64_t leader_incarnation[SIM_MAX_NODES];
+    uint64_t leader_since_ms[SIM_MAX_NODES];
+    struct raft_conf conf[SIM_MAX_NODES]; /* each node's configuration, and since when */
+    uint64_t conf_since_ms[SIM_MAX_NODES];
+    bool seen_leader[SIM_MAX_NODES]; /* each node after its last ready */
+    raft_term seen_term[SIM_MAX_NODES];
+    uint64_t seen_incarnation[SIM_MAX_NODES];
+    raft_index seen_commit[SIM_MAX_NODES];
+};
+
 struct sim_world {
     uint64_t prng;
     uint64_t now_ms;
@@ -174,6 +198,7 @@ struct sim_world {
     /* network */
     bool blocked[SIM_MAX_NODES][SIM_MAX_NODES]; /* [from][to] */
     uint32_t drop_pm, dup_pm;                   /* per mille */
+    uint32_t split_pm; /* an APPEND of 2+ entries leaves as two (per mille) */
     uint32_t max_delay_ms, max_sync_ms;
     uint32_t min_sync_ms; /* scenarios: a slow disk */
     sim_filter_fn filter;
@@ -194,6 +219,8 @@ struct sim_world {
     uint64_t n_trace;
     bool verbose;
     bool trace_core;
+
+    struct sim_rules rules;
 
     /* first failure */
     bool failed;
@@ -274,6 +301,13 @@ bool sim_check_synced_holds(struct sim_node *n, raft_index i, uint64_t chain);
 void sim_check_read_start(struct sim_world *w, uint64_t read_id);
 void sim_check_read_done(struct sim_world *w, struct sim_node *n, uint64_t read_id,
                          raft_index read_index);
+/* ---- check_rules.c: Pre-Vote and CheckQuorum rules ---- */
+void sim_rules_delivered(struct sim_world *w, const struct raft_msg *m); /* before the step */
+void sim_rules_sent(struct sim_world *w, struct sim_node *n, const struct raft_msg *m);
+void sim_rules_step(struct sim_world *w);                     /* once per simulated millisecond */
+void sim_rules_node(struct sim_world *w, struct sim_node *n); /* after each ready */
+void sim_rules_reset(struct sim_world *w);
+
 /* The node's state machine equals what others had at its applied index. */
 void sim_check_sm_state(struct sim_world *w, struct sim_node *n);
 /* Invariant 8: true when all up members agree on applied index and state. */

@@ -320,6 +320,8 @@ void sim_step_ms(struct sim_world *w)
         raft_tick(n->r);
         sim_shell_process(w, n);
     }
+    if (!w->failed)
+        sim_rules_step(w);
 }
 
 void sim_run_ms(struct sim_world *w, uint64_t ms)
