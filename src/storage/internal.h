@@ -44,7 +44,9 @@ struct storage {
     raft_term last_term;
     raft_index written_index;
     raft_index synced_index;
-    struct raft_hard_state hs;
+    struct raft_hard_state hs;         /* the latest saved (perhaps only buffered) */
+    struct raft_hard_state hs_written; /* the latest written to the WAL */
+    bool hs_pending;                   /* hs is newer than hs_written: write it last */
     uint64_t bytes_since_snap;
 
     struct storage_snapshot snap; /* metadata only (data NULL) */

@@ -265,7 +265,7 @@ static int rv_finish_open(struct rv *rv)
 {
     struct storage *st = rv->st;
     struct storage_boot *b = rv->boot;
-    st->hs = b->hs;
+    st->hs = st->hs_written = b->hs;
     st->snap = b->snap;
     st->snap.data = NULL;
     st->snap.len = b->snap.len;
