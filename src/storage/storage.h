@@ -170,7 +170,9 @@ int storage_snapshot_load(struct storage *st, struct storage_snapshot *out);
 
 /* Follower side: the exact file bytes of the leader's snapshot arrive in chunks. */
 enum storage_install {
-    STORAGE_KEEP_AFTER, /* the log held (index, term): keep entries after it */
+    STORAGE_KEEP_AFTER, /* the log held (index, term): keep entries after it. Storage
+                           checks this against the log it wrote and drops the log
+                           when that one does not hold (index, term) */
     STORAGE_DROP_ALL,   /* the log conflicts: discard all of it */
 };
 int storage_snapshot_recv_begin(struct storage *st, raft_index index, raft_term term);

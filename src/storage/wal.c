@@ -226,6 +226,9 @@ int storage_append(struct storage *st, const struct raft_entry *e, size_t n)
      * sync finish first, so its answer cannot vouch for entries replaced since. */
     if (e[0].index <= st->last_index && (rc = syncer_drain(st)) != 0)
         return rc;
+    for (size_t i = 0; i < n; i++)
+        if (terms_append(st, e[i].index, e[i].term))
+            return st_fail(st, STORAGE_ENOMEM, "wal: term index: out of memory");
     for (size_t i = 0; i < n; i++) {
         struct rec r = {.type = e[i].type,
                         .term = e[i].term,
