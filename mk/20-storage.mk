@@ -1,4 +1,4 @@
-# Durable storage (issue 3): WAL, hard state, snapshots; its tests and benchmark.
+# Durable storage: WAL, hard state, snapshots; its tests and benchmark.
 STORAGE_SRC := $(sort $(wildcard src/storage/*.c))
 STORAGE_TEST_SRC := $(sort $(wildcard tests/unit/test_storage_*.c))
 # The crash-simulating file system (tests/lib/crashfs.h), for any test over real storage.

@@ -40,7 +40,7 @@
 #include "raft/raft.h"
 #include "storage/sys.h"
 
-#define STORAGE_FORMAT_VERSION 1
+#define STORAGE_FORMAT_VERSION 2
 
 #define STORAGE_ERRORS(X)                                    \
     X(STORAGE_OK, "ok")                                      \
