@@ -2,8 +2,10 @@
  *
  * struct storage is defined here rather than in storage.h so the shell cannot
  * reach into it; the .c files split along concerns: wal.c appends and syncs,
- * recover.c reads a directory back, snapshot.c writes/reads/installs snapshots,
- * storage.c opens, closes and formats errors.
+ * recover.c and replay.c read a directory back, snapshot.c writes and reads
+ * snapshots, snaprecv.c receives and installs a leader's, terms.c knows the term
+ * of every log index, syncer.c runs the optional sync thread, storage.c opens,
+ * closes and formats errors.
  */
 #ifndef VESPER_STORAGE_INTERNAL_H
 #define VESPER_STORAGE_INTERNAL_H

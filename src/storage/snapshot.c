@@ -1,4 +1,7 @@
-/* snapshot.c: snapshot files: writing, reading for transfer, receiving, installing.
+/* snapshot.c: snapshot files: writing (leader side or local compaction), reading
+ * for transfer and at start-up, adopting a new current snapshot (older files and
+ * covered WAL segments go). Receiving and installing a leader's snapshot on a
+ * follower is in snaprecv.c.
  *
  * File layout (docs/storage-format.md):
  *
