@@ -146,9 +146,6 @@ static int rv_bad_record(struct rv *rv, const uint8_t *buf, size_t len, size_t o
     const char *what = s == REC_SHORT ? "truncated record"
                        : s == REC_BAD ? "bad record (CRC or header)"
                                       : "end of records";
-    if (!last)
-        return rv_err(rv, STORAGE_ECORRUPT, "wal: %s offset %zu: %s in a completed segment", name,
-                      off, what);
     if (off < synced)
         return rv_err(rv, STORAGE_ECORRUPT,
                       "wal: %s offset %zu: %s below the %llu bytes its sync slot says were "
@@ -156,6 +153,9 @@ static int rv_bad_record(struct rv *rv, const uint8_t *buf, size_t len, size_t o
                       name, off, what, (unsigned long long)synced);
     if (s == REC_OK || all_zero(buf + off, len - off))
         return 0; /* preallocated space: the clean end of this segment */
+    if (!last)
+        return rv_err(rv, STORAGE_ECORRUPT, "wal: %s offset %zu: %s in a completed segment", name,
+                      off, what);
     /* Version 2 records start after the reserved header area: a tear inside it
      * means the segment never held a record that was synced. */
     size_t cut = rv->seg_version >= 2 && off < WAL_DATA_START ? 0 : off;

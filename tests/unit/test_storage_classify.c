@@ -7,6 +7,7 @@
  *   - Damage inside the last write that was synced (no later write exists) is
  *     corruption: cutting it as a torn tail would silently drop a durable vote.
  */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -176,6 +177,32 @@ TEST(storage_classify_reads_and_upgrades_version_1)
     CHECK(tsu_open(dir, &o, &st, &b) == 0);
     CHECK_EQ_U64(b.n_entries, 9);
     CHECK(tsu_boot_has(&b, 1, 6, 4, 1) && tsu_boot_has(&b, 7, 9, 5, 2));
+    storage_boot_free(&b);
+    storage_close(st);
+    tsu_rmdir(dir);
+}
+
+/* Preallocated segments end in zeros, completed ones too: a clean end, not damage. */
+TEST(storage_classify_preallocated_completed_segments)
+{
+    char dir[64];
+    struct storage_options o;
+    struct storage *st;
+    struct storage_boot b;
+    open_dir(dir, &o, &st);
+    storage_close(st);
+    struct storage_sys sys = tsu_sys_nosync;
+    sys.fallocate = fallocate;
+    o.sys = &sys;
+    o.preallocate = true;
+    o.segment_bytes = 4096;
+    CHECK(tsu_open(dir, &o, &st, &b) == 0);
+    storage_boot_free(&b);
+    CHECK(tsu_append_range(st, 1, 60, 1, 1, 4) == 0);
+    storage_close(st);
+    CHECK(tsu_count_files(dir, ".seg") >= 3);
+    CHECK(tsu_open(dir, &o, &st, &b) == 0);
+    CHECK(tsu_boot_has(&b, 1, 60, 1, 1));
     storage_boot_free(&b);
     storage_close(st);
     tsu_rmdir(dir);
