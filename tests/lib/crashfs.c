@@ -339,8 +339,7 @@ static int cf_sync(int fd, int (*real)(int))
         return real(fd);
     if (cf_stale(fd) || cf_down())
         return -1;
-    if (real(fd) < 0)
-        return -1;
+    (void)real; /* modelled, not performed: the real machine does not lose power */
     if (ino) {
         cf_inode_sync(ino);
         cf.stats.syncs++;
