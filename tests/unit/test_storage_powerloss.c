@@ -22,7 +22,7 @@
  *   - the snapshot is the synced one or the one being taken when power went.
  *
  * Then the workload continues from the recovered state. VESPER_POWERLOSS_ITERS
- * (default 16) sets the number of directories, VESPER_POWERLOSS_SEED the first
+ * (default 20) sets the number of directories, VESPER_POWERLOSS_SEED the first
  * seed; a failure prints the seed.
  */
 #include <stdlib.h>
@@ -181,12 +181,24 @@ static int pl_step(struct storage *st)
     struct pl_state *c = &pl.cur;
     uint64_t r = pl_rand(100);
     if (r < 35) {
+        /* A Ready: the hard state is saved first, and its commit index may
+         * already name the entries appended after it (a follower learning the
+         * leader's commit along with the entries). */
         raft_index floor = c->hs.commit > c->snap ? c->hs.commit : c->snap;
+        raft_index first = c->last + 1;
+        size_t n = 1 + (size_t)pl_rand(8);
         if (pl_rand(5) == 0 && c->last > floor) { /* a new leader's suffix */
             c->term++;
-            return pl_append(st, floor + 1 + pl_rand(c->last - floor), 1 + pl_rand(8), c->term);
+            first = floor + 1 + pl_rand(c->last - floor);
         }
-        return pl_append(st, c->last + 1, 1 + pl_rand(8), c->term);
+        if (pl_rand(2)) {
+            raft_index to = first + n - 1; /* the leader's commit, often all of them */
+            int rc =
+                pl_save_hs(st, pl_rand(2) ? to : c->hs.commit + pl_rand(to - c->hs.commit + 1));
+            if (rc)
+                return rc;
+        }
+        return pl_append(st, first, n, c->term);
     }
     if (r < 55) {
         raft_index last = c->last > c->snap ? c->last : c->snap;
@@ -343,7 +355,9 @@ static int pl_crash_and_reopen(const char *dir, struct storage_options *o, struc
 static int pl_run(uint64_t seed, int rounds)
 {
     char root[64], dir[96];
-    tsu_mkdtemp(root, sizeof root);
+    snprintf(root, sizeof root, "/dev/shm/vesper-powerloss-XXXXXX");
+    if (!mkdtemp(root)) /* memory is faster; any directory will do */
+        tsu_mkdtemp(root, sizeof root);
     snprintf(dir, sizeof dir, "%s/data", root);
     uint64_t torn = pl.torn, crashes = pl.crashes;
     memset(&pl, 0, sizeof pl);
@@ -395,7 +409,7 @@ TEST(storage_powerloss_random)
 {
     const char *e = getenv("VESPER_POWERLOSS_ITERS");
     const char *s = getenv("VESPER_POWERLOSS_SEED");
-    int iters = e ? atoi(e) : 16;
+    int iters = e ? atoi(e) : 20;
     uint64_t seed0 = s ? strtoull(s, NULL, 10) : 1;
     pl.torn = pl.crashes = 0;
     for (int i = 0; i < iters; i++)
