@@ -209,6 +209,17 @@ static int rv_segment(struct rv *rv, size_t k, const uint8_t *buf, size_t len)
         if (rv->seg_version >= 2 && records == 2 && off < WAL_DATA_START)
             off = WAL_DATA_START; /* past the slots: where the records start */
     }
+    if (rv->seg_version >= 2 && records < 2 && !rv->torn) {
+        /* The header without its hard state: the header block never reached the
+         * disk whole, so no record of this segment was ever synced. */
+        if (!last || synced)
+            return rv_err(rv, STORAGE_ECORRUPT, "wal: %s: header area incomplete (%zu bytes)", name,
+                          len);
+        rv->torn = true;
+        rv->torn_at = 0;
+        rv->torn_bytes = len;
+        rv_note(rv, "%s: header area incomplete; open removes the segment", name);
+    }
     size_t end = off < len ? off : len;
     if (!stopped && end < synced) { /* the file ends before bytes that were synced */
         int rc = rv_bad_record(rv, buf, len, end, REC_OK, name, last, synced);
