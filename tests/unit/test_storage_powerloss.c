@@ -337,10 +337,10 @@ static int pl_crash_and_reopen(const char *dir, struct storage_options *o, struc
             continue;
         }
         crashfs_crash_at(0);
-        if (rc)
+        if (rc) {
             storage_check(dir, stderr); /* what recovery saw, segment by segment */
-        if (rc)
             return rc;
+        }
         break;
     }
     int rc = pl_verify(&b);
