@@ -30,7 +30,6 @@
 
 #include "lib/crashfs.h"
 #include "lib/test.h"
-#include "storage/crc32c.h"
 #include "storage/internal.h"
 #include "test_storage_util.h"
 
@@ -114,24 +113,6 @@ static int pl_save_hs(struct storage *st, raft_index commit)
     return storage_save_hard_state(st, &pl.cur.hs);
 }
 
-/* The exact bytes of a leader's snapshot file (docs/storage-format.md). */
-static size_t pl_snap_file(raft_index index, raft_term term, uint8_t *img, size_t cap)
-{
-    struct raft_conf c = tsu_conf();
-    size_t clen = snap_conf_encode(&c, img + SNAP_HDR_BYTES, cap - SNAP_HDR_BYTES - 64);
-    size_t dlen = 1 + (size_t)pl_rand(40);
-    memcpy(img, SNAP_MAGIC, 8);
-    rec_put32(img + 8, SNAP_FORMAT_VERSION);
-    rec_put32(img + 12, (uint32_t)clen);
-    rec_put64(img + 16, index);
-    rec_put64(img + 24, term);
-    rec_put64(img + 32, dlen);
-    memset(img + SNAP_HDR_BYTES + clen, 's', dlen);
-    size_t len = SNAP_HDR_BYTES + clen + dlen;
-    rec_put32(img + len, crc32c(0, img, len));
-    return len + 4;
-}
-
 /* One loop iteration of a follower receiving snapshot S: install, hard state,
  * perhaps entries after S that replace a stale suffix, sync. */
 static int pl_install(struct storage *st)
@@ -144,7 +125,7 @@ static int pl_install(struct storage *st)
     bool holds = s <= pl.cur.last && pl.cur.log[s].term == t;
     size_t after = pl_rand(3) ? 0 : 1 + (size_t)pl_rand(6);
     static uint8_t img[4096];
-    size_t len = pl_snap_file(s, t, img, sizeof img);
+    size_t len = tsu_snap_file(s, t, 1 + (size_t)pl_rand(40), img, sizeof img);
     pl.snap_pending = s;
     if (s + 1 < pl.low_cut)
         pl.low_cut = s + 1;
