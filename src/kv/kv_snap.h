@@ -13,8 +13,13 @@
  * Version 1 (still read, no longer written) lacks has_current and the expired
  * list: such a state restores with no stored CAS answers and no expired ids.
  *
- * Encoding streams through a write callback in 64 KiB chunks, so a 110 MB
- * state needs no second copy in memory. Decoding builds a NEW struct kv and
+ * kv_snap_write() streams through a write callback in 64 KiB chunks and needs
+ * no second copy of the state. kv_snap_encode() collects that stream into one
+ * buffer, which IS a second copy: the node uses it to take a snapshot (the
+ * buffer goes to storage_snapshot_save), and installs from a loaded copy of the
+ * file (kv_snap_decode on the payload storage read), so taking or installing a
+ * snapshot holds the state twice in memory for a moment. Decoding builds a NEW
+ * struct kv and
  * hands it over only after the checksum matched: the live state is never
  * touched by a bad snapshot. The decoder bounds every length before allocating
  * and rejects duplicates, so malformed input yields an error, never a crash.

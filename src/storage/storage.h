@@ -7,11 +7,16 @@
  *   storage_append(st, rd.entries, n);        truncates first when entries[0].index
  *                                             <= storage_last_index(st)
  *   storage_sync(st);                         ONE write() and ONE fdatasync() for all
- *                                             of the above (group commit)
+ *                                             of the above (group commit), then a
+ *                                             small unsynced write of the synced
+ *                                             length into a sync slot (wal.c)
  *
  * Hard state lives in the WAL as its own record type, so the same fdatasync that
  * makes the entries durable makes the term and vote durable: nothing a vote or an
- * append acknowledgement promises can be lost after storage_sync() returns.
+ * append acknowledgement promises can be lost after storage_sync() returns. The
+ * call order above does not matter for safety: the hard state is written after
+ * the entries of its write, and a received snapshot's install decides from the
+ * log storage wrote whether the entries after it stay.
  *
  * Errors: every function returning int returns a STORAGE_* code (0 is STORAGE_OK).
  * storage_errmsg() then holds a message with context, e.g.
@@ -40,7 +45,7 @@
 #include "raft/raft.h"
 #include "storage/sys.h"
 
-#define STORAGE_FORMAT_VERSION 1
+#define STORAGE_FORMAT_VERSION 2
 
 #define STORAGE_ERRORS(X)                                    \
     X(STORAGE_OK, "ok")                                      \
@@ -114,7 +119,9 @@ const char *storage_errmsg(const struct storage *st);
 
 /* ===== The Ready loop ===== */
 
-/* Buffers a hard-state record; durable after the next storage_sync(). */
+/* Saves the hard state; durable after the next storage_sync(). It is written after
+ * the entries appended before that write, whatever the call order, so a durable
+ * commit index never names an entry that is not durable with it. */
 int storage_save_hard_state(struct storage *st, const struct raft_hard_state *hs);
 /* Buffers entries (borrowed; copied). entries[0].index must be <= last index + 1;
  * when it is <= the last index the suffix from it is discarded first. The discard
@@ -168,7 +175,9 @@ int storage_snapshot_load(struct storage *st, struct storage_snapshot *out);
 
 /* Follower side: the exact file bytes of the leader's snapshot arrive in chunks. */
 enum storage_install {
-    STORAGE_KEEP_AFTER, /* the log held (index, term): keep entries after it */
+    STORAGE_KEEP_AFTER, /* the log held (index, term): keep entries after it. Storage
+                           checks this against the log it wrote and drops the log
+                           when that one does not hold (index, term) */
     STORAGE_DROP_ALL,   /* the log conflicts: discard all of it */
 };
 int storage_snapshot_recv_begin(struct storage *st, raft_index index, raft_term term);

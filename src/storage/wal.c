@@ -12,10 +12,24 @@
  * that to tell a crash from corruption), and the new file's name is made durable
  * with a directory fsync. New segments can be fallocate'd (opt.preallocate), so that
  * appends overwrite reserved space instead of growing the file. Every segment starts
- * with a header record and the current hard state, so deleting old segments never
- * deletes the latest hard state. Every write ends with a REC_DURABLE record saying
- * how much of the segment was durable before it, which is how recovery tells a
- * torn write from damage to acknowledged records.
+ * with a header record and the latest hard state already written, so deleting old
+ * segments never deletes the latest hard state.
+ *
+ * Order inside a write: a saved hard state is not buffered where the caller saved
+ * it but encoded at the end of the write, after every entry of the iteration. A
+ * crash keeps a prefix of a write (or, with pages reaching the disk out of order,
+ * recovery cuts at the first damaged record), so a hard state survives only with
+ * all the entries its commit index may name, whatever order the caller used. For
+ * the same reason a new segment's header carries the hard state last written,
+ * never one still waiting in the buffer.
+ *
+ * Sync slots: after every fdatasync the number of bytes of the active segment now
+ * durable is written (not synced: the next fdatasync or the kernel's writeback
+ * carries it) into one of two fixed slots near the start of the segment, A and B
+ * in turn, each in a sector of its own so a torn slot write can only damage the
+ * slot being written. Recovery takes the larger valid claim: a bad record below it
+ * is damage to durable data (refuse to start), one at or past it a torn write
+ * (truncate). No byte inside a record is ever read for that decision.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -60,16 +74,18 @@ int wal_create_segment(struct storage *st, uint64_t seq)
     int fd = st->sys->open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
     if (fd < 0)
         return st_fail(st, STORAGE_EIO, "wal: create %s: %s", name, strerror(errno));
-    uint8_t head[2 * REC_HDR_BYTES + 8];
+    uint8_t head[WAL_DATA_START] = {0}; /* header, hard state, empty slots */
     struct rec h = {.type = REC_SEGHDR,
                     .aux = STORAGE_FORMAT_VERSION,
                     .index = seq,
                     .len = 8,
                     .data = (const uint8_t *)REC_SEG_MAGIC};
     size_t n = rec_encode(head, &h);
-    struct rec hs = {
-        .type = REC_HARDSTATE, .aux = st->hs.vote, .term = st->hs.term, .index = st->hs.commit};
-    n += rec_encode(head + n, &hs);
+    _Static_assert(2 * REC_HDR_BYTES + 8 <= WAL_SLOT_A, "header fits before the slots");
+    const struct raft_hard_state *w = &st->hs_written;
+    struct rec hs = {.type = REC_HARDSTATE, .aux = w->vote, .term = w->term, .index = w->commit};
+    rec_encode(head + n, &hs);
+    n = sizeof head;
     if (storage_pwrite_all(st->sys, fd, head, n, 0) < 0) {
         int e = errno;
         st->sys->close(fd);
@@ -104,10 +120,12 @@ int wal_create_segment(struct storage *st, uint64_t seq)
             return drc;
         }
     }
-    st->segs[st->n_segs++] = (struct seg_info){.seq = seq, .max_index = 0};
+    st->segs[st->n_segs++] =
+        (struct seg_info){.seq = seq, .max_index = 0, .version = STORAGE_FORMAT_VERSION};
     st->fd = fd;
     st->size = n;
     st->synced_size = 0;
+    st->slot_next = 0;
     return 0;
 }
 
@@ -122,6 +140,21 @@ static int wal_sync_active(struct storage *st)
         return st_fail(st, STORAGE_EIO, "wal: fdatasync %s: %s", name, strerror(errno));
     }
     st->synced_size = st->size;
+    return wal_note_synced(st);
+}
+
+int wal_note_synced(struct storage *st)
+{
+    uint8_t slot[REC_HDR_BYTES];
+    struct rec claim = {.type = REC_DURABLE, .index = st->synced_size};
+    rec_encode(slot, &claim);
+    uint64_t off = st->slot_next ? WAL_SLOT_B : WAL_SLOT_A;
+    if (storage_pwrite_all(st->sys, st->fd, slot, sizeof slot, off) < 0) {
+        char name[64];
+        seg_name(st->segs[st->n_segs - 1].seq, name, sizeof name);
+        return st_fail(st, STORAGE_EIO, "wal: write sync slot of %s: %s", name, strerror(errno));
+    }
+    st->slot_next ^= 1;
     return 0;
 }
 
@@ -136,19 +169,20 @@ static int wal_roll(struct storage *st)
 int storage_write(struct storage *st)
 {
     int rc = st_check_writable(st);
-    if (rc || st->buf_len == 0)
+    if (rc || (st->buf_len == 0 && !st->hs_pending))
         return rc;
-    if (st->size + st->buf_len > st->opt.segment_bytes && st->size > 2 * REC_HDR_BYTES + 8) {
+    if (st->hs_pending) { /* after the entries: see the top of this file */
+        struct rec h = {
+            .type = REC_HARDSTATE, .aux = st->hs.vote, .term = st->hs.term, .index = st->hs.commit};
+        rc = wal_buffer(st, &h);
+        if (rc)
+            return rc;
+    }
+    if (st->size + st->buf_len > st->opt.segment_bytes && st->size > WAL_DATA_START) {
         rc = wal_roll(st);
         if (rc)
             return rc;
     }
-    /* Close the write with what was durable before it: a record that says "offset
-     * S was durable" lets recovery call damage below S corruption, never a crash. */
-    struct rec claim = {.type = REC_DURABLE, .index = st->synced_size};
-    rc = wal_buffer(st, &claim);
-    if (rc)
-        return rc;
     if (storage_pwrite_all(st->sys, st->fd, st->buf, st->buf_len, st->size) < 0) {
         char name[64];
         seg_name(st->segs[st->n_segs - 1].seq, name, sizeof name);
@@ -163,6 +197,8 @@ int storage_write(struct storage *st)
     st->buf_len = 0;
     st->buf_max_index = 0;
     st->written_index = st->last_index;
+    st->hs_written = st->hs;
+    st->hs_pending = false;
     return 0;
 }
 
@@ -184,11 +220,9 @@ int storage_save_hard_state(struct storage *st, const struct raft_hard_state *hs
     int rc = st_check_writable(st);
     if (rc)
         return rc;
-    struct rec r = {.type = REC_HARDSTATE, .aux = hs->vote, .term = hs->term, .index = hs->commit};
-    rc = wal_buffer(st, &r);
-    if (rc == 0)
-        st->hs = *hs;
-    return rc;
+    st->hs = *hs; /* encoded by storage_write(), after the entries */
+    st->hs_pending = true;
+    return 0;
 }
 
 int storage_append(struct storage *st, const struct raft_entry *e, size_t n)
@@ -211,6 +245,9 @@ int storage_append(struct storage *st, const struct raft_entry *e, size_t n)
      * sync finish first, so its answer cannot vouch for entries replaced since. */
     if (e[0].index <= st->last_index && (rc = syncer_drain(st)) != 0)
         return rc;
+    for (size_t i = 0; i < n; i++)
+        if (terms_append(st, e[i].index, e[i].term))
+            return st_fail(st, STORAGE_ENOMEM, "wal: term index: out of memory");
     for (size_t i = 0; i < n; i++) {
         struct rec r = {.type = e[i].type,
                         .term = e[i].term,
