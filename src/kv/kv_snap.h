@@ -6,6 +6,8 @@
  *   u32 max_sessions, u32 n_sessions, n x (u64 client_id, u64 seq, u8 status)
  *       (least recently used first, so decoding restores the LRU order)
  *   u64 n_pairs, n x (u32 key_len, u32 value_len, key, value)
+ *       (written in key order, so equal states give equal bytes on every replica;
+ *       the reader accepts any order)
  *   u32 CRC-32C of every preceding byte
  *
  * Encoding streams through a write callback in 64 KiB chunks, so a 110 MB
