@@ -25,7 +25,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 passed=0 failed=0
-ok() { echo "ok   $1"; passed=$((passed + 1)); }
+ok() { echo "ok   $1 (${SECONDS}s)"; passed=$((passed + 1)); }
 bad() { echo "FAIL $1"; failed=$((failed + 1)); }
 
 stop_all() {
