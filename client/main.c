@@ -14,10 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "endpoints.h"
 #include "ops.h"
 #include "vclient.h"
-
-#define MAX_ENDPOINTS 64
 
 static const char usage_text[] =
     "usage: vesper ADDRESS KEY [VALUE]          seed form: PUT KEY=VALUE, or GET KEY\n"
@@ -31,7 +30,8 @@ static const char usage_text[] =
     "       vesper members add ID URL | promote ID | remove ID  [options]\n"
     "ADDRESS and endpoints look like http://127.0.0.1:5000\n"
     "options:\n"
-    "  --endpoints URL,URL,...  nodes to try, in order (default: $VESPER_ENDPOINTS)\n"
+    "  --endpoints URL,URL,...  nodes to try, in order (default: $VESPER_ENDPOINTS, else\n"
+    "                           ./ip_list.txt, else http://127.0.0.1:5000..5004)\n"
     "  --ip-list FILE           nodes from a file, one URL per line (the server's ip_list)\n"
     "  --timeout SECONDS        deadline including retries through elections (default 5)\n"
     "  --value-file FILE        read VALUE (put, seed PUT) or NEW (cas) from FILE ('-': stdin)\n"
@@ -45,10 +45,7 @@ static const char usage_text[] =
     "exit status: 0 success, 1 the cluster answered fail, 2 usage error or no answer\n";
 
 struct cli {
-    const char *endpoints[MAX_ENDPOINTS];
-    size_t n_endpoints;
-    char *storage[MAX_ENDPOINTS]; /* owned strings behind endpoints */
-    size_t n_storage;
+    struct endpoints eps;
     struct vclient_opts opts;
     struct vclient_req req;
     bool absent;
@@ -63,53 +60,6 @@ static int usage(const char *why)
         fprintf(stderr, "vesper: %s\n", why);
     fputs(usage_text, stderr);
     return 2;
-}
-
-static int add_endpoint(struct cli *cli, const char *s, size_t n)
-{
-    while (n > 0 && (s[0] == ' ' || s[0] == '\t')) {
-        s++;
-        n--;
-    }
-    while (n > 0 && strchr(" \t\r\n", s[n - 1]) != NULL)
-        n--;
-    if (n == 0 || s[0] == '#')
-        return 0;
-    if (cli->n_endpoints == MAX_ENDPOINTS)
-        return -1;
-    char *d = strndup(s, n);
-    if (d == NULL)
-        return -1;
-    cli->storage[cli->n_storage++] = d;
-    cli->endpoints[cli->n_endpoints++] = d;
-    return 0;
-}
-
-static int add_endpoint_list(struct cli *cli, const char *list)
-{
-    while (*list != '\0') {
-        size_t n = strcspn(list, ",");
-        if (add_endpoint(cli, list, n) != 0)
-            return -1;
-        list += n + (list[n] == ',');
-    }
-    return 0;
-}
-
-static int read_ip_list(struct cli *cli, const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        fprintf(stderr, "vesper: %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    char line[1024];
-    int rc = 0;
-    while (rc == 0 && fgets(line, sizeof line, f) != NULL)
-        rc = add_endpoint(cli, line, strlen(line));
-    if (fclose(f) != 0)
-        rc = -1;
-    return rc;
 }
 
 /* Slurps a whole file (or stdin for "-") into cli->file_value. */
@@ -199,11 +149,11 @@ static int parse_options(struct cli *cli, int argc, char **argv)
         double secs;
         switch (ch) {
         case OPT_ENDPOINTS:
-            if (add_endpoint_list(cli, optarg) != 0)
+            if (endpoints_add_list(&cli->eps, optarg) != 0)
                 return usage("too many endpoints"), -1;
             break;
         case OPT_IP_LIST:
-            if (read_ip_list(cli, optarg) != 0)
+            if (endpoints_add_file(&cli->eps, optarg) != 0)
                 return usage("cannot read the ip list"), -1;
             break;
         case OPT_TIMEOUT:
@@ -266,13 +216,19 @@ static int parse_seed_form(struct cli *cli, int n, char **args)
 {
     struct vclient_req *r = &cli->req;
     int with_value = n == 3 || cli->has_file_value;
+    if (!endpoints_is_url(args[0])) {
+        fprintf(stderr,
+                "vesper: unknown command '%s': commands are get, put, delete, cas, status, "
+                "transfer and members; the seed form is ADDRESS KEY [VALUE] with ADDRESS "
+                "http://host:port\n",
+                args[0]);
+        fputs(usage_text, stderr);
+        return -1;
+    }
     if (n != 2 + (with_value && !cli->has_file_value))
         return usage("expected ADDRESS KEY [VALUE] or a subcommand"), -1;
-    if (cli->n_endpoints == MAX_ENDPOINTS)
+    if (endpoints_prepend(&cli->eps, args[0]) != 0)
         return usage("too many endpoints"), -1;
-    memmove(cli->endpoints + 1, cli->endpoints, cli->n_endpoints * sizeof cli->endpoints[0]);
-    cli->endpoints[0] = args[0];
-    cli->n_endpoints++;
     r->op = with_value ? VCLIENT_PUT : VCLIENT_GET;
     set_str(&r->key, &r->key_len, args[1]);
     if (n == 3)
@@ -328,10 +284,34 @@ file_value:
     return 0;
 }
 
+/* No --endpoints, --ip-list or ADDRESS: $VESPER_ENDPOINTS, else the local cluster. */
+static int default_endpoints(struct cli *cli)
+{
+    if (cli->eps.n > 0)
+        return 0;
+    const char *env = getenv("VESPER_ENDPOINTS");
+    const char *source = "$VESPER_ENDPOINTS";
+    if (env != NULL && *env != '\0') {
+        if (endpoints_add_list(&cli->eps, env) != 0)
+            return usage("too many endpoints in $VESPER_ENDPOINTS");
+    } else if (endpoints_default(&cli->eps, &source) != 0) {
+        return usage("no endpoints: give --endpoints, --ip-list or $VESPER_ENDPOINTS");
+    }
+    if (cli->eps.n == 0)
+        return usage("no endpoints: give --endpoints, --ip-list or $VESPER_ENDPOINTS");
+    if (cli->opts.verbose) {
+        fprintf(stderr, "vesper: endpoints from %s:", source);
+        for (size_t i = 0; i < cli->eps.n; i++)
+            fprintf(stderr, " %s", cli->eps.url[i]);
+        fputc('\n', stderr);
+    }
+    return 0;
+}
+
 static int run(struct cli *cli)
 {
-    cli->opts.endpoints = cli->endpoints;
-    cli->opts.n_endpoints = cli->n_endpoints;
+    cli->opts.endpoints = cli->eps.url;
+    cli->opts.n_endpoints = cli->eps.n;
     struct vclient *c = vclient_new(&cli->opts);
     if (c == NULL) {
         fprintf(stderr, "vesper: cannot create the client\n");
@@ -358,13 +338,11 @@ static int run(struct cli *cli)
 
 static int run_ops(struct cli *cli, int n, char **args)
 {
-    if (cli->n_endpoints == 0 && getenv("VESPER_ENDPOINTS"))
-        add_endpoint_list(cli, getenv("VESPER_ENDPOINTS"));
-    if (cli->n_endpoints == 0)
-        return usage("no endpoints: give --endpoints, --ip-list or $VESPER_ENDPOINTS");
+    if (default_endpoints(cli) != 0)
+        return 2;
     struct ops_args a = {.token = cli->opts.token,
-                         .endpoints = cli->endpoints,
-                         .n_endpoints = cli->n_endpoints,
+                         .endpoints = cli->eps.url,
+                         .n_endpoints = cli->eps.n,
                          .timeout_ms = cli->opts.timeout_ms ? cli->opts.timeout_ms : 5000};
     int rc = ops_run(&a, n, args);
     return rc < 0 ? usage("wrong arguments for this subcommand") : rc;
@@ -383,17 +361,11 @@ int main(int argc, char **argv)
     }
     if (parse_command(&cli, argc - optind, argv + optind) != 0)
         goto out;
-    if (cli.n_endpoints == 0) {
-        const char *env = getenv("VESPER_ENDPOINTS");
-        if (env == NULL || add_endpoint_list(&cli, env) != 0 || cli.n_endpoints == 0) {
-            rc = usage("no endpoints: give --endpoints, --ip-list or $VESPER_ENDPOINTS");
-            goto out;
-        }
-    }
+    if (default_endpoints(&cli) != 0)
+        goto out;
     rc = run(&cli);
 out:
-    for (size_t i = 0; i < cli.n_storage; i++)
-        free(cli.storage[i]);
+    endpoints_free(&cli.eps);
     free(cli.file_value);
     return rc;
 }

@@ -23,8 +23,8 @@ ns=${2:-vesper}
 case $n in
 '' | *[!0-9]*) echo "gen-ip-list: node count must be a number, got '$n'" >&2; exit 2 ;;
 esac
-if [ "$n" -lt 1 ] || [ "$n" -gt 64 ]; then
-    echo "gen-ip-list: node count must be 1..64, got $n" >&2
+if [ "$n" -lt 1 ] || [ "$n" -gt 16 ]; then # a Raft configuration holds 16 members
+    echo "gen-ip-list: node count must be 1..16, got $n" >&2
     exit 2
 fi
 for ((i = 0; i < n; i++)); do

@@ -23,3 +23,11 @@ endif
 
 test-sim-long: $(BUILD)/test-sim
 	$(BUILD)/test-sim --seeds $(if $(filter command line,$(origin SEEDS)),$(SEEDS),100000) --steps $(STEPS) --jobs 2
+
+# Raft core unit tests with a hand-held three-node network (no simulation world).
+RAFT_UNIT_SRC := tests/unit/raft_catchup_test.c
+$(BUILD)/test-raft-unit: $(call san,$(RAFT_UNIT_SRC) $(RAFT_SRC) $(TEST_LIB_SRC))
+	$(CC) $(TEST_LDFLAGS) $^ -o $@
+
+TEST_BINS += $(BUILD)/test-raft-unit
+TEST_SUITES += "$(BUILD)/test-raft-unit"

@@ -64,7 +64,8 @@ fuzz-crashes: $(foreach t,$(FUZZ_TARGETS),$(BUILD)/fuzz-replay-$(t))
 	@for t in $(FUZZ_TARGETS); do echo "== $$t"; \
 	    $(BUILD)/fuzz-replay-$$t tests/fuzz/crashes/$$t || true; done
 
-# Negative suite (tests/negative): malformed input against a live single-node vesperd.
+# Negative suite (tests/negative): malformed input against a live single-node vesperd;
+# limits.sh: start-up in an empty directory and size limits on a three-node cluster.
 # build/neg-raftmsg encodes forged peer batches with the real codec.
 NEG_RAFTMSG_SRC := tests/negative/raftmsg.c src/net/codec.c src/kv/kv_cmd.c
 $(BUILD)/neg-raftmsg: $(call obj,$(NEG_RAFTMSG_SRC)) $(BUILD)/libraftcore.a
@@ -75,8 +76,9 @@ NEG_MKSNAP_SRC := tests/negative/mksnap.c $(KV_SRC)
 $(BUILD)/neg-mksnap: $(call obj,$(NEG_MKSNAP_SRC)) $(BUILD)/libstorage.a $(BUILD)/libraftcore.a
 	$(CC) $^ -lpthread -o $@
 
-TEST_BINS += $(BUILD)/neg-raftmsg $(BUILD)/neg-mksnap $(BUILD)/vesperd
-TEST_SUITES += "python3 tests/negative/negative.py" "tests/negative/disk_full.sh"
+TEST_BINS += $(BUILD)/neg-raftmsg $(BUILD)/neg-mksnap $(BUILD)/vesperd $(BUILD)/vesper
+TEST_SUITES += "python3 tests/negative/negative.py" "tests/negative/disk_full.sh" \
+               "tests/negative/limits.sh"
 # True answers (leader changes, SIGTERM, hung-up clients) against one vesperd whose
 # peer the script plays; the client history is checked by build/lincheck.
 TEST_SUITES += "python3 tests/negative/answers.py"

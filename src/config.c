@@ -368,8 +368,10 @@ static int config_add_node(struct vesper_config *c, char *line, int line_no, cha
                           "%s:%d: blank line (node ids are line numbers; remove blank lines)", path,
                           line_no);
     if (c->n_nodes == CONFIG_MAX_NODES)
-        return config_err(err, errlen, "%s:%d: more than %d nodes", path, line_no,
-                          CONFIG_MAX_NODES);
+        return config_err(err, errlen,
+                          "%s:%d: more than %d nodes (a Raft configuration holds at most %d "
+                          "members)",
+                          path, line_no, CONFIG_MAX_NODES, CONFIG_MAX_NODES);
     struct config_url *u = &c->nodes[c->n_nodes];
     char why[160];
     if (config_url_parse(url, u, why, sizeof why))
@@ -420,8 +422,9 @@ static void config_defaults(struct vesper_config *c)
     c->log_level = CONFIG_LOG_INFO;
 }
 
-/* Relations between options, checked once every source has been applied. */
-static int config_cross_check(const struct vesper_config *c, char *err, size_t errlen)
+/* Relations between options, checked once every source has been applied; the size
+ * limits are checked and derived in config_limits.c. */
+static int config_cross_check(struct vesper_config *c, char *err, size_t errlen)
 {
     if (c->heartbeat_ms % c->tick_ms || c->election_timeout_ms % c->tick_ms)
         return config_err(err, errlen,
@@ -432,12 +435,7 @@ static int config_cross_check(const struct vesper_config *c, char *err, size_t e
         return config_err(err, errlen,
                           "--election-timeout-ms (%u) must be at least 5 x --heartbeat-ms (%u)",
                           c->election_timeout_ms, c->heartbeat_ms);
-    if ((uint64_t)c->max_body_bytes < (uint64_t)c->max_key_bytes + c->max_value_bytes)
-        return config_err(err, errlen,
-                          "--max-body-bytes (%u) must be at least --max-key-bytes + "
-                          "--max-value-bytes (%u)",
-                          c->max_body_bytes, c->max_key_bytes + c->max_value_bytes);
-    return 0;
+    return config_derive_limits(c, err, errlen);
 }
 
 /* Serve mode: <id> <ip_list_file>, then what depends on our own line. */

@@ -33,8 +33,15 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define CONFIG_MAX_NODES 64
-#define CONFIG_URL_MAX   256
+#include "raft/raft.h"
+
+/* Every node of ip_list.txt is a member of the Raft configuration the node boots with, and
+ * its URL is that member's address: the Raft limits are the only limits, so a file the
+ * core cannot hold is refused here rather than cut short or overflowed at start-up. The
+ * same URL bound applies to --advertise-url, to the client URLs peers announce and to the
+ * transport's peers. */
+#define CONFIG_MAX_NODES RAFT_MAX_MEMBERS
+#define CONFIG_URL_MAX   RAFT_ADDR_MAX /* NUL included */
 #define CONFIG_HOST_MAX  256
 #define CONFIG_PATH_MAX  1024
 
@@ -82,6 +89,12 @@ struct vesper_config {
     char cluster_secret_file[CONFIG_PATH_MAX]; /* "" = none */
     char client_token_file[CONFIG_PATH_MAX];   /* "" = none */
 
+    /* Derived from the limits above by config_derive_limits (not options). */
+    uint32_t max_entry_bytes;    /* largest log entry a client request can produce */
+    uint32_t peer_batch_bytes;   /* transport batch cap = largest POST /raft body accepted */
+    uint32_t http_body_bytes;    /* h2o's request body limit: the larger of the two bodies */
+    uint32_t peer_io_timeout_ms; /* per peer request step; longer for batches past 8 MiB */
+
     /* Other modes. */
     char check_data_dir[CONFIG_PATH_MAX];
     struct config_url probe_url;
@@ -95,8 +108,32 @@ struct vesper_config {
 #define CONFIG_DEFAULT_MAX_KEY_BYTES       1024
 #define CONFIG_DEFAULT_MAX_VALUE_BYTES     (1024 * 1024)
 #define CONFIG_DEFAULT_MAX_BODY_BYTES      (4 * 1024 * 1024)
-/* h2o spools request bodies past 32 MiB to /tmp, which a scratch image does not have. */
+/* h2o spools large request bodies to a file under /tmp: keep every body, client or peer,
+ * at most this big. */
 #define CONFIG_MAX_BODY_BYTES_LIMIT        (32 * 1024 * 1024)
+
+/* Size limits, derived so that they cannot contradict each other (config_limits.c):
+ *
+ *   entry  = min(max-key + 2 x max-value, max-body) + CONFIG_ENTRY_OVERHEAD_BYTES
+ *            (a CAS carries key, expected and new value; every byte of them came out of
+ *            one request body, and JSON decoding never makes a string longer)
+ *   batch  = max(CONFIG_PEER_BATCH_MIN_BYTES,
+ *                entry + CONFIG_APPEND_OVERHEAD_BYTES + CONFIG_BATCH_SLACK_BYTES)
+ *   h2o    = max(max-body, batch)        (/request and /admin still answer 413 past max-body)
+ *
+ * so the largest entry always fits an APPEND, the APPEND always fits a batch with room for
+ * the heartbeats and answers queued beside it, and the batch always fits the receiver's
+ * body limit. A configuration whose batch would pass CONFIG_MAX_BODY_BYTES_LIMIT is refused
+ * at start-up. Every node of a cluster must use the same key, value and body limits. */
+#define CONFIG_ENTRY_OVERHEAD_BYTES  64  /* kv command: version, op, flags, session, lengths */
+#define CONFIG_APPEND_OVERHEAD_BYTES 256 /* batch and message framing around one entry */
+#define CONFIG_BATCH_SLACK_BYTES     (2u * 1024 * 1024)
+#define CONFIG_PEER_BATCH_MIN_BYTES  (8u * 1024 * 1024)
+/* A peer request must be written and answered within the transport's I/O timeout: 1 s
+ * (near the election timeout, so a healed peer is retried promptly), plus 1 s for every
+ * MiB of batch cap above CONFIG_PEER_BATCH_MIN_BYTES, so that a batch carrying a large
+ * entry is not cut off and resent forever by a busy receiver. */
+#define CONFIG_PEER_IO_TIMEOUT_MS    1000
 
 /* Parses argv (argv[0] is the program name) and envp (NULL-terminated "NAME=value" strings,
  * may be NULL) into *out. Returns 0 on success; 1 when --help was given (usage is printed to
@@ -107,6 +144,10 @@ int config_parse(int argc, char **argv, char **envp, struct vesper_config *out, 
 /* Parses one URL; returns 0, or -1 with the reason ("port 70000 out of range 1..65535")
  * in err. */
 int config_url_parse(const char *text, struct config_url *out, char *err, size_t errlen);
+
+/* Checks the size limits against each other and fills the derived fields (see above).
+ * Returns 0, or 2 with one line naming the problem in err. Called by config_parse. */
+int config_derive_limits(struct vesper_config *c, char *err, size_t errlen);
 
 /* Writes the --help text. */
 void config_usage(FILE *out);

@@ -11,48 +11,132 @@
  * short after heavy delete churn and the load factor means what it says.
  * Growth doubles at 3/4 load. The table never shrinks (a store that once held N
  * keys is expected to again; the record memory is returned on delete anyway).
+ *
+ * Linear probing is only fast while keys land independently, and clients choose
+ * the keys. With a fixed public hash, keys sharing a home slot are cheap to find
+ * offline and each insert of one walks the whole cluster of the others: every
+ * replica applies the log in quadratic time. The hash is therefore SipHash-1-3
+ * (the keyed PRF Python and Rust use for this reason) with a random per-process
+ * key; replicas differ in table order, so order never reaches a snapshot.
  */
 #include "kv/kv_map.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #define KV_MAP_MIN_CAP 16
 
-/* A 64-bit multiply-xorshift hash over 8-byte words (MurmurHash64A's scheme),
- * folded to 32 bits. Unseeded on purpose: the state machine must be a pure
- * function of the log, and iteration order only affects snapshot byte order. */
-uint32_t kv_hash(const void *data, size_t len)
+static uint64_t rotl(uint64_t x, int b)
 {
-    const uint64_t m = 0xc6a4a7935bd1e995ULL;
+    return (x << b) | (x >> (64 - b));
+}
+
+static uint64_t load_le64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+struct sip {
+    uint64_t v0, v1, v2, v3;
+};
+
+static void sip_rounds(struct sip *s, int n)
+{
+    for (int i = 0; i < n; i++) {
+        s->v0 += s->v1;
+        s->v1 = rotl(s->v1, 13) ^ s->v0;
+        s->v0 = rotl(s->v0, 32);
+        s->v2 += s->v3;
+        s->v3 = rotl(s->v3, 16) ^ s->v2;
+        s->v0 += s->v3;
+        s->v3 = rotl(s->v3, 21) ^ s->v0;
+        s->v2 += s->v1;
+        s->v1 = rotl(s->v1, 17) ^ s->v2;
+        s->v2 = rotl(s->v2, 32);
+    }
+}
+
+static void sip_absorb(struct sip *s, uint64_t m, int c)
+{
+    s->v3 ^= m;
+    sip_rounds(s, c);
+    s->v0 ^= m;
+}
+
+uint64_t kv_siphash(const struct kv_hash_key *key, const void *data, size_t len, int c, int d)
+{
+    /* The initial state is the key xored with "somepseudorandomlygeneratedbytes". */
+    struct sip s = {key->k0 ^ 0x736f6d6570736575ULL, key->k1 ^ 0x646f72616e646f6dULL,
+                    key->k0 ^ 0x6c7967656e657261ULL, key->k1 ^ 0x7465646279746573ULL};
     const unsigned char *p = data;
-    uint64_t h = 0x9e3779b97f4a7c15ULL ^ (len * m);
-    while (len >= 8) {
-        uint64_t k;
-        memcpy(&k, p, 8);
-        k *= m;
-        k ^= k >> 47;
-        k *= m;
-        h ^= k;
-        h *= m;
-        p += 8;
-        len -= 8;
-    }
-    if (len > 0) {
-        uint64_t k = 0;
-        memcpy(&k, p, len);
-        h ^= k;
-        h *= m;
-    }
-    h ^= h >> 47;
-    h *= m;
-    h ^= h >> 47;
+    size_t left = len;
+    for (; left >= 8; p += 8, left -= 8)
+        sip_absorb(&s, load_le64(p), c);
+    uint64_t last = (uint64_t)(len & 0xff) << 56; /* the length's low byte, then the tail */
+    for (size_t i = 0; i < left; i++)
+        last |= (uint64_t)p[i] << (8 * i);
+    sip_absorb(&s, last, c);
+    s.v2 ^= 0xff;
+    sip_rounds(&s, d);
+    return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
+}
+
+uint32_t kv_hash(const struct kv_hash_key *key, const void *data, size_t len)
+{
+    uint64_t h = kv_siphash(key, data, len, 1, 3);
     return (uint32_t)(h ^ (h >> 32));
+}
+
+/* getrandom() once per process. Without it (an old kernel, a seccomp filter) the
+ * key still differs per process and per start, which is what flooding needs to
+ * be guessed; the log says nothing because this layer has no logger. */
+const struct kv_hash_key *kv_hash_process_key(void)
+{
+    static struct kv_hash_key key;
+    static int ready;
+    if (ready)
+        return &key;
+    unsigned char buf[16];
+    size_t got = 0;
+    while (got < sizeof buf) {
+        ssize_t n = getrandom(buf + got, sizeof buf - got, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    if (got == sizeof buf) {
+        key.k0 = load_le64(buf);
+        key.k1 = load_le64(buf + 8);
+    } else {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        struct kv_hash_key mix = {(uint64_t)ts.tv_nsec, (uint64_t)getpid()};
+        uint64_t seed[2] = {(uint64_t)ts.tv_sec, (uint64_t)(uintptr_t)&key};
+        key.k0 = kv_siphash(&mix, seed, sizeof seed, 2, 4);
+        key.k1 = kv_siphash(&mix, &key.k0, sizeof key.k0, 2, 4);
+    }
+    ready = 1;
+    return &key;
 }
 
 void kv_map_init(struct kv_map *m)
 {
+    kv_map_init_keyed(m, kv_hash_process_key());
+}
+
+void kv_map_init_keyed(struct kv_map *m, const struct kv_hash_key *key)
+{
     memset(m, 0, sizeof *m);
+    m->key = *key;
 }
 
 void kv_map_free(struct kv_map *m)
@@ -61,7 +145,8 @@ void kv_map_free(struct kv_map *m)
         free(m->slots[i]);
     free(m->slots);
     free(m->hashes);
-    kv_map_init(m);
+    struct kv_hash_key key = m->key;
+    kv_map_init_keyed(m, &key);
 }
 
 static int rec_matches(const struct kv_rec *r, const void *key, size_t key_len)
@@ -123,7 +208,7 @@ const struct kv_rec *kv_map_get(const struct kv_map *m, const void *key, size_t 
 {
     if (m->count == 0)
         return NULL;
-    size_t i = find_slot(m, kv_hash(key, key_len), key, key_len);
+    size_t i = find_slot(m, kv_hash(&m->key, key, key_len), key, key_len);
     return m->slots[i];
 }
 
@@ -144,7 +229,7 @@ int kv_map_put(struct kv_map *m, const void *key, size_t key_len, const void *va
 {
     if (reserve_one(m) != 0)
         return -1;
-    uint32_t h = kv_hash(key, key_len);
+    uint32_t h = kv_hash(&m->key, key, key_len);
     size_t i = find_slot(m, h, key, key_len);
     struct kv_rec *old = m->slots[i];
     struct kv_rec *r = kv_rec_alloc(key_len, value_len);
@@ -171,7 +256,7 @@ int kv_map_adopt(struct kv_map *m, struct kv_rec *rec)
         free(rec);
         return -1;
     }
-    uint32_t h = kv_hash(rec->data, rec->key_len);
+    uint32_t h = kv_hash(&m->key, rec->data, rec->key_len);
     size_t i = find_slot(m, h, rec->data, rec->key_len);
     if (m->slots[i] != NULL) {
         free(rec);
@@ -191,7 +276,7 @@ int kv_map_del(struct kv_map *m, const void *key, size_t key_len)
 {
     if (m->count == 0)
         return 0;
-    size_t hole = find_slot(m, kv_hash(key, key_len), key, key_len);
+    size_t hole = find_slot(m, kv_hash(&m->key, key, key_len), key, key_len);
     struct kv_rec *r = m->slots[hole];
     if (r == NULL)
         return 0;
@@ -224,4 +309,32 @@ const struct kv_rec *kv_map_next(const struct kv_map *m, size_t *cursor)
             return r;
     }
     return NULL;
+}
+
+static int rec_order(const void *a, const void *b)
+{
+    const struct kv_rec *x = *(const struct kv_rec *const *)a;
+    const struct kv_rec *y = *(const struct kv_rec *const *)b;
+    uint32_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
+    int c = n ? memcmp(x->data, y->data, n) : 0;
+    if (c != 0)
+        return c;
+    return (x->key_len > y->key_len) - (x->key_len < y->key_len);
+}
+
+int kv_map_sorted(const struct kv_map *m, const struct kv_rec ***out)
+{
+    *out = NULL;
+    if (m->count == 0)
+        return 0;
+    const struct kv_rec **v = malloc(m->count * sizeof *v);
+    if (v == NULL)
+        return -1;
+    size_t cursor = 0, n = 0;
+    const struct kv_rec *r;
+    while ((r = kv_map_next(m, &cursor)) != NULL)
+        v[n++] = r;
+    qsort(v, n, sizeof *v, rec_order);
+    *out = v;
+    return 0;
 }

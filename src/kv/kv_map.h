@@ -6,6 +6,11 @@
  * 100-byte values that is ~128 B per record (malloc rounding included) plus ~12 B
  * of table per slot at load <= 0.75, i.e. about 1.3x the raw bytes.
  *
+ * Hashing is keyed (SipHash-1-3) with a per-process random key, so keys chosen
+ * to collide cannot turn every replica's apply quadratic: a client cannot know
+ * where its keys land. Nothing replicated depends on the key: table order is
+ * only ever seen through kv_map_next, and snapshots use kv_map_sorted.
+ *
  * Ownership: the map owns every record. Pointers returned by kv_map_get and
  * kv_map_next are borrowed and stay valid until the next kv_map_put/del/adopt or
  * kv_map_free. Keys and values are arbitrary bytes (NUL allowed).
@@ -23,10 +28,16 @@ struct kv_rec {
     unsigned char data[]; /* key_len key bytes, then value_len value bytes */
 };
 
+/* A 128-bit SipHash key. */
+struct kv_hash_key {
+    uint64_t k0, k1;
+};
+
 struct kv_map {
-    struct kv_rec **slots; /* NULL marks an empty slot */
-    uint32_t *hashes;      /* hash of slots[i]'s key, valid when slots[i] != NULL */
-    size_t cap;            /* power of two, 0 before the first insert */
+    struct kv_hash_key key; /* the process key unless set by kv_map_init_keyed */
+    struct kv_rec **slots;  /* NULL marks an empty slot */
+    uint32_t *hashes;       /* hash of slots[i]'s key, valid when slots[i] != NULL */
+    size_t cap;             /* power of two, 0 before the first insert */
     size_t count;
     uint64_t data_bytes; /* sum of key_len + value_len over all records */
 };
@@ -41,9 +52,13 @@ static inline const unsigned char *kv_rec_value(const struct kv_rec *r)
     return r->data + r->key_len;
 }
 
-/* Prepares an empty map; allocates nothing until the first insert. */
+/* Prepares an empty map hashed with the process key; allocates nothing until the
+ * first insert. */
 void kv_map_init(struct kv_map *m);
-/* Frees every record and the table; the map is empty and reusable afterwards. */
+/* The same with a given hash key (tests). */
+void kv_map_init_keyed(struct kv_map *m, const struct kv_hash_key *key);
+/* Frees every record and the table; the map is empty and reusable afterwards (with
+ * the same hash key). */
 void kv_map_free(struct kv_map *m);
 
 /* Borrowed record for key, or NULL. */
@@ -61,11 +76,23 @@ struct kv_rec *kv_rec_alloc(size_t key_len, size_t value_len);
  * (rec is freed, map unchanged); -1 allocation failure (rec is freed). */
 int kv_map_adopt(struct kv_map *m, struct kv_rec *rec);
 
-/* Iteration in table order: start with *cursor = 0; returns NULL at the end.
- * The map must not be modified during an iteration. */
+/* Iteration in table order, which depends on the hash key: start with *cursor = 0;
+ * returns NULL at the end. The map must not be modified during an iteration. Use it
+ * only where order is invisible; anything replicated or compared uses kv_map_sorted. */
 const struct kv_rec *kv_map_next(const struct kv_map *m, size_t *cursor);
 
-/* The hash the map uses (exposed for tests and the dedup table). */
-uint32_t kv_hash(const void *data, size_t len);
+/* Every record, ordered by key bytes (memcmp order, a prefix before its extensions):
+ * the same on every replica whatever its hash key. *out is a malloc'd array of
+ * m->count borrowed pointers (NULL when the map is empty); the caller frees it.
+ * 0, or -1 on allocation failure. */
+int kv_map_sorted(const struct kv_map *m, const struct kv_rec ***out);
+
+/* The per-process hash key, drawn from getrandom() on first use. */
+const struct kv_hash_key *kv_hash_process_key(void);
+/* SipHash with c compression and d finalization rounds over data (exposed for
+ * tests: 2-4 has published reference vectors). */
+uint64_t kv_siphash(const struct kv_hash_key *key, const void *data, size_t len, int c, int d);
+/* The hash the map uses: SipHash-1-3 folded to 32 bits. */
+uint32_t kv_hash(const struct kv_hash_key *key, const void *data, size_t len);
 
 #endif

@@ -9,15 +9,16 @@
  */
 #include "kv/kv_session.h"
 
+#include "kv/kv_map.h"
+
 #include <stdlib.h>
 #include <string.h>
 
+/* Clients choose their ids: an unkeyed (invertible) mix let them fill one chain.
+ * Bucket order is never visible (the snapshot walks the LRU list). */
 static size_t bucket_of(const struct kv_session_set *set, uint64_t id)
 {
-    id ^= id >> 33;
-    id *= 0xff51afd7ed558ccdULL;
-    id ^= id >> 33;
-    return (size_t)id & (set->n_buckets - 1);
+    return (size_t)kv_hash(kv_hash_process_key(), &id, sizeof id) & (set->n_buckets - 1);
 }
 
 static int set_init(struct kv_session_set *set, size_t max)

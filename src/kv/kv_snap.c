@@ -107,13 +107,16 @@ int kv_snap_write(const struct kv *kv, kv_snap_write_cb write_cb, void *ctx, uin
     out_bytes(o, kv->members, kv->members_len);
     out_sessions(o, &kv->sessions);
     out_u64(o, kv->map.count);
-    size_t cursor = 0;
-    const struct kv_rec *r;
-    while ((r = kv_map_next(&kv->map, &cursor)) != NULL) {
-        out_u32(o, r->key_len);
-        out_u32(o, r->value_len);
-        out_bytes(o, r->data, (size_t)r->key_len + r->value_len);
+    /* Key order, not table order: the table depends on the process's hash key. */
+    const struct kv_rec **recs;
+    if (kv_map_sorted(&kv->map, &recs) != 0)
+        o->failed = 1;
+    for (size_t i = 0; !o->failed && i < kv->map.count; i++) {
+        out_u32(o, recs[i]->key_len);
+        out_u32(o, recs[i]->value_len);
+        out_bytes(o, recs[i]->data, (size_t)recs[i]->key_len + recs[i]->value_len);
     }
+    free(recs);
     out_flush(o);
     uint32_t crc = o->crc;
     out_u32(o, crc); /* the CRC itself is not covered */

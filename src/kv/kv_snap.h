@@ -8,6 +8,8 @@
  *       (least recently used first, so decoding restores the LRU order)
  *   u32 n_expired, n x (u64 client_id, u64 seq)  (evicted sessions, oldest first)
  *   u64 n_pairs, n x (u32 key_len, u32 value_len, key, value)
+ *       (written in key order, so equal states give equal bytes on every replica;
+ *       the reader accepts any order)
  *   u32 CRC-32C of every preceding byte
  *
  * Version 1 (still read, no longer written) lacks has_current and the expired

@@ -105,7 +105,8 @@ static int peer_init(struct transport *t, struct peer *p, const struct transport
     p->id = src->id;
     p->t = t;
     codec_buf_init(&p->pending);
-    if (src->id == t->cfg.self || find_peer(t, src->id) != NULL || src->url == NULL)
+    if (src->id == t->cfg.self || find_peer(t, src->id) != NULL || src->url == NULL ||
+        strlen(src->url) >= RAFT_ADDR_MAX) /* a member address holds the URL */
         return RAFT_EINVAL;
     if ((p->url = strdup(src->url)) == NULL)
         return RAFT_ENOMEM;

@@ -182,9 +182,11 @@ static int start_transport(struct node *n)
     struct transport_config tc;
     transport_config_defaults(&tc, (raft_id)n->cfg->id);
     /* A partitioned peer pins its in-flight slots until the I/O timeout: keep it
-     * near the election timeout so a healed peer catches up promptly. */
-    tc.io_timeout_ms = 1000;
+     * near the election timeout so a healed peer catches up promptly (longer only
+     * when the limits allow batches past 8 MiB; config.h). */
+    tc.io_timeout_ms = n->cfg->peer_io_timeout_ms;
     tc.backoff_max_ms = 500;
+    tc.max_batch_bytes = n->cfg->peer_batch_bytes; /* fits the largest entry (config.h) */
     if (load_secret(n->cfg->cluster_secret_file, "VESPER_CLUSTER_SECRET", n->secret,
                     sizeof n->secret) != 0 ||
         load_secret(n->cfg->client_token_file, "VESPER_CLIENT_TOKEN", n->client_token,
@@ -349,7 +351,9 @@ static void flush_answers(struct node *n)
 static int setup_http(struct node *n)
 {
     h2o_config_init(&n->h2o_cfg);
-    n->h2o_cfg.max_request_entity_size = n->cfg->max_body_bytes;
+    /* Peer batches may be larger than client bodies; node_handler_add holds the client
+     * endpoints to --max-body-bytes. */
+    n->h2o_cfg.max_request_entity_size = n->cfg->http_body_bytes;
     n->h2o_cfg.http1.req_timeout = n->cfg->idle_timeout_ms;
     h2o_hostconf_t *host =
         h2o_config_register_host(&n->h2o_cfg, h2o_iovec_init(H2O_STRLIT("default")), 65535);

@@ -179,6 +179,7 @@ bool node_client_authorized(struct node *n, h2o_req_t *req);
 struct node_handler {
     h2o_handler_t super;
     struct node *node;
+    int (*fn)(h2o_handler_t *self, h2o_req_t *req); /* called within --max-body-bytes */
 };
 /* Registers fn for path (before h2o_context_init); h2o matches paths in order. */
 void node_handler_add(struct node *n, h2o_hostconf_t *host, const char *path,

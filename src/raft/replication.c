@@ -274,7 +274,9 @@ void raft__recv_append_resp(struct raft *r, const struct raft_msg *m)
         raft__maybe_commit(r);
     }
     if (pr->state == RAFT__SNAPSHOT) {
-        if (pr->match < pr->snap_index)
+        /* A snapshot only while the entries after match are compacted away. */
+        raft_term t;
+        if (pr->match < pr->snap_index && !raft__log_term(&r->log, pr->match, &t))
             return;
         raft__progress_probe(pr, pr->match + 1);
     }

@@ -7,7 +7,14 @@
  * names the next offset it wants, so a lost chunk or a restarted receiver simply
  * resumes from there. The receiving core copies one chunk for the shell to
  * write; the last chunk installs the snapshot, keeping any log suffix that
- * follows a matching entry (thesis 5.1, receiver step 6).
+ * follows a matching entry (thesis 5.1, receiver step 6), and is acknowledged
+ * as an append match at the snapshot's index.
+ *
+ * The leader keeps only its newest snapshot, so a transfer it replaced midway
+ * restarts with the new one (raft__snapshot_restart_senders). A transfer that
+ * completed is never redone: the match acknowledgement moves the follower back
+ * to the log whenever the leader still holds the entries after it, even if a
+ * newer snapshot was taken while the acknowledgement was on its way.
  */
 #include "internal.h"
 
@@ -133,9 +140,15 @@ void raft__recv_snapshot(struct raft *r, const struct raft_msg *m)
     if (!copy_chunk(r, m))
         return;
     r->recv_offset += m->len;
-    if (m->done)
-        install(r, m);
     resp.offset = r->recv_offset;
+    if (m->done) {
+        install(r, m);
+        /* Installed: acknowledge it as a match, which the leader acts on even if it
+         * has moved on to a newer snapshot since; it then serves us from its log if
+         * it still holds the entries after this one. */
+        resp =
+            (struct raft_msg){.type = RAFT_MSG_APPEND_RESP, .to = m->from, .index = m->snap_index};
+    }
     raft__send_sync(r, &resp);
 }
 

@@ -218,7 +218,7 @@ def cas_and_stale_bodies(a, b):
 
 @test
 def usage_errors_exit_2(a, b):
-    for args in ([], ["get"], ["put", "k"], ["cas", "k", "v"], ["get", "k"],
+    for args in ([], ["get"], ["put", "k"], ["cas", "k", "v"],
                  [a.url, "k", "v", "extra"], ["get", "k", "--timeout", "x", "--endpoints", a.url],
                  ["get", "", "--endpoints", a.url], ["--bogus", a.url, "k"]):
         env = dict(os.environ)
@@ -229,6 +229,67 @@ def usage_errors_exit_2(a, b):
     p = subprocess.run([VESPER, "--", a.url, "-k", "-v"], capture_output=True, text=True, timeout=10)
     check(p.returncode == 0 and a.requests[-1]["body"]["payload"] == {"key": "-k", "value": "-v"},
           "-- ends options")
+
+
+def vesper_in(cwd, *args, env_extra=None, timeout=20):
+    """Runs the CLI in cwd without $VESPER_ENDPOINTS (unless env_extra sets it)."""
+    env = dict(os.environ)
+    env.pop("VESPER_ENDPOINTS", None)
+    env.update(env_extra or {})
+    p = subprocess.run([os.path.abspath(VESPER), *args], capture_output=True, text=True,
+                       env=env, cwd=cwd,
+                       timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+@test
+def misspelled_subcommand_is_a_usage_error(a, b):
+    """Regression: `vesper --ip-list F snapshot save /tmp/x` was taken as the seed form
+    ADDRESS KEY VALUE and PUT key "save" = "/tmp/x" with exit 0."""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "ip_list.txt")
+        with open(path, "w") as f:
+            f.write(a.url + "\n")
+        for word, args in (("snapshot", ["--ip-list", path, "snapshot", "save", "/tmp/x"]),
+                           ("snapshot", ["--ip-list", path, "snapshot", "save"]),
+                           ("127.0.0.1:1", ["127.0.0.1:1", "k", "v"]),
+                           ("gett", ["gett", "k", "--endpoints", a.url])):
+            rc, out, err = vesper_in(d, *args)
+            check(rc == 2, "args %r exit %d" % (args, rc))
+            check("unknown command '%s'" % word in err and "get, put, delete, cas, status" in err,
+                  "stderr %r" % err)
+    check(len(a.requests) == 0, "a usage error must not send (%d requests)" % len(a.requests))
+    rc, out, err, _ = vesper("HTTP://" + a.url[len("http://"):], "k", "v")
+    check(rc == 0 and len(a.requests) == 1, "an upper-case scheme is still a URL: %d %s" % (rc, err))
+
+
+@test
+def default_endpoints_from_local_ip_list(a, b):
+    with tempfile.TemporaryDirectory() as d:
+        with open(os.path.join(d, "ip_list.txt"), "w") as f:
+            f.write(dead_url() + "\n" + a.url + "\n")
+        rc, out, err = vesper_in(d, "get", "k", "-v")
+        check(rc == 0 and len(a.requests) == 1, "rc %d %s" % (rc, err))
+        check("endpoints from ./ip_list.txt:" in err, "stderr %r" % err)
+        rc, out, err = vesper_in(d, "status", env_extra={"VESPER_ENDPOINTS": b.url})
+        check(len(b.requests) == 1 and b.requests[0]["path"] == "/status",
+              "$VESPER_ENDPOINTS beats ./ip_list.txt")
+
+
+@test
+def default_endpoints_for_the_compose_cluster(a, b):
+    """No endpoints, no variable: the ports `make up` publishes (node i on 500i)."""
+    with tempfile.TemporaryDirectory() as d:
+        rc, out, err = vesper_in(d, "get", "k", "-v", "--timeout", "0.2")
+        want = "endpoints from the ports `make up` publishes: " + " ".join(
+            "http://127.0.0.1:%d" % (5000 + i) for i in range(5))
+        check(want in err, "stderr %r" % err[:300])
+        with open(os.path.join(d, "ip_list.txt"), "w") as f:
+            f.write("http://vesper0:5000\nhttp://vesper1:5000\nhttp://vesper2:5000\n")
+        rc, out, err = vesper_in(d, "get", "k", "-v", "--timeout", "0.2")
+        want = ("endpoints from ./ip_list.txt mapped to the ports compose publishes: "
+                "http://127.0.0.1:5000 http://127.0.0.1:5001 http://127.0.0.1:5002\n")
+        check(want in err, "stderr %r" % err[:300])
 
 
 @test

@@ -153,6 +153,54 @@ TEST(config_ip_list_errors)
                        "@:1: malformed URL 'http://a b:80': bad character ' ' in host"));
 }
 
+/* Regression: a 17-line ip_list was accepted and overflowed the 16-member Raft
+ * configuration the node boots with; URLs longer than a member address were cut short. */
+TEST(config_ip_list_fits_the_raft_configuration)
+{
+    char text[17 * 32] = "";
+    for (int i = 0; i < 17; i++)
+        snprintf(text + strlen(text), sizeof text - strlen(text), "http://10.0.0.%d:5000\n", i);
+    char *sixteen = strdup(text);
+    CHECK(sixteen);
+    *strstr(sixteen, "http://10.0.0.16:") = '\0';
+    struct fixture fx;
+    CHECK(fixture_init(&fx, sixteen) == 0);
+    int rc = run(&fx, "15 @", NULL);
+    fixture_done(&fx);
+    free(sixteen);
+    CHECK_EQ_U64(rc, 0);
+    CHECK_EQ_U64(fx.cfg.n_nodes, RAFT_MAX_MEMBERS);
+    CHECK(expect_error(text, "0 @", NULL,
+                       "@:17: more than 16 nodes (a Raft configuration holds at most 16 members)"));
+}
+
+TEST(config_urls_fit_a_member_address)
+{
+    char url[RAFT_ADDR_MAX + 16], list[RAFT_ADDR_MAX + 64], want[512];
+    /* "http://" + host + ":5000" = RAFT_ADDR_MAX - 1 bytes: the longest that fits. */
+    size_t host = RAFT_ADDR_MAX - 1 - strlen("http://") - strlen(":5000");
+    snprintf(url, sizeof url, "http://%0*d:5000", (int)host, 0);
+    memset(url + 7, 'h', host);
+    CHECK_EQ_U64(strlen(url), RAFT_ADDR_MAX - 1);
+    snprintf(list, sizeof list, "%s\n", url);
+    struct fixture fx;
+    CHECK(fixture_init(&fx, list) == 0);
+    int rc = run(&fx, "0 @", NULL);
+    fixture_done(&fx);
+    CHECK_EQ_U64(rc, 0);
+    CHECK(strcmp(fx.cfg.nodes[0].text, url) == 0);
+    /* One byte more is refused, in the ip_list and in --advertise-url alike. */
+    memmove(url + 8, url + 7, strlen(url + 7) + 1);
+    CHECK_EQ_U64(strlen(url), RAFT_ADDR_MAX);
+    snprintf(list, sizeof list, "%s\n", url);
+    snprintf(want, sizeof want, "@:1: malformed URL '%s': longer than 127 bytes", url);
+    CHECK(expect_error(list, "0 @", NULL, want));
+    char args[512];
+    snprintf(args, sizeof args, "0 @ --advertise-url %s", url);
+    snprintf(want, sizeof want, "--advertise-url: malformed URL '%s': longer than 127 bytes", url);
+    CHECK(expect_error(five, args, NULL, want));
+}
+
 TEST(config_id_errors)
 {
     CHECK(expect_error(five, "5 @", NULL, "id 5 out of range: @ has 5 nodes (ids 0..4)"));
@@ -217,6 +265,61 @@ TEST(config_options_and_derived_values)
     CHECK(strcmp(c->listen_host, "::") == 0 && c->listen_port == 7000);
     CHECK(c->advertise_url.https && c->advertise_url.port == 443);
     CHECK(strcmp(c->cluster_secret_file, "/run/secret") == 0);
+}
+
+/* The derived limits keep one chain intact: the largest entry fits an APPEND, the APPEND
+ * fits a peer batch, the batch fits the body limit of the node receiving it. */
+static int limits_consistent(const struct vesper_config *c)
+{
+    uint64_t key = c->max_key_bytes, value = c->max_value_bytes, body = c->max_body_bytes;
+    uint64_t cas_entry = key + 2 * value < body ? key + 2 * value : body;
+    return c->max_entry_bytes >= cas_entry + 36 && /* kv_cmd's fixed bytes, at most */
+           c->max_entry_bytes + CONFIG_APPEND_OVERHEAD_BYTES <= c->peer_batch_bytes &&
+           c->peer_batch_bytes <= c->http_body_bytes &&
+           c->http_body_bytes <= CONFIG_MAX_BODY_BYTES_LIMIT &&
+           c->http_body_bytes >= c->max_body_bytes;
+}
+
+/* Regression: 16 MiB values were accepted while peer batches were capped at 8 MiB and
+ * /raft bodies at --max-body-bytes: such an entry was never delivered. */
+TEST(config_size_limits_derived_and_consistent)
+{
+    struct fixture fx;
+    CHECK(fixture_init(&fx, five) == 0);
+    int rc_def = run(&fx, "0 @", NULL);
+    struct vesper_config def = fx.cfg;
+    int rc_big = run(&fx, "0 @ --max-value-bytes 16777216 --max-body-bytes 17825792", NULL);
+    struct vesper_config big = fx.cfg;
+    int bad = 0;
+    static const uint32_t keys[] = {1, 1024, 65536};
+    static const uint32_t values[] = {1, 1000, 1 << 20, 5 << 20, 12 << 20, 16 << 20};
+    static const uint32_t bodies[] = {1024, 4 << 20, 17 << 20, 30 << 20, 32 << 20};
+    for (size_t k = 0; k < 3; k++)
+        for (size_t v = 0; v < 6; v++)
+            for (size_t b = 0; b < 5; b++) {
+                char args[160];
+                snprintf(args, sizeof args,
+                         "0 @ --max-key-bytes %u --max-value-bytes %u --max-body-bytes %u", keys[k],
+                         values[v], bodies[b]);
+                int rc = run(&fx, args, NULL);
+                bad += !(rc == 2 || (rc == 0 && limits_consistent(&fx.cfg)));
+            }
+    fixture_done(&fx);
+    CHECK_EQ_U64(bad, 0);
+    CHECK_EQ_U64(rc_def, 0);
+    CHECK(limits_consistent(&def));
+    CHECK_EQ_U64(def.peer_batch_bytes, CONFIG_PEER_BATCH_MIN_BYTES);
+    CHECK_EQ_U64(def.http_body_bytes, CONFIG_PEER_BATCH_MIN_BYTES);
+    CHECK_EQ_U64(def.peer_io_timeout_ms, 1000);
+    CHECK_EQ_U64(rc_big, 0);
+    CHECK(limits_consistent(&big));
+    CHECK_EQ_U64(big.max_entry_bytes, (17u << 20) + CONFIG_ENTRY_OVERHEAD_BYTES);
+    CHECK_EQ_U64(big.peer_io_timeout_ms, 1000 + 12 * 1000); /* 19 MiB + 320 bytes */
+    CHECK(expect_error(five, "0 @ --max-value-bytes 16777216 --max-body-bytes 33554432", NULL,
+                       "--max-key-bytes (1024), --max-value-bytes (16777216) and --max-body-bytes "
+                       "(33554432) allow log entries of 33554496 bytes, whose peer batches "
+                       "(35651904 bytes) would exceed the 33554432-byte body limit: lower "
+                       "--max-body-bytes to at most 31456960"));
 }
 
 TEST(config_env_and_precedence)
