@@ -313,15 +313,16 @@ TEST(sessions_chosen_client_ids_do_not_chain)
     struct kv_sessions s;
     CHECK(kv_sessions_init(&s, 1024) == 0);
     for (uint64_t j = 1; j <= 1000; j++)
-        CHECK(kv_sessions_record(&s, unmix_session_id(j * s.n_buckets), 1, 0) == 0);
+        CHECK(kv_sessions_record(&s, unmix_session_id(j * s.live.n_buckets), 1, 0, false, NULL,
+                                 0) == 0);
     size_t worst = 0;
-    for (size_t b = 0; b < s.n_buckets; b++) {
+    for (size_t b = 0; b < s.live.n_buckets; b++) {
         size_t len = 0;
-        for (const struct kv_session *e = s.buckets[b]; e != NULL; e = e->hnext)
+        for (const struct kv_session *e = s.live.buckets[b]; e != NULL; e = e->hnext)
             len++;
         worst = len > worst ? len : worst;
     }
-    CHECK(kv_sessions_find(&s, unmix_session_id(500 * s.n_buckets)) != NULL);
+    CHECK(kv_sessions_find(&s, unmix_session_id(500 * s.live.n_buckets)) != NULL);
     kv_sessions_free(&s);
     CHECK(worst < 20);
 }
