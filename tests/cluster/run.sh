@@ -13,6 +13,8 @@
 # CAS chain and duplicate requests. A scenario's assertions are never retried into passing:
 # polls wait for a state, then the state is asserted once.
 # On failure the warnings and tail of every node's log are printed.
+# The nodes are build/vesperd-san unless VESPERD names another binary (lib.sh); each scenario
+# ends with a SIGTERM of every node (leak check) and fails on any sanitizer report.
 set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=${ROOT:-$(cd "$HERE/../.." && pwd)}
@@ -79,6 +81,10 @@ run_scenario() {
         c=$(crashed_nodes)
         [ -n "$c" ] && fail "node(s) $c exited on their own (crash)"
         for i in $c; do NODE_PID[i]=""; done
+        # SIGTERM (not kill -9) so that a sanitized node runs its leak check on the way out.
+        c=$(stop_all)
+        [ -n "$c" ] && fail "node(s) $c did not exit within 5 s of SIGTERM"
+        san_check "$CL_DIR" || fail "sanitizer report(s), printed above"
     fi
     if [ -n "$SCEN_ERR" ] && [ -n "$CL_N" ]; then
         for ((i = 0; i < CL_N; i++)); do show_log "$i"; done
@@ -166,7 +172,7 @@ s7_lincheck() {
     done
 }
 
-echo "# vesper cluster suite: SEED=$SEED, data in $TOP"
+echo "# vesper cluster suite: SEED=$SEED, data in $TOP, server ${VESPERD#"$ROOT"/}"
 for b in "$VESPERD" "$VESPER" "$LINCHECK" "$HISTGEN" "$TOOL"; do
     [ -x "$b" ] || { echo "missing $b (make test-cluster builds it)"; echo "0 passed, 1 failed"; exit 1; }
 done
