@@ -13,8 +13,10 @@ restarts nodes with SIGTERM:
             them all, RST_STREAM some mid-flight, or drop the connection
   pipeline  several HTTP/1.1 requests in one write, some with broken JSON or wrong types;
             a broken Content-Length, a lying one or a truncated request only last
-  slow      a request written a few bytes at a time; a client that stops reading while a
-            pipeline is answered; a request head that never ends
+  slow      a request written a few bytes at a time; a request head that never ends
+  big       1 MB answers read slowly or cut mid-body, over HTTP/1.1 and HTTP/2 (no window
+            updates: h2o holds the rest), and bodies over the value and body limits (413)
+  (stress_slow.py holds the last two)
 Every op on the keys KEY_PREFIX0..31 is recorded in HISTORY (tests/lib/lincheck.h format):
 ok for a definite answer, fail for not_leader / no_leader / bad_request (not applied), info
 for a write whose outcome is unknown (timeout, unavailable, no answer, hang-up). Reads
@@ -32,15 +34,12 @@ import threading
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ beside the sources
-from stress_wire import H2Conn, build_h1, h2_request, h2_rst, read_h1  # noqa: E402
+from stress_wire import (TIMEOUT, H2Conn, body_of, build_h1, fwd, h2_request,  # noqa: E402
+                         h2_rst, now_us, read_h1)
+from stress_slow import big, slow  # noqa: E402
 
 NKEYS = 32
 DEFINITE_FAIL = ("not_leader", "no_leader", "bad_request")
-TIMEOUT = 5.0
-
-
-def now_us():
-    return time.monotonic_ns() // 1000
 
 
 def pct(s):
@@ -133,14 +132,6 @@ class Run:
         if t == "cas":
             p["expected"] = rng.choice([None, "%d-%d" % (rng.randrange(8), rng.randrange(n + 1))])
         return {"type": t, "payload": p}
-
-
-def body_of(op):
-    return json.dumps(op).encode()
-
-
-def fwd(rng):
-    return [("X-Vesper-Forward", "1")] if rng.random() < 0.5 else []
 
 
 def plain(run, rng, proc):
@@ -278,39 +269,6 @@ def pipeline(run, rng, proc):
             time.sleep(0.05)
 
 
-def slow(run, rng, proc):
-    n = 0
-    while run.running():
-        host, port = run.nodes[rng.randrange(len(run.nodes))]
-        try:
-            s = socket.create_connection((host, port), timeout=TIMEOUT)
-            if rng.random() < 0.3:  # a head that never ends, then a hang-up
-                run.bump("slow_head")
-                s.sendall(b"POST /request HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-                for _ in range(rng.randint(1, 10)):
-                    time.sleep(0.1)
-                    s.sendall(b"a")
-                s.close()
-                continue
-            run.bump("slow_writer")
-            n += 1
-            op = run.new_op(rng, proc, n)
-            data = build_h1("POST", "/request", body_of(op), headers=fwd(rng))
-            step = rng.randint(3, 40)
-            t0 = now_us()
-            for i in range(0, len(data), step):
-                s.sendall(data[i:i + step])
-                time.sleep(0.01)
-            try:
-                st, body, _ = read_h1(s)
-                run.record(op, proc, t0, run.check_answer("slow %s" % op["type"], st, body))
-            except (OSError, EOFError, ValueError):
-                run.record(op, proc, t0, None)
-            s.close()
-        except OSError:
-            time.sleep(0.05)
-
-
 def main():
     if len(sys.argv) != 6:
         print(__doc__.split("\n\n")[1])
@@ -321,7 +279,7 @@ def main():
         print("stress: every URL must be http://127.0.0.1:PORT")
         return 2
     run = Run(urls, float(seconds), int(seed), prefix)
-    workers = [plain, plain, plain, h2, h2, pipeline, slow]
+    workers = [plain, plain, plain, h2, h2, pipeline, slow, big]
     threads = [threading.Thread(target=w, args=(run, random.Random(int(seed) * 100 + i), i))
                for i, w in enumerate(workers)]
     for t in threads:

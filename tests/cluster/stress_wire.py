@@ -1,4 +1,5 @@
-"""stress_wire.py: the HTTP/1.1 and HTTP/2 (h2c, prior knowledge) wire code of stress.py.
+"""stress_wire.py: the HTTP/1.1 and HTTP/2 (h2c, prior knowledge) wire code of stress.py,
+and the small request helpers its workers share.
 
 Raw sockets only (the standard library has no HTTP/2 client and the stress test needs to
 cut connections at chosen points, send pipelines with broken parts and write slowly).
@@ -12,8 +13,27 @@ every decoder must accept. Of the response headers only :status is decoded, and 
 h2o sends it as an indexed static-table entry (200, 204, 206, 304, 400, 404, 500); any other
 status is reported as None: the checks look at the body, which must be JSON either way.
 """
+import json
 import socket
 import struct
+import time
+
+TIMEOUT = 5.0  # every socket's timeout
+
+
+def now_us():
+    """CLOCK_MONOTONIC in microseconds, the clock of the history file."""
+    return time.monotonic_ns() // 1000
+
+
+def body_of(op):
+    return json.dumps(op).encode()
+
+
+def fwd(rng):
+    """Half the requests ask a follower to relay them to the leader."""
+    return [("X-Vesper-Forward", "1")] if rng.random() < 0.5 else []
+
 
 # ---------- HTTP/1.1 ----------
 
