@@ -12,8 +12,9 @@
 #
 # The server is $VESPERD, by default build/vesperd-san (ASan+UBSan, mk/91-vesperd-san.mk);
 # VESPERD=build/vesperd runs the release binary. Every node runs with the sanitizer options
-# of san_env: reports go to CL_DIR/san/<tool>.<pid> and stop the node at the first error,
-# and san_check (run.sh, after each scenario) fails on any report there or in a node log.
+# in SAN_ENV (set by cl_init): the first error stops the node; ASan and LSan reports go to
+# CL_DIR/san/asan.<pid>, UBSan's to the node's stderr (its log: the UBSan runtime linked
+# beside ASan ignores log_path); san_check (run.sh, after each scenario) fails on either.
 
 ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 VESPERD=${VESPERD:-$ROOT/build/vesperd-san}
@@ -40,7 +41,7 @@ cl_init() {
     CL_IPLIST=$CL_DIR/ip_list.txt
     mkdir -p "$CL_DIR"
     # Stop at the first error (abort: ASan disables core files itself), leak check on every
-    # clean exit; reports in their own files so a node log rotation cannot lose them.
+    # clean exit.
     SAN_ENV=("ASAN_OPTIONS=log_path=$CL_DIR/san/asan:halt_on_error=1:abort_on_error=1:detect_leaks=1"
         "UBSAN_OPTIONS=log_path=$CL_DIR/san/ubsan:halt_on_error=1:abort_on_error=1:print_stacktrace=1")
     : >"$CL_IPLIST"

@@ -17,9 +17,10 @@ peer messages with the secret, as a trusted but broken or malicious member would
 send them: they reach the core, which must reject them without dying.
 
 The node is build/vesperd-san (ASan+UBSan) unless VESPERD names another binary. It runs
-with the sanitizers stopping at the first error and writing to their own files; every stop
-is a SIGTERM first (a clean exit runs the leak check), and a last case, sanitizer_reports,
-fails on any report in those files or in the node log, printing it.
+with the sanitizers stopping at the first error (ASan and LSan write to their own files,
+UBSan to the node log); every stop is a SIGTERM first (a clean exit runs the leak check),
+and a last case, sanitizer_reports, fails on any report in those files or in the node log,
+printing it.
 
 Prints "ok NAME" / "FAIL NAME: why" per case and "N passed, N failed".
 Environment: VESPERD (binary), RAFTMSG (helper), NEG_PORT.
