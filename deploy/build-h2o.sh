@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # build-h2o.sh: compiles libh2o-evloop.a (static) from an unpacked Debian h2o source
 # tree without cmake. Called by deploy/deps.sh; usable alone:
-#   deploy/build-h2o.sh SRC_DIR OUT_DIR [CC] [JOBS]
+#   deploy/build-h2o.sh SRC_DIR OUT_DIR [CC] [JOBS] [VARIANT]
 # Output: OUT_DIR/lib/libh2o-evloop.a and OUT_DIR/include (h2o headers plus the
 # bundled headers they include: yoml.h, khash.h, picohttpparser.h).
+# VARIANT "san" builds OUT_DIR/lib/libh2o-evloop-san.a instead: the same files and
+# patch, compiled with ASan+UBSan for build/vesperd-san (mk/91-vesperd-san.mk), so
+# the sanitizers see h2o's own buffers too. It leaves the release archive and the
+# headers alone.
 #
 # The file list is h2o 2.2.5's CMake LIB_SOURCE_FILES (lib/ plus the bundled
 # cloexec, libgkc, libyrmcds, picohttpparser), built with -DH2O_USE_LIBUV=0 as the
@@ -20,11 +24,21 @@ SRC=${1:?source dir}
 OUT=${2:?output dir}
 CC=${3:-gcc}
 JOBS=${4:-2}
+VARIANT=${5:-}
+OUT=$(mkdir -p "$OUT" && cd "$OUT" && pwd) # the build below runs inside SRC
 
-stamp="$OUT/lib/.h2o-stamp"
+case $VARIANT in
+"") SUFFIX="" OPT="-O2" ;;
+san) SUFFIX="-san" OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined
+    -fno-sanitize-recover=all" ;;
+*) echo "deps: unknown h2o variant '$VARIANT'" >&2; exit 2 ;;
+esac
+LIB="$OUT/lib/libh2o-evloop$SUFFIX.a"
+
+stamp="$OUT/lib/.h2o$SUFFIX-stamp"
 want="$(basename "$SRC") $(sha256sum "$0" | cut -c1-16)"
-if [ -f "$OUT/lib/libh2o-evloop.a" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
-    echo "deps: libh2o-evloop.a up to date ($want)"
+if [ -f "$LIB" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    echo "deps: $(basename "$LIB") up to date ($want)"
     exit 0
 fi
 
@@ -33,10 +47,11 @@ FILES=$(awk '/^SET\(LIB_SOURCE_FILES$/{p=1} p{print} p&&/\)/{exit}' CMakeLists.t
     grep -oE '(deps|lib)/[A-Za-z0-9_/.-]+\.c' | sort -u)
 [ -n "$FILES" ] || { echo "deps: no LIB_SOURCE_FILES in $SRC/CMakeLists.txt" >&2; exit 1; }
 
-OBJ="$OUT/obj/h2o"
+OBJ="$OUT/obj/h2o$SUFFIX"
+PATCHED="$OUT/patched$SUFFIX"
 rm -rf "$OBJ" && mkdir -p "$OBJ" "$OUT/lib" "$OUT/include"
 export CC OBJ
-export H2O_CFLAGS="-O2 -g -fPIC -DH2O_USE_LIBUV=0 -DH2O_ROOT=\"/usr\"
+export H2O_CFLAGS="$OPT -g -fPIC -DH2O_USE_LIBUV=0 -DH2O_ROOT=\"/usr\"
     -DH2O_CONFIG_PATH=\"/etc/h2o/h2o.conf\" -Wall -Wno-unused-value -Wno-unused-function
     -Wno-unused-but-set-variable -Wno-unused-result -Wno-deprecated-declarations
     -Iinclude -Ideps/cloexec -Ideps/golombset -Ideps/libgkc -Ideps/libyrmcds -Ideps/klib
@@ -45,23 +60,25 @@ export H2O_CFLAGS="-O2 -g -fPIC -DH2O_USE_LIBUV=0 -DH2O_ROOT=\"/usr\"
 # as Debian ships it): h2o answers an over-limit body itself with a plain-text 413;
 # Vesper's clients expect its JSON error shape everywhere, so that body becomes
 # {"code":"fail","error":"too_large"}.
-mkdir -p "$OUT/patched"
+mkdir -p "$PATCHED"
 sed 's|"request entity is too large"|"{\\"code\\":\\"fail\\",\\"error\\":\\"too_large\\"}"|' \
-    lib/http1.c >"$OUT/patched/http1.c"
-grep -q 'error\\":\\"too_large' "$OUT/patched/http1.c" ||
+    lib/http1.c >"$PATCHED/http1.c"
+grep -q 'error\\":\\"too_large' "$PATCHED/http1.c" ||
     { echo "deps: could not adapt lib/http1.c's 413 body" >&2; exit 1; }
-FILES=$(echo "$FILES" | sed "s|^lib/http1.c$|$OUT/patched/http1.c|")
+FILES=$(echo "$FILES" | sed "s|^lib/http1.c$|$PATCHED/http1.c|")
 start=$(date +%s)
-echo "deps: compiling $(echo "$FILES" | wc -l) h2o files with $CC -j$JOBS"
+echo "deps: compiling $(echo "$FILES" | wc -l) h2o files${VARIANT:+ ($VARIANT)} with $CC -j$JOBS"
 # shellcheck disable=SC2016
 echo "$FILES" | xargs -P "$JOBS" -I{} sh -c \
-    'o="$OBJ/$(echo {} | sed "s|^/.*/patched/|lib/|" | tr / _).o"; $CC $H2O_CFLAGS -c {} -o "$o" 2>"$o.log" ||
+    'o="$OBJ/$(echo {} | sed "s|^/.*/patched[^/]*/|lib/|" | tr / _).o"; $CC $H2O_CFLAGS -c {} -o "$o" 2>"$o.log" ||
      { cat "$o.log" >&2; exit 255; }'
-rm -f "$OUT/lib/libh2o-evloop.a"
-ar rcs "$OUT/lib/libh2o-evloop.a" "$OBJ"/*.o
+rm -f "$LIB"
+ar rcs "$LIB" "$OBJ"/*.o
 
-rm -rf "$OUT/include" && mkdir -p "$OUT/include"
-cp -r include/. "$OUT/include/"
-cp deps/yoml/yoml.h deps/klib/khash.h deps/picohttpparser/picohttpparser.h "$OUT/include/"
+if [ -z "$VARIANT" ]; then
+    rm -rf "$OUT/include" && mkdir -p "$OUT/include"
+    cp -r include/. "$OUT/include/"
+    cp deps/yoml/yoml.h deps/klib/khash.h deps/picohttpparser/picohttpparser.h "$OUT/include/"
+fi
 echo "$want" >"$stamp"
-echo "deps: built $OUT/lib/libh2o-evloop.a in $(($(date +%s) - start)) s"
+echo "deps: built $LIB in $(($(date +%s) - start)) s"

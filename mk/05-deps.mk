@@ -23,6 +23,14 @@ deps:
 $(H2O_LIB):
 	JOBS=2 deploy/deps.sh $(BUILD)
 
+# The same h2o sources and patch compiled with ASan+UBSan, for build/vesperd-san. The
+# script rebuilds only when its stamp is stale; the touch keeps make from asking again.
+H2O_SAN_LIB := $(DEPS_DIR)/lib/libh2o-evloop-san.a
+$(H2O_SAN_LIB): $(H2O_LIB) deploy/build-h2o.sh
+	deploy/build-h2o.sh "$$(find $(DEPS_DIR)/src -maxdepth 1 -type d -name 'h2o-*' | head -n 1)" \
+	    $(DEPS_DIR) $(CC) 2 san
+	@touch $@
+
 # Objects that include h2o headers get its flags; list such objects as order-only
 # dependents of $(H2O_LIB) (e.g. `$(OBJS): | $(H2O_LIB)`) so headers exist first.
 $(BUILD)/obj/src/net/%.o $(BUILD)/san/src/net/%.o $(BUILD)/obj/tests/net/%.o \

@@ -9,14 +9,23 @@
 # A cluster is described by globals set by cl_init: CL_DIR (its own directory),
 # CL_N nodes, CL_PORT0 (node i serves on CL_PORT0+i), CL_IPLIST, CL_ARGS (extra
 # vesperd options). Node logs are CL_DIR/node<i>.log, appended across restarts.
+#
+# The server is $VESPERD, by default build/vesperd-san (ASan+UBSan, mk/91-vesperd-san.mk);
+# VESPERD=build/vesperd runs the release binary. Every node runs with the sanitizer options
+# in SAN_ENV (set by cl_init): the first error stops the node; ASan and LSan reports go to
+# CL_DIR/san/asan.<pid>, UBSan's to the node's stderr (its log: the UBSan runtime linked
+# beside ASan ignores log_path); san_check (run.sh, after each scenario) fails on either.
 
 ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-VESPERD=$ROOT/build/vesperd
+VESPERD=${VESPERD:-$ROOT/build/vesperd-san}
 VESPER=$ROOT/build/vesper
 LINCHECK=$ROOT/build/lincheck
 HISTGEN=$ROOT/build/histgen
 TOOL=$ROOT/build/cluster-tool
 
+# What counts as a sanitizer report, in CL_DIR/san/* and in the node logs.
+SAN_PATTERN='ERROR: [A-Za-z]*Sanitizer|runtime error:|LeakSanitizer'
+declare -a SAN_ENV=()
 declare -a NODE_PID=()
 declare -a BG_PIDS=()
 
@@ -31,6 +40,10 @@ cl_init() {
     CL_ARGS=("$@")
     CL_IPLIST=$CL_DIR/ip_list.txt
     mkdir -p "$CL_DIR"
+    # Stop at the first error (abort: ASan disables core files itself), leak check on every
+    # clean exit.
+    SAN_ENV=("ASAN_OPTIONS=log_path=$CL_DIR/san/asan:halt_on_error=1:abort_on_error=1:detect_leaks=1"
+        "UBSAN_OPTIONS=log_path=$CL_DIR/san/ubsan:halt_on_error=1:abort_on_error=1:print_stacktrace=1")
     : >"$CL_IPLIST"
     local i
     for ((i = 0; i < CL_N; i++)); do
@@ -58,7 +71,8 @@ start_node() { start_node_as "$1" "$CL_IPLIST"; }
 start_node_as() {
     local i=$1 list=$2
     shift 2
-    "$VESPERD" "$i" "$list" --data-dir "$CL_DIR/data$i" \
+    mkdir -p "$CL_DIR/san"
+    env "${SAN_ENV[@]}" "$VESPERD" "$i" "$list" --data-dir "$CL_DIR/data$i" \
         --listen "127.0.0.1:$((CL_PORT0 + i))" "${CL_ARGS[@]}" "$@" \
         >>"$CL_DIR/node$i.log" 2>&1 &
     NODE_PID[i]=$!
@@ -104,6 +118,31 @@ stop_node() {
     kill -0 "$pid" 2>/dev/null && { log "node $1 ignored SIGTERM for 5 s; SIGKILL"; kill -9 "$pid"; }
     reap "$pid"
     NODE_PID[$1]=""
+}
+
+# Graceful stop of every running node at once (SIGTERM, SIGKILL after 5 s): a sanitized
+# node checks for leaks only on such an exit. Prints the ids of nodes that needed SIGKILL.
+stop_all() {
+    local i t left out=""
+    for ((i = 0; i < CL_N; i++)); do
+        [ -n "${NODE_PID[i]}" ] && kill -CONT "${NODE_PID[i]}" 2>/dev/null &&
+            kill -TERM "${NODE_PID[i]}" 2>/dev/null
+    done
+    for ((t = 0; t < 100; t++)); do
+        left=0
+        for ((i = 0; i < CL_N; i++)); do
+            [ -n "${NODE_PID[i]}" ] && kill -0 "${NODE_PID[i]}" 2>/dev/null && left=1
+        done
+        [ $left = 0 ] && break
+        sleep 0.05
+    done
+    for ((i = 0; i < CL_N; i++)); do
+        [ -n "${NODE_PID[i]}" ] || continue
+        kill -0 "${NODE_PID[i]}" 2>/dev/null && { kill -9 "${NODE_PID[i]}"; out+="$i(SIGKILL) "; }
+        reap "${NODE_PID[i]}"
+        NODE_PID[i]=""
+    done
+    echo "$out"
 }
 
 pause_node() { kill -STOP "${NODE_PID[$1]}"; }
@@ -223,6 +262,19 @@ show_log() {
     grep -E ' (warn|error|fatal) |panic|assert|Sanitizer' "$f" | tail -n 15 | sed 's/^/   | /'
     echo "   --- node $1 log: last 10 lines ---"
     tail -n 10 "$f" | sed 's/^/   | /'
+}
+
+# san_check DIR: returns 1 after printing every sanitizer report (from its first line, at
+# most 60 lines each) found in DIR/san/* or DIR/node*.log; 0 when there is none.
+san_check() {
+    local f bad=0
+    for f in "$1"/san/* "$1"/node*.log; do
+        [ -f "$f" ] && grep -qE "$SAN_PATTERN" "$f" || continue
+        bad=1
+        echo "   --- sanitizer report in ${f#"$1"/} ---"
+        awk -v p="$SAN_PATTERN" '$0 ~ p {on = 1} on && n++ < 60' "$f" | sed 's/^/   | /'
+    done
+    return $bad
 }
 
 cl_cleanup() {

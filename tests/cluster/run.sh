@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
-# run.sh: the cluster suite. Real vesperd processes on 127.0.0.1 (ports 17100-17179), each
+# run.sh: the cluster suite. Real vesperd processes on 127.0.0.1 (ports 17100-17189), each
 # scenario on its own fresh five-node cluster under one mktemp -d directory that is removed
 # at exit (CLUSTER_KEEP=1 keeps it, with every node log, for a post-mortem).
 #
-#   tests/cluster/run.sh [SCENARIO...]     all scenarios (1-9) or the ones named
+#   tests/cluster/run.sh [SCENARIO...]     all scenarios (1-10) or the ones named
 #   SEED=n tests/cluster/run.sh            replays the random choices of a run
 #
 # Prints one "ok N - name" or "FAIL N - name: why" line per scenario and closes with
 # "N passed, N failed" (tests/run.sh reads it). Scenarios 2, 3, 5 and 6 record histgen
 # histories; scenario 7 runs build/lincheck on each of them. Scenario 8 (membership changes,
 # scen_members.sh) checks its own history; scenario 9 (exactly-once, scen_once.sh) checks a
-# CAS chain and duplicate requests. A scenario's assertions are never retried into passing:
-# polls wait for a state, then the state is asserted once.
+# CAS chain and duplicate requests. Scenario 10 (scen_stress.sh) is a bounded stress run
+# (STRESS_SECS, default 60) with its own history check. A scenario's assertions are never
+# retried into passing: polls wait for a state, then the state is asserted once.
 # On failure the warnings and tail of every node's log are printed.
+# The nodes are build/vesperd-san unless VESPERD names another binary (lib.sh); each scenario
+# ends with a SIGTERM of every node (leak check) and fails on any sanitizer report.
 set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=${ROOT:-$(cd "$HERE/../.." && pwd)}
@@ -26,6 +29,8 @@ ROOT=${ROOT:-$(cd "$HERE/../.." && pwd)}
 . "$HERE/scen_members.sh"
 # shellcheck source=tests/cluster/scen_once.sh
 . "$HERE/scen_once.sh"
+# shellcheck source=tests/cluster/scen_stress.sh
+. "$HERE/scen_stress.sh"
 
 SEED=${SEED:-$(($(date +%s%N) / 1000 % 1000000))}
 TOP=$(mktemp -d /tmp/vesper-cluster.XXXXXX) || exit 2
@@ -79,6 +84,10 @@ run_scenario() {
         c=$(crashed_nodes)
         [ -n "$c" ] && fail "node(s) $c exited on their own (crash)"
         for i in $c; do NODE_PID[i]=""; done
+        # SIGTERM (not kill -9) so that a sanitized node runs its leak check on the way out.
+        c=$(stop_all)
+        [ -n "$c" ] && fail "node(s) $c did not exit within 5 s of SIGTERM"
+        san_check "$CL_DIR" || fail "sanitizer report(s), printed above"
     fi
     if [ -n "$SCEN_ERR" ] && [ -n "$CL_N" ]; then
         for ((i = 0; i < CL_N; i++)); do show_log "$i"; done
@@ -166,12 +175,12 @@ s7_lincheck() {
     done
 }
 
-echo "# vesper cluster suite: SEED=$SEED, data in $TOP"
+echo "# vesper cluster suite: SEED=$SEED, data in $TOP, server ${VESPERD#"$ROOT"/}"
 for b in "$VESPERD" "$VESPER" "$LINCHECK" "$HISTGEN" "$TOOL"; do
     [ -x "$b" ] || { echo "missing $b (make test-cluster builds it)"; echo "0 passed, 1 failed"; exit 1; }
 done
 want=("$@")
-[ ${#want[@]} -eq 0 ] && want=(1 2 3 4 5 6 7 8 9)
+[ ${#want[@]} -eq 0 ] && want=(1 2 3 4 5 6 7 8 9 10)
 suite_t0=$(now_ms)
 for n in "${want[@]}"; do
     case $n in
@@ -184,6 +193,7 @@ for n in "${want[@]}"; do
     7) run_scenario 7 "lincheck on the histories of scenarios 2, 3, 5, 6" s7_lincheck ;;
     8) run_scenario 8 "grow 3 -> 5 and shrink to 3 removing the leader, under load" s8_members ;;
     9) run_scenario 9 "exactly-once: duplicates, CAS chain across leader kills" s9_exactly_once ;;
+    10) run_scenario 10 "stress: hang-ups, h2, cut relays, broken pipelines, transfers, SIGTERM" s10_stress ;;
     *) echo "unknown scenario $n" ;;
     esac
 done

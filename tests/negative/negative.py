@@ -16,12 +16,20 @@ A second phase restarts the node with a cluster secret and replays the forged
 peer messages with the secret, as a trusted but broken or malicious member would
 send them: they reach the core, which must reject them without dying.
 
+The node is build/vesperd-san (ASan+UBSan) unless VESPERD names another binary. It runs
+with the sanitizers stopping at the first error (ASan and LSan write to their own files,
+UBSan to the node log); every stop is a SIGTERM first (a clean exit runs the leak check),
+and a last case, sanitizer_reports, fails on any report in those files or in the node log,
+printing it.
+
 Prints "ok NAME" / "FAIL NAME: why" per case and "N passed, N failed".
 Environment: VESPERD (binary), RAFTMSG (helper), NEG_PORT.
 """
 import atexit
+import glob
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -31,7 +39,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-VESPERD = os.environ.get("VESPERD", os.path.join(ROOT, "build/vesperd"))
+VESPERD = os.environ.get("VESPERD", os.path.join(ROOT, "build/vesperd-san"))
 RAFTMSG = os.environ.get("RAFTMSG", os.path.join(ROOT, "build/neg-raftmsg"))
 PORT = int(os.environ.get("NEG_PORT", "17500"))
 HOST = "127.0.0.1"
@@ -39,6 +47,8 @@ SENTINEL_KEY = "neg-sentinel"
 SENTINEL_VALUE = "intact \u00e9 value"
 
 tmp = tempfile.mkdtemp(prefix="vesper-neg.")
+SAN_DIR = os.path.join(tmp, "san")
+SAN_REPORT = re.compile(r"ERROR: [A-Za-z]*Sanitizer|runtime error:|LeakSanitizer")
 proc = None
 PEER_SECRET = None  # set for the authenticated-peer phase
 
@@ -77,6 +87,10 @@ def start_node():
     log = open(os.path.join(tmp, "vesperd.log"), "ab")
     env = dict(os.environ)
     env.pop("VESPER_CLUSTER_SECRET", None)
+    os.makedirs(SAN_DIR, exist_ok=True)
+    env["ASAN_OPTIONS"] = "log_path=%s/asan:halt_on_error=1:abort_on_error=1:detect_leaks=1" % SAN_DIR
+    env["UBSAN_OPTIONS"] = "log_path=%s/ubsan:halt_on_error=1:abort_on_error=1:print_stacktrace=1" \
+        % SAN_DIR
     if PEER_SECRET:
         env["VESPER_CLUSTER_SECRET"] = PEER_SECRET
     proc = subprocess.Popen([VESPERD, "0", ip_list, "--data-dir", os.path.join(tmp, "data"),
@@ -94,11 +108,33 @@ def start_node():
 
 
 def stop_node():
+    """SIGTERM (a sanitized node checks for leaks on a clean exit), SIGKILL after 5 s."""
     global proc
     if proc is not None and proc.poll() is None:
-        proc.kill()
-        proc.wait()
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            print("     (vesperd ignored SIGTERM for 5 s; SIGKILL)")
+            proc.kill()
+            proc.wait()
     proc = None
+
+
+def sanitizer_reports():
+    """Every sanitizer report so far (sanitizer files and the node log), from its first line,
+    at most 60 lines each."""
+    out = []
+    for path in sorted(glob.glob(os.path.join(SAN_DIR, "*"))) + [os.path.join(tmp, "vesperd.log")]:
+        try:
+            with open(path, "rb") as f:
+                lines = f.read().decode("utf-8", "replace").splitlines()
+        except OSError:
+            continue
+        first = next((i for i, line in enumerate(lines) if SAN_REPORT.search(line)), None)
+        if first is not None:
+            out.append("%s:\n%s" % (os.path.basename(path), "\n".join(lines[first:first + 60])))
+    return out
 
 
 def print_log_tail(n=4):
@@ -723,7 +759,7 @@ def raft_term_overflow():
 def main():
     for path in (VESPERD, RAFTMSG):
         if not os.access(path, os.X_OK):
-            print("negative: %s missing (make build/vesperd build/neg-raftmsg)" % path)
+            print("negative: %s missing (make build/vesperd-san build/neg-raftmsg)" % path)
             print("0 passed, 1 failed")
             return 1
     start_node()
@@ -747,8 +783,19 @@ def main():
         print("FAIL raft_without_secret_is_401: status %d" % st)
         failed += 1
     p, f = run_cases([c for c in CASES if c.__name__ in TRUSTED_PEER_CASES], "trusted_peer_")
-    print("%d passed, %d failed" % (passed + p, failed + f))
-    return 1 if failed + f else 0
+    passed, failed = passed + p, failed + f
+    stop_node()
+    reports = sanitizer_reports()
+    if reports:
+        print("FAIL sanitizer_reports: %d report(s):" % len(reports))
+        for r in reports:
+            print("\n".join("     | " + line[:300] for line in r.splitlines()))
+        failed += 1
+    else:
+        print("ok   sanitizer_reports (%s)" % os.path.basename(VESPERD))
+        passed += 1
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
 
 
 TRUSTED_PEER_CASES = ("raft_garbage_snapshot_must_not_kill_node", "raft_garbage_conf_entry",
