@@ -75,9 +75,11 @@ struct node {
     h2o_linklist_t writes; /* struct node_pending, by log index */
     h2o_linklist_t reads;  /* struct node_pending, by read id */
     uint64_t next_read_id;
-    uint32_t n_pending; /* entries in writes + reads */
-    uint32_t n_conns;   /* accepted connections open */
-    uint8_t *snap_buf;  /* scratch for outgoing snapshot chunks */
+    uint32_t n_pending;            /* entries in writes + reads */
+    uint32_t n_conns;              /* accepted connections open */
+    uint32_t n_peer_conns;         /* ... of them in the peer reserve (see node.c) */
+    h2o_linklist_t reserved_conns; /* struct conn_slot in the peer reserve */
+    uint8_t *snap_buf;             /* scratch for outgoing snapshot chunks */
     size_t snap_buf_cap;
 
     struct {
@@ -117,6 +119,9 @@ _Noreturn void node_fail_stop(struct node *n, const char *what, const char *deta
 const char *node_client_url(struct node *n, raft_id id);
 
 void node_sync_peers(struct node *n);
+/* Adds the handler that keeps reserved (peer) connections off an endpoint; first
+ * on every pathconf but /raft. */
+void node_gate_add(struct node *n, h2o_pathconf_t *pc);
 
 /* ready.c */
 int node_open_state(struct node *n);

@@ -312,6 +312,51 @@ def forward_never_reaches_old_leader():
         c.stop()
 
 
+@case
+def peers_not_locked_out_by_client_connections():
+    """Regression: peer traffic shares the listener and --max-connections with
+    clients, so a leader whose client connections were at the limit refused the
+    connections of restarted peers: it could no longer receive a single message."""
+    c = Cluster(3, args=["--max-connections", "10", "--idle-timeout-ms", "60000"])
+    idle = []
+    try:
+        c.start_all()
+        full = c.leader()
+        a, b = (full + 1) % 3, (full + 2) % 3
+        c.kill(a)
+        c.kill(b)
+        time.sleep(0.2)
+        for _ in range(15):  # 10 fill --max-connections; the rest are refused or reserved
+            idle.append(socket.create_connection((HOST, c.port(full)), timeout=5))
+        time.sleep(0.2)
+        c.start(a)
+        c.start(b)
+        time.sleep(3.0)  # several election timeouts: a leader that hears nobody steps down
+        for i in (a, b):
+            st = c.status(i)
+            check(st and st["leader"] == full,
+                  "node %d follows %r, not node %d (client connections at the limit)"
+                  % (i, st and st["leader"], full))
+        idle.pop(0).close()  # one client slot for this test's own request
+        time.sleep(0.2)
+        st, _, body = http(c.port(full), "PUT", "/request",
+                           json.dumps({"payload": {"key": "reach", "value": "v"}}))
+        check(st == 200 and as_json(body).get("code") == "success", "PUT: %d %r" % (st, body))
+        # A client request on a reserved connection is turned away with a clear answer.
+        s = idle[-1]
+        s.sendall(b"GET /status HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            st, h, body = read_response(s)
+            check(st == 503 and as_json(body)["error"] == "unavailable",
+                  "client request on a reserved connection: %d %r" % (st, body))
+        except (EOFError, ConnectionResetError):
+            pass  # refused at accept (reserve full): also fine
+    finally:
+        for s in idle:
+            s.close()
+        c.stop()
+
+
 def main():
     for path in (VESPERD, RAFTMSG):
         if not os.access(path, os.X_OK):
