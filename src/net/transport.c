@@ -424,7 +424,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         t->recv_st.recv_unauthorized++;
         return reply(req, 401, "Unauthorized");
     }
-    bool first = true;
+    raft_id sender = RAFT_NONE;
+    bool one_sender = true;
     struct codec_batch_iter it;
     if (req->entity.base == NULL ||
         codec_batch_iter_init(&it, (const uint8_t *)req->entity.base, req->entity.len) != RAFT_OK) {
@@ -440,15 +441,19 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             continue;
         }
         t->recv_st.msgs_received++;
-        if (first)
-            announce(t, req, m.from);
-        first = false;
+        if (sender == RAFT_NONE)
+            sender = m.from;
+        else if (sender != m.from)
+            one_sender = false;
         t->recv_cb(t->recv_arg, &m);
     }
     if (rc != 0) {
         t->recv_st.recv_corrupt++;
         return reply(req, 400, "Bad Request");
     }
+    /* A URL speaks for the batch's sender only: a batch mixing senders names nobody. */
+    if (sender != RAFT_NONE && one_sender)
+        announce(t, req, sender);
     t->recv_st.batches_received++;
     return reply(req, 204, "No Content");
 }

@@ -106,12 +106,26 @@ static void on_peer_msg(void *arg, const struct raft_msg *m)
 }
 
 /* A peer told us the URL its clients should use (it may differ from the peer URL
- * behind NAT or port mappings); redirects to that peer name it. */
+ * behind NAT or port mappings); redirects to that peer name it. The URL is taken
+ * only from a member (current configuration or ip_list) speaking for itself (the
+ * transport checks the whole batch came from that sender; with a cluster secret,
+ * the secret authenticated it) and only if it is a plain http(s)://host:port URL,
+ * since it ends up in replies to clients. */
 static void on_peer_url(void *arg, raft_id from, const char *url, size_t len)
 {
     struct node *n = arg;
-    if (len == 0 || len >= CONFIG_URL_MAX)
+    char text[CONFIG_URL_MAX], why[128];
+    struct config_url parsed;
+    if (len == 0 || len >= sizeof text)
         return;
+    memcpy(text, url, len);
+    text[len] = '\0';
+    bool member = raft_conf_find(raft_current_conf(n->raft), from) || (int)from < n->cfg->n_nodes;
+    if (!member || from == (raft_id)n->cfg->id || strlen(text) != len ||
+        config_url_parse(text, &parsed, why, sizeof why) != 0) {
+        n->m.peer_msgs_rejected++;
+        return;
+    }
     uint32_t k = 0;
     while (k < n->n_client_urls && n->client_urls[k].id != from)
         k++;

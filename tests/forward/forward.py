@@ -357,6 +357,64 @@ def peers_not_locked_out_by_client_connections():
         c.stop()
 
 
+def raftmsg(**fields):
+    args = [RAFTMSG] + ["%s=%s" % (k, v) for k, v in fields.items()]
+    return subprocess.run(args, check=True, stdout=subprocess.PIPE).stdout
+
+
+@case
+def advertised_url_checked_and_replies_escaped():
+    """Regression: any /raft batch could set a node's advertised client URL (the
+    first message's sender got it, whoever sent the rest), nothing validated it, and
+    /admin replies put it into JSON unescaped. Node 0 runs alone with a three-node
+    ip_list; forged heartbeats from node 1 make it a follower of 1."""
+    c = Cluster(1, ip_list_n=3)
+    try:
+        c.start(0)
+        deadline = time.time() + 10
+        while c.status(0) is None and time.time() < deadline:
+            time.sleep(0.05)
+        term = [c.status(0)["term"] + 5]
+        member_url = "http://%s:%d" % (HOST, PORT0 + 1)
+
+        def batch(url, *msgs):
+            body = b"\x01" + len(msgs).to_bytes(4, "little") + b"".join(m[5:] for m in msgs)
+            st, _, _ = http(c.port(0), "POST", "/raft", body, {"X-Vesper-Client-URL": url})
+            check(st == 204, "POST /raft: %d" % st)
+
+        def heartbeat(sender=1):
+            term[0] += 1
+            return raftmsg(type="heartbeat", **{"from": sender}, to=0, term=term[0])
+
+        def redirect_target():
+            st, _, body = http(c.port(0), "PUT", "/request",
+                               json.dumps({"payload": {"key": "k", "value": "v"}}))
+            obj = as_json(body)
+            check(obj.get("error") == "not_leader", "PUT on the follower: %r" % obj)
+            return obj["payload"]["message"]
+
+        evil = 'http://evil.example:80/"},"code":"success","x":{"a":"'
+        batch(evil, heartbeat())
+        check(redirect_target() == member_url, "an invalid advertised URL was accepted")
+        batch(evil, heartbeat())
+        st, _, body = http(c.port(0), "POST", "/admin/transfer", '{"to":1}')
+        obj = as_json(body)
+        check(obj.get("code") == "fail" and obj.get("error") == "not_leader" and
+              obj["payload"]["message"] == member_url, "/admin/transfer: %r" % obj)
+        # A batch from two senders names nobody.
+        batch("http://127.0.0.1:9", heartbeat(), raftmsg(type="heartbeat_resp", **{"from": 2},
+                                                         to=0, term=term[0]))
+        check(redirect_target() == member_url, "a mixed-sender batch set node 1's URL")
+        # A non-member's URL is not taken.
+        batch("http://127.0.0.1:8", raftmsg(type="heartbeat_resp", **{"from": 9}, to=0,
+                                            term=term[0]))
+        # The sender's own valid URL is.
+        batch("http://127.0.0.1:7", heartbeat())
+        check(redirect_target() == "http://127.0.0.1:7", "a valid advertised URL was ignored")
+    finally:
+        c.stop()
+
+
 def main():
     for path in (VESPERD, RAFTMSG):
         if not os.access(path, os.X_OK):
