@@ -32,6 +32,7 @@
 struct request;
 
 struct peer {
+    bool used; /* false: a free slot (never set up, or removed) */
     raft_id id;
     struct transport *t;
     char *url; /* owned copy; host/authority point into it */
@@ -93,7 +94,7 @@ void transport_config_defaults(struct transport_config *cfg, raft_id self)
 static struct peer *find_peer(const struct transport *t, raft_id id)
 {
     for (size_t i = 0; i < t->n_peers; i++)
-        if (t->peers[i].id == id)
+        if (t->peers[i].used && t->peers[i].id == id)
             return (struct peer *)&t->peers[i];
     return NULL;
 }
@@ -117,6 +118,7 @@ static int peer_init(struct transport *t, struct peer *p, const struct transport
     }
     h2o_socketpool_init_by_hostport(&p->pool, p->parsed.host, h2o_url_get_port(&p->parsed), 0,
                                     t->cfg.max_inflight);
+    p->used = true;
     return RAFT_OK;
 }
 
@@ -161,7 +163,8 @@ void transport_start(struct transport *t, h2o_context_t *ctx)
     t->client_ctx.getaddr_receiver = &ctx->receivers.hostinfo_getaddr;
     t->client_ctx.io_timeout = &t->io_timeout;
     for (size_t i = 0; i < t->n_peers; i++)
-        h2o_socketpool_set_timeout(&t->peers[i].pool, ctx->loop, t->cfg.idle_close_ms);
+        if (t->peers[i].used)
+            h2o_socketpool_set_timeout(&t->peers[i].pool, ctx->loop, t->cfg.idle_close_ms);
 }
 
 static void request_free(struct request *r)
@@ -178,24 +181,33 @@ static void request_free(struct request *r)
     free(r);
 }
 
+/* Cancels the peer's requests (their messages count as dropped), closes its
+ * connections and frees the slot. h2o_http1client_cancel closes synchronously
+ * and never calls back, so nothing refers to the pool once this returns. */
+static void peer_teardown(struct peer *p)
+{
+    while (p->inflight != NULL) {
+        struct request *r = p->inflight;
+        p->st.msgs_dropped += r->n_msgs;
+        h2o_http1client_cancel(r->client);
+        request_free(r);
+    }
+    codec_buf_free(&p->pending);
+    h2o_socketpool_dispose(&p->pool);
+    free(p->url);
+    p->url = NULL;
+    p->used = false;
+}
+
 void transport_free(struct transport *t)
 {
     if (t == NULL)
         return;
     if (t->handler != NULL)
         t->handler->t = NULL;
-    for (size_t i = 0; i < t->n_peers; i++) {
-        struct peer *p = &t->peers[i];
-        while (p->inflight != NULL) {
-            struct request *r = p->inflight;
-            p->st.msgs_dropped += r->n_msgs;
-            h2o_http1client_cancel(r->client); /* closes it without calling us back */
-            request_free(r);
-        }
-        codec_buf_free(&p->pending);
-        h2o_socketpool_dispose(&p->pool);
-        free(p->url);
-    }
+    for (size_t i = 0; i < t->n_peers; i++)
+        if (t->peers[i].used)
+            peer_teardown(&t->peers[i]);
     if (t->ctx != NULL)
         h2o_timeout_dispose(t->ctx->loop, &t->io_timeout);
     codec_scratch_free(&t->scratch);
@@ -206,10 +218,13 @@ void transport_free(struct transport *t)
 
 int transport_add_peer(struct transport *t, raft_id id, const char *url)
 {
-    if (t->n_peers == RAFT_MAX_MEMBERS)
+    size_t slot = 0;
+    while (slot < t->n_peers && t->peers[slot].used)
+        slot++;
+    if (slot == RAFT_MAX_MEMBERS)
         return RAFT_EBUSY;
     struct transport_peer src = {.id = id, .url = url};
-    struct peer *p = &t->peers[t->n_peers];
+    struct peer *p = &t->peers[slot];
     memset(p, 0, sizeof *p);
     int rc = peer_init(t, p, &src);
     if (rc != RAFT_OK) {
@@ -218,8 +233,41 @@ int transport_add_peer(struct transport *t, raft_id id, const char *url)
     }
     if (t->ctx != NULL)
         h2o_socketpool_set_timeout(&p->pool, t->ctx->loop, t->cfg.idle_close_ms);
-    t->n_peers++;
+    if (slot == t->n_peers)
+        t->n_peers++;
     return RAFT_OK;
+}
+
+int transport_remove_peer(struct transport *t, raft_id id)
+{
+    struct peer *p = find_peer(t, id);
+    if (p == NULL)
+        return RAFT_EINVAL;
+    peer_teardown(p);
+    return RAFT_OK;
+}
+
+int transport_set_peer(struct transport *t, raft_id id, const char *url)
+{
+    struct peer *p = find_peer(t, id);
+    if (p != NULL && strcmp(p->url, url) == 0)
+        return RAFT_OK;
+    h2o_url_t parsed;
+    if (id == t->cfg.self || url == NULL || h2o_url_parse(url, SIZE_MAX, &parsed) != 0 ||
+        parsed.scheme != &H2O_URL_SCHEME_HTTP)
+        return RAFT_EINVAL; /* checked first: a bad URL leaves the old peer alone */
+    if (p != NULL)
+        peer_teardown(p);
+    return transport_add_peer(t, id, url);
+}
+
+size_t transport_peer_ids(const struct transport *t, raft_id *out, size_t cap)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < t->n_peers; i++)
+        if (t->peers[i].used && k < cap)
+            out[k++] = t->peers[i].id;
+    return k;
 }
 
 int transport_has_peer(const struct transport *t, raft_id id)
@@ -381,7 +429,8 @@ void transport_flush(struct transport *t)
     if (t->ctx == NULL)
         return; /* not started: keep batching */
     for (size_t i = 0; i < t->n_peers; i++)
-        peer_flush(&t->peers[i]);
+        if (t->peers[i].used)
+            peer_flush(&t->peers[i]);
 }
 
 /* ===== Receiving ===== */
@@ -490,7 +539,8 @@ void transport_stats(const struct transport *t, struct transport_stats *out)
 {
     *out = t->recv_st;
     for (size_t i = 0; i < t->n_peers; i++)
-        stats_add(out, &t->peers[i].st);
+        if (t->peers[i].used)
+            stats_add(out, &t->peers[i].st);
 }
 
 int transport_peer_stats(const struct transport *t, raft_id id, struct transport_stats *out)

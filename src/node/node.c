@@ -143,21 +143,32 @@ static void on_peer_url(void *arg, raft_id from, const char *url, size_t len)
     log_info("peer %u advertises client URL %s", from, n->client_urls[k].url);
 }
 
-/* Every member of the current configuration gets a transport peer, so a learner
- * added at run time is reachable the moment its configuration entry is appended. */
+/* The transport follows the current configuration: every member gets a peer at
+ * its configured address (a learner added at run time is reachable the moment its
+ * configuration entry is appended; a member re-added under its id with a new URL
+ * is reached there), and a peer that is no longer a member is dropped. A node that
+ * knows no voters yet (joining) keeps its ip_list peers. */
 void node_sync_peers(struct node *n)
 {
     const struct raft_conf *c = raft_current_conf(n->raft);
     for (uint32_t k = 0; k < c->n; k++) {
         const struct raft_member *mb = &c->m[k];
-        if (mb->id == (raft_id)n->cfg->id || transport_has_peer(n->tp, mb->id))
+        if (mb->id == (raft_id)n->cfg->id)
             continue;
-        int rv = transport_add_peer(n->tp, mb->id, mb->addr);
-        if (rv == RAFT_OK)
-            log_info("peer %u added at %s", mb->id, mb->addr);
-        else
+        bool known = transport_has_peer(n->tp, mb->id);
+        int rv = transport_set_peer(n->tp, mb->id, mb->addr);
+        if (rv != RAFT_OK)
             log_warn("peer %u at %s: %s", mb->id, mb->addr, raft_strerror(rv));
+        else if (!known)
+            log_info("peer %u added at %s", mb->id, mb->addr);
     }
+    if (raft_conf_voters(c) == 0)
+        return;
+    raft_id ids[RAFT_MAX_MEMBERS];
+    size_t count = transport_peer_ids(n->tp, ids, RAFT_MAX_MEMBERS);
+    for (size_t k = 0; k < count; k++)
+        if (!raft_conf_find(c, ids[k]) && transport_remove_peer(n->tp, ids[k]) == RAFT_OK)
+            log_info("peer %u removed", ids[k]);
 }
 
 /* A secret comes from its file if one is named, else from the environment. */

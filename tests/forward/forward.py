@@ -117,12 +117,13 @@ class Cluster:
     def port(self, i):
         return PORT0 + i
 
-    def start(self, i):
+    def start(self, i, ip_list=None, port=None, extra=(), data="data"):
         log = open(os.path.join(self.dir, "node%d.log" % i), "ab")
         self.procs[i] = subprocess.Popen(
-            [VESPERD, str(i), self.ip_list, "--data-dir", os.path.join(self.dir, "data%d" % i),
-             "--listen", "%s:%d" % (HOST, self.port(i)), "--log-level", "info"] + self.args,
-            stdout=log, stderr=log, env=self.env)
+            [VESPERD, str(i), ip_list or self.ip_list, "--data-dir",
+             os.path.join(self.dir, "%s%d" % (data, i)),
+             "--listen", "%s:%d" % (HOST, port or self.port(i)), "--log-level", "info"] +
+            self.args + list(extra), stdout=log, stderr=log, env=self.env)
 
     def start_all(self):
         for i in range(self.n):
@@ -411,6 +412,46 @@ def advertised_url_checked_and_replies_escaped():
         # The sender's own valid URL is.
         batch("http://127.0.0.1:7", heartbeat())
         check(redirect_target() == "http://127.0.0.1:7", "a valid advertised URL was ignored")
+    finally:
+        c.stop()
+
+
+@case
+def member_readded_with_new_url_is_reached_there():
+    """Regression: the transport could only add peers, so a member removed and added
+    again under the same id with a new URL was still contacted at the old one and
+    never heard from the leader."""
+    c = Cluster(3)
+    try:
+        c.start_all()
+        lead = c.leader()
+        r = (lead + 1) % 3
+        st, _, body = http(c.port(lead), "POST", "/admin/members",
+                           json.dumps({"op": "remove", "id": r}))
+        check(st == 200 and as_json(body).get("code") == "success", "remove: %d %r" % (st, body))
+        c.kill(r)
+        new_port = PORT0 + 5
+        new_url = "http://%s:%d" % (HOST, new_port)
+        moved = os.path.join(c.dir, "ip_list_moved.txt")
+        with open(moved, "w") as f:
+            for i in range(3):
+                f.write("%s\n" % (new_url if i == r else "http://%s:%d" % (HOST, PORT0 + i)))
+        c.start(r, ip_list=moved, port=new_port, extra=["--join"], data="moved")
+        st, _, body = http(c.port(lead), "POST", "/admin/members",
+                           json.dumps({"op": "add", "id": r, "url": new_url}))
+        check(st == 200 and as_json(body).get("code") == "success", "add: %d %r" % (st, body))
+        deadline = time.time() + 8
+        seen = None
+        while time.time() < deadline:
+            try:
+                seen = json.loads(http(new_port, "GET", "/status", timeout=1.0)[2])
+            except (OSError, EOFError, ValueError):
+                seen = None
+            if seen and seen.get("leader") == lead:
+                break
+            time.sleep(0.05)
+        check(seen and seen.get("leader") == lead,
+              "node %d re-added at %s never heard from leader %d: %r" % (r, new_url, lead, seen))
     finally:
         c.stop()
 
