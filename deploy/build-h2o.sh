@@ -21,8 +21,9 @@ OUT=${2:?output dir}
 CC=${3:-gcc}
 JOBS=${4:-2}
 
+PATCHES=$(cd "$(dirname "$0")/patches" && pwd)
 stamp="$OUT/lib/.h2o-stamp"
-want="$(basename "$SRC") $(sha256sum "$0" | cut -c1-16)"
+want="$(basename "$SRC") $(cat "$0" "$PATCHES"/*.patch | sha256sum | cut -c1-16)"
 if [ -f "$OUT/lib/libh2o-evloop.a" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
     echo "deps: libh2o-evloop.a up to date ($want)"
     exit 0
@@ -50,6 +51,12 @@ sed 's|"request entity is too large"|"{\\"code\\":\\"fail\\",\\"error\\":\\"too_
     lib/http1.c >"$OUT/patched/http1.c"
 grep -q 'error\\":\\"too_large' "$OUT/patched/http1.c" ||
     { echo "deps: could not adapt lib/http1.c's 413 body" >&2; exit 1; }
+# And a lingering close (deploy/patches/h2o-http1-lingering-close.patch, ours): after
+# refusing a body (413), h2o closed with the body still arriving, so the kernel reset
+# the connection and a client still sending lost the 413; now the rest of the body is
+# drained (bounded in bytes and time) before the close.
+patch -s "$OUT/patched/http1.c" <"$PATCHES/h2o-http1-lingering-close.patch" ||
+    { echo "deps: could not apply h2o-http1-lingering-close.patch" >&2; exit 1; }
 FILES=$(echo "$FILES" | sed "s|^lib/http1.c$|$OUT/patched/http1.c|")
 start=$(date +%s)
 echo "deps: compiling $(echo "$FILES" | wc -l) h2o files with $CC -j$JOBS"
