@@ -275,6 +275,11 @@ static int point_pool_at(struct node *n, const char *url)
     return 0;
 }
 
+uint32_t node_forward_in_flight(void)
+{
+    return fwd.active + fwd.queued;
+}
+
 bool node_forward_wanted(struct node *n, h2o_req_t *req)
 {
     if (h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-vesper-forwarded"), -1) >= 0)

@@ -153,7 +153,7 @@ void node_sync_peers(struct node *n)
     const struct raft_conf *c = raft_current_conf(n->raft);
     for (uint32_t k = 0; k < c->n; k++) {
         const struct raft_member *mb = &c->m[k];
-        if (mb->id == (raft_id)n->cfg->id)
+        if (mb->id == (raft_id)n->cfg->id || !mb->addr[0])
             continue;
         bool known = transport_has_peer(n->tp, mb->id);
         int rv = transport_set_peer(n->tp, mb->id, mb->addr);

@@ -142,8 +142,11 @@ void node_wait_applied(struct node *n, h2o_req_t *req, raft_index index, raft_te
 
 /* forward.c */
 bool node_forward_wanted(struct node *n, h2o_req_t *req);
-/* Relays req to the leader and its answer back; -1 if the leader is unknown. */
+/* Relays req to the leader and its answer back (or answers 503 when the relay
+ * queue is full); -1 if the leader is unknown. */
 int node_forward(struct node *n, h2o_req_t *req, raft_id leader);
+/* Relays started or queued and not yet answered. */
+uint32_t node_forward_in_flight(void);
 
 /* metrics.c */
 int node_metrics_register(struct node *n, h2o_hostconf_t *host);
