@@ -59,7 +59,9 @@ struct transport_config {
 void transport_config_defaults(struct transport_config *cfg, raft_id self);
 
 /* Called on the loop thread when a peer announces its advertised client URL
- * (borrowed for the call; at most once per received batch). */
+ * (borrowed for the call): at most once per received batch, after its messages,
+ * and only when every message in it came from that one sender. The callee still
+ * decides whether the sender may speak (membership) and whether the URL is sane. */
 typedef void (*transport_url_cb)(void *arg, raft_id from, const char *url, size_t len);
 
 /* Called on the loop thread for each received message, in batch order. m and all
