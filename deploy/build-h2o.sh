@@ -20,6 +20,7 @@ SRC=${1:?source dir}
 OUT=${2:?output dir}
 CC=${3:-gcc}
 JOBS=${4:-2}
+OUT=$(mkdir -p "$OUT" && cd "$OUT" && pwd) # the build below runs inside SRC
 
 PATCHES=$(cd "$(dirname "$0")/patches" && pwd)
 stamp="$OUT/lib/.h2o-stamp"
