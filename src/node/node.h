@@ -119,6 +119,10 @@ _Noreturn void node_fail_stop(struct node *n, const char *what, const char *deta
 const char *node_client_url(struct node *n, raft_id id);
 
 void node_sync_peers(struct node *n);
+
+/* listener.c */
+/* Binds --listen and starts accepting on n's loop; -1 (logged) on failure. */
+int node_open_listener(struct node *n);
 /* Adds the handler that keeps reserved (peer) connections off an endpoint; first
  * on every pathconf but /raft. */
 void node_gate_add(struct node *n, h2o_pathconf_t *pc);
