@@ -143,11 +143,12 @@ static void on_peer_url(void *arg, raft_id from, const char *url, size_t len)
     log_info("peer %u advertises client URL %s", from, n->client_urls[k].url);
 }
 
-/* The transport follows the current configuration: every member gets a peer at
- * its configured address (a learner added at run time is reachable the moment its
- * configuration entry is appended; a member re-added under its id with a new URL
- * is reached there), and a peer that is no longer a member is dropped. A node that
- * knows no voters yet (joining) keeps its ip_list peers. */
+/* The transport follows the configuration: every member of the current one gets a
+ * peer at its configured address (a learner added at run time is reachable the
+ * moment its configuration entry is appended; a member re-added under its id with
+ * a new URL is reached there), and a peer in neither the current nor the applied
+ * configuration, and not the leader, is dropped. A node that knows no voters yet
+ * (joining) keeps its ip_list peers. */
 void node_sync_peers(struct node *n)
 {
     const struct raft_conf *c = raft_current_conf(n->raft);
@@ -166,9 +167,17 @@ void node_sync_peers(struct node *n)
         return;
     raft_id ids[RAFT_MAX_MEMBERS];
     size_t count = transport_peer_ids(n->tp, ids, RAFT_MAX_MEMBERS);
-    for (size_t k = 0; k < count; k++)
-        if (!raft_conf_find(c, ids[k]) && transport_remove_peer(n->tp, ids[k]) == RAFT_OK)
-            log_info("peer %u removed", ids[k]);
+    for (size_t k = 0; k < count; k++) {
+        raft_id id = ids[k];
+        /* A leader removing itself still needs our acknowledgements until its
+         * removal commits and it has handed over: keep a peer while it leads or
+         * while the applied configuration still has it. */
+        if (raft_conf_find(c, id) || raft_conf_find(&n->applied_conf, id) ||
+            id == raft_leader(n->raft))
+            continue;
+        if (transport_remove_peer(n->tp, id) == RAFT_OK)
+            log_info("peer %u removed", id);
+    }
 }
 
 /* A secret comes from its file if one is named, else from the environment. */
