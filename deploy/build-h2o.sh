@@ -36,7 +36,8 @@ esac
 LIB="$OUT/lib/libh2o-evloop$SUFFIX.a"
 
 stamp="$OUT/lib/.h2o$SUFFIX-stamp"
-want="$(basename "$SRC") $(sha256sum "$0" | cut -c1-16)"
+PATCHES=$(cd "$(dirname "$0")/patches" && pwd)
+want="$(basename "$SRC") $(cat "$0" "$PATCHES"/*.patch | sha256sum | cut -c1-16)"
 if [ -f "$LIB" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
     echo "deps: $(basename "$LIB") up to date ($want)"
     exit 0
@@ -65,6 +66,12 @@ sed 's|"request entity is too large"|"{\\"code\\":\\"fail\\",\\"error\\":\\"too_
     lib/http1.c >"$PATCHED/http1.c"
 grep -q 'error\\":\\"too_large' "$PATCHED/http1.c" ||
     { echo "deps: could not adapt lib/http1.c's 413 body" >&2; exit 1; }
+# And a lingering close (deploy/patches/h2o-http1-lingering-close.patch, ours): after
+# refusing a body (413), h2o closed with the body still arriving, so the kernel reset
+# the connection and a client still sending lost the 413; now the rest of the body is
+# drained (bounded in bytes and time) before the close.
+patch -s "$PATCHED/http1.c" <"$PATCHES/h2o-http1-lingering-close.patch" ||
+    { echo "deps: could not apply h2o-http1-lingering-close.patch" >&2; exit 1; }
 FILES=$(echo "$FILES" | sed "s|^lib/http1.c$|$PATCHED/http1.c|")
 start=$(date +%s)
 echo "deps: compiling $(echo "$FILES" | wc -l) h2o files${VARIANT:+ ($VARIANT)} with $CC -j$JOBS"

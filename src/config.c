@@ -66,6 +66,12 @@ static const struct config_opt config_opts[] = {
      "client-facing URL other nodes redirect clients to"},
     {"forward", KIND_BOOL, FIELD(forward), 0, 0, false, NULL, "false",
      "followers forward client requests to the leader instead of redirecting"},
+    {"forward-max-conns", KIND_U32, FIELD(forward_max_conns), 1, 4096, false, "N", "32",
+     "connections a follower opens to the leader for forwarded requests"},
+    {"forward-queue", KIND_U32, FIELD(forward_queue), 0, 1000000, false, "N", "1024",
+     "forwarded requests waiting for a connection; beyond it: 503 with Retry-After"},
+    {"max-peer-connections", KIND_U32, FIELD(max_peer_connections), 1, 100000, false, "N", "64",
+     "connections carrying POST /raft, counted apart from --max-connections"},
     {"join", KIND_BOOL, FIELD(join), 0, 0, false, NULL, "false",
      "start as a non-member awaiting addition to the cluster"},
     {"cluster-secret-file", KIND_STR, FIELD(cluster_secret_file), 0, 0, false, "FILE", "none",
@@ -417,6 +423,9 @@ static void config_defaults(struct vesper_config *c)
     c->max_value_bytes = CONFIG_DEFAULT_MAX_VALUE_BYTES;
     c->max_body_bytes = CONFIG_DEFAULT_MAX_BODY_BYTES;
     c->max_connections = 4096;
+    c->forward_max_conns = 32;
+    c->forward_queue = 1024;
+    c->max_peer_connections = 64;
     c->max_pending = 10000;
     c->idle_timeout_ms = 10000;
     c->log_level = CONFIG_LOG_INFO;

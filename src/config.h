@@ -85,6 +85,9 @@ struct vesper_config {
     uint16_t listen_port;                      /* default: own URL's port */
     struct config_url advertise_url;           /* default: own URL */
     bool forward;                              /* followers forward to the leader, not redirect */
+    uint32_t forward_max_conns;                /* relay connections to the leader at once */
+    uint32_t forward_queue;                    /* relays waiting for one of those */
+    uint32_t max_peer_connections;             /* POST /raft connections, apart from the above */
     bool join;                                 /* start as a non-member awaiting addition */
     char cluster_secret_file[CONFIG_PATH_MAX]; /* "" = none */
     char client_token_file[CONFIG_PATH_MAX];   /* "" = none */

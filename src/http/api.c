@@ -448,6 +448,16 @@ int api_reply_redirect(const struct api_request *req, const char *leader_url, st
     return finish(&b, o, API_ERR_NOT_LEADER, out);
 }
 
+int api_reply_redirect_url(const char *leader_url, struct api_reply *out)
+{
+    struct jb b = {0};
+    json_object *o = reply_head(&b, API_ERR_NOT_LEADER);
+    json_object *pl = jb_obj(&b);
+    jb_add(&b, pl, "message", jb_str(&b, leader_url, strlen(leader_url)));
+    jb_add(&b, o, "payload", pl);
+    return finish(&b, o, API_ERR_NOT_LEADER, out);
+}
+
 int api_reply_cas_failed(const char *key, size_t key_len, const char *current, size_t current_len,
                          bool has_current, struct api_reply *out)
 {

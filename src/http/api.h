@@ -137,6 +137,9 @@ int api_reply_fail(enum api_error e, const char *message, struct api_reply *out)
  * at URL + "/request". */
 int api_reply_redirect(const struct api_request *req, const char *leader_url,
                        struct api_reply *out);
+/* A redirect without a key (admin requests):
+ * {"code":"fail","error":"not_leader","payload":{"message":URL}}. */
+int api_reply_redirect_url(const char *leader_url, struct api_reply *out);
 /* {"code":"fail","error":"cas_failed","payload":{"key":K[,"value":current]}}. */
 int api_reply_cas_failed(const char *key, size_t key_len, const char *current, size_t current_len,
                          bool has_current, struct api_reply *out);

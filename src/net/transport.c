@@ -1,5 +1,6 @@
-/* transport.c: outgoing peer RPC (h2o_http1client + h2o_socketpool) and the
- * POST /raft handler. See transport.h for the contract.
+/* transport.c: outgoing peer RPC (h2o_http1client + h2o_socketpool), the peer
+ * table and the counters; POST /raft is in transport_recv.c. See transport.h for
+ * the contract.
  *
  * Shape: one struct peer per remote node holds a pending batch (struct codec_buf)
  * that transport_send() appends to, and a list of requests in flight. A request
@@ -26,56 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/bearer.h"
-#include "net/codec.h"
-
-struct request;
-
-struct peer {
-    raft_id id;
-    struct transport *t;
-    char *url; /* owned copy; host/authority point into it */
-    h2o_url_t parsed;
-    h2o_socketpool_t pool;
-    struct codec_buf pending; /* batch being filled this iteration; len 0 = none */
-    struct request *inflight; /* singly linked */
-    uint32_t n_inflight;
-    uint64_t backoff_ms;  /* 0 when healthy */
-    uint64_t retry_at_ms; /* loop time before which batches are dropped */
-    struct transport_stats st;
-};
-
-struct request {
-    struct request *next;
-    struct peer *peer;
-    h2o_http1client_t *client;
-    struct codec_buf body;
-    uint32_t n_msgs;
-    char head[1024];
-    h2o_iovec_t bufs[2];
-};
-
-struct transport_handler {
-    h2o_handler_t super;
-    struct transport *t; /* NULL once the transport is freed */
-};
-
-struct transport {
-    h2o_context_t *ctx; /* NULL until transport_start */
-    struct transport_config cfg;
-    h2o_timeout_t io_timeout;
-    h2o_http1client_ctx_t client_ctx;
-    transport_recv_cb recv_cb;
-    transport_url_cb url_cb;
-    void *recv_arg;
-    char *secret;     /* owned copy, or NULL */
-    char *client_url; /* owned copy, or NULL */
-    struct codec_scratch scratch;
-    struct transport_handler *handler;
-    struct transport_stats recv_st; /* receive side counters */
-    size_t n_peers;
-    struct peer peers[RAFT_MAX_MEMBERS]; /* room for membership changes */
-};
+#include "net/transport_int.h"
 
 void transport_config_defaults(struct transport_config *cfg, raft_id self)
 {
@@ -93,7 +45,7 @@ void transport_config_defaults(struct transport_config *cfg, raft_id self)
 static struct peer *find_peer(const struct transport *t, raft_id id)
 {
     for (size_t i = 0; i < t->n_peers; i++)
-        if (t->peers[i].id == id)
+        if (t->peers[i].used && t->peers[i].id == id)
             return (struct peer *)&t->peers[i];
     return NULL;
 }
@@ -118,6 +70,7 @@ static int peer_init(struct transport *t, struct peer *p, const struct transport
     }
     h2o_socketpool_init_by_hostport(&p->pool, p->parsed.host, h2o_url_get_port(&p->parsed), 0,
                                     t->cfg.max_inflight);
+    p->used = true;
     return RAFT_OK;
 }
 
@@ -162,7 +115,8 @@ void transport_start(struct transport *t, h2o_context_t *ctx)
     t->client_ctx.getaddr_receiver = &ctx->receivers.hostinfo_getaddr;
     t->client_ctx.io_timeout = &t->io_timeout;
     for (size_t i = 0; i < t->n_peers; i++)
-        h2o_socketpool_set_timeout(&t->peers[i].pool, ctx->loop, t->cfg.idle_close_ms);
+        if (t->peers[i].used)
+            h2o_socketpool_set_timeout(&t->peers[i].pool, ctx->loop, t->cfg.idle_close_ms);
 }
 
 static void request_free(struct request *r)
@@ -179,24 +133,33 @@ static void request_free(struct request *r)
     free(r);
 }
 
+/* Cancels the peer's requests (their messages count as dropped), closes its
+ * connections and frees the slot. h2o_http1client_cancel closes synchronously
+ * and never calls back, so nothing refers to the pool once this returns. */
+static void peer_teardown(struct peer *p)
+{
+    while (p->inflight != NULL) {
+        struct request *r = p->inflight;
+        p->st.msgs_dropped += r->n_msgs;
+        h2o_http1client_cancel(r->client);
+        request_free(r);
+    }
+    codec_buf_free(&p->pending);
+    h2o_socketpool_dispose(&p->pool);
+    free(p->url);
+    p->url = NULL;
+    p->used = false;
+}
+
 void transport_free(struct transport *t)
 {
     if (t == NULL)
         return;
     if (t->handler != NULL)
         t->handler->t = NULL;
-    for (size_t i = 0; i < t->n_peers; i++) {
-        struct peer *p = &t->peers[i];
-        while (p->inflight != NULL) {
-            struct request *r = p->inflight;
-            p->st.msgs_dropped += r->n_msgs;
-            h2o_http1client_cancel(r->client); /* closes it without calling us back */
-            request_free(r);
-        }
-        codec_buf_free(&p->pending);
-        h2o_socketpool_dispose(&p->pool);
-        free(p->url);
-    }
+    for (size_t i = 0; i < t->n_peers; i++)
+        if (t->peers[i].used)
+            peer_teardown(&t->peers[i]);
     if (t->ctx != NULL)
         h2o_timeout_dispose(t->ctx->loop, &t->io_timeout);
     codec_scratch_free(&t->scratch);
@@ -207,10 +170,13 @@ void transport_free(struct transport *t)
 
 int transport_add_peer(struct transport *t, raft_id id, const char *url)
 {
-    if (t->n_peers == RAFT_MAX_MEMBERS)
+    size_t slot = 0;
+    while (slot < t->n_peers && t->peers[slot].used)
+        slot++;
+    if (slot == RAFT_MAX_MEMBERS)
         return RAFT_EBUSY;
     struct transport_peer src = {.id = id, .url = url};
-    struct peer *p = &t->peers[t->n_peers];
+    struct peer *p = &t->peers[slot];
     memset(p, 0, sizeof *p);
     int rc = peer_init(t, p, &src);
     if (rc != RAFT_OK) {
@@ -219,8 +185,41 @@ int transport_add_peer(struct transport *t, raft_id id, const char *url)
     }
     if (t->ctx != NULL)
         h2o_socketpool_set_timeout(&p->pool, t->ctx->loop, t->cfg.idle_close_ms);
-    t->n_peers++;
+    if (slot == t->n_peers)
+        t->n_peers++;
     return RAFT_OK;
+}
+
+int transport_remove_peer(struct transport *t, raft_id id)
+{
+    struct peer *p = find_peer(t, id);
+    if (p == NULL)
+        return RAFT_EINVAL;
+    peer_teardown(p);
+    return RAFT_OK;
+}
+
+int transport_set_peer(struct transport *t, raft_id id, const char *url)
+{
+    struct peer *p = find_peer(t, id);
+    if (p != NULL && strcmp(p->url, url) == 0)
+        return RAFT_OK;
+    h2o_url_t parsed;
+    if (id == t->cfg.self || url == NULL || h2o_url_parse(url, SIZE_MAX, &parsed) != 0 ||
+        parsed.scheme != &H2O_URL_SCHEME_HTTP)
+        return RAFT_EINVAL; /* checked first: a bad URL leaves the old peer alone */
+    if (p != NULL)
+        peer_teardown(p);
+    return transport_add_peer(t, id, url);
+}
+
+size_t transport_peer_ids(const struct transport *t, raft_id *out, size_t cap)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < t->n_peers; i++)
+        if (t->peers[i].used && k < cap)
+            out[k++] = t->peers[i].id;
+    return k;
 }
 
 int transport_has_peer(const struct transport *t, raft_id id)
@@ -382,88 +381,8 @@ void transport_flush(struct transport *t)
     if (t->ctx == NULL)
         return; /* not started: keep batching */
     for (size_t i = 0; i < t->n_peers; i++)
-        peer_flush(&t->peers[i]);
-}
-
-/* ===== Receiving ===== */
-
-static int reply(h2o_req_t *req, int status, const char *reason)
-{
-    req->res.status = status;
-    req->res.reason = reason;
-    /* Without a length h2o would answer HTTP/1.1 with chunked encoding. */
-    req->res.content_length = 0;
-    h2o_send_inline(req, NULL, 0);
-    return 0;
-}
-
-static bool secret_ok(const struct transport *t, h2o_req_t *req)
-{
-    if (t->secret == NULL)
-        return true;
-    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
-    return i >= 0 && bearer_matches(req->headers.entries[i].value.base,
-                                    req->headers.entries[i].value.len, t->secret);
-}
-
-static void announce(struct transport *t, h2o_req_t *req, raft_id from)
-{
-    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-vesper-client-url"), -1);
-    if (i >= 0 && t->url_cb != NULL)
-        t->url_cb(t->recv_arg, from, req->headers.entries[i].value.base,
-                  req->headers.entries[i].value.len);
-}
-
-static int on_req(h2o_handler_t *self, h2o_req_t *req)
-{
-    struct transport *t = ((struct transport_handler *)self)->t;
-    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")))
-        return reply(req, 405, "Method Not Allowed");
-    if (t == NULL)
-        return reply(req, 503, "Service Unavailable");
-    if (!secret_ok(t, req)) {
-        t->recv_st.recv_unauthorized++;
-        return reply(req, 401, "Unauthorized");
-    }
-    bool first = true;
-    struct codec_batch_iter it;
-    if (req->entity.base == NULL ||
-        codec_batch_iter_init(&it, (const uint8_t *)req->entity.base, req->entity.len) != RAFT_OK) {
-        t->recv_st.recv_corrupt++;
-        return reply(req, 400, "Bad Request");
-    }
-    struct raft_msg m;
-    int rc;
-    /* The body lives until the request is done, so messages can borrow from it. */
-    while ((rc = codec_batch_next(&it, &m, &t->scratch)) == 1) {
-        if (m.to != t->cfg.self) { /* a peer with a stale address book: not ours */
-            t->recv_st.msgs_dropped++;
-            continue;
-        }
-        t->recv_st.msgs_received++;
-        if (first)
-            announce(t, req, m.from);
-        first = false;
-        t->recv_cb(t->recv_arg, &m);
-    }
-    if (rc != 0) {
-        t->recv_st.recv_corrupt++;
-        return reply(req, 400, "Bad Request");
-    }
-    t->recv_st.batches_received++;
-    return reply(req, 204, "No Content");
-}
-
-int transport_register(struct transport *t, h2o_hostconf_t *host)
-{
-    h2o_pathconf_t *path = h2o_config_register_path(host, TRANSPORT_PATH, 0);
-    struct transport_handler *h = (void *)h2o_create_handler(path, sizeof *h);
-    if (h == NULL)
-        return RAFT_ENOMEM;
-    h->super.on_req = on_req;
-    h->t = t;
-    t->handler = h;
-    return RAFT_OK;
+        if (t->peers[i].used)
+            peer_flush(&t->peers[i]);
 }
 
 /* ===== Counters ===== */
@@ -486,7 +405,8 @@ void transport_stats(const struct transport *t, struct transport_stats *out)
 {
     *out = t->recv_st;
     for (size_t i = 0; i < t->n_peers; i++)
-        stats_add(out, &t->peers[i].st);
+        if (t->peers[i].used)
+            stats_add(out, &t->peers[i].st);
 }
 
 int transport_peer_stats(const struct transport *t, raft_id id, struct transport_stats *out)

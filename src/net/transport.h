@@ -59,7 +59,9 @@ struct transport_config {
 void transport_config_defaults(struct transport_config *cfg, raft_id self);
 
 /* Called on the loop thread when a peer announces its advertised client URL
- * (borrowed for the call; at most once per received batch). */
+ * (borrowed for the call): at most once per received batch, after its messages,
+ * and only when every message in it came from that one sender. The callee still
+ * decides whether the sender may speak (membership) and whether the URL is sane. */
 typedef void (*transport_url_cb)(void *arg, raft_id from, const char *url, size_t len);
 
 /* Called on the loop thread for each received message, in batch order. m and all
@@ -92,6 +94,15 @@ int transport_new(struct transport **out, const struct transport_config *cfg,
 /* Adds a peer after start (membership change). RAFT_OK, RAFT_EINVAL (bad URL, self,
  * already known), RAFT_ENOMEM or RAFT_EBUSY (RAFT_MAX_MEMBERS peers already). */
 int transport_add_peer(struct transport *t, raft_id id, const char *url);
+/* Removes a peer (membership change): its requests in flight are cancelled (their
+ * messages count as dropped) and its connections closed. RAFT_EINVAL if unknown. */
+int transport_remove_peer(struct transport *t, raft_id id);
+/* Adds id at url, or moves a known peer to a new url (as remove + add, so nothing
+ * queued for the old address goes to the new one); RAFT_OK when already there.
+ * Errors as transport_add_peer; a bad URL leaves a known peer as it was. */
+int transport_set_peer(struct transport *t, raft_id id, const char *url);
+/* Writes up to cap known peer ids to out; returns how many. */
+size_t transport_peer_ids(const struct transport *t, raft_id *out, size_t cap);
 /* True when id is a known peer. */
 int transport_has_peer(const struct transport *t, raft_id id);
 void transport_set_url_cb(struct transport *t, transport_url_cb cb);

@@ -122,6 +122,7 @@ void node_handler_add(struct node *n, h2o_hostconf_t *host, const char *path,
                       int (*fn)(h2o_handler_t *, h2o_req_t *))
 {
     h2o_pathconf_t *pc = h2o_config_register_path(host, path, 0);
+    node_gate_add(n, pc);
     struct node_handler *h = (void *)h2o_create_handler(pc, sizeof *h);
     h->super.on_req = on_req_within_body_limit;
     h->node = n;

@@ -20,12 +20,23 @@
 #include "http/api.h"
 #include "util/log.h"
 
-static void send_fail(h2o_req_t *req, int status, const char *error, const char *detail)
+/* Every reply is built by json-c (src/http/api.c): details and URLs may hold any
+ * byte and must come out escaped. */
+static void send_api_reply(h2o_req_t *req, int status, int rv, struct api_reply *r)
 {
-    char body[320];
-    int len = snprintf(body, sizeof body, "{\"code\":\"fail\",\"error\":\"%s\",\"message\":\"%s\"}",
-                       error, detail);
-    node_send_json(req, status, body, len > 0 && (size_t)len < sizeof body ? (size_t)len : 0);
+    if (rv != 0) {
+        static const char oom[] = "{\"code\":\"fail\",\"error\":\"internal\"}";
+        node_send_json(req, 500, oom, sizeof oom - 1);
+        return;
+    }
+    node_send_json(req, status ? status : r->http_status, r->body, r->body_len);
+    api_reply_free(r);
+}
+
+static void send_fail(h2o_req_t *req, int status, enum api_error e, const char *detail)
+{
+    struct api_reply r;
+    send_api_reply(req, status, api_reply_fail(e, detail, &r), &r);
 }
 
 static bool not_leader(struct node *n, h2o_req_t *req)
@@ -34,13 +45,10 @@ static bool not_leader(struct node *n, h2o_req_t *req)
         return false;
     raft_id leader = raft_leader(n->raft);
     const char *url = leader == RAFT_NONE ? NULL : node_client_url(n, leader);
-    char body[400];
-    int len = url ? snprintf(body, sizeof body,
-                             "{\"code\":\"fail\",\"error\":\"not_leader\",\"payload\":{"
-                             "\"message\":\"%s\"}}",
-                             url)
-                  : snprintf(body, sizeof body, "{\"code\":\"fail\",\"error\":\"no_leader\"}");
-    node_send_json(req, 200, body, (size_t)len);
+    struct api_reply r;
+    send_api_reply(
+        req, 200,
+        url ? api_reply_redirect_url(url, &r) : api_reply_fail(API_ERR_NO_LEADER, NULL, &r), &r);
     return true;
 }
 
@@ -49,7 +57,7 @@ static json_object *parse_body(struct node *n, h2o_req_t *req)
     if (!node_client_authorized(n, req))
         return NULL;
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
-        send_fail(req, 405, "method_not_allowed", "use POST");
+        send_fail(req, 405, API_ERR_BAD_METHOD, "use POST");
         return NULL;
     }
     json_tokener *tok = json_tokener_new_ex(16);
@@ -60,7 +68,7 @@ static json_object *parse_body(struct node *n, h2o_req_t *req)
         json_tokener_free(tok);
     if (!o || !json_object_is_type(o, json_type_object)) {
         json_object_put(o);
-        send_fail(req, 400, "bad_request", "body must be a JSON object");
+        send_fail(req, 400, API_ERR_BAD_REQUEST, "body must be a JSON object");
         return NULL;
     }
     return o;
@@ -86,7 +94,7 @@ static int on_transfer(h2o_handler_t *self, h2o_req_t *req)
     if (!o)
         return 0;
     if (!get_id(o, "to", &to)) {
-        send_fail(req, 400, "bad_request", "\\\"to\\\" must be a node id");
+        send_fail(req, 400, API_ERR_BAD_REQUEST, "\"to\" must be a node id");
     } else if (!not_leader(n, req)) {
         int rv = raft_transfer(n->raft, to);
         if (rv == RAFT_OK) {
@@ -94,7 +102,8 @@ static int on_transfer(h2o_handler_t *self, h2o_req_t *req)
             node_send_json(req, 200, "{\"code\":\"success\"}", 18);
         } else {
             send_fail(req, rv == RAFT_EBUSY ? 503 : 400,
-                      rv == RAFT_EBUSY ? "unavailable" : "bad_request", raft_strerror(rv));
+                      rv == RAFT_EBUSY ? API_ERR_UNAVAILABLE : API_ERR_BAD_REQUEST,
+                      raft_strerror(rv));
         }
     }
     json_object_put(o);
@@ -139,8 +148,8 @@ static int on_members(h2o_handler_t *self, h2o_req_t *req)
     if (!o)
         return 0;
     if (parse_change(o, &op, &id, &url) != 0) {
-        send_fail(req, 400, "bad_request",
-                  "expected {\\\"op\\\":\\\"add|promote|remove\\\",\\\"id\\\":N[,\\\"url\\\":U]}");
+        send_fail(req, 400, API_ERR_BAD_REQUEST,
+                  "expected {\"op\":\"add|promote|remove\",\"id\":N[,\"url\":U]}");
     } else if (!not_leader(n, req)) {
         raft_index index;
         int rv = raft_change(n->raft, op, id, url, &index);
@@ -153,7 +162,7 @@ static int on_members(h2o_handler_t *self, h2o_req_t *req)
             node_wait_applied(n, req, index, raft_term_now(n->raft));
         } else {
             int status = rv == RAFT_EBUSY || rv == RAFT_ENOTCAUGHTUP ? 503 : 400;
-            send_fail(req, status, status == 503 ? "unavailable" : "bad_request",
+            send_fail(req, status, status == 503 ? API_ERR_UNAVAILABLE : API_ERR_BAD_REQUEST,
                       raft_strerror(rv));
         }
     }

@@ -111,12 +111,26 @@ static void on_peer_msg(void *arg, const struct raft_msg *m)
 }
 
 /* A peer told us the URL its clients should use (it may differ from the peer URL
- * behind NAT or port mappings); redirects to that peer name it. */
+ * behind NAT or port mappings); redirects to that peer name it. The URL is taken
+ * only from a member (current configuration or ip_list) speaking for itself (the
+ * transport checks the whole batch came from that sender; with a cluster secret,
+ * the secret authenticated it) and only if it is a plain http(s)://host:port URL,
+ * since it ends up in replies to clients. */
 static void on_peer_url(void *arg, raft_id from, const char *url, size_t len)
 {
     struct node *n = arg;
-    if (len == 0 || len >= CONFIG_URL_MAX)
+    char text[CONFIG_URL_MAX], why[128];
+    struct config_url parsed;
+    if (len == 0 || len >= sizeof text)
         return;
+    memcpy(text, url, len);
+    text[len] = '\0';
+    bool member = raft_conf_find(raft_current_conf(n->raft), from) || (int)from < n->cfg->n_nodes;
+    if (!member || from == (raft_id)n->cfg->id || strlen(text) != len ||
+        config_url_parse(text, &parsed, why, sizeof why) != 0) {
+        n->m.peer_msgs_rejected++;
+        return;
+    }
     uint32_t k = 0;
     while (k < n->n_client_urls && n->client_urls[k].id != from)
         k++;
@@ -134,20 +148,40 @@ static void on_peer_url(void *arg, raft_id from, const char *url, size_t len)
     log_info("peer %u advertises client URL %s", from, n->client_urls[k].url);
 }
 
-/* Every member of the current configuration gets a transport peer, so a learner
- * added at run time is reachable the moment its configuration entry is appended. */
+/* The transport follows the configuration: every member of the current one gets a
+ * peer at its configured address (a learner added at run time is reachable the
+ * moment its configuration entry is appended; a member re-added under its id with
+ * a new URL is reached there), and a peer in neither the current nor the applied
+ * configuration, and not the leader, is dropped. A node that knows no voters yet
+ * (joining) keeps its ip_list peers. */
 void node_sync_peers(struct node *n)
 {
     const struct raft_conf *c = raft_current_conf(n->raft);
     for (uint32_t k = 0; k < c->n; k++) {
         const struct raft_member *mb = &c->m[k];
-        if (mb->id == (raft_id)n->cfg->id || transport_has_peer(n->tp, mb->id))
+        if (mb->id == (raft_id)n->cfg->id || !mb->addr[0])
             continue;
-        int rv = transport_add_peer(n->tp, mb->id, mb->addr);
-        if (rv == RAFT_OK)
-            log_info("peer %u added at %s", mb->id, mb->addr);
-        else
+        bool known = transport_has_peer(n->tp, mb->id);
+        int rv = transport_set_peer(n->tp, mb->id, mb->addr);
+        if (rv != RAFT_OK)
             log_warn("peer %u at %s: %s", mb->id, mb->addr, raft_strerror(rv));
+        else if (!known)
+            log_info("peer %u added at %s", mb->id, mb->addr);
+    }
+    if (raft_conf_voters(c) == 0)
+        return;
+    raft_id ids[RAFT_MAX_MEMBERS];
+    size_t count = transport_peer_ids(n->tp, ids, RAFT_MAX_MEMBERS);
+    for (size_t k = 0; k < count; k++) {
+        raft_id id = ids[k];
+        /* A leader removing itself still needs our acknowledgements until its
+         * removal commits and it has handed over: keep a peer while it leads or
+         * while the applied configuration still has it. */
+        if (raft_conf_find(c, id) || raft_conf_find(&n->applied_conf, id) ||
+            id == raft_leader(n->raft))
+            continue;
+        if (transport_remove_peer(n->tp, id) == RAFT_OK)
+            log_info("peer %u removed", id);
     }
 }
 
@@ -202,35 +236,6 @@ static int start_transport(struct node *n)
     return rv == RAFT_OK ? 0 : -1;
 }
 
-/* ===== Listener ===== */
-
-static void on_conn_close(void *data)
-{
-    struct node *n = data;
-    n->n_conns--;
-}
-
-/* Past --max-connections a new connection is closed at once: a flood of idle
- * sockets must not exhaust descriptors the peers and the WAL need. */
-static void on_accept(h2o_socket_t *listener, const char *err)
-{
-    struct node *n = listener->data;
-    if (err)
-        return;
-    h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-    if (!sock)
-        return;
-    if (n->n_conns >= n->cfg->max_connections) {
-        n->m.conns_refused++;
-        h2o_socket_close(sock);
-        return;
-    }
-    n->n_conns++;
-    sock->on_close.cb = on_conn_close;
-    sock->on_close.data = n;
-    h2o_accept(&n->accept_ctx, sock);
-}
-
 static void raise_fd_limit(void)
 {
     struct rlimit rl;
@@ -238,36 +243,6 @@ static void raise_fd_limit(void)
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-}
-
-static int open_listener(struct node *n)
-{
-    char port[8];
-    snprintf(port, sizeof port, "%u", n->cfg->listen_port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    struct addrinfo *res;
-    int gai = getaddrinfo(n->cfg->listen_host, port, &hints, &res);
-    if (gai) {
-        log_error("listen %s:%s: %s", n->cfg->listen_host, port, gai_strerror(gai));
-        return -1;
-    }
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
-        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
-        log_error("listen %s:%s: %s", n->cfg->listen_host, port, strerror(errno));
-        freeaddrinfo(res);
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    freeaddrinfo(res);
-    n->listener = h2o_evloop_socket_create(n->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
-    n->listener->data = n;
-    h2o_socket_read_start(n->listener, on_accept);
-    log_info("serving on %s:%s as %s", n->cfg->listen_host, port, n->cfg->advertise_url.text);
-    return 0;
 }
 
 /* ===== Tick and stop ===== */
@@ -362,13 +337,14 @@ static int setup_http(struct node *n)
         transport_register(n->tp, host) || node_admin_register_fallback(n, host))
         return -1;
     h2o_context_init(&n->ctx, h2o_evloop_create(), &n->h2o_cfg);
+    h2o_linklist_init_anchor(&n->reserved_conns);
     n->accept_ctx.ctx = &n->ctx;
     n->accept_ctx.hosts = n->h2o_cfg.hosts;
     transport_start(n->tp, &n->ctx);
     h2o_timeout_init(n->ctx.loop, &n->tick_timeout, n->cfg->tick_ms);
     n->tick_entry.cb = on_tick;
     h2o_timeout_link(n->ctx.loop, &n->tick_timeout, &n->tick_entry);
-    return open_listener(n);
+    return node_open_listener(n);
 }
 
 static void shutdown_node(struct node *n)

@@ -75,10 +75,12 @@ struct node {
     h2o_linklist_t writes; /* struct node_pending, by (log index, term) */
     h2o_linklist_t reads;  /* struct node_pending, by read id */
     uint64_t next_read_id;
-    uint32_t n_pending;          /* entries in writes + reads */
-    uint64_t reclaim_checked_ms; /* last scan for hung-up clients */
-    uint32_t n_conns;            /* accepted connections open */
-    uint8_t *snap_buf;           /* scratch for outgoing snapshot chunks */
+    uint32_t n_pending;            /* entries in writes + reads */
+    uint64_t reclaim_checked_ms;   /* last scan for hung-up clients */
+    uint32_t n_conns;              /* accepted connections open */
+    uint32_t n_peer_conns;         /* ... of them in the peer reserve (see listener.c) */
+    h2o_linklist_t reserved_conns; /* struct conn_slot in the peer reserve */
+    uint8_t *snap_buf;             /* scratch for outgoing snapshot chunks */
     size_t snap_buf_cap;
 
     struct {
@@ -119,6 +121,13 @@ const char *node_client_url(struct node *n, raft_id id);
 
 void node_sync_peers(struct node *n);
 
+/* listener.c */
+/* Binds --listen and starts accepting on n's loop; -1 (logged) on failure. */
+int node_open_listener(struct node *n);
+/* Adds the handler that keeps reserved (peer) connections off an endpoint; first
+ * on every pathconf but /raft. */
+void node_gate_add(struct node *n, h2o_pathconf_t *pc);
+
 /* ready.c */
 int node_open_state(struct node *n);
 void node_process_ready(struct node *n);
@@ -157,7 +166,8 @@ uint32_t node_reclaim_abandoned(struct node *n);
 
 /* forward.c */
 bool node_forward_wanted(struct node *n, h2o_req_t *req);
-/* Relays req to the leader and its answer back; -1 if the leader is unknown. */
+/* Relays req to the leader and its answer back (or answers 503 when the relay
+ * queue is full); -1 if the leader is unknown. */
 int node_forward(struct node *n, h2o_req_t *req, raft_id leader);
 /* Relays whose client is still waiting for the leader's answer. */
 uint32_t node_forward_in_flight(void);

@@ -484,6 +484,27 @@ def body_100mb_json_413():
 
 
 @case
+def refused_body_written_whole_before_reading():
+    """Regression (a server bug, fixed): after refusing an oversized body with 413, the
+    server closed while the client was still sending, so a client that writes the whole
+    body before reading got ECONNRESET/EPIPE instead of the answer. The rest of the body
+    is now drained (bounded) before the close."""
+    total = 8 * 1024 * 1024
+    s = connect(timeout=20)
+    try:
+        data = (("PUT /request HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % total)
+                .encode() + b"{" + b" " * (total - 1))
+        try:
+            s.sendall(data)
+        except (BrokenPipeError, ConnectionResetError) as e:
+            raise Fail("sending the refused body failed: %r" % e)
+        status, headers, body, _ = read_response(s)
+    finally:
+        s.close()
+    expect_fail((status, headers, body), (413,), "too_large")
+
+
+@case
 def wrong_methods():
     for m in ["PATCH", "OPTIONS", "TRACE", "FOO"]:
         expect_fail(kv(m, {"type": "get", "payload": {"key": "a"}}), (405,), "method_not_allowed")

@@ -245,6 +245,51 @@ TEST(transport_peer_down_then_up_reconnects)
     world_free(&w);
 }
 
+/* Membership changes: a peer moved to a new URL is reached there (and only there),
+ * a removed peer gets nothing, and a peer added back under its id works again. */
+TEST(transport_peer_moves_and_is_removed)
+{
+    struct world w;
+    struct transport_config ca, cb;
+    transport_config_defaults(&ca, 1);
+    transport_config_defaults(&cb, 2);
+    CHECK(world_init(&w, &ca, &cb, true) == 0);
+    struct pair_node c; /* node 2 again, at another address */
+    char url_c[64];
+    struct transport_peer to_a = {1, url_a};
+    CHECK(pair_node_init(&c, w.loop) == 0);
+    snprintf(url_c, sizeof url_c, "http://127.0.0.1:%d", c.port);
+    CHECK(pair_node_transport(&c, &cb, &to_a, 1) == 0 && pair_node_listen(&c) == 0);
+    struct pair_node *all[3] = {&w.a, &w.b, &c};
+
+    CHECK_EQ_U64(send_appends(w.a.t, 1, 2, 1, 3, 16), 3);
+    struct want at_b = {&w.b, 3}, at_c = {&c, 2};
+    CHECK(pair_run(all, 3, w.loop, got, &at_b, TIMEOUT_MS));
+    CHECK_EQ_U64(transport_set_peer(w.a.t, 2, "ftp://nowhere:1"), RAFT_EINVAL);
+    CHECK(transport_has_peer(w.a.t, 2)); /* a bad URL leaves the peer as it was */
+    CHECK_EQ_U64(transport_set_peer(w.a.t, 2, url_b), RAFT_OK); /* same URL: no change */
+    CHECK_EQ_U64(transport_set_peer(w.a.t, 2, url_c), RAFT_OK);
+    CHECK_EQ_U64(send_appends(w.a.t, 1, 2, 4, 2, 16), 2);
+    CHECK(pair_run(all, 3, w.loop, got, &at_c, TIMEOUT_MS));
+    CHECK_EQ_U64(w.b.n_recv, 3);
+
+    CHECK_EQ_U64(transport_remove_peer(w.a.t, 2), RAFT_OK);
+    CHECK(!transport_has_peer(w.a.t, 2));
+    CHECK_EQ_U64(transport_remove_peer(w.a.t, 2), RAFT_EINVAL);
+    CHECK_EQ_U64(send_appends(w.a.t, 1, 2, 6, 1, 16), 0);
+    raft_id ids[RAFT_MAX_MEMBERS];
+    CHECK_EQ_U64(transport_peer_ids(w.a.t, ids, RAFT_MAX_MEMBERS), 0);
+
+    CHECK_EQ_U64(transport_set_peer(w.a.t, 2, url_b), RAFT_OK);
+    CHECK_EQ_U64(transport_peer_ids(w.a.t, ids, RAFT_MAX_MEMBERS), 1);
+    CHECK_EQ_U64(send_appends(w.a.t, 1, 2, 7, 1, 16), 1);
+    at_b.count = 4;
+    CHECK(pair_run(all, 3, w.loop, got, &at_b, TIMEOUT_MS));
+    CHECK_EQ_U64(c.n_recv, 2);
+    pair_dispose(all, 3, w.loop);
+    h2o_evloop_destroy(w.loop);
+}
+
 /* Writes a raw request to B and returns the status code of its answer. */
 static int raw_request(struct world *w, const char *req, size_t len)
 {

@@ -245,6 +245,17 @@ TEST(api_reply_redirect_and_escaping)
     api_reply_free(&r);
 }
 
+/* The admin redirect (no key) escapes whatever the URL holds. */
+TEST(api_reply_redirect_url_escapes)
+{
+    struct api_reply r;
+    CHECK(api_reply_redirect_url("http://h:1/\"},\"code\":\"success", &r) == 0);
+    CHECK(reply_is(&r, 200,
+                   "{\"code\":\"fail\",\"error\":\"not_leader\",\"payload\":{\"message\":"
+                   "\"http://h:1/\\\"},\\\"code\\\":\\\"success\"}}"));
+    api_reply_free(&r);
+}
+
 TEST(api_parse_option_placement)
 {
     struct api_request r;

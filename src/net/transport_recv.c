@@ -1,0 +1,92 @@
+/* transport_recv.c: the receiving side of the peer transport, POST /raft (see
+ * transport.h): authenticate the batch, decode it, hand each message addressed to
+ * this node to the recv callback in order, and pass on the sender's advertised
+ * client URL when the whole batch came from one sender. */
+#include <string.h>
+
+#include "net/bearer.h"
+#include "net/transport_int.h"
+
+static int reply(h2o_req_t *req, int status, const char *reason)
+{
+    req->res.status = status;
+    req->res.reason = reason;
+    /* Without a length h2o would answer HTTP/1.1 with chunked encoding. */
+    req->res.content_length = 0;
+    h2o_send_inline(req, NULL, 0);
+    return 0;
+}
+
+static bool secret_ok(const struct transport *t, h2o_req_t *req)
+{
+    if (t->secret == NULL)
+        return true;
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    return i >= 0 && bearer_matches(req->headers.entries[i].value.base,
+                                    req->headers.entries[i].value.len, t->secret);
+}
+
+static void announce(struct transport *t, h2o_req_t *req, raft_id from)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-vesper-client-url"), -1);
+    if (i >= 0 && t->url_cb != NULL)
+        t->url_cb(t->recv_arg, from, req->headers.entries[i].value.base,
+                  req->headers.entries[i].value.len);
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    struct transport *t = ((struct transport_handler *)self)->t;
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")))
+        return reply(req, 405, "Method Not Allowed");
+    if (t == NULL)
+        return reply(req, 503, "Service Unavailable");
+    if (!secret_ok(t, req)) {
+        t->recv_st.recv_unauthorized++;
+        return reply(req, 401, "Unauthorized");
+    }
+    raft_id sender = RAFT_NONE;
+    bool one_sender = true;
+    struct codec_batch_iter it;
+    if (req->entity.base == NULL ||
+        codec_batch_iter_init(&it, (const uint8_t *)req->entity.base, req->entity.len) != RAFT_OK) {
+        t->recv_st.recv_corrupt++;
+        return reply(req, 400, "Bad Request");
+    }
+    struct raft_msg m;
+    int rc;
+    /* The body lives until the request is done, so messages can borrow from it. */
+    while ((rc = codec_batch_next(&it, &m, &t->scratch)) == 1) {
+        if (m.to != t->cfg.self) { /* a peer with a stale address book: not ours */
+            t->recv_st.msgs_dropped++;
+            continue;
+        }
+        t->recv_st.msgs_received++;
+        if (sender == RAFT_NONE)
+            sender = m.from;
+        else if (sender != m.from)
+            one_sender = false;
+        t->recv_cb(t->recv_arg, &m);
+    }
+    if (rc != 0) {
+        t->recv_st.recv_corrupt++;
+        return reply(req, 400, "Bad Request");
+    }
+    /* A URL speaks for the batch's sender only: a batch mixing senders names nobody. */
+    if (sender != RAFT_NONE && one_sender)
+        announce(t, req, sender);
+    t->recv_st.batches_received++;
+    return reply(req, 204, "No Content");
+}
+
+int transport_register(struct transport *t, h2o_hostconf_t *host)
+{
+    h2o_pathconf_t *path = h2o_config_register_path(host, TRANSPORT_PATH, 0);
+    struct transport_handler *h = (void *)h2o_create_handler(path, sizeof *h);
+    if (h == NULL)
+        return RAFT_ENOMEM;
+    h->super.on_req = on_req;
+    h->t = t;
+    t->handler = h;
+    return RAFT_OK;
+}
