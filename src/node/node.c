@@ -360,7 +360,7 @@ static void shutdown_node(struct node *n)
     storage_close(n->st);
     raft_free(n->raft);
     kv_free(n->kv);
-    free(n->snap_buf);
+    free(n->rep.snap_buf);
     log_info("stopped");
 }
 
