@@ -1,12 +1,14 @@
 # Durable storage (issue 3): WAL, hard state, snapshots; its tests and benchmark.
 STORAGE_SRC := $(sort $(wildcard src/storage/*.c))
 STORAGE_TEST_SRC := $(sort $(wildcard tests/unit/test_storage_*.c))
+# The crash-simulating file system (tests/lib/crashfs.h), for any test over real storage.
+CRASHFS_SRC := tests/lib/crashfs.c tests/lib/crashfs_crash.c
 
 $(BUILD)/libstorage.a: $(call obj,$(STORAGE_SRC))
 	@mkdir -p $(dir $@)
 	ar rcs $@ $^
 
-$(BUILD)/test-storage: $(call san,$(STORAGE_TEST_SRC) $(STORAGE_SRC) $(TEST_LIB_SRC))
+$(BUILD)/test-storage: $(call san,$(STORAGE_TEST_SRC) $(STORAGE_SRC) $(TEST_LIB_SRC) $(CRASHFS_SRC))
 	$(CC) $(TEST_LDFLAGS) $^ -lpthread -o $@
 
 TEST_BINS += $(BUILD)/test-storage

@@ -25,6 +25,11 @@ struct seg_info {
     uint64_t max_index; /* highest entry or mark index written in it (0: none) */
 };
 
+struct term_run {
+    raft_index first; /* the run's first index; it lasts until the next run */
+    raft_term term;
+};
+
 struct storage {
     char *dir;
     const struct storage_sys *sys;
@@ -44,7 +49,11 @@ struct storage {
     raft_term last_term;
     raft_index written_index;
     raft_index synced_index;
-    struct raft_hard_state hs;
+    struct term_run *runs; /* the log's terms (terms.c) */
+    size_t n_runs, cap_runs;
+    struct raft_hard_state hs;         /* the latest saved (perhaps only buffered) */
+    struct raft_hard_state hs_written; /* the latest written to the WAL */
+    bool hs_pending;                   /* hs is newer than hs_written: write it last */
     uint64_t bytes_since_snap;
 
     struct storage_snapshot snap; /* metadata only (data NULL) */
@@ -77,6 +86,12 @@ int wal_create_segment(struct storage *st, uint64_t seq);
 int wal_buffer(struct storage *st, const struct rec *r);
 int wal_mark(struct storage *st, raft_index index, raft_term term, uint8_t flags);
 int wal_compact(struct storage *st, raft_index keep_from);
+
+/* terms.c: term of each log index. The int functions return -1 when out of memory. */
+int terms_append(struct storage *st, raft_index index, raft_term term);
+int terms_reset(struct storage *st, raft_index index, raft_term term);
+raft_term terms_at(const struct storage *st, raft_index index); /* 0: not known */
+void terms_compact(struct storage *st, raft_index before);
 
 /* syncer.c */
 int syncer_drain(struct storage *st);

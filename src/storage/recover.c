@@ -265,14 +265,19 @@ static int rv_finish_open(struct rv *rv)
 {
     struct storage *st = rv->st;
     struct storage_boot *b = rv->boot;
-    st->hs = b->hs;
+    st->hs = st->hs_written = b->hs;
     st->snap = b->snap;
     st->snap.data = NULL;
     st->snap.len = b->snap.len;
     st->last_index = rv->last_index;
     st->last_term = rv->last_term_all;
     st->written_index = st->synced_index = rv->last_index;
-    int rc = snap_open_current(st);
+    int rc = terms_reset(st, b->snap.index, b->snap.term);
+    for (size_t i = 0; rc == 0 && i < b->n_entries; i++)
+        rc = terms_append(st, b->entries[i].index, b->entries[i].term);
+    if (rc)
+        return rv_err(rv, STORAGE_ENOMEM, "storage: term index: out of memory");
+    rc = snap_open_current(st);
     if (rc)
         return rv_err(rv, rc, "%s", st->err);
     rc = rv_open_tail(rv);

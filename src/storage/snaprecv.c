@@ -5,7 +5,8 @@
  * and the whole-file CRC, so a transfer damaged anywhere is rejected before it can
  * replace anything; then rename and directory fsync make it the snapshot.
  *
- * Discarding the log (STORAGE_DROP_ALL) is made durable with a REC_MARK record
+ * Discarding the log (STORAGE_DROP_ALL, or KEEP_AFTER when the WAL does not hold
+ * the snapshot's (index, term): see terms.c) is made durable with a REC_MARK record
  * after the rename: replay treats it as "the log before this point is void". A
  * crash between the rename and the mark is caught at recovery, which drops log
  * entries after a snapshot whose own index holds a different term in the log
@@ -108,12 +109,26 @@ int storage_snapshot_recv_finish(struct storage *st, enum storage_install mode,
     else if (storage_fsync_dir(st->sys, st->dir) < 0)
         rc =
             st_fail(st, STORAGE_EIO, "snapshot: fsync directory for %s: %s", name, strerror(errno));
-    /* A log that does not reach the snapshot holds nothing to keep after it. */
-    if (rc == 0 && (mode == STORAGE_DROP_ALL || st->last_index < snap.index)) {
+    /* Keep the log after the snapshot only if the log WRITTEN here holds (index,
+     * term) (Figure 13, step 6). The caller's KEEP_AFTER reflects the core's log,
+     * which may already run past the snapshot with entries that replace a stale
+     * suffix of ours in this same iteration: those are still only buffered or not
+     * even appended, while the WAL's entry at the index is the stale one. */
+    raft_term have = terms_at(st, snap.index);
+    bool known = st->n_runs && snap.index >= st->runs[0].first; /* not below our snapshot */
+    bool conflict = st->last_index < snap.index || (known && have != snap.term);
+    if (rc == 0 && mode == STORAGE_KEEP_AFTER && conflict && st->last_index >= snap.index)
+        st_log(&st->opt,
+               "snapshot %llu: the log holds term %llu there, not %llu; its entries are dropped",
+               (unsigned long long)snap.index, (unsigned long long)have,
+               (unsigned long long)snap.term);
+    if (rc == 0 && (mode == STORAGE_DROP_ALL || conflict)) {
         rc = wal_mark(st, snap.index, snap.term, REC_FLAG_DROP_ALL);
         if (rc == 0) {
             st->last_index = st->written_index = st->synced_index = snap.index;
             st->last_term = snap.term;
+            if (terms_reset(st, snap.index, snap.term))
+                rc = st_fail(st, STORAGE_ENOMEM, "snapshot: term index: out of memory");
         }
     }
     if (rc == 0)

@@ -212,6 +212,7 @@ int snap_adopt(struct storage *st, raft_index index, raft_term term, const struc
     st->snap.size = size;
     st->snap.conf = *conf;
     st->bytes_since_snap = 0;
+    terms_compact(st, index);
     int rc = snap_open_current(st);
     if (rc == 0)
         rc = snap_remove_older(st);
@@ -243,6 +244,8 @@ int storage_snapshot_save(struct storage *st, raft_index index, raft_term term,
     if (st->last_index < index) { /* the snapshot is ahead of the log: it is the log */
         st->last_index = index;
         st->last_term = term;
+        if (terms_reset(st, index, term))
+            return st_fail(st, STORAGE_ENOMEM, "snapshot: term index: out of memory");
     }
     uint64_t size = hdr_len + len + 4;
     if (size_out)

@@ -159,6 +159,7 @@ void storage_close(struct storage *st)
     if (st->recv_fd >= 0)
         storage_snapshot_recv_abort(st);
     free(st->segs);
+    free(st->runs);
     free(st->buf);
     free(st->dir);
     free(st);

@@ -114,7 +114,9 @@ const char *storage_errmsg(const struct storage *st);
 
 /* ===== The Ready loop ===== */
 
-/* Buffers a hard-state record; durable after the next storage_sync(). */
+/* Saves the hard state; durable after the next storage_sync(). It is written after
+ * the entries appended before that write, whatever the call order, so a durable
+ * commit index never names an entry that is not durable with it. */
 int storage_save_hard_state(struct storage *st, const struct raft_hard_state *hs);
 /* Buffers entries (borrowed; copied). entries[0].index must be <= last index + 1;
  * when it is <= the last index the suffix from it is discarded first. The discard
@@ -168,7 +170,9 @@ int storage_snapshot_load(struct storage *st, struct storage_snapshot *out);
 
 /* Follower side: the exact file bytes of the leader's snapshot arrive in chunks. */
 enum storage_install {
-    STORAGE_KEEP_AFTER, /* the log held (index, term): keep entries after it */
+    STORAGE_KEEP_AFTER, /* the log held (index, term): keep entries after it. Storage
+                           checks this against the log it wrote and drops the log
+                           when that one does not hold (index, term) */
     STORAGE_DROP_ALL,   /* the log conflicts: discard all of it */
 };
 int storage_snapshot_recv_begin(struct storage *st, raft_index index, raft_term term);

@@ -12,8 +12,16 @@
  * that to tell a crash from corruption), and the new file's name is made durable
  * with a directory fsync. New segments can be fallocate'd (opt.preallocate), so that
  * appends overwrite reserved space instead of growing the file. Every segment starts
- * with a header record and the current hard state, so deleting old segments never
- * deletes the latest hard state. Every write ends with a REC_DURABLE record saying
+ * with a header record and the latest hard state already written, so deleting old
+ * segments never deletes the latest hard state.
+ *
+ * Order inside a write: a saved hard state is not buffered where the caller saved
+ * it but encoded at the end of the write, after every entry of the iteration. A
+ * crash keeps a prefix of a write (or, with pages reaching the disk out of order,
+ * recovery cuts at the first damaged record), so a hard state survives only with
+ * all the entries its commit index may name, whatever order the caller used. For
+ * the same reason a new segment's header carries the hard state last written,
+ * never one still waiting in the buffer. Every write ends with a REC_DURABLE record saying
  * how much of the segment was durable before it, which is how recovery tells a
  * torn write from damage to acknowledged records.
  */
@@ -67,8 +75,8 @@ int wal_create_segment(struct storage *st, uint64_t seq)
                     .len = 8,
                     .data = (const uint8_t *)REC_SEG_MAGIC};
     size_t n = rec_encode(head, &h);
-    struct rec hs = {
-        .type = REC_HARDSTATE, .aux = st->hs.vote, .term = st->hs.term, .index = st->hs.commit};
+    const struct raft_hard_state *w = &st->hs_written;
+    struct rec hs = {.type = REC_HARDSTATE, .aux = w->vote, .term = w->term, .index = w->commit};
     n += rec_encode(head + n, &hs);
     if (storage_pwrite_all(st->sys, fd, head, n, 0) < 0) {
         int e = errno;
@@ -136,8 +144,15 @@ static int wal_roll(struct storage *st)
 int storage_write(struct storage *st)
 {
     int rc = st_check_writable(st);
-    if (rc || st->buf_len == 0)
+    if (rc || (st->buf_len == 0 && !st->hs_pending))
         return rc;
+    if (st->hs_pending) { /* after the entries: see the top of this file */
+        struct rec h = {
+            .type = REC_HARDSTATE, .aux = st->hs.vote, .term = st->hs.term, .index = st->hs.commit};
+        rc = wal_buffer(st, &h);
+        if (rc)
+            return rc;
+    }
     if (st->size + st->buf_len > st->opt.segment_bytes && st->size > 2 * REC_HDR_BYTES + 8) {
         rc = wal_roll(st);
         if (rc)
@@ -163,6 +178,8 @@ int storage_write(struct storage *st)
     st->buf_len = 0;
     st->buf_max_index = 0;
     st->written_index = st->last_index;
+    st->hs_written = st->hs;
+    st->hs_pending = false;
     return 0;
 }
 
@@ -184,11 +201,9 @@ int storage_save_hard_state(struct storage *st, const struct raft_hard_state *hs
     int rc = st_check_writable(st);
     if (rc)
         return rc;
-    struct rec r = {.type = REC_HARDSTATE, .aux = hs->vote, .term = hs->term, .index = hs->commit};
-    rc = wal_buffer(st, &r);
-    if (rc == 0)
-        st->hs = *hs;
-    return rc;
+    st->hs = *hs; /* encoded by storage_write(), after the entries */
+    st->hs_pending = true;
+    return 0;
 }
 
 int storage_append(struct storage *st, const struct raft_entry *e, size_t n)
@@ -211,6 +226,9 @@ int storage_append(struct storage *st, const struct raft_entry *e, size_t n)
      * sync finish first, so its answer cannot vouch for entries replaced since. */
     if (e[0].index <= st->last_index && (rc = syncer_drain(st)) != 0)
         return rc;
+    for (size_t i = 0; i < n; i++)
+        if (terms_append(st, e[i].index, e[i].term))
+            return st_fail(st, STORAGE_ENOMEM, "wal: term index: out of memory");
     for (size_t i = 0; i < n; i++) {
         struct rec r = {.type = e[i].type,
                         .term = e[i].term,

@@ -68,11 +68,15 @@ static void cr_apply(struct cr_state *s, const struct cr_op *op)
     s->gen[op->index] = op->gen;
 }
 
+/* A saved hard state is written after the entries of the same write (wal.c), so
+ * the model records it when the batch that follows it is issued. */
+static struct cr_op cr_pending_hs;
+
 static int cr_hs(struct storage *st, raft_term term, raft_id vote, raft_index commit)
 {
-    struct cr_op *op = &lg.ops[lg.n_ops++];
-    *op = (struct cr_op){.is_hs = 1, .hs = {.term = term, .vote = vote, .commit = commit}};
-    return storage_save_hard_state(st, &op->hs);
+    cr_pending_hs =
+        (struct cr_op){.is_hs = 1, .hs = {.term = term, .vote = vote, .commit = commit}};
+    return storage_save_hard_state(st, &cr_pending_hs.hs);
 }
 
 static int cr_batch(struct storage *st, raft_index from, raft_index to, raft_term term,
@@ -84,6 +88,10 @@ static int cr_batch(struct storage *st, raft_index from, raft_index to, raft_ter
     for (raft_index i = from; i <= to; i++, n++) {
         e[n] = tsu_entry(i, term, gen, bufs[n]);
         lg.ops[lg.n_ops++] = (struct cr_op){.index = i, .term = term, .gen = gen};
+    }
+    if (cr_pending_hs.is_hs) {
+        lg.ops[lg.n_ops++] = cr_pending_hs;
+        cr_pending_hs.is_hs = 0;
     }
     int rc = storage_append(st, e, n);
     return rc ? rc : storage_sync(st);
@@ -134,12 +142,9 @@ static int cr_index(const char *dir)
                 if (r.type != REC_SEGHDR || r.index != k + 1)
                     return -1;
             } else if (nb == 1 && r.type == REC_HARDSTATE) {
-                /* The segment's copy: the current hard state, which may already be
-                 * one buffered in the batch that caused the roll. */
-                const struct cr_op *nx = next_op < lg.n_ops ? &lg.ops[next_op] : NULL;
-                bool cur = r.term == s.hs.term && r.aux == s.hs.vote;
-                bool pend = nx && nx->is_hs && r.term == nx->hs.term && r.aux == nx->hs.vote;
-                if (!cur && !pend)
+                /* The segment's copy: the hard state last written, never one still
+                 * buffered in the batch that caused the roll. */
+                if (r.term != s.hs.term || r.aux != s.hs.vote || r.index != s.hs.commit)
                     return -1;
                 s.hs = (struct raft_hard_state){.term = r.term, .vote = r.aux, .commit = r.index};
             } else if (r.type == REC_DURABLE) {

@@ -240,3 +240,36 @@ TEST(storage_snapshot_damaged_newest)
     CHECK(strstr(err, "gap") != NULL);
     tsu_rmdir(dir);
 }
+
+/* One loop iteration, in the Ready loop's order: the last chunk of snapshot 60
+ * (term 2) arrives and the leader's entries 61..75 (term 2) replace the follower's
+ * conflicting 58..70 (term 1). The core's log now ends past 60, so the loop asks
+ * for KEEP_AFTER, yet the WAL still holds the stale term-1 entry at 60. Entries
+ * 61..75 are synced and acknowledged: a restart must keep them, not take the
+ * stale entry for an interrupted install and drop them. */
+TEST(storage_snapshot_install_with_truncating_append)
+{
+    char ldir[64], fdir[64];
+    struct storage_options o;
+    tsu_options(&o);
+    o.sys = &tsu_sys_nosync;
+    struct storage *l, *f;
+    struct storage_boot b;
+    CHECK(make_pair(ldir, fdir, &l, &f, &o) == 0);
+    CHECK(transfer(l, f, -1) == 0);
+    CHECK(storage_snapshot_recv_finish(f, STORAGE_KEEP_AFTER, NULL) == 0);
+    struct raft_hard_state hs = {.term = 2, .vote = RAFT_NONE, .commit = 60};
+    CHECK(storage_save_hard_state(f, &hs) == 0);
+    CHECK(tsu_append_range(f, 61, 75, 2, 2, 15) == 0);
+    CHECK_EQ_U64(storage_synced_index(f), 75);
+    storage_close(f);
+    CHECK(tsu_open(fdir, &o, &f, &b) == 0);
+    CHECK(b.snap.index == 60 && b.snap.term == 2);
+    CHECK_EQ_U64(b.n_entries, 15);
+    CHECK(tsu_boot_has(&b, 61, 75, 2, 2));
+    storage_boot_free(&b);
+    storage_close(f);
+    storage_close(l);
+    tsu_rmdir(ldir);
+    tsu_rmdir(fdir);
+}

@@ -1,0 +1,477 @@
+/* crashfs.c: the crashfs syscall table (see crashfs.h): every call goes to the
+ * real file system first and, when it succeeds under the root, is recorded in the
+ * model (crashfs_int.h) as durable or pending. The crash itself is in
+ * crashfs_crash.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/crashfs_int.h"
+
+struct cf_state cf;
+
+/* ===== Model helpers ===== */
+
+void *cf_xalloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q) {
+        fprintf(stderr, "crashfs: out of memory\n");
+        abort();
+    }
+    return q;
+}
+
+char *cf_xstrdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    return memcpy(cf_xalloc(NULL, n), s, n);
+}
+
+struct cf_inode *cf_inode_new(struct cf_dir *home)
+{
+    struct cf_inode *i = cf_xalloc(NULL, sizeof *i);
+    memset(i, 0, sizeof *i);
+    i->home = home;
+    i->next_all = cf.inodes;
+    cf.inodes = i;
+    return i;
+}
+
+struct cf_dir *cf_dir_new(const char *path, struct cf_inode *self)
+{
+    struct cf_dir *d = cf_xalloc(NULL, sizeof *d);
+    memset(d, 0, sizeof *d);
+    d->path = cf_xstrdup(path);
+    d->self = self;
+    d->gen = cf.gen;
+    self->dir = d;
+    d->next_all = cf.dirs;
+    cf.dirs = d;
+    return d;
+}
+
+struct cf_ent *cf_ents_find(struct cf_ents *e, const char *name)
+{
+    for (size_t i = 0; i < e->n; i++)
+        if (strcmp(e->v[i].name, name) == 0)
+            return &e->v[i];
+    return NULL;
+}
+
+void cf_ents_set(struct cf_ents *e, const char *name, struct cf_inode *ino)
+{
+    struct cf_ent *x = cf_ents_find(e, name);
+    if (x) {
+        x->ino = ino;
+        return;
+    }
+    if (e->n == e->cap) {
+        e->cap = e->cap ? 2 * e->cap : 8;
+        e->v = cf_xalloc(e->v, e->cap * sizeof *e->v);
+    }
+    e->v[e->n++] = (struct cf_ent){.name = cf_xstrdup(name), .ino = ino};
+}
+
+void cf_ents_del(struct cf_ents *e, const char *name)
+{
+    struct cf_ent *x = cf_ents_find(e, name);
+    if (!x)
+        return;
+    free(x->name);
+    *x = e->v[--e->n];
+}
+
+void cf_ents_clear(struct cf_ents *e)
+{
+    for (size_t i = 0; i < e->n; i++)
+        free(e->v[i].name);
+    e->n = 0;
+}
+
+void cf_ents_copy(struct cf_ents *dst, const struct cf_ents *src)
+{
+    cf_ents_clear(dst);
+    for (size_t i = 0; i < src->n; i++)
+        cf_ents_set(dst, src->v[i].name, src->v[i].ino);
+}
+
+void cf_dirop_apply(struct cf_ents *e, const struct cf_dirop *op)
+{
+    if (op->rename_from)
+        cf_ents_del(e, op->rename_from);
+    if (op->kind == CF_LINK)
+        cf_ents_set(e, op->name, op->ino);
+    else
+        cf_ents_del(e, op->name);
+}
+
+void cf_dirops_clear(struct cf_dir *d)
+{
+    for (size_t i = 0; i < d->n_ops; i++) {
+        free(d->ops[i].name);
+        free(d->ops[i].rename_from);
+    }
+    d->n_ops = 0;
+}
+
+static void cf_dirop_add(struct cf_dir *d, enum cf_dirop_kind kind, const char *name,
+                         const char *from, struct cf_inode *ino)
+{
+    if (d->n_ops == d->cap_ops) {
+        d->cap_ops = d->cap_ops ? 2 * d->cap_ops : 8;
+        d->ops = cf_xalloc(d->ops, d->cap_ops * sizeof *d->ops);
+    }
+    struct cf_dirop *op = &d->ops[d->n_ops++];
+    *op = (struct cf_dirop){.kind = kind,
+                            .name = cf_xstrdup(name),
+                            .rename_from = from ? cf_xstrdup(from) : NULL,
+                            .ino = ino};
+    cf_dirop_apply(&d->cur, op);
+}
+
+void cf_apply(uint8_t **buf, uint64_t *size, uint64_t *cap, const struct cf_op *op,
+              uint64_t keep_from, uint64_t keep_to)
+{
+    uint64_t new_size = *size;
+    if (op->kind == CF_WRITE && keep_to > keep_from && op->off + keep_to > new_size)
+        new_size = op->off + keep_to;
+    else if (op->kind == CF_TRUNC)
+        new_size = op->off;
+    else if (op->kind == CF_EXTEND && op->off > new_size)
+        new_size = op->off;
+    if (new_size > *cap) {
+        *cap = new_size + new_size / 2 + 64;
+        *buf = cf_xalloc(*buf, (size_t)*cap);
+    }
+    if (new_size > *size)
+        memset(*buf + *size, 0, (size_t)(new_size - *size));
+    *size = new_size;
+    if (op->kind == CF_WRITE && keep_to > keep_from)
+        memcpy(*buf + op->off + keep_from, op->data + keep_from, (size_t)(keep_to - keep_from));
+}
+
+void cf_ops_clear(struct cf_inode *ino)
+{
+    for (size_t i = 0; i < ino->n_ops; i++)
+        free(ino->ops[i].data);
+    ino->n_ops = 0;
+}
+
+static void cf_op_add(struct cf_inode *ino, enum cf_op_kind kind, uint64_t off, const void *data,
+                      uint64_t len)
+{
+    if (ino->n_ops == ino->cap_ops) {
+        ino->cap_ops = ino->cap_ops ? 2 * ino->cap_ops : 8;
+        ino->ops = cf_xalloc(ino->ops, ino->cap_ops * sizeof *ino->ops);
+    }
+    struct cf_op *op = &ino->ops[ino->n_ops++];
+    *op = (struct cf_op){.kind = kind, .off = off, .len = len};
+    if (kind == CF_WRITE)
+        op->data = memcpy(cf_xalloc(NULL, (size_t)len), data, (size_t)len);
+}
+
+/* Makes every pending operation of a file durable. */
+static void cf_inode_sync(struct cf_inode *ino)
+{
+    for (size_t i = 0; i < ino->n_ops; i++)
+        cf_apply(&ino->dur, &ino->dur_size, &ino->dur_cap, &ino->ops[i], 0, ino->ops[i].len);
+    cf_ops_clear(ino);
+}
+
+/* ===== Lookups ===== */
+
+static struct cf_dir *cf_dir_by_path(const char *canon)
+{
+    for (struct cf_dir *d = cf.dirs; d; d = d->next_all)
+        if (!d->dead && strcmp(d->path, canon) == 0)
+            return d;
+    return NULL;
+}
+
+/* Splits path into its modelled parent directory and last name; NULL when the
+ * parent is outside the root or unknown (the call is passed through). */
+static struct cf_dir *cf_parent(const char *path, char *name, size_t cap)
+{
+    if (!cf.root)
+        return NULL;
+    char tmp[PATH_MAX], canon[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    size_t n = strlen(tmp);
+    while (n > 1 && tmp[n - 1] == '/')
+        tmp[--n] = '\0';
+    char *slash = strrchr(tmp, '/');
+    const char *base = slash ? slash + 1 : tmp;
+    if (snprintf(name, cap, "%s", base) >= (int)cap || !*name || strcmp(name, ".") == 0 ||
+        strcmp(name, "..") == 0)
+        return NULL;
+    if (slash == tmp)
+        slash[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        snprintf(tmp, sizeof tmp, ".");
+    if (!realpath(tmp, canon))
+        return NULL;
+    return cf_dir_by_path(canon);
+}
+
+static void cf_fd_set(int fd, struct cf_inode *ino, struct cf_dir *dir)
+{
+    if ((size_t)fd >= cf.n_fds) {
+        size_t n = (size_t)fd + 64;
+        cf.fds = cf_xalloc(cf.fds, n * sizeof *cf.fds);
+        memset(cf.fds + cf.n_fds, 0, (n - cf.n_fds) * sizeof *cf.fds);
+        cf.n_fds = n;
+    }
+    cf.fds[fd].ino = ino;
+    cf.fds[fd].dir = dir;
+    cf.fds[fd].stale = 0;
+}
+
+static struct cf_inode *cf_fd_inode(int fd)
+{
+    return fd >= 0 && (size_t)fd < cf.n_fds ? cf.fds[fd].ino : NULL;
+}
+
+static struct cf_dir *cf_fd_dir(int fd)
+{
+    return fd >= 0 && (size_t)fd < cf.n_fds ? cf.fds[fd].dir : NULL;
+}
+
+/* Counts a mutating call; true when the power is out (the call must fail). */
+static int cf_down(void)
+{
+    if (cf.dead) {
+        errno = EIO;
+        return 1;
+    }
+    cf.stats.ops++;
+    if (cf.crash_at && cf.stats.ops >= cf.crash_at) {
+        cf.dead = 1;
+        errno = EIO;
+        return 1;
+    }
+    return 0;
+}
+
+/* A descriptor into a crashed directory: the kernel that issued it is gone. */
+static int cf_stale(int fd)
+{
+    if (cf.fds[fd].stale) {
+        errno = EIO;
+        return 1;
+    }
+    return 0;
+}
+
+/* ===== The table ===== */
+
+static int cf_open(const char *path, int flags, mode_t mode)
+{
+    char name[NAME_MAX + 1];
+    struct cf_dir *parent = cf_parent(path, name, sizeof name);
+    if (!parent && (flags & O_DIRECTORY) && cf.root) {
+        char canon[PATH_MAX];
+        struct cf_dir *d = realpath(path, canon) ? cf_dir_by_path(canon) : NULL;
+        int fd = d ? open(path, flags | O_CLOEXEC, mode) : -1;
+        if (fd >= 0)
+            cf_fd_set(fd, NULL, d);
+        if (d)
+            return fd;
+    }
+    if (!parent)
+        return open(path, flags | O_CLOEXEC, mode);
+    struct cf_ent *e = cf_ents_find(&parent->cur, name);
+    bool mutates = (flags & (O_CREAT | O_TRUNC)) != 0;
+    if (mutates && cf_down())
+        return -1;
+    int fd = open(path, flags | O_CLOEXEC, mode);
+    if (fd < 0)
+        return -1;
+    if (e && e->ino->dir) {
+        cf_fd_set(fd, NULL, e->ino->dir);
+        return fd;
+    }
+    struct cf_inode *ino = e ? e->ino : NULL;
+    if (!ino) { /* created (a file made behind crashfs' back counts as created too) */
+        ino = cf_inode_new(parent);
+        cf_dirop_add(parent, CF_LINK, name, NULL, ino);
+    }
+    if ((flags & O_TRUNC) && e)
+        cf_op_add(ino, CF_TRUNC, 0, NULL, 0);
+    cf_fd_set(fd, ino, NULL);
+    return fd;
+}
+
+static int cf_close(int fd)
+{
+    if (fd >= 0 && (size_t)fd < cf.n_fds)
+        cf_fd_set(fd, NULL, NULL);
+    return close(fd);
+}
+
+static ssize_t cf_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+    struct cf_inode *ino = cf_fd_inode(fd);
+    if (!ino)
+        return pwrite(fd, buf, n, off);
+    if (cf_stale(fd) || cf_down())
+        return -1;
+    ssize_t w = pwrite(fd, buf, n, off);
+    if (w > 0) {
+        cf_op_add(ino, CF_WRITE, (uint64_t)off, buf, (uint64_t)w);
+        cf.stats.writes++;
+    }
+    return w;
+}
+
+static int cf_sync(int fd, int (*real)(int))
+{
+    struct cf_inode *ino = cf_fd_inode(fd);
+    struct cf_dir *dir = cf_fd_dir(fd);
+    if (!ino && !dir)
+        return real(fd);
+    if (cf_stale(fd) || cf_down())
+        return -1;
+    if (real(fd) < 0)
+        return -1;
+    if (ino) {
+        cf_inode_sync(ino);
+        cf.stats.syncs++;
+    } else {
+        cf_ents_copy(&dir->dur, &dir->cur);
+        cf_dirops_clear(dir);
+        cf.stats.dir_syncs++;
+    }
+    return 0;
+}
+
+static int cf_fsync(int fd)
+{
+    return cf_sync(fd, fsync);
+}
+
+static int cf_fdatasync(int fd)
+{
+    return cf_sync(fd, fdatasync);
+}
+
+static int cf_ftruncate(int fd, off_t len)
+{
+    struct cf_inode *ino = cf_fd_inode(fd);
+    if (!ino)
+        return ftruncate(fd, len);
+    if (cf_stale(fd) || cf_down() || ftruncate(fd, len) < 0)
+        return -1;
+    cf_op_add(ino, CF_TRUNC, (uint64_t)len, NULL, 0);
+    return 0;
+}
+
+static int cf_fallocate(int fd, int mode, off_t off, off_t len)
+{
+    struct cf_inode *ino = cf_fd_inode(fd);
+    if (!ino)
+        return fallocate(fd, mode, off, len);
+    if (cf_stale(fd) || cf_down() || fallocate(fd, mode, off, len) < 0)
+        return -1;
+    if (mode == 0)
+        cf_op_add(ino, CF_EXTEND, (uint64_t)(off + len), NULL, 0);
+    return 0;
+}
+
+static int cf_rename(const char *from, const char *to)
+{
+    char n1[NAME_MAX + 1], n2[NAME_MAX + 1];
+    struct cf_dir *d1 = cf_parent(from, n1, sizeof n1), *d2 = cf_parent(to, n2, sizeof n2);
+    if (!d1 && !d2)
+        return rename(from, to);
+    if (cf_down() || rename(from, to) < 0)
+        return -1;
+    struct cf_ent *e = d1 ? cf_ents_find(&d1->cur, n1) : NULL;
+    struct cf_inode *ino = e ? e->ino : cf_inode_new(d2);
+    if (d2)
+        ino->home = d2;
+    if (d1 == d2) {
+        cf_dirop_add(d1, CF_LINK, n2, n1, ino);
+        return 0;
+    }
+    if (d1)
+        cf_dirop_add(d1, CF_UNLINK, n1, NULL, NULL);
+    if (d2)
+        cf_dirop_add(d2, CF_LINK, n2, NULL, ino);
+    return 0;
+}
+
+static int cf_unlink(const char *path)
+{
+    char name[NAME_MAX + 1];
+    struct cf_dir *d = cf_parent(path, name, sizeof name);
+    if (!d)
+        return unlink(path);
+    if (cf_down() || unlink(path) < 0)
+        return -1;
+    cf_dirop_add(d, CF_UNLINK, name, NULL, NULL);
+    return 0;
+}
+
+static int cf_mkdir(const char *path, mode_t mode)
+{
+    char name[NAME_MAX + 1], canon[PATH_MAX];
+    struct cf_dir *d = cf_parent(path, name, sizeof name);
+    if (!d)
+        return mkdir(path, mode);
+    if (cf_down() || mkdir(path, mode) < 0)
+        return -1;
+    if (!realpath(path, canon))
+        return -1;
+    struct cf_inode *ino = cf_inode_new(d);
+    cf_dir_new(canon, ino);
+    cf_dirop_add(d, CF_LINK, name, NULL, ino);
+    return 0;
+}
+
+static int cf_open_plain(const char *path, int flags, mode_t mode)
+{
+    return cf_open(path, flags, mode);
+}
+
+const struct storage_sys crashfs_sys = {
+    .open = cf_open_plain,
+    .close = cf_close,
+    .pwrite = cf_pwrite,
+    .pread = pread,
+    .fdatasync = cf_fdatasync,
+    .fsync = cf_fsync,
+    .ftruncate = cf_ftruncate,
+    .rename = cf_rename,
+    .unlink = cf_unlink,
+    .mkdir = cf_mkdir,
+    .fstat = fstat,
+    .fallocate = cf_fallocate,
+};
+
+void crashfs_crash_at(uint64_t n)
+{
+    cf.crash_at = n;
+}
+
+bool crashfs_dead(void)
+{
+    return cf.dead != 0;
+}
+
+uint64_t crashfs_ops(void)
+{
+    return cf.stats.ops;
+}
+
+void crashfs_get_stats(struct crashfs_stats *out)
+{
+    *out = cf.stats;
+}
