@@ -5,9 +5,8 @@
  * order: the partition matrix (directional, so asymmetric
  * partitions and bridge nodes are just patterns of blocked pairs), random drop,
  * random duplication, the scenario filter (on the copy, which it may trim) and a random delay,
- * which is also what reorders messages. Snapshot chunks leave the core without bytes; like the real
- * shell, the sender fills them from the snapshot it holds, or drops the chunk if it no longer holds
- * that snapshot (the leader will notice and start over).
+ * which is also what reorders messages. Snapshot chunks arrive here with their bytes, which the
+ * replica read from the sender's storage.
  */
 #include "sim/sim.h"
 
@@ -95,15 +94,6 @@ void sim_net_send(struct sim_world *w, struct sim_node *from, const struct raft_
     if (w->blocked[m->from][m->to] || sim_chance(&w->prng, w->drop_pm))
         return;
     struct raft_msg tmp = *m;
-    if (m->type == RAFT_MSG_SNAPSHOT && !m->data && m->len) {
-        const struct sim_snap *s = &from->syn.snap;
-        if (s->index != m->snap_index || m->offset + m->len > s->size) {
-            sim_trace(w, "sim: n%u drops chunk of snapshot %llu (holds %llu)", (unsigned)from->id,
-                      (unsigned long long)m->snap_index, (unsigned long long)s->index);
-            return;
-        }
-        tmp.data = s->data + m->offset;
-    }
     enqueue(w, &tmp);
     if (sim_chance(&w->prng, w->dup_pm))
         enqueue(w, &tmp);
@@ -132,7 +122,7 @@ void sim_net_deliver(struct sim_world *w, struct raft_msg *m)
                   (unsigned long long)m->log_term, (unsigned)m->n_entries,
                   (unsigned long long)m->commit, m->reject ? " reject" : "",
                   m->granted ? " granted" : "");
-    int rc = raft_step(n->r, m);
+    int rc = raft_step(n->rep.raft, m);
     if (rc != RAFT_OK)
         sim_trace(w, "sim: n%u step %s -> %s", (unsigned)m->to, raft_msg_name(m->type),
                   raft_strerror(rc));
