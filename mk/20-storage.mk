@@ -1,8 +1,8 @@
-# Durable storage (issue 3): WAL, hard state, snapshots; its tests and benchmark.
+# Durable storage: WAL, hard state, snapshots; its tests and benchmark.
 STORAGE_SRC := $(sort $(wildcard src/storage/*.c))
 STORAGE_TEST_SRC := $(sort $(wildcard tests/unit/test_storage_*.c))
 # The crash-simulating file system (tests/lib/crashfs.h), for any test over real storage.
-CRASHFS_SRC := tests/lib/crashfs.c tests/lib/crashfs_crash.c
+CRASHFS_SRC := tests/lib/crashfs.c tests/lib/crashfs_crash.c tests/lib/crashfs_model.c
 
 $(BUILD)/libstorage.a: $(call obj,$(STORAGE_SRC))
 	@mkdir -p $(dir $@)

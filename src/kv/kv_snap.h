@@ -8,8 +8,13 @@
  *   u64 n_pairs, n x (u32 key_len, u32 value_len, key, value)
  *   u32 CRC-32C of every preceding byte
  *
- * Encoding streams through a write callback in 64 KiB chunks, so a 110 MB
- * state needs no second copy in memory. Decoding builds a NEW struct kv and
+ * kv_snap_write() streams through a write callback in 64 KiB chunks and needs
+ * no second copy of the state. kv_snap_encode() collects that stream into one
+ * buffer, which IS a second copy: the node uses it to take a snapshot (the
+ * buffer goes to storage_snapshot_save), and installs from a loaded copy of the
+ * file (kv_snap_decode on the payload storage read), so taking or installing a
+ * snapshot holds the state twice in memory for a moment. Decoding builds a NEW
+ * struct kv and
  * hands it over only after the checksum matched: the live state is never
  * touched by a bad snapshot. The decoder bounds every length before allocating
  * and rejects duplicates, so malformed input yields an error, never a crash.

@@ -2,8 +2,10 @@
  *
  * struct storage is defined here rather than in storage.h so the shell cannot
  * reach into it; the .c files split along concerns: wal.c appends and syncs,
- * recover.c reads a directory back, snapshot.c writes/reads/installs snapshots,
- * storage.c opens, closes and formats errors.
+ * recover.c and replay.c read a directory back, snapshot.c writes and reads
+ * snapshots, snaprecv.c receives and installs a leader's, terms.c knows the term
+ * of every log index, syncer.c runs the optional sync thread, storage.c opens,
+ * closes and formats errors.
  */
 #ifndef VESPER_STORAGE_INTERNAL_H
 #define VESPER_STORAGE_INTERNAL_H
@@ -13,16 +15,29 @@
 #include "storage/record.h"
 #include "storage/storage.h"
 
-#define STORAGE_PATH_MAX    4096
-#define STORAGE_ERR_MAX     512
-#define STORAGE_FORMAT_FILE "FORMAT"
-#define STORAGE_FORMAT_TEXT "vesper-storage-format %u\n"
-#define SNAP_HDR_BYTES      40
-#define SNAP_MAGIC          "VSPRSNAP"
+#define STORAGE_PATH_MAX      4096
+#define STORAGE_ERR_MAX       512
+#define STORAGE_FORMAT_FILE   "FORMAT"
+#define STORAGE_FORMAT_TEXT   "vesper-storage-format %u\n"
+/* Oldest WAL format still read (version 1: no sync slots, see replay.c); a
+ * directory holding it is upgraded at open by rolling to a new segment. */
+#define STORAGE_FORMAT_OLDEST 1
+/* Snapshot files keep their own version: their layout did not change with the WAL's,
+ * and followers check the bytes a leader sends. */
+#define SNAP_FORMAT_VERSION   1
+/* Segment layout from version 2 (docs/storage-format.md): header and hard state
+ * records in the first sector, two sync slots in sectors of their own, rewritten
+ * in place after each fdatasync, then the records. */
+#define WAL_SLOT_A            512
+#define WAL_SLOT_B            1024
+#define WAL_DATA_START        1536
+#define SNAP_HDR_BYTES        40
+#define SNAP_MAGIC            "VSPRSNAP"
 
 struct seg_info {
     uint64_t seq;
     uint64_t max_index; /* highest entry or mark index written in it (0: none) */
+    unsigned version;   /* format version of its header */
 };
 
 struct term_run {
@@ -40,6 +55,7 @@ struct storage {
     int fd;               /* active segment, opened for writing */
     uint64_t size;        /* bytes written to the active segment */
     uint64_t synced_size; /* bytes of it known durable */
+    unsigned slot_next;   /* which sync slot the next claim goes to (0: A, 1: B) */
 
     uint8_t *buf; /* records of this iteration, written by one pwrite */
     size_t buf_len, buf_cap;
@@ -86,6 +102,8 @@ int wal_create_segment(struct storage *st, uint64_t seq);
 int wal_buffer(struct storage *st, const struct rec *r);
 int wal_mark(struct storage *st, raft_index index, raft_term term, uint8_t flags);
 int wal_compact(struct storage *st, raft_index keep_from);
+/* After an fdatasync made st->synced_size durable: records that in a sync slot. */
+int wal_note_synced(struct storage *st);
 
 /* terms.c: term of each log index. The int functions return -1 when out of memory. */
 int terms_append(struct storage *st, raft_index index, raft_term term);

@@ -9,7 +9,7 @@
  *    12     4  aux    REC_HARDSTATE: vote; REC_SEGHDR: format version
  *    16     8  term
  *    24     8  index  REC_HARDSTATE: commit; REC_SEGHDR: segment sequence number;
- *                     REC_DURABLE: durable bytes of the segment
+ *                     REC_DURABLE: durable bytes of the segment (a sync slot)
  *    32   len  payload
  *
  * All integers little-endian. A record of all zero bytes never checks (its CRC
@@ -33,8 +33,9 @@ enum rec_type {
     REC_MARK = 17,      /* a snapshot (index, term) was installed; DROP_ALL: the log
                            before this record is void */
     REC_SEGHDR = 18,    /* first record of every segment: version, sequence, magic */
-    REC_DURABLE = 19,   /* ends every write: index = bytes of this segment that were
-                           durable when it was written (tells a crash from damage) */
+    REC_DURABLE = 19,   /* a sync slot (format 2, fixed offsets, wal.c): index = bytes
+                           of this segment known durable. Format 1 ended every write
+                           with one; those are read and ignored */
 };
 
 #define REC_SEG_MAGIC "VSPRWAL\n" /* REC_SEGHDR payload, 8 bytes */

@@ -10,11 +10,17 @@
  *   mark       a snapshot install that voided the log before it
  *
  * The only damage accepted is a torn tail: a bad or incomplete record in the LAST
- * segment that no later REC_DURABLE record vouches for (wal.c syncs a segment
- * before it starts the next, so older segments are complete; zeros after the last
- * record are preallocated space, a clean end). It is truncated and logged.
- * Anything else refuses to start, naming the file and offset: a record that was
- * acknowledged must never be dropped silently.
+ * segment at or past the length its sync slots say was durable (wal.c syncs a
+ * segment before it starts the next, so older segments are complete; zeros after
+ * the last record are preallocated space, a clean end). It is truncated and
+ * logged. The decision reads the fixed slots and the record boundaries found by
+ * walking from the start, never bytes inside a record's payload, which a client
+ * controls. Anything else refuses to start, naming the file and offset: a record
+ * that was acknowledged must never be dropped silently.
+ *
+ * Format version 1 directories (no slots) are read too; a bad record in their
+ * last segment is a torn tail. Opening one rewrites FORMAT and continues in a new
+ * version 2 segment (replay.c, rv_open_tail).
  *
  * With st == NULL nothing is modified (storage_check); the same code decides, so
  * the verifier and start-up can never disagree.
@@ -133,10 +139,10 @@ static int rv_format(struct rv *rv)
     free(b);
     if (sscanf(text, STORAGE_FORMAT_TEXT, &v) != 1)
         return rv_err(rv, STORAGE_ECORRUPT, "storage: %s: unreadable", path);
-    if (v != STORAGE_FORMAT_VERSION)
+    if (v < STORAGE_FORMAT_OLDEST || v > STORAGE_FORMAT_VERSION)
         return rv_err(rv, STORAGE_EVERSION,
-                      "storage: %s: format version %u, this build reads version %u", path, v,
-                      STORAGE_FORMAT_VERSION);
+                      "storage: %s: format version %u, this build reads versions %u to %u", path, v,
+                      STORAGE_FORMAT_OLDEST, STORAGE_FORMAT_VERSION);
     rv->version = v;
     if (rv->n_seqs == 0 && rv->n_snaps == 0)
         rv->fresh = true; /* crashed between FORMAT and the first segment */
@@ -280,6 +286,15 @@ static int rv_finish_open(struct rv *rv)
     rc = snap_open_current(st);
     if (rc)
         return rv_err(rv, rc, "%s", st->err);
+    if (rv->version && rv->version < STORAGE_FORMAT_VERSION) {
+        /* An older build's directory: from now on it holds current-format segments
+         * (rv_open_tail), which that build would misread. */
+        rc = rv_write_format(rv);
+        if (rc)
+            return rc;
+        st_log(rv->opt, "upgraded %s from format version %u to %u", rv->dir, rv->version,
+               STORAGE_FORMAT_VERSION);
+    }
     rc = rv_open_tail(rv);
     if (rc == 0 && rv->torn) {
         /* The cut may have taken this segment's copy of the hard state: write it

@@ -35,6 +35,7 @@ struct rv {
     size_t cap_entries;
     struct seg_info *segs;
     size_t n_segs, cap_segs;
+    unsigned seg_version; /* of the segment being replayed */
     bool torn;
     uint64_t torn_at; /* offset of the torn record in the last segment */
     uint64_t torn_bytes;

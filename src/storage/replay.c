@@ -66,9 +66,11 @@ static int rv_apply(struct rv *rv, const struct rec *r, const char *name, size_t
     if (off == 0) {
         if (r->type != REC_SEGHDR || r->len != 8 || memcmp(r->data, REC_SEG_MAGIC, 8) != 0)
             return rv_err(rv, STORAGE_ECORRUPT, "wal: %s offset 0: no segment header", name);
-        if (r->aux != STORAGE_FORMAT_VERSION)
-            return rv_err(rv, STORAGE_EVERSION, "wal: %s: format version %u, expected %u", name,
-                          r->aux, STORAGE_FORMAT_VERSION);
+        if (r->aux < STORAGE_FORMAT_OLDEST || r->aux > STORAGE_FORMAT_VERSION)
+            return rv_err(rv, STORAGE_EVERSION,
+                          "wal: %s: format version %u, this build reads %u to %u", name, r->aux,
+                          STORAGE_FORMAT_OLDEST, STORAGE_FORMAT_VERSION);
+        rv->seg_version = r->aux;
         if (r->index != seq)
             return rv_err(rv, STORAGE_ECORRUPT, "wal: %s: header names segment %llx", name,
                           (unsigned long long)r->index);
@@ -93,7 +95,7 @@ static int rv_apply(struct rv *rv, const struct rec *r, const char *name, size_t
         }
         return 0;
     case REC_DURABLE:
-        return 0; /* only read when deciding about a bad record (rv_bad_record) */
+        return 0; /* version 1 wrote one after every write; nothing reads it now */
     case REC_SEGHDR:
         return rv_err(rv, STORAGE_ECORRUPT, "wal: %s offset %zu: segment header inside", name, off);
     default:
@@ -117,46 +119,51 @@ static bool all_zero(const uint8_t *p, size_t n)
     return true;
 }
 
-/* Does any valid record after a bad one at bad say that bad was already durable
- * (a REC_DURABLE claim beyond it)? Then the damage is not a crash: corruption.
- * Valid records without such a claim were written in the same unsynced window as
- * the bad one (pages can reach the disk out of order) and go with the torn tail. */
-static bool rv_durable_after(const uint8_t *buf, size_t len, size_t bad, size_t *found)
+/* The larger valid claim of the two sync slots of a version 2 segment: bytes of
+ * it known durable (0: none readable). */
+static uint64_t rv_synced_claim(const uint8_t *buf, size_t len)
 {
-    for (size_t p = bad + 1; p + REC_HDR_BYTES <= len;) {
+    uint64_t best = 0;
+    const size_t at[2] = {WAL_SLOT_A, WAL_SLOT_B};
+    for (int i = 0; i < 2; i++) {
         struct rec r;
         size_t sz;
-        if (rec_decode(buf + p, len - p, &r, &sz) != REC_OK) {
-            p++;
-            continue;
-        }
-        if (r.type == REC_DURABLE && r.index > bad) {
-            *found = p;
-            return true;
-        }
-        p += sz;
+        if (len >= at[i] + REC_HDR_BYTES &&
+            rec_decode(buf + at[i], REC_HDR_BYTES, &r, &sz) == REC_OK && r.type == REC_DURABLE &&
+            r.index > best)
+            best = r.index;
     }
-    return false;
+    return best;
 }
 
+/* A record at off failed to decode, or (s == REC_OK) the records end at off
+ * although synced bytes say there must be more. Decides between damage to
+ * durable data (refuse) and a torn write (cut at off), from where off lies
+ * relative to the synced claim only. */
 static int rv_bad_record(struct rv *rv, const uint8_t *buf, size_t len, size_t off,
-                         enum rec_status s, const char *name, bool last)
+                         enum rec_status s, const char *name, bool last, uint64_t synced)
 {
-    const char *what = s == REC_SHORT ? "truncated record" : "bad record (CRC or header)";
-    size_t found;
+    const char *what = s == REC_SHORT ? "truncated record"
+                       : s == REC_BAD ? "bad record (CRC or header)"
+                                      : "end of records";
+    if (off < synced)
+        return rv_err(rv, STORAGE_ECORRUPT,
+                      "wal: %s offset %zu: %s below the %llu bytes its sync slot says were "
+                      "durable",
+                      name, off, what, (unsigned long long)synced);
+    if (s == REC_OK || all_zero(buf + off, len - off))
+        return 0; /* preallocated space: the clean end of this segment */
     if (!last)
         return rv_err(rv, STORAGE_ECORRUPT, "wal: %s offset %zu: %s in a completed segment", name,
                       off, what);
-    if (rv_durable_after(buf, len, off, &found))
-        return rv_err(rv, STORAGE_ECORRUPT,
-                      "wal: %s offset %zu: %s before the tail (the record at offset %zu "
-                      "says it was durable)",
-                      name, off, what, found);
+    /* Version 2 records start after the reserved header area: a tear inside it
+     * means the segment never held a record that was synced. */
+    size_t cut = rv->seg_version >= 2 && off < WAL_DATA_START ? 0 : off;
     rv->torn = true;
-    rv->torn_at = off;
-    rv->torn_bytes = len - off;
-    rv_note(rv, "%s: torn tail at offset %zu (%zu bytes; open truncates them)", name, off,
-            len - off);
+    rv->torn_at = cut;
+    rv->torn_bytes = len - cut;
+    rv_note(rv, "%s: torn tail at offset %zu (%zu bytes; open truncates them)", name, cut,
+            len - cut);
     return 0;
 }
 
@@ -169,28 +176,57 @@ static int rv_segment(struct rv *rv, size_t k, const uint8_t *buf, size_t len)
     struct seg_info info = {.seq = seq};
     size_t off = 0, records = 0;
     raft_index first = 0;
+    uint64_t synced = 0; /* version 2: bytes the sync slots say were durable */
+    bool stopped = false;
+    rv->seg_version = 0;
     while (off < len) {
         struct rec r;
         size_t sz;
         enum rec_status s = rec_decode(buf + off, len - off, &r, &sz);
-        if (s != REC_OK && all_zero(buf + off, len - off))
-            break; /* preallocated space: the clean end of this segment */
         if (s != REC_OK) {
-            int rc = rv_bad_record(rv, buf, len, off, s, name, last);
+            /* A damaged segment header hides the version: the slots still speak (a
+             * version 1 segment has records there, which a CRC rarely passes, and
+             * then the claim only makes recovery refuse, never drop data). */
+            if (records == 0)
+                synced = rv_synced_claim(buf, len);
+            int rc = rv_bad_record(rv, buf, len, off, s, name, last, synced);
             if (rc)
                 return rc;
+            stopped = true;
             break;
         }
         int rc = rv_apply(rv, &r, name, off, seq);
         if (rc)
             return rc;
+        if (records == 0 && rv->seg_version >= 2)
+            synced = rv_synced_claim(buf, len);
         if ((rec_is_entry(r.type) || r.type == REC_MARK) && r.index > info.max_index)
             info.max_index = r.index;
         if (rec_is_entry(r.type) && !first)
             first = r.index;
         records++;
         off += sz;
+        if (rv->seg_version >= 2 && records == 2 && off < WAL_DATA_START)
+            off = WAL_DATA_START; /* past the slots: where the records start */
     }
+    if (rv->seg_version >= 2 && records < 2 && !rv->torn) {
+        /* The header without its hard state: the header block never reached the
+         * disk whole, so no record of this segment was ever synced. */
+        if (!last || synced)
+            return rv_err(rv, STORAGE_ECORRUPT, "wal: %s: header area incomplete (%zu bytes)", name,
+                          len);
+        rv->torn = true;
+        rv->torn_at = 0;
+        rv->torn_bytes = len;
+        rv_note(rv, "%s: header area incomplete; open removes the segment", name);
+    }
+    size_t end = off < len ? off : len;
+    if (!stopped && end < synced) { /* the file ends before bytes that were synced */
+        int rc = rv_bad_record(rv, buf, len, end, REC_OK, name, last, synced);
+        if (rc)
+            return rc;
+    }
+    info.version = rv->seg_version;
     if (records == 0 && !rv->torn && !last)
         return rv_err(rv, STORAGE_ECORRUPT, "wal: %s: empty segment before the last", name);
     if (records == 0 && !rv->torn) { /* created, header never written */
@@ -310,6 +346,15 @@ int rv_open_tail(struct rv *rv)
         st_log(rv->opt, "wal: %s: torn tail at offset %llu (%llu bytes) truncated", name,
                (unsigned long long)rv->torn_at, (unsigned long long)rv->torn_bytes);
         st->size = st->synced_size = rv->torn_at;
+    }
+    if (st->segs[st->n_segs - 1].version < STORAGE_FORMAT_VERSION) {
+        /* Written by an older build: complete as it stands (synced, or cut and synced
+         * above). New records go to a segment of the current format. */
+        st_log(rv->opt, "wal: %s: format version %u; continuing in a new segment", name,
+               st->segs[st->n_segs - 1].version);
+        int rc = wal_create_segment(st, st->segs[st->n_segs - 1].seq + 1);
+        if (rc)
+            return rv_fail_st(rv, rc);
     }
     return 0;
 }

@@ -1,4 +1,7 @@
-/* snapshot.c: snapshot files: writing, reading for transfer, receiving, installing.
+/* snapshot.c: snapshot files: writing (leader side or local compaction), reading
+ * for transfer and at start-up, adopting a new current snapshot (older files and
+ * covered WAL segments go). Receiving and installing a leader's snapshot on a
+ * follower is in snaprecv.c.
  *
  * File layout (docs/storage-format.md):
  *
@@ -85,7 +88,7 @@ const char *snap_parse(const uint8_t *img, size_t len, struct storage_snapshot *
         return "bad magic";
     if (rec_get32(img + len - 4) != crc32c(0, img, len - 4))
         return "CRC mismatch";
-    if (rec_get32(img + 8) != STORAGE_FORMAT_VERSION)
+    if (rec_get32(img + 8) != SNAP_FORMAT_VERSION)
         return "unsupported format version";
     uint64_t conf_len = rec_get32(img + 12), data_len = rec_get64(img + 32);
     if (conf_len > len || data_len > len || SNAP_HDR_BYTES + conf_len + data_len + 4 != len)
@@ -112,7 +115,7 @@ static int snap_header(const struct raft_conf *conf, raft_index index, raft_term
     if (!h)
         return -1;
     memcpy(h, SNAP_MAGIC, 8);
-    rec_put32(h + 8, STORAGE_FORMAT_VERSION);
+    rec_put32(h + 8, SNAP_FORMAT_VERSION);
     rec_put32(h + 12, (uint32_t)clen);
     rec_put64(h + 16, index);
     rec_put64(h + 24, term);

@@ -7,11 +7,16 @@
  *   storage_append(st, rd.entries, n);        truncates first when entries[0].index
  *                                             <= storage_last_index(st)
  *   storage_sync(st);                         ONE write() and ONE fdatasync() for all
- *                                             of the above (group commit)
+ *                                             of the above (group commit), then a
+ *                                             small unsynced write of the synced
+ *                                             length into a sync slot (wal.c)
  *
  * Hard state lives in the WAL as its own record type, so the same fdatasync that
  * makes the entries durable makes the term and vote durable: nothing a vote or an
- * append acknowledgement promises can be lost after storage_sync() returns.
+ * append acknowledgement promises can be lost after storage_sync() returns. The
+ * call order above does not matter for safety: the hard state is written after
+ * the entries of its write, and a received snapshot's install decides from the
+ * log storage wrote whether the entries after it stay.
  *
  * Errors: every function returning int returns a STORAGE_* code (0 is STORAGE_OK).
  * storage_errmsg() then holds a message with context, e.g.
@@ -40,7 +45,7 @@
 #include "raft/raft.h"
 #include "storage/sys.h"
 
-#define STORAGE_FORMAT_VERSION 1
+#define STORAGE_FORMAT_VERSION 2
 
 #define STORAGE_ERRORS(X)                                    \
     X(STORAGE_OK, "ok")                                      \

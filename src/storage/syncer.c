@@ -149,8 +149,10 @@ static int syncer_collect(struct storage *st, bool wait)
          * entries of the current log. */
         if (index > st->synced_index)
             st->synced_index = index;
-        if (size > st->synced_size)
+        if (size > st->synced_size) {
             st->synced_size = size;
+            return wal_note_synced(st);
+        }
     }
     return 0;
 }

@@ -21,9 +21,15 @@
  * recovery cuts at the first damaged record), so a hard state survives only with
  * all the entries its commit index may name, whatever order the caller used. For
  * the same reason a new segment's header carries the hard state last written,
- * never one still waiting in the buffer. Every write ends with a REC_DURABLE record saying
- * how much of the segment was durable before it, which is how recovery tells a
- * torn write from damage to acknowledged records.
+ * never one still waiting in the buffer.
+ *
+ * Sync slots: after every fdatasync the number of bytes of the active segment now
+ * durable is written (not synced: the next fdatasync or the kernel's writeback
+ * carries it) into one of two fixed slots near the start of the segment, A and B
+ * in turn, each in a sector of its own so a torn slot write can only damage the
+ * slot being written. Recovery takes the larger valid claim: a bad record below it
+ * is damage to durable data (refuse to start), one at or past it a torn write
+ * (truncate). No byte inside a record is ever read for that decision.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -68,16 +74,18 @@ int wal_create_segment(struct storage *st, uint64_t seq)
     int fd = st->sys->open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
     if (fd < 0)
         return st_fail(st, STORAGE_EIO, "wal: create %s: %s", name, strerror(errno));
-    uint8_t head[2 * REC_HDR_BYTES + 8];
+    uint8_t head[WAL_DATA_START] = {0}; /* header, hard state, empty slots */
     struct rec h = {.type = REC_SEGHDR,
                     .aux = STORAGE_FORMAT_VERSION,
                     .index = seq,
                     .len = 8,
                     .data = (const uint8_t *)REC_SEG_MAGIC};
     size_t n = rec_encode(head, &h);
+    _Static_assert(2 * REC_HDR_BYTES + 8 <= WAL_SLOT_A, "header fits before the slots");
     const struct raft_hard_state *w = &st->hs_written;
     struct rec hs = {.type = REC_HARDSTATE, .aux = w->vote, .term = w->term, .index = w->commit};
-    n += rec_encode(head + n, &hs);
+    rec_encode(head + n, &hs);
+    n = sizeof head;
     if (storage_pwrite_all(st->sys, fd, head, n, 0) < 0) {
         int e = errno;
         st->sys->close(fd);
@@ -112,10 +120,12 @@ int wal_create_segment(struct storage *st, uint64_t seq)
             return drc;
         }
     }
-    st->segs[st->n_segs++] = (struct seg_info){.seq = seq, .max_index = 0};
+    st->segs[st->n_segs++] =
+        (struct seg_info){.seq = seq, .max_index = 0, .version = STORAGE_FORMAT_VERSION};
     st->fd = fd;
     st->size = n;
     st->synced_size = 0;
+    st->slot_next = 0;
     return 0;
 }
 
@@ -130,6 +140,21 @@ static int wal_sync_active(struct storage *st)
         return st_fail(st, STORAGE_EIO, "wal: fdatasync %s: %s", name, strerror(errno));
     }
     st->synced_size = st->size;
+    return wal_note_synced(st);
+}
+
+int wal_note_synced(struct storage *st)
+{
+    uint8_t slot[REC_HDR_BYTES];
+    struct rec claim = {.type = REC_DURABLE, .index = st->synced_size};
+    rec_encode(slot, &claim);
+    uint64_t off = st->slot_next ? WAL_SLOT_B : WAL_SLOT_A;
+    if (storage_pwrite_all(st->sys, st->fd, slot, sizeof slot, off) < 0) {
+        char name[64];
+        seg_name(st->segs[st->n_segs - 1].seq, name, sizeof name);
+        return st_fail(st, STORAGE_EIO, "wal: write sync slot of %s: %s", name, strerror(errno));
+    }
+    st->slot_next ^= 1;
     return 0;
 }
 
@@ -153,17 +178,11 @@ int storage_write(struct storage *st)
         if (rc)
             return rc;
     }
-    if (st->size + st->buf_len > st->opt.segment_bytes && st->size > 2 * REC_HDR_BYTES + 8) {
+    if (st->size + st->buf_len > st->opt.segment_bytes && st->size > WAL_DATA_START) {
         rc = wal_roll(st);
         if (rc)
             return rc;
     }
-    /* Close the write with what was durable before it: a record that says "offset
-     * S was durable" lets recovery call damage below S corruption, never a crash. */
-    struct rec claim = {.type = REC_DURABLE, .index = st->synced_size};
-    rc = wal_buffer(st, &claim);
-    if (rc)
-        return rc;
     if (storage_pwrite_all(st->sys, st->fd, st->buf, st->buf_len, st->size) < 0) {
         char name[64];
         seg_name(st->segs[st->n_segs - 1].seq, name, sizeof name);

@@ -63,7 +63,8 @@ static void put_rec(struct seg_writer *w, const struct rec *r)
         w->len += rec_encode(w->buf + w->len, r);
 }
 
-/* A valid segment header, then the hard state every real segment starts with. */
+/* A valid segment header, then the hard state every real segment starts with and
+ * the reserved area up to where the records start. */
 static void put_seg_start(struct seg_writer *w, bool with_hs)
 {
     struct rec hdr = {.type = REC_SEGHDR,
@@ -75,6 +76,8 @@ static void put_seg_start(struct seg_writer *w, bool with_hs)
     if (with_hs) {
         struct rec hs = {.type = REC_HARDSTATE, .aux = RAFT_NONE, .term = 1};
         put_rec(w, &hs);
+        memset(w->buf + w->len, 0, WAL_DATA_START - w->len); /* empty sync slots */
+        w->len = WAL_DATA_START;
     }
 }
 
@@ -122,7 +125,7 @@ static void put_snapshot(struct fuzz_in *in)
     const uint8_t *d = fuzz_bytes(in, fuzz_u8(in), &data_len);
     memcpy(img + 40 + conf_len, d, data_len);
     memcpy(img, SNAP_MAGIC, 8);
-    rec_put32(img + 8, STORAGE_FORMAT_VERSION);
+    rec_put32(img + 8, SNAP_FORMAT_VERSION);
     rec_put32(img + 12, (uint32_t)conf_len);
     rec_put64(img + 16, index);
     rec_put64(img + 24, term);

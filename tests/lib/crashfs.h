@@ -24,6 +24,8 @@
  *
  * Afterwards the model restarts from the new state (everything durable, nothing
  * pending). The same seed and the same sequence of calls give the same state.
+ * fsync and fdatasync under the root are modelled, never passed to the kernel
+ * (the test machine itself does not lose power), so tests run at memory speed.
  *
  * crashfs_crash_at(n) simulates the power going out between two operations: the
  * n-th mutating call under the root (write, sync, truncate, fallocate, create,

@@ -96,5 +96,14 @@ void cf_dirops_clear(struct cf_dir *d);
 void cf_apply(uint8_t **buf, uint64_t *size, uint64_t *cap, const struct cf_op *op,
               uint64_t keep_from, uint64_t keep_to);
 void cf_ops_clear(struct cf_inode *ino);
+/* Records a name operation in d (pending until d is fsynced) and applies it to the
+ * current entries. */
+void cf_dirop_add(struct cf_dir *d, enum cf_dirop_kind kind, const char *name, const char *from,
+                  struct cf_inode *ino);
+/* Records a pending write (a copy of data), truncation or extension of ino. */
+void cf_op_add(struct cf_inode *ino, enum cf_op_kind kind, uint64_t off, const void *data,
+               uint64_t len);
+/* Makes every pending operation of a file durable. */
+void cf_inode_sync(struct cf_inode *ino);
 
 #endif

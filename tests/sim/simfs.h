@@ -64,7 +64,9 @@ void simfs_arm(struct simfs *fs, uint64_t k, bool after);
 /* Rewrites the directory into a possible post-power-loss state and forgets every
  * unsynced change. Call with every descriptor of the node closed. 0 or -1. */
 int simfs_crash(struct simfs *fs);
-/* True when nothing outside *.tmp files is unsynced (data or names). */
+/* True when no name and no file length is unsynced outside *.tmp files: every
+ * unsynced write, if any, overwrites bytes already durable (storage's sync slots,
+ * rewritten after each fdatasync, are such writes; recovery copes with them torn). */
 bool simfs_clean(const struct simfs *fs);
 
 #endif

@@ -137,8 +137,13 @@ bool simfs_clean(const struct simfs *fs)
         size_t len = strlen(nm);
         if (len > 4 && strcmp(nm + len - 4, ".tmp") == 0)
             continue;
-        if (in->n_pend || strcmp(in->name, in->dname) != 0)
+        if (strcmp(in->name, in->dname) != 0)
             return false;
+        for (size_t k = 0; k < in->n_pend; k++) {
+            const struct simfs_pend *p = &in->pend[k];
+            if (p->trunc || p->off + p->len > in->dur_len)
+                return false;
+        }
     }
     return true;
 }

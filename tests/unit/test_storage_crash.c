@@ -6,10 +6,13 @@
  * state after the last complete record before the cut: a prefix that holds every
  * record synced before it, never a wrong record. Appending after the recovery and
  * reopening must keep that prefix; the same again with preallocated zeros after
- * the cut. Then bits and bytes are flipped at random offsets: a flip in a record
- * that a later record vouches for as durable must refuse to start with an error
- * naming the file and offset; a flip in the last, unconfirmed write may only drop
- * that write from the flipped record on.
+ * the cut. Each segment's sync slots (the bytes known durable) are cleared in the
+ * staged cut, as after a crash before any sync; with them intact, a cut below the
+ * synced length must refuse. Then bits and bytes are flipped at random offsets: a
+ * flip in a record below the synced length must refuse to start with an error
+ * naming the file and offset; with the slots cleared, a flip in the last segment
+ * may only drop the records from the flipped one on; a flip in a slot or in the
+ * padding of the header area changes nothing.
  *
  * The expected states come from a model in this file that replays the operations
  * the test issued; the records in the written files are checked against those
@@ -51,8 +54,7 @@ struct cr_log {
     size_t len[CR_MAX_SEGS];
     size_t n_bounds[CR_MAX_SEGS];
     size_t bound[CR_MAX_SEGS][CR_MAX_RECS];
-    struct cr_state *state[CR_MAX_SEGS];      /* state[s][k]: after bound[s][k] */
-    uint64_t claim[CR_MAX_SEGS][CR_MAX_RECS]; /* REC_DURABLE's offset claim, or 0 */
+    struct cr_state *state[CR_MAX_SEGS]; /* state[s][k]: after bound[s][k] */
 };
 
 static struct cr_log lg;
@@ -147,10 +149,6 @@ static int cr_index(const char *dir)
                 if (r.term != s.hs.term || r.aux != s.hs.vote || r.index != s.hs.commit)
                     return -1;
                 s.hs = (struct raft_hard_state){.term = r.term, .vote = r.aux, .commit = r.index};
-            } else if (r.type == REC_DURABLE) {
-                if (r.index > off) /* it can only vouch for what came before it */
-                    return -1;
-                lg.claim[k][nb] = r.index;
             } else {
                 const struct cr_op *op = &lg.ops[next_op++];
                 if (op->is_hs != (r.type == REC_HARDSTATE))
@@ -168,6 +166,8 @@ static int cr_index(const char *dir)
             off += sz;
             lg.bound[k][nb] = off;
             lg.state[k][nb++] = s;
+            if (nb == 2) /* header and hard state; the sync slots; then the records */
+                off = WAL_DATA_START;
         }
         lg.n_bounds[k] = nb;
     }
@@ -203,8 +203,11 @@ static int cr_build(char *dir, uint64_t segment_bytes)
 }
 
 /* Writes segment k as img[0..cut) and every other segment intact. With zeros,
- * segment k continues with that many zero bytes, as preallocated space does. */
-static int cr_stage_z(const char *dir, size_t k, const uint8_t *img, size_t cut, size_t zeros)
+ * segment k continues with that many zero bytes, as preallocated space does.
+ * Unless keep_slots, segment k's sync slots are cleared: no sync is known, as
+ * after a crash before the first one, so any cut is a torn write. */
+static int cr_stage_zs(const char *dir, size_t k, const uint8_t *img, size_t cut, size_t zeros,
+                       bool keep_slots)
 {
     static uint8_t tmp[64 * 1024];
     for (size_t j = 0; j < lg.n_segs; j++) {
@@ -212,11 +215,13 @@ static int cr_stage_z(const char *dir, size_t k, const uint8_t *img, size_t cut,
         tsu_seg_path(dir, j + 1, path, sizeof path);
         const uint8_t *src = j == k ? img : lg.img[j];
         size_t n = j == k ? cut : lg.len[j];
-        if (j == k && zeros) {
+        if (j == k) {
             if (n + zeros > sizeof tmp)
                 return -1;
             memcpy(tmp, img, n);
             memset(tmp + n, 0, zeros);
+            if (!keep_slots && n > WAL_SLOT_A)
+                memset(tmp + WAL_SLOT_A, 0, (n < WAL_DATA_START ? n : WAL_DATA_START) - WAL_SLOT_A);
             src = tmp;
             n += zeros;
         }
@@ -226,9 +231,14 @@ static int cr_stage_z(const char *dir, size_t k, const uint8_t *img, size_t cut,
     return 0;
 }
 
+static int cr_stage_z(const char *dir, size_t k, const uint8_t *img, size_t cut, size_t zeros)
+{
+    return cr_stage_zs(dir, k, img, cut, zeros, false);
+}
+
 static int cr_stage(const char *dir, size_t k, const uint8_t *img, size_t cut)
 {
-    return cr_stage_z(dir, k, img, cut, 0);
+    return cr_stage_zs(dir, k, img, cut, 0, true);
 }
 
 static int cr_matches(const struct storage_boot *b, const struct cr_state *s)
@@ -385,7 +395,8 @@ static uint64_t rng(void)
     return rng_state;
 }
 
-/* One flipped bit or byte at a random offset of a random segment. */
+/* One flipped bit or byte at a random offset of a random segment; the last
+ * segment's sync slots kept or cleared at random. */
 static void cr_flips(uint64_t segment_bytes, int rounds)
 {
     char dir[64];
@@ -397,41 +408,70 @@ static void cr_flips(uint64_t segment_bytes, int rounds)
     for (int i = 0; i < rounds; i++) {
         size_t k = (size_t)(rng() % lg.n_segs);
         size_t off = (size_t)(rng() % lg.len[k]);
+        bool keep_slots = k != last || rng() % 2;
         uint8_t mask = (i & 1) ? (uint8_t)(1u << (rng() % 8)) : (uint8_t)(1 + rng() % 255);
         lg.img[k][off] ^= mask;
-        int staged = cr_stage(dir, k, lg.img[k], lg.len[k]);
+        int staged = cr_stage_zs(dir, k, lg.img[k], lg.len[k], 0, keep_slots);
         lg.img[k][off] ^= mask;
         CHECK(staged == 0);
         struct storage *st;
         struct storage_boot b;
         char err[512];
         int rc = storage_open(&st, dir, &o, &b, err, sizeof err);
-        /* The damaged record r, and whether a later record vouches for it. */
-        size_t r = 0;
-        while (lg.bound[k][r] <= off)
-            r++;
-        size_t start = r ? lg.bound[k][r - 1] : 0;
-        bool vouched = false;
-        for (size_t j = r + 1; j < lg.n_bounds[k]; j++)
-            vouched = vouched || lg.claim[k][j] > start;
-        if (k == last && !vouched) {
-            /* Unconfirmed tail: indistinguishable from a torn write. */
+        bool in_record = off < 2 * REC_HDR_BYTES + 8 || off >= WAL_DATA_START;
+        const struct cr_state *want = NULL; /* NULL: must refuse */
+        if (!in_record) {
+            want = &lg.state[last][lg.n_bounds[last] - 1]; /* a slot or padding */
+        } else if (!keep_slots) {
+            /* Nothing known synced: the flipped record and what follows it go, as
+             * after a torn write (a flip in the header: the whole segment). */
+            size_t r = 0;
+            while (lg.bound[k][r] <= off)
+                r++;
+            want = r >= 2 ? &lg.state[k][r - 1] : cr_expect(k, 0);
+        }
+        if (want == NULL) {
             if (rc == 0) {
-                const struct cr_state *want = r ? &lg.state[k][r - 1] : cr_expect(k, 0);
-                int ok = cr_matches(&b, want);
                 storage_boot_free(&b);
                 storage_close(st);
-                CHECK(ok);
+                fprintf(stderr, "  flip seg %zu off %zu mask %02x opened\n", k, off, mask);
             }
+            CHECK(rc == STORAGE_ECORRUPT);
+            CHECK(strstr(err, ".seg offset") != NULL);
             continue;
         }
+        if (rc)
+            fprintf(stderr, "  flip seg %zu off %zu mask %02x: %s\n", k, off, mask, err);
+        CHECK(rc == 0);
+        int ok = cr_matches(&b, want);
+        storage_boot_free(&b);
+        storage_close(st);
+        CHECK(ok);
+    }
+    cr_free();
+    tsu_rmdir(dir);
+}
+
+/* With the sync slots intact, the last segment cut anywhere below the synced
+ * length lost durable records: refuse, naming the file. */
+TEST(storage_crash_cut_below_synced_refuses)
+{
+    char dir[64];
+    CHECK(cr_build(dir, 1u << 30) == 0);
+    struct storage_options o;
+    tsu_options(&o);
+    o.sys = &tsu_sys_nosync;
+    for (size_t cut = WAL_DATA_START; cut < lg.len[0]; cut += 7) {
+        struct storage *st;
+        struct storage_boot b;
+        char err[512];
+        CHECK(cr_stage(dir, 0, lg.img[0], cut) == 0);
+        int rc = storage_open(&st, dir, &o, &b, err, sizeof err);
         if (rc == 0) {
             storage_boot_free(&b);
             storage_close(st);
-            fprintf(stderr, "  flip seg %zu off %zu mask %02x opened\n", k, off, mask);
         }
-        CHECK(rc == STORAGE_ECORRUPT);
-        CHECK(strstr(err, ".seg offset") != NULL);
+        CHECK(rc == STORAGE_ECORRUPT && strstr(err, "0000000000000001.seg offset"));
     }
     cr_free();
     tsu_rmdir(dir);

@@ -125,3 +125,31 @@ TEST(crashfs_power_cut_at_nth_operation)
     crashfs_free();
     tsu_rmdir(dir);
 }
+
+/* One node's directory crashes; a sibling's pending writes stay pending. */
+TEST(crashfs_crash_one_subdirectory)
+{
+    char root[64], a[96], b[96];
+    tsu_mkdtemp(root, sizeof root);
+    CHECK(crashfs_init(root) == 0);
+    snprintf(a, sizeof a, "%s/a", root);
+    snprintf(b, sizeof b, "%s/b", root);
+    CHECK(S->mkdir(a, 0755) == 0 && S->mkdir(b, 0755) == 0);
+    CHECK(storage_fsync_dir(S, root) == 0);
+    CHECK(make_file(a, "f", 700, 0, 1) == 0);
+    CHECK(make_file(b, "f", 700, 0, 1) == 0);
+    CHECK(crashfs_crash(a, 7, CRASHFS_LOSE_ALL) == 0);
+    CHECK_EQ_U64(file_size(a, "f"), 0);
+    CHECK_EQ_U64(file_size(b, "f"), 700); /* untouched, still unsynced */
+    CHECK(crashfs_crash(NULL, 8, CRASHFS_LOSE_ALL) == 0);
+    CHECK_EQ_U64(file_size(b, "f"), 0);
+    /* A directory whose own name was never made durable goes with its files. */
+    char c[96];
+    snprintf(c, sizeof c, "%s/c", root);
+    CHECK(S->mkdir(c, 0755) == 0);
+    CHECK(make_file(c, "g", 10, 1, 1) == 0);
+    CHECK(crashfs_crash(NULL, 9, CRASHFS_LOSE_ALL) == 0);
+    CHECK(file_size(root, "c") == -1);
+    crashfs_free();
+    tsu_rmdir(root);
+}

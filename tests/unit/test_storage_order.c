@@ -95,6 +95,11 @@ static void commit_vs_entries(uint64_t segment_bytes)
     tsu_seg_path(dir, wseq, path, sizeof path);
     CHECK(tsu_read(path, &img, &len) == 0);
     for (size_t cut = from; cut <= len; cut++) {
+        for (uint64_t extra = wseq + 1; seg_len(dir, extra) >= 0; extra++) {
+            char xpath[160]; /* a segment the previous reopen rolled to */
+            tsu_seg_path(dir, extra, xpath, sizeof xpath);
+            CHECK(unlink(xpath) == 0);
+        }
         CHECK(tsu_write(path, img, cut) == 0);
         if (order_check(dir, &o)) {
             fprintf(stderr, "  segment %llu cut at %zu of %zu\n", (unsigned long long)wseq, cut,

@@ -206,7 +206,8 @@ TEST(storage_check_and_refusals)
     size_t len;
     tsu_seg_path(dir, 2, path, sizeof path);
     CHECK(tsu_read(path, &img, &len) == 0);
-    img[len / 2] ^= 4;
+    size_t flip = WAL_DATA_START + (len - WAL_DATA_START) / 2; /* inside the records */
+    img[flip] ^= 4;
     CHECK(tsu_write(path, img, len) == 0);
     out = open_memstream(&text, &tlen);
     CHECK(storage_check(dir, out) == 1);
@@ -216,7 +217,7 @@ TEST(storage_check_and_refusals)
     char err[512];
     CHECK(storage_open(&st, dir, &o, &b, err, sizeof err) == STORAGE_ECORRUPT);
     CHECK(strstr(err, "0000000000000002.seg offset") != NULL);
-    img[len / 2] ^= 4;
+    img[flip] ^= 4;
     CHECK(tsu_write(path, img, len) == 0);
     free(img);
     /* A missing segment. */
@@ -233,9 +234,9 @@ TEST(storage_check_and_refusals)
     CHECK(strstr(err, "gap") != NULL);
     /* Another format version. */
     snprintf(path, sizeof path, "%s/FORMAT", dir);
-    CHECK(tsu_write(path, (const uint8_t *)"vesper-storage-format 2\n", 24) == 0);
+    CHECK(tsu_write(path, (const uint8_t *)"vesper-storage-format 3\n", 24) == 0);
     CHECK(storage_open(&st, dir, &o, &b, err, sizeof err) == STORAGE_EVERSION);
-    CHECK(strstr(err, "version 2") != NULL);
+    CHECK(strstr(err, "version 3") != NULL);
     tsu_rmdir(dir);
 }
 

@@ -10,6 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "storage/crc32c.h"
+#include "storage/internal.h"
+
 char tsu_last_log[512];
 int tsu_n_logs;
 
@@ -203,4 +206,22 @@ struct raft_conf tsu_conf(void)
         snprintf(c.m[i].addr, sizeof c.m[i].addr, "http://10.0.0.%u:2380", i + 1);
     }
     return c;
+}
+
+size_t tsu_snap_file(raft_index index, raft_term term, size_t data_len, uint8_t *img, size_t cap)
+{
+    struct raft_conf c = tsu_conf();
+    size_t clen = snap_conf_encode(&c, img + SNAP_HDR_BYTES, cap - SNAP_HDR_BYTES - 4);
+    if (SNAP_HDR_BYTES + clen + data_len + 4 > cap)
+        abort();
+    memcpy(img, SNAP_MAGIC, 8);
+    rec_put32(img + 8, SNAP_FORMAT_VERSION);
+    rec_put32(img + 12, (uint32_t)clen);
+    rec_put64(img + 16, index);
+    rec_put64(img + 24, term);
+    rec_put64(img + 32, data_len);
+    memset(img + SNAP_HDR_BYTES + clen, 's', data_len);
+    size_t len = SNAP_HDR_BYTES + clen + data_len;
+    rec_put32(img + len, crc32c(0, img, len));
+    return len + 4;
 }

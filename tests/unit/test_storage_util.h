@@ -44,5 +44,8 @@ int tsu_boot_has(const struct storage_boot *b, raft_index from, raft_index to, r
                  uint32_t gen);
 /* A three-member configuration (two voters, one learner). */
 struct raft_conf tsu_conf(void);
+/* The exact bytes of a snapshot file as a leader sends them (index, term, tsu_conf,
+ * data_len bytes of 's'); returns its size. */
+size_t tsu_snap_file(raft_index index, raft_term term, size_t data_len, uint8_t *img, size_t cap);
 
 #endif
