@@ -177,7 +177,7 @@ void node_sync_peers(struct node *n)
         /* A leader removing itself still needs our acknowledgements until its
          * removal commits and it has handed over: keep a peer while it leads or
          * while the applied configuration still has it. */
-        if (raft_conf_find(c, id) || raft_conf_find(&n->applied_conf, id) ||
+        if (raft_conf_find(c, id) || raft_conf_find(&n->rep.applied_conf, id) ||
             id == raft_leader(n->raft))
             continue;
         if (transport_remove_peer(n->tp, id) == RAFT_OK)
@@ -356,7 +356,7 @@ static void shutdown_node(struct node *n)
     storage_close(n->st);
     raft_free(n->raft);
     kv_free(n->kv);
-    free(n->snap_buf);
+    free(n->rep.snap_buf);
     log_info("stopped");
 }
 

@@ -4,7 +4,8 @@
  *
  * Everything runs on the loop thread. Events (client requests, peer messages,
  * ticks) only feed the core; node_process_ready() runs once after every loop
- * iteration and is the single place where the ordering rules live:
+ * iteration and hands over to the replica's Ready loop (src/replica), the single
+ * place where the ordering rules live:
  * persist -> send -> sync -> send acknowledgements -> apply -> answer -> advance.
  * Because it runs once per iteration, every proposal gathered in an iteration
  * shares one log write, one fdatasync and one AppendEntries per follower.
@@ -20,6 +21,7 @@
 #include "config.h"
 #include "node/metrics.h"
 #include "raft/raft.h"
+#include "replica/replica.h"
 
 struct storage;
 struct transport;
@@ -59,11 +61,13 @@ struct node_metrics {
 
 struct node {
     const struct vesper_config *cfg;
+    struct replica rep; /* core, storage, state machine and the Ready loop */
+    /* Shortcuts to rep.raft, rep.st, rep.kv, kept in step by ready.c (a reload
+     * replaces the core and the storage). */
     struct raft *raft;
     struct storage *st;
-    struct transport *tp;
     struct kv *kv;
-    struct raft_conf applied_conf; /* configuration as of the applied index */
+    struct transport *tp;
 
     h2o_globalconf_t h2o_cfg;
     h2o_context_t ctx;
@@ -80,8 +84,6 @@ struct node {
     uint32_t n_conns;              /* accepted connections open */
     uint32_t n_peer_conns;         /* ... of them in the peer reserve (see listener.c) */
     h2o_linklist_t reserved_conns; /* struct conn_slot in the peer reserve */
-    uint8_t *snap_buf;             /* scratch for outgoing snapshot chunks */
-    size_t snap_buf_cap;
 
     struct {
         raft_id id;

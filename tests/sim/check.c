@@ -8,8 +8,8 @@
  *                       committed chain there;
  *   state-machine-safety index -> (term, hash, state hash after it) of applied entries;
  *   commit-monotonic    raft_status().commit never decreases while a node is up;
- *   durability          votes and acknowledgements leave only with the synced disk
- *                       already holding what they promise;
+ *   durability          votes and acknowledgements leave only with the disk synced
+ *                       and holding what they promise;
  *   read-linearizability a read index is at least every commit known when it began.
  */
 #include "sim/sim.h"
@@ -192,8 +192,8 @@ static void check_new_leader(struct sim_world *w, struct sim_node *n, raft_term 
 void sim_check_node(struct sim_world *w, struct sim_node *n)
 {
     struct sim_check *c = w->check;
-    enum raft_role role = raft_role(n->r);
-    raft_term term = raft_term_now(n->r);
+    enum raft_role role = raft_role(n->rep.raft);
+    raft_term term = raft_term_now(n->rep.raft);
     sim_rules_node(w, n);
     if (role == RAFT_LEADER) {
         c->term_leader = grow(c->term_leader, &c->cap_terms, term, sizeof *c->term_leader);
@@ -212,64 +212,50 @@ void sim_check_node(struct sim_world *w, struct sim_node *n)
     }
     n->role_seen = role;
     struct raft_status st;
-    raft_status(n->r, &st);
+    raft_status(n->rep.raft, &st);
     if (st.commit < n->commit_seen)
         sim_fail(w, "commit-monotonic", "n%u commit went from %llu to %llu", (unsigned)n->id,
                  (unsigned long long)n->commit_seen, (unsigned long long)st.commit);
     n->commit_seen = st.commit;
 }
 
-uint64_t sim_check_promise(struct sim_node *n, const struct raft_msg *m)
+/* The shipped loop syncs before it sends anything that promises durable state, so
+ * when such a message leaves, nothing but snapshot temp files may be unsynced on
+ * the node's disk, and what storage holds must cover the promise. */
+void sim_check_sent(struct sim_world *w, struct sim_node *n, const struct raft_msg *m)
 {
-    if (m->type != RAFT_MSG_APPEND_RESP || m->reject || m->index == 0)
-        return 0;
-    const struct sim_log *l = &n->cur.log;
-    const struct sim_entry *e = sim_log_at(l, m->index);
-    if (e)
-        return e->chain;
-    return m->index == l->base_index ? l->base_chain : 0;
-}
-
-bool sim_check_synced_holds(struct sim_node *n, raft_index i, uint64_t chain)
-{
-    const struct sim_log *l = &n->syn.log;
-    if (i <= n->syn.snap.index)
-        return true;
-    const struct sim_entry *e = sim_log_at(l, i);
-    if (e)
-        return e->chain == chain;
-    return i == l->base_index && l->base_chain == chain;
-}
-
-void sim_check_sent(struct sim_world *w, struct sim_node *n, const struct raft_msg *m,
-                    const uint64_t *promise)
-{
-    const struct raft_hard_state *hs = &n->syn.hs;
     sim_rules_sent(w, n, m);
+    const struct sim_disk *d = &n->cur;
+    const char *broken = NULL;
     if (m->type == RAFT_MSG_VOTE_RESP && m->granted && !m->prevote) {
-        if (hs->term < m->term || (hs->term == m->term && hs->vote != m->to))
-            sim_fail(w, "durability", "n%u grants vote to n%u in term %llu, synced %llu/%d",
-                     (unsigned)n->id, (unsigned)m->to, (unsigned long long)m->term,
-                     (unsigned long long)hs->term, (int)hs->vote);
+        if (d->hs.term < m->term || (d->hs.term == m->term && d->hs.vote != m->to))
+            broken = "a vote its hard state does not hold";
     } else if (m->type == RAFT_MSG_APPEND_RESP && !m->reject && m->index) {
-        uint64_t chain = promise ? *promise : sim_check_promise(n, m);
-        /* Already durable when the ack was produced: the promise held then. A
-         * higher-term leader may have truncated those entries since (the ack is a
-         * stale duplicate addressed to a deposed leader), which Raft permits. */
-        if (chain == SIM_PROMISE_KEPT)
-            return;
-        if (!sim_check_synced_holds(n, m->index, chain))
-            sim_fail(w, "durability", "n%u acknowledges %llu to n%u, synced log ends at %llu",
-                     (unsigned)n->id, (unsigned long long)m->index, (unsigned)m->to,
-                     (unsigned long long)sim_log_last(&n->syn.log));
+        if (m->index > d->snap_index && m->index > d->log.base_index &&
+            !sim_log_at(&d->log, m->index))
+            broken = "entries its log does not hold";
     } else if (m->type == RAFT_MSG_SNAPSHOT_RESP && !m->reject) {
         /* Only the final acknowledgement promises anything: the whole snapshot. */
         bool final = m->snap_index == n->seen_snap_index && m->offset >= n->seen_snap_size;
-        if (final && n->syn.snap.index < m->snap_index && sim_log_last(&n->syn.log) < m->snap_index)
-            sim_fail(w, "durability", "n%u acknowledges all of snapshot %llu, synced %llu",
-                     (unsigned)n->id, (unsigned long long)m->snap_index,
-                     (unsigned long long)n->syn.snap.index);
+        if (final && d->snap_index < m->snap_index && sim_log_last(&d->log) < m->snap_index)
+            broken = "a snapshot it has not installed";
+    } else {
+        return;
     }
+    if (!broken && !simfs_clean(&n->fs))
+        broken = "state its disk has not synced";
+    if (broken)
+        sim_fail(w, "durability", "n%u sends %s to n%u (term %llu index %llu) promising %s",
+                 (unsigned)n->id, raft_msg_name(m->type), (unsigned)m->to,
+                 (unsigned long long)m->term, (unsigned long long)m->index, broken);
+}
+
+raft_index sim_check_max_applied(struct sim_world *w, uint64_t *chain)
+{
+    struct sim_check *c = w->check;
+    raft_index m = c->max_applied;
+    *chain = m ? sim_check_chain_of(w, m, c->ap[m].term) : 0;
+    return m;
 }
 
 void sim_check_read_start(struct sim_world *w, uint64_t read_id)
@@ -280,7 +266,7 @@ void sim_check_read_start(struct sim_world *w, uint64_t read_id)
         if (!w->node[i].up)
             continue;
         struct raft_status st;
-        raft_status(w->node[i].r, &st);
+        raft_status(w->node[i].rep.raft, &st);
         if (st.commit > max)
             max = st.commit;
     }
@@ -314,7 +300,7 @@ bool sim_converged(struct sim_world *w, char *why, size_t cap)
         return false;
     }
     struct raft_status st;
-    raft_status(w->node[lead].r, &st);
+    raft_status(w->node[lead].rep.raft, &st);
     for (uint32_t i = 0; i < w->conf.n; i++) {
         struct sim_node *n = &w->node[w->conf.m[i].id];
         if (!n->up) {

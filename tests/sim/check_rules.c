@@ -40,7 +40,7 @@ void sim_rules_delivered(struct sim_world *w, const struct raft_msg *m)
     if (m->type != RAFT_MSG_VOTE || !m->prevote || !w->node[m->to].up)
         return;
     struct raft_status st;
-    raft_status(w->node[m->to].r, &st);
+    raft_status(w->node[m->to].rep.raft, &st);
     bool up_to_date =
         m->log_term > st.last_term || (m->log_term == st.last_term && m->index >= st.last_index);
     struct sim_prevote_req *q = &ru->prevote[m->to][m->from];
@@ -74,7 +74,7 @@ void sim_rules_sent(struct sim_world *w, struct sim_node *n, const struct raft_m
 static uint32_t voters_heard(struct sim_world *w, struct sim_node *n, uint64_t window_ms,
                              uint32_t *voters)
 {
-    const struct raft_conf *c = raft_current_conf(n->r);
+    const struct raft_conf *c = raft_current_conf(n->rep.raft);
     uint32_t heard = 0;
     *voters = 0;
     for (uint32_t k = 0; k < c->n; k++) {
@@ -95,18 +95,19 @@ void sim_rules_step(struct sim_world *w)
     uint64_t window = (uint64_t)SIM_CQ_PERIODS * w->cfg_template.election_ticks * SIM_TICK_MS;
     for (uint32_t i = 0; i < w->n_nodes && !w->failed; i++) {
         struct sim_node *n = &w->node[i];
-        bool leader = n->up && raft_role(n->r) == RAFT_LEADER;
+        bool leader = n->up && raft_role(n->rep.raft) == RAFT_LEADER;
+        if (!n->up)
+            ru->seen_leader[i] = false; /* a restart starts a new history */
         if (!leader) {
             ru->leader_term[i] = 0;
             continue;
         }
-        raft_term term = raft_term_now(n->r);
-        if (ru->leader_term[i] != term || ru->leader_incarnation[i] != n->incarnation) {
+        raft_term term = raft_term_now(n->rep.raft);
+        if (ru->leader_term[i] != term) {
             ru->leader_term[i] = term;
-            ru->leader_incarnation[i] = n->incarnation;
             ru->leader_since_ms[i] = w->now_ms;
         }
-        const struct raft_conf *c = raft_current_conf(n->r);
+        const struct raft_conf *c = raft_current_conf(n->rep.raft);
         if (memcmp(c, &ru->conf[i], sizeof *c) != 0) {
             ru->conf[i] = *c;
             ru->conf_since_ms[i] = w->now_ms;
@@ -128,14 +129,14 @@ void sim_rules_node(struct sim_world *w, struct sim_node *n)
 {
     struct sim_rules *ru = &w->rules;
     raft_id i = n->id;
-    raft_term term = raft_term_now(n->r);
+    raft_term term = raft_term_now(n->rep.raft);
     struct raft_status st;
-    raft_status(n->r, &st);
+    raft_status(n->rep.raft, &st);
     bool leader = st.role == RAFT_LEADER;
     if (leader && ru->seen_leader[i] && ru->seen_term[i] == term &&
-        ru->seen_incarnation[i] == n->incarnation && st.commit > ru->seen_commit[i]) {
+        st.commit > ru->seen_commit[i]) {
         raft_term t = 0;
-        if (raft_entry_term(n->r, st.commit, &t) && t != term)
+        if (raft_entry_term(n->rep.raft, st.commit, &t) && t != term)
             sim_fail(w, "own-term-commit",
                      "n%u, leader of term %llu, moves commit %llu -> %llu onto an entry of "
                      "term %llu",
@@ -144,11 +145,5 @@ void sim_rules_node(struct sim_world *w, struct sim_node *n)
     }
     ru->seen_leader[i] = leader;
     ru->seen_term[i] = term;
-    ru->seen_incarnation[i] = n->incarnation;
     ru->seen_commit[i] = st.commit;
-}
-
-void sim_rules_reset(struct sim_world *w)
-{
-    memset(&w->rules, 0, sizeof w->rules);
 }

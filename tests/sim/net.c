@@ -5,9 +5,8 @@
  * order: the partition matrix (directional, so asymmetric
  * partitions and bridge nodes are just patterns of blocked pairs), random drop,
  * random duplication, the scenario filter (on the copy, which it may trim) and a random delay,
- * which is also what reorders messages. Snapshot chunks leave the core without bytes; like the real
- * shell, the sender fills them from the snapshot it holds, or drops the chunk if it no longer holds
- * that snapshot (the leader will notice and start over).
+ * which is also what reorders messages. Snapshot chunks arrive here with their bytes, which the
+ * replica read from the sender's storage.
  */
 #include "sim/sim.h"
 
@@ -85,20 +84,11 @@ static void enqueue(struct sim_world *w, const struct raft_msg *m)
     sim_heap_push(w, &ev);
 }
 
-static void send_part(struct sim_world *w, struct sim_node *from, const struct raft_msg *m)
+static void send_part(struct sim_world *w, const struct raft_msg *m)
 {
     if (w->blocked[m->from][m->to] || sim_chance(&w->prng, w->drop_pm))
         return;
     struct raft_msg tmp = *m;
-    if (m->type == RAFT_MSG_SNAPSHOT && !m->data && m->len) {
-        const struct sim_snap *s = &from->syn.snap;
-        if (s->index != m->snap_index || m->offset + m->len > s->size) {
-            sim_trace(w, "sim: n%u drops chunk of snapshot %llu (holds %llu)", (unsigned)from->id,
-                      (unsigned long long)m->snap_index, (unsigned long long)s->index);
-            return;
-        }
-        tmp.data = s->data + m->offset;
-    }
     enqueue(w, &tmp);
     if (sim_chance(&w->prng, w->dup_pm))
         enqueue(w, &tmp);
@@ -116,7 +106,7 @@ void sim_net_send(struct sim_world *w, struct sim_node *from, const struct raft_
         return;
     }
     if (m->type != RAFT_MSG_APPEND || m->n_entries < 2 || !sim_chance(&w->prng, w->split_pm)) {
-        send_part(w, from, m);
+        send_part(w, m);
         return;
     }
     uint32_t k = 1 + (uint32_t)sim_range(&w->prng, m->n_entries - 1);
@@ -127,8 +117,8 @@ void sim_net_send(struct sim_world *w, struct sim_node *from, const struct raft_
     tail.log_term = m->entries[k - 1].term;
     tail.entries = m->entries + k;
     tail.n_entries = m->n_entries - k;
-    send_part(w, from, &head);
-    send_part(w, from, &tail);
+    send_part(w, &head);
+    send_part(w, &tail);
 }
 
 void sim_net_deliver(struct sim_world *w, struct raft_msg *m)
@@ -155,7 +145,7 @@ void sim_net_deliver(struct sim_world *w, struct raft_msg *m)
                   (unsigned long long)m->commit, m->reject ? " reject" : "",
                   m->granted ? " granted" : "");
     sim_rules_delivered(w, m);
-    int rc = raft_step(n->r, m);
+    int rc = raft_step(n->rep.raft, m);
     if (rc != RAFT_OK)
         sim_trace(w, "sim: n%u step %s -> %s", (unsigned)m->to, raft_msg_name(m->type),
                   raft_strerror(rc));

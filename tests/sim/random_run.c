@@ -1,12 +1,12 @@
 /* random_run.c: one seeded random run of the simulated cluster.
  *
  * A run alternates fault phases (drops, duplicates, partitions of every shape,
- * crashes) with healed phases (full connectivity, every node up). Client traffic,
- * reads, transfers, membership changes and snapshots happen throughout. After each
- * heal a leader must appear within SIM_LIVENESS_TIMEOUTS election timeouts; after
- * the last step the cluster is healed for good, proposals stop, and every member must
- * converge on the same applied index and state. The seed decides everything, so a
- * failing seed replays exactly under --seed.
+ * crashes between loop iterations and disk crashes inside them) with healed phases (full
+ * connectivity, every node up). Client traffic, reads, transfers, membership changes and snapshots
+ * happen throughout. After each heal a leader must appear within SIM_LIVENESS_TIMEOUTS election
+ * timeouts; after the last step the cluster is healed for good, proposals stop, and every member
+ * must converge on the same applied index and state. The seed decides everything, so a failing seed
+ * replays exactly under --seed.
  */
 #include "sim/sim.h"
 
@@ -112,6 +112,7 @@ static void start_heal_phase(struct run *run)
     w->split_pm = 0;
     w->max_delay_ms = 4;
     for (uint32_t i = 0; i < w->n_nodes; i++) {
+        w->node[i].fs.crash_in = 0; /* an armed crash that has not struck is called off */
         if (w->node[i].started && !w->node[i].up && !w->node[i].removed)
             sim_node_start(w, i);
     }
@@ -120,7 +121,7 @@ static void start_heal_phase(struct run *run)
 
 static void membership_action(struct sim_world *w, raft_id lead)
 {
-    const struct raft_conf *c = raft_current_conf(w->node[lead].r);
+    const struct raft_conf *c = raft_current_conf(w->node[lead].rep.raft);
     uint32_t voters = raft_conf_voters(c);
     for (uint32_t i = 0; i < c->n; i++) {
         if (!c->m[i].voter && voters < 7 && sim_chance(&w->prng, 700)) {
@@ -149,7 +150,7 @@ static raft_id random_leader(struct sim_world *w)
     raft_id ids[SIM_MAX_NODES];
     uint32_t k = 0;
     for (uint32_t i = 0; i < w->n_nodes; i++) {
-        if (w->node[i].up && raft_role(w->node[i].r) == RAFT_LEADER)
+        if (w->node[i].up && raft_role(w->node[i].rep.raft) == RAFT_LEADER)
             ids[k++] = i;
     }
     return k ? ids[sim_range(&w->prng, k)] : RAFT_NONE;
@@ -166,7 +167,7 @@ static void client_actions(struct run *run)
             sim_read(w, lead);
         if (sim_chance(&w->prng, 1) && w->node[lead].up) {
             raft_id to = (raft_id)sim_range(&w->prng, w->n_nodes);
-            int rc = raft_transfer(w->node[lead].r, to);
+            int rc = raft_transfer(w->node[lead].rep.raft, to);
             sim_trace(w, "sim: n%u transfer to n%u -> %s", (unsigned)lead, (unsigned)to,
                       raft_strerror(rc));
             sim_shell_process(w, &w->node[lead]);
@@ -175,12 +176,27 @@ static void client_actions(struct run *run)
             membership_action(w, lead);
     }
     raft_id any = random_node(w, true);
-    if (any != RAFT_NONE && sim_chance(&w->prng, 3) && raft_role(w->node[any].r) != RAFT_LEADER &&
+    if (any != RAFT_NONE && sim_chance(&w->prng, 3) &&
+        raft_role(w->node[any].rep.raft) != RAFT_LEADER &&
         sim_propose(w, any, NULL) != RAFT_ENOTLEADER)
         sim_fail(w, "propose-on-follower", "n%u accepted a proposal as a non-leader",
                  (unsigned)any);
     if (any != RAFT_NONE && sim_chance(&w->prng, 3))
         sim_shell_take_snapshot(w, &w->node[any], sim_range(&w->prng, 21));
+}
+
+/* A crash inside a node's Ready loop: the k-th disk call from now is its last,
+ * so power can fail between any two writes and syncs of the shipped loop. */
+static void arm_disk_crash(struct sim_world *w)
+{
+    raft_id id = random_node(w, true);
+    if (id == RAFT_NONE || w->node[id].fs.crash_in > 0)
+        return;
+    uint64_t k = 1 + sim_range(&w->prng, 12);
+    bool after = sim_chance(&w->prng, 500);
+    simfs_arm(&w->node[id].fs, k, after);
+    sim_trace(w, "sim: n%u disk crash armed at call +%llu (%s it)", (unsigned)id,
+              (unsigned long long)k, after ? "after" : "before");
 }
 
 static void fault_actions(struct run *run)
@@ -191,6 +207,8 @@ static void fault_actions(struct run *run)
         if (id != RAFT_NONE)
             sim_node_crash(w, id);
     }
+    if (sim_chance(&w->prng, 2))
+        arm_disk_crash(w);
     /* Short-lived leaderships are where old-term entries get re-replicated by a new
      * leader before its own entries spread (Figure 8): crash fresh leaders often. */
     raft_id lead = sim_leader(w);
@@ -256,6 +274,11 @@ bool sim_random_run(uint64_t seed, uint64_t steps, bool verbose)
      * that stale leaders live long enough to be tested. */
     o.pre_vote = sim_range(&pick, 4) != 0;
     o.check_quorum = sim_range(&pick, 4) != 0;
+    /* Storage: automatic snapshots every few dozen entries (none for some seeds),
+     * and segments small enough to roll often. */
+    o.snapshot_entries = sim_range(&pick, 5) ? 16 + sim_range(&pick, 200) : 0;
+    o.snapshot_trailing = sim_range(&pick, 30);
+    o.segment_bytes = 1024 + sim_range(&pick, 16384);
     o.verbose = verbose;
     sim_world_init(w, &o);
     struct run run = {.w = w};

@@ -16,6 +16,8 @@ struct scen_opts {
     bool pre_vote, check_quorum;
     uint32_t election_ticks;       /* large values keep elections scripted */
     uint32_t snapshot_chunk_bytes; /* 0: default */
+    uint64_t segment_bytes;        /* 0: storage\'s default */
+    uint32_t max_append_bytes;     /* 0: the simulation\'s default */
 };
 
 struct sim_world *scen_new(const struct scen_opts *o, bool verbose);
@@ -31,6 +33,7 @@ bool scen_trace_seq(struct sim_world *w, const char *const *subs, size_t n);
 raft_id scen_wait_leader(struct sim_world *w, uint64_t max_ms);
 raft_index scen_commit(struct sim_world *w, raft_id id);
 raft_index scen_last(struct sim_world *w, raft_id id);
+raft_index scen_snap(struct sim_world *w, raft_id id); /* the core's snapshot index */
 
 #define SCEN_EXPECT(w, cond)                                                            \
     do {                                                                                \

@@ -1,6 +1,6 @@
 /* scen_lib.c: the small driver the scripted scenarios share (see scen.h).
  *
- * Scenarios run on the same world, shell and invariant checks as the random runs;
+ * Scenarios run on the same world, replicas and invariant checks as the random runs;
  * what differs is that they pin down the choices a seed would make: who campaigns
  * and when, which links are cut, which messages a filter trims. Waiting is always
  * bounded in simulated milliseconds, so a broken core fails a scenario instead of
@@ -24,6 +24,9 @@ struct sim_world *scen_new(const struct scen_opts *o, bool verbose)
     so.election_ticks = o->election_ticks;
     if (o->snapshot_chunk_bytes)
         so.snapshot_chunk_bytes = o->snapshot_chunk_bytes;
+    so.segment_bytes = o->segment_bytes;
+    if (o->max_append_bytes)
+        so.max_append_bytes = o->max_append_bytes;
     so.verbose = verbose;
     sim_world_init(w, &so);
     w->capture = true;
@@ -46,7 +49,7 @@ bool scen_finish(struct sim_world *w)
 
 static bool leads(struct sim_world *w, raft_id id)
 {
-    return w->node[id].up && raft_role(w->node[id].r) == RAFT_LEADER;
+    return w->node[id].up && raft_role(w->node[id].rep.raft) == RAFT_LEADER;
 }
 
 bool scen_elect(struct sim_world *w, raft_id id, uint64_t max_ms)
@@ -54,7 +57,7 @@ bool scen_elect(struct sim_world *w, raft_id id, uint64_t max_ms)
     uint64_t end = w->now_ms + max_ms;
     while (!w->failed && w->now_ms < end && !leads(w, id)) {
         if (w->node[id].up) {
-            raft_campaign(w->node[id].r);
+            raft_campaign(w->node[id].rep.raft);
             sim_shell_process(w, &w->node[id]);
         }
         sim_run_ms(w, 25); /* a vote round trip: two deliveries and a sync */
@@ -65,15 +68,22 @@ bool scen_elect(struct sim_world *w, raft_id id, uint64_t max_ms)
 raft_index scen_commit(struct sim_world *w, raft_id id)
 {
     struct raft_status st;
-    raft_status(w->node[id].r, &st);
+    raft_status(w->node[id].rep.raft, &st);
     return st.commit;
 }
 
 raft_index scen_last(struct sim_world *w, raft_id id)
 {
     struct raft_status st;
-    raft_status(w->node[id].r, &st);
+    raft_status(w->node[id].rep.raft, &st);
     return st.last_index;
+}
+
+raft_index scen_snap(struct sim_world *w, raft_id id)
+{
+    struct raft_status st;
+    raft_status(w->node[id].rep.raft, &st);
+    return st.snap_index;
 }
 
 raft_id scen_wait_leader(struct sim_world *w, uint64_t max_ms)

@@ -27,7 +27,7 @@ static bool strip_filter(void *arg, struct raft_msg *m)
 
 static bool synced_term_at(struct sim_world *w, raft_id id, raft_index i, raft_term t)
 {
-    const struct sim_entry *e = sim_log_at(&w->node[id].syn.log, i);
+    const struct sim_entry *e = sim_log_at(&w->node[id].cur.log, i);
     return e && e->term == t;
 }
 
@@ -53,7 +53,7 @@ SIM_SCENARIO(figure8)
     w->filter = strip_filter;
     w->filter_arg = &s4;
     SCEN_EXPECT(w, scen_elect(w, 4, 300));
-    raft_term t4 = raft_term_now(w->node[4].r);
+    raft_term t4 = raft_term_now(w->node[4].rep.raft);
     sim_run_ms(w, 30);
     SCEN_EXPECT(w, synced_term_at(w, 4, 2, t4));
     /* (c) S4 crashes; S0 returns, wins a later term, and copies index 2 (term 1)
@@ -95,16 +95,17 @@ SIM_SCENARIO(split_vote)
     struct sim_world *w = scen_new(&o, verbose);
     sim_node_crash(w, 4);
     w->filter = drop_votes;
-    raft_campaign(w->node[0].r);
+    raft_campaign(w->node[0].rep.raft);
     sim_shell_process(w, &w->node[0]);
-    raft_campaign(w->node[1].r);
+    raft_campaign(w->node[1].rep.raft);
     sim_shell_process(w, &w->node[1]);
     sim_run_ms(w, 30);
     SCEN_EXPECT(w, sim_leader(w) == RAFT_NONE);
-    SCEN_EXPECT(w, raft_term_now(w->node[0].r) == 1 && raft_term_now(w->node[1].r) == 1);
+    SCEN_EXPECT(w,
+                raft_term_now(w->node[0].rep.raft) == 1 && raft_term_now(w->node[1].rep.raft) == 1);
     w->filter = NULL;
     raft_id l = scen_wait_leader(w, 2000);
-    SCEN_EXPECT(w, l != RAFT_NONE && raft_term_now(w->node[l].r) >= 2);
+    SCEN_EXPECT(w, l != RAFT_NONE && raft_term_now(w->node[l].rep.raft) >= 2);
     SCEN_SEQ(w, "n0: 0: start election for term 1", "n1: 1: start election for term 1", "grant",
              "won term");
     SCEN_EXPECT(w, !strstr(w->captured, "won term 1 "));
@@ -120,7 +121,7 @@ SIM_SCENARIO(partitioned_old_leader)
     raft_id old = scen_wait_leader(w, 2000);
     SCEN_EXPECT(w, old != RAFT_NONE);
     SCEN_EXPECT(w, scen_settle(w, 0, 500));
-    raft_term old_term = raft_term_now(w->node[old].r);
+    raft_term old_term = raft_term_now(w->node[old].rep.raft);
     sim_net_isolate(w, old);
     raft_index stale[3];
     for (int i = 0; i < 3; i++)
@@ -128,14 +129,14 @@ SIM_SCENARIO(partitioned_old_leader)
     sim_run_ms(w, 1000);
     raft_id fresh = sim_leader(w);
     SCEN_EXPECT(w, fresh != RAFT_NONE && fresh != old);
-    SCEN_EXPECT(w, raft_role(w->node[old].r) == RAFT_LEADER); /* no check-quorum */
+    SCEN_EXPECT(w, raft_role(w->node[old].rep.raft) == RAFT_LEADER); /* no check-quorum */
     for (int i = 0; i < 3; i++)
         SCEN_EXPECT(w, sim_propose(w, fresh, NULL) == RAFT_OK);
     sim_run_ms(w, 200);
     SCEN_EXPECT(w, scen_commit(w, old) < stale[0]);
     sim_net_heal(w);
     SCEN_EXPECT(w, scen_settle(w, 0, 2000));
-    SCEN_EXPECT(w, raft_role(w->node[old].r) == RAFT_FOLLOWER);
+    SCEN_EXPECT(w, raft_role(w->node[old].rep.raft) == RAFT_FOLLOWER);
     for (int i = 0; i < 3; i++) {
         raft_term t = 0;
         SCEN_EXPECT(w, sim_applied_term_at(w, stale[i], &t) && t != old_term);
@@ -154,23 +155,23 @@ static bool rejoin(bool verbose, bool pre_vote)
     raft_id l = scen_wait_leader(w, 2000);
     SCEN_EXPECT(w, l != RAFT_NONE);
     SCEN_EXPECT(w, scen_settle(w, 0, 500));
-    raft_term before = raft_term_now(w->node[l].r);
+    raft_term before = raft_term_now(w->node[l].rep.raft);
     raft_id f = (l + 1) % 3;
     sim_net_isolate(w, f);
     for (int i = 0; i < 3; i++)
         SCEN_EXPECT(w, sim_propose(w, l, NULL) == RAFT_OK);
     sim_run_ms(w, 1000);
-    SCEN_EXPECT(w, pre_vote ? raft_term_now(w->node[f].r) == before
-                            : raft_term_now(w->node[f].r) > before + 2);
+    SCEN_EXPECT(w, pre_vote ? raft_term_now(w->node[f].rep.raft) == before
+                            : raft_term_now(w->node[f].rep.raft) > before + 2);
     sim_net_heal(w);
     sim_run_ms(w, 500);
     raft_id now = scen_wait_leader(w, 2000);
     SCEN_EXPECT(w, now != RAFT_NONE && scen_settle(w, 0, 1000));
     if (pre_vote) {
-        SCEN_EXPECT(w, now == l && raft_term_now(w->node[l].r) == before);
+        SCEN_EXPECT(w, now == l && raft_term_now(w->node[l].rep.raft) == before);
         SCEN_SEQ(w, "start pre-vote");
     } else {
-        SCEN_EXPECT(w, raft_term_now(w->node[now].r) > before);
+        SCEN_EXPECT(w, raft_term_now(w->node[now].rep.raft) > before);
         SCEN_SEQ(w, "start election", "-> follower");
     }
     return scen_finish(w);

@@ -21,7 +21,7 @@ static bool cut_appends(void *arg, struct raft_msg *m)
 
 static bool synced_at(struct sim_world *w, raft_id id, raft_index i, raft_term t)
 {
-    const struct sim_entry *e = sim_log_at(&w->node[id].syn.log, i);
+    const struct sim_entry *e = sim_log_at(&w->node[id].cur.log, i);
     return e && e->term == t;
 }
 
@@ -56,7 +56,7 @@ SIM_SCENARIO(conflict_hint_higher_term)
     struct cut c2 = {2, 3};
     w->filter_arg = &c2;
     SCEN_EXPECT(w, scen_elect(w, 2, 300));
-    raft_term t2 = raft_term_now(w->node[2].r);
+    raft_term t2 = raft_term_now(w->node[2].rep.raft);
     sim_run_ms(w, 30);
     SCEN_EXPECT(w, synced_at(w, 3, 2, t2) && scen_last(w, 4) == 1);
     w->filter = NULL;

@@ -15,12 +15,12 @@ SIM_SCENARIO(check_quorum_step_down)
     struct sim_world *w = scen_new(&o, verbose);
     raft_id l = scen_wait_leader(w, 2000);
     SCEN_EXPECT(w, l != RAFT_NONE);
-    raft_term t = raft_term_now(w->node[l].r);
+    raft_term t = raft_term_now(w->node[l].rep.raft);
     sim_net_isolate(w, l);
     sim_run_ms(w, 400);
-    SCEN_EXPECT(w, raft_role(w->node[l].r) != RAFT_LEADER);
+    SCEN_EXPECT(w, raft_role(w->node[l].rep.raft) != RAFT_LEADER);
     raft_id fresh = sim_leader(w);
-    SCEN_EXPECT(w, fresh != RAFT_NONE && fresh != l && raft_term_now(w->node[fresh].r) > t);
+    SCEN_EXPECT(w, fresh != RAFT_NONE && fresh != l && raft_term_now(w->node[fresh].rep.raft) > t);
     SCEN_SEQ(w, "no quorum heard in term", "-> step down");
     sim_net_heal(w);
     SCEN_EXPECT(w, scen_settle(w, 0, 1000));
@@ -37,13 +37,13 @@ SIM_SCENARIO(leadership_transfer)
     SCEN_EXPECT(w, scen_elect(w, 0, 300));
     for (int i = 0; i < 5; i++)
         SCEN_EXPECT(w, sim_propose(w, 0, NULL) == RAFT_OK);
-    raft_term t = raft_term_now(w->node[0].r);
-    SCEN_EXPECT(w, raft_transfer(w->node[0].r, 2) == RAFT_OK);
+    raft_term t = raft_term_now(w->node[0].rep.raft);
+    SCEN_EXPECT(w, raft_transfer(w->node[0].rep.raft, 2) == RAFT_OK);
     sim_shell_process(w, &w->node[0]);
     SCEN_EXPECT(w, sim_propose(w, 0, NULL) == RAFT_EBUSY);
     sim_run_ms(w, 100);
-    SCEN_EXPECT(w, sim_leader(w) == 2 && raft_term_now(w->node[2].r) == t + 1);
-    SCEN_EXPECT(w, raft_role(w->node[0].r) == RAFT_FOLLOWER);
+    SCEN_EXPECT(w, sim_leader(w) == 2 && raft_term_now(w->node[2].rep.raft) == t + 1);
+    SCEN_EXPECT(w, raft_role(w->node[0].rep.raft) == RAFT_FOLLOWER);
     SCEN_SEQ(w, "n0: 0: transfer to 2", "n2: 2: timeout-now from 0 -> campaign",
              "n2: 2: ", "won term");
     SCEN_EXPECT(w, sim_propose(w, 2, NULL) == RAFT_OK);
@@ -70,11 +70,11 @@ SIM_SCENARIO(snapshot_catchup)
     SCEN_EXPECT(w, scen_settle(w, scen_last(w, 0), 500));
     sim_shell_take_snapshot(w, &w->node[0], 0);
     sim_shell_take_snapshot(w, &w->node[1], 0);
-    SCEN_EXPECT(w, w->node[0].syn.snap.index >= 41);
+    SCEN_EXPECT(w, scen_snap(w, 0) >= 41);
     sim_node_start(w, 2);
     SCEN_EXPECT(w, sim_propose(w, 0, NULL) == RAFT_OK);
     SCEN_EXPECT(w, scen_settle(w, 0, 1000));
-    SCEN_EXPECT(w, w->node[2].syn.snap.index == w->node[0].syn.snap.index);
+    SCEN_EXPECT(w, scen_snap(w, 2) == scen_snap(w, 0));
     SCEN_EXPECT(w, w->node[2].applied == w->node[0].applied);
     SCEN_SEQ(w, "n0: 0: follower 2 behind log start", "sim: deliver snapshot n0->n2",
              "sim: deliver snapshot n0->n2", "n2: 2: snapshot", "-> install");
@@ -156,7 +156,7 @@ SIM_SCENARIO(stale_leader_read)
     SCEN_EXPECT(w, fresh != RAFT_NONE && fresh != old);
     SCEN_EXPECT(w, sim_propose(w, fresh, NULL) == RAFT_OK);
     sim_run_ms(w, 100);
-    SCEN_EXPECT(w, raft_role(w->node[old].r) == RAFT_LEADER);
+    SCEN_EXPECT(w, raft_role(w->node[old].rep.raft) == RAFT_LEADER);
     SCEN_EXPECT(w, !strstr(w->captured, "read 2 answered ok"));
     sim_net_heal(w);
     SCEN_EXPECT(w, scen_settle(w, 0, 2000));
@@ -165,9 +165,9 @@ SIM_SCENARIO(stale_leader_read)
     return scen_finish(w);
 }
 
-/* A follower that crashes before its disk syncs loses the new entries and never
- * acknowledged them; the leader cannot commit on that follower's word and later
- * re-sends what was lost. */
+/* A follower whose process dies inside its Ready loop, after writing new entries
+ * but before the fdatasync, loses them and never acknowledged them; the leader
+ * cannot commit on that follower's word and later re-sends what was lost. */
 SIM_SCENARIO(crash_before_sync)
 {
     struct scen_opts o = {.n_nodes = 3, .election_ticks = 100};
@@ -175,18 +175,23 @@ SIM_SCENARIO(crash_before_sync)
     SCEN_EXPECT(w, scen_elect(w, 0, 300));
     SCEN_EXPECT(w, scen_settle(w, 0, 300));
     sim_run_ms(w, 20);
-    w->min_sync_ms = 400; /* every disk becomes slow */
+    sim_net_block(w, 0, 2, true); /* only n1 can acknowledge */
+    struct sim_node *f = &w->node[1];
+    /* n1's next WAL write goes through, the fdatasync after it never happens. */
+    simfs_arm(&f->fs, 2, false);
+    f->fs.tear = SIMFS_TEAR_NONE;
     raft_index idx = 0;
     SCEN_EXPECT(w, sim_propose(w, 0, &idx) == RAFT_OK);
     sim_run_ms(w, 20);
-    const struct sim_node *f = &w->node[1];
-    SCEN_EXPECT(w, sim_log_last(&f->cur.log) >= idx && sim_log_last(&f->syn.log) < idx);
+    SCEN_EXPECT(w, !f->up && w->crashes_in_loop == 1);
     SCEN_EXPECT(w, scen_commit(w, 0) < idx);
-    sim_node_crash(w, 1);
+    SCEN_EXPECT(w, sim_log_last(&f->syn.log) < idx);
     sim_node_start(w, 1);
     SCEN_EXPECT(w, scen_last(w, 1) < idx);
-    w->min_sync_ms = 0;
+    SCEN_EXPECT(w, scen_commit(w, 0) < idx);
+    sim_net_heal(w);
     SCEN_EXPECT(w, scen_settle(w, idx, 2000));
     SCEN_EXPECT(w, w->node[1].applied >= idx && w->node[2].applied >= idx);
+    SCEN_SEQ(w, "disk crash struck during sync", "crash n1");
     return scen_finish(w);
 }

@@ -1,13 +1,16 @@
 /* sim.h: the deterministic simulation world shared by every tests/sim file.
  *
- * One struct sim_world holds N real raft cores, a simulated network (an event heap
- * of in-flight messages and disk-sync completions), one fake disk per node and the
- * invariant checker's bookkeeping. Everything random comes from the world's one
- * PRNG, so a seed replays a run exactly. Time is in simulated milliseconds; a node
- * ticks every SIM_TICK_MS. Files: world.c (PRNG, heap, trace, node life cycle),
- * disk.c (fake disk, state machine image), shell.c (the Ready loop: persist, send,
- * sync), apply.c (apply, reads, client actions), net.c (network), check.c
- * (invariants), random_run.c (seeded runs), main.c (CLI), scen_lib.c and
+ * One struct sim_world holds N simulated nodes, a simulated network (an event heap
+ * of in-flight messages) and the invariant checker's bookkeeping. Each node is a
+ * real struct replica (src/replica: the Raft core, the real src/storage over a
+ * simulated disk, the real src/kv state machine, and the very Ready loop vesperd
+ * runs); the simulation only supplies its operations: transport, clock, hooks.
+ * Everything random comes from the world's one PRNG, so a seed replays a run
+ * exactly. Time is in simulated milliseconds; a node ticks every SIM_TICK_MS.
+ * Files: world.c (PRNG, heap, trace, stepping), node.c (node life cycle and
+ * crashes), node_ops.c (the replica's operations), simfs*.c (the disk), disk.c
+ * (shadow logs, state digest), apply.c (client actions), net.c (network), check.c and
+ * check_restart.c (invariants), random_run.c (seeded runs), main.c (CLI), scen_lib.c and
  * scenarios*.c (scripted tests).
  *
  * Ownership: the world owns every node, disk, message copy and record; nothing in
@@ -21,11 +24,14 @@
 #include <stdint.h>
 
 #include "raft/raft.h"
+#include "replica/replica.h"
+#include "sim/simfs.h"
 
 #define SIM_MAX_NODES   12 /* initial voters (<= 7) plus spare ids for learners */
 #define SIM_TICK_MS     5
 #define SIM_TRACE_LINES 128
 #define SIM_TRACE_WIDTH 240
+#define SIM_KEYS        8 /* commands write keys k0..k7 */
 
 /* ---- world.c: PRNG ---- */
 uint64_t sim_rand(uint64_t *state);              /* splitmix64 */
@@ -34,13 +40,11 @@ bool sim_chance(uint64_t *state, uint32_t per_mille);
 uint64_t sim_hash_bytes(const void *p, size_t n, uint64_t h);
 uint64_t sim_mix(uint64_t a, uint64_t b);
 
-/* ---- disk.c: one node's fake disk ---- */
+/* ---- disk.c: shadow of what a node's storage holds ---- */
 struct sim_entry {
     raft_term term;
     raft_index index;
     uint8_t type;
-    uint32_t len;
-    uint8_t *data;  /* owned by the log holding the entry */
     uint64_t hash;  /* of type and data */
     uint64_t chain; /* hash of this entry and every one before it */
 };
@@ -53,45 +57,25 @@ struct sim_log {
     uint64_t base_chain;
 };
 
-struct sim_snap {
-    raft_index index; /* 0: none */
-    raft_term term;
-    struct raft_conf conf;
-    uint8_t *data;
-    uint64_t size;
-};
-
 struct sim_disk {
     struct raft_hard_state hs;
     struct sim_log log;
-    struct sim_snap snap;
-};
-
-/* A write the node issued that is not yet synced. */
-struct sim_op {
-    uint64_t seq;
-    bool has_hs;
-    struct raft_hard_state hs;
-    struct sim_entry *entries; /* owned */
-    size_t n;
+    raft_index snap_index; /* 0: none */
+    raft_term snap_term;
 };
 
 void sim_log_free(struct sim_log *l);
-void sim_log_copy(struct sim_log *dst, const struct sim_log *src);
 raft_index sim_log_last(const struct sim_log *l);
 const struct sim_entry *sim_log_at(const struct sim_log *l, raft_index i);
 /* Truncates from e[0].index if needed, then appends copies. false: a gap. */
 bool sim_log_write(struct sim_log *l, const struct sim_entry *e, size_t n);
+/* Empties the log and starts it after (i, t), whose chain hash is chain. */
+void sim_log_reset(struct sim_log *l, raft_index i, raft_term t, uint64_t chain);
 void sim_disk_free(struct sim_disk *d);
-void sim_disk_copy(struct sim_disk *dst, const struct sim_disk *src);
-void sim_snap_set(struct sim_snap *s, const struct sim_snap *src);
+/* Hash of the kv state (map contents and member list), independent of layout. */
+uint64_t sim_kv_digest(const struct kv *kv);
 
 /* ---- the node ---- */
-struct sim_read {
-    uint64_t id;
-    raft_index index;
-};
-
 struct sim_world;
 
 struct sim_node {
@@ -100,54 +84,35 @@ struct sim_node {
     bool started; /* has ever run (spare ids start when added as learners) */
     bool up;
     bool removed; /* left the configuration: stays down */
-    struct raft *r;
-    uint64_t incarnation; /* bumped by a crash: stale sync events are ignored */
+    struct replica rep;
+    struct simfs fs;
+    bool fs_ready;
     uint32_t tick_phase;
 
-    struct sim_disk syn; /* survives a crash */
-    struct sim_disk cur; /* what the node wrote, synced or not */
-    struct sim_op *ops;
-    size_t n_ops, cap_ops;
-    uint64_t op_seq;
-    uint64_t last_sync_ms;
+    struct sim_disk cur; /* what the running node handed its storage */
+    struct sim_disk syn; /* what storage recovered from disk after the last crash */
 
-    uint8_t *tmp; /* snapshot being received in chunks */
-    uint64_t tmp_len, tmp_cap;
-    raft_index tmp_index;
     raft_index seen_snap_index; /* last SNAPSHOT message delivered, and its size */
     uint64_t seen_snap_size;
 
-    raft_index applied; /* the state machine */
+    raft_index applied; /* the state machine's applied index and state digest */
     uint64_t sm_hash;
     uint64_t sm_count;
     struct raft_conf sm_conf; /* configuration as of applied */
 
-    raft_index commit_seen; /* invariant 5 */
+    raft_index commit_seen; /* invariant: commit never goes back */
     enum raft_role role_seen;
-    struct sim_read *parked; /* reads waiting for apply */
-    size_t n_parked, cap_parked;
 };
 
 /* ---- events ---- */
-enum sim_ev_kind { SIM_EV_MSG = 1, SIM_EV_SYNC };
-
-struct sim_sync {
-    uint64_t incarnation;
-    uint64_t upto_seq;
-    raft_index last_index;
-    raft_term last_term;
-    struct raft_msg *msgs; /* deep copies */
-    uint64_t *promise;     /* per message, see sim_check_sent() */
-    size_t n_msgs;
-};
+enum sim_ev_kind { SIM_EV_MSG = 1 };
 
 struct sim_event {
     uint64_t time_ms;
     uint64_t seq;
     int kind;
     raft_id node;
-    struct raft_msg *msg;  /* SIM_EV_MSG, a deep copy */
-    struct sim_sync *sync; /* SIM_EV_SYNC */
+    struct raft_msg *msg; /* SIM_EV_MSG, a deep copy */
 };
 
 /* Scenario hook, given the queued copy: return true to drop it. It may also lower
@@ -170,13 +135,11 @@ struct sim_rules {
     uint64_t heard_ms[SIM_MAX_NODES][SIM_MAX_NODES];              /* [to][from]: last delivery */
     struct sim_prevote_req prevote[SIM_MAX_NODES][SIM_MAX_NODES]; /* [to][from] */
     raft_term leader_term[SIM_MAX_NODES];
-    uint64_t leader_incarnation[SIM_MAX_NODES];
     uint64_t leader_since_ms[SIM_MAX_NODES];
     struct raft_conf conf[SIM_MAX_NODES]; /* each node's configuration, and since when */
     uint64_t conf_since_ms[SIM_MAX_NODES];
     bool seen_leader[SIM_MAX_NODES]; /* each node after its last ready */
     raft_term seen_term[SIM_MAX_NODES];
-    uint64_t seen_incarnation[SIM_MAX_NODES];
     raft_index seen_commit[SIM_MAX_NODES];
 };
 
@@ -190,6 +153,10 @@ struct sim_world {
     struct raft_conf initial;
     struct raft_conf conf; /* latest configuration applied anywhere */
     raft_index conf_index;
+    uint64_t snapshot_entries; /* storage threshold for automatic snapshots */
+    uint64_t snapshot_trailing;
+    uint64_t segment_bytes;
+    char root[160]; /* this world's directory of node directories */
 
     struct sim_event *heap;
     size_t n_heap, cap_heap;
@@ -199,8 +166,7 @@ struct sim_world {
     bool blocked[SIM_MAX_NODES][SIM_MAX_NODES]; /* [from][to] */
     uint32_t drop_pm, dup_pm;                   /* per mille */
     uint32_t split_pm; /* an APPEND of 2+ entries leaves as two (per mille) */
-    uint32_t max_delay_ms, max_sync_ms;
-    uint32_t min_sync_ms; /* scenarios: a slow disk */
+    uint32_t max_delay_ms;
     sim_filter_fn filter;
     void *filter_arg;
 
@@ -208,6 +174,7 @@ struct sim_world {
     uint64_t cmd_counter;
     uint64_t read_counter;
     bool reads_released_ok;
+    uint64_t crashes_in_loop; /* armed disk crashes that struck */
 
     /* scenarios: every trace line kept in one buffer when capture is on */
     bool capture;
@@ -237,6 +204,9 @@ struct sim_opts {
     bool pre_vote, check_quorum;
     uint32_t election_ticks, heartbeat_ticks;
     uint32_t max_append_bytes, snapshot_chunk_bytes;
+    uint64_t snapshot_entries;  /* 0: no automatic snapshots */
+    uint64_t snapshot_trailing; /* entries kept behind an automatic snapshot */
+    uint64_t segment_bytes;     /* WAL segment size (small: many rolls) */
     bool verbose;
 };
 void sim_opts_default(struct sim_opts *o, uint32_t n_nodes, uint64_t seed);
@@ -248,30 +218,31 @@ void sim_fail(struct sim_world *w, const char *inv, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void sim_heap_push(struct sim_world *w, struct sim_event *ev);
 bool sim_heap_pop_due(struct sim_world *w, struct sim_event *out);
-void sim_node_start(struct sim_world *w, raft_id id);
-void sim_node_crash(struct sim_world *w, raft_id id);
 /* Advances time by one millisecond: delivers due events, ticks due nodes. */
 void sim_step_ms(struct sim_world *w);
 void sim_run_ms(struct sim_world *w, uint64_t ms);
 raft_id sim_leader(struct sim_world *w); /* up leader with the highest term, or NONE */
 bool sim_is_member(const struct sim_world *w, raft_id id);
 
-/* ---- shell.c ---- */
+/* ---- node_ops.c: the operations a node's replica runs with ---- */
+extern const struct replica_ops sim_replica_ops;
+
+/* ---- node.c: life cycle ---- */
+/* Starts (or restarts) a node from what its disk holds. */
+void sim_node_start(struct sim_world *w, raft_id id);
+/* Power loss: the process dies, the disk keeps what simfs_crash() leaves. */
+void sim_node_crash(struct sim_world *w, raft_id id);
+/* Runs the node's Ready loop; takes the node down if its disk crash struck. */
 void sim_shell_process(struct sim_world *w, struct sim_node *n);
-/* ---- apply.c: apply committed entries, answer reads, client actions ---- */
-void sim_shell_apply(struct sim_world *w, struct sim_node *n, const struct raft_ready *rd);
-/* Moves pending writes with seq <= upto into the synced disk, oldest first. */
-void sim_shell_flush(struct sim_world *w, struct sim_node *n, uint64_t upto);
-void sim_shell_sync(struct sim_world *w, struct sim_node *n, struct sim_sync *s);
+/* A snapshot now, keeping `trailing` entries behind it. */
 void sim_shell_take_snapshot(struct sim_world *w, struct sim_node *n, uint64_t trailing);
-void sim_sync_free(struct sim_sync *s);
+
+/* ---- apply.c: client actions ---- */
 int sim_propose(struct sim_world *w, raft_id id, raft_index *index);
+/* A PUT whose value is value_len bytes (large values make multi-sector writes). */
+int sim_propose_sized(struct sim_world *w, raft_id id, size_t value_len, raft_index *index);
 int sim_read(struct sim_world *w, raft_id id);
 int sim_change(struct sim_world *w, raft_id leader, enum raft_change op, raft_id id);
-
-/* ---- disk.c: state machine image ---- */
-uint64_t sim_sm_encode(const struct sim_node *n, uint8_t **out);
-bool sim_sm_restore(struct sim_node *n, const uint8_t *data, uint64_t size);
 
 /* ---- net.c ---- */
 void sim_net_send(struct sim_world *w, struct sim_node *from, const struct raft_msg *m);
@@ -290,29 +261,27 @@ void sim_check_entries(struct sim_world *w, struct sim_node *n, const struct sim
 uint64_t sim_check_chain_of(struct sim_world *w, raft_index index, raft_term term);
 void sim_check_apply(struct sim_world *w, struct sim_node *n, const struct sim_entry *e);
 void sim_check_node(struct sim_world *w, struct sim_node *n);
-/* promise: the chain hash an APPEND_RESP acknowledged when it was produced, or NULL */
-void sim_check_sent(struct sim_world *w, struct sim_node *n, const struct raft_msg *m,
-                    const uint64_t *promise);
-uint64_t sim_check_promise(struct sim_node *n, const struct raft_msg *m);
-/* True when the synced log holds entry i with the given chain hash. */
-bool sim_check_synced_holds(struct sim_node *n, raft_index i, uint64_t chain);
-/* A promise already durable when it was made (see shell.c schedule_sync). */
-#define SIM_PROMISE_KEPT UINT64_MAX
+/* Votes and acknowledgements leave only when the disk holds what they promise. */
+void sim_check_sent(struct sim_world *w, struct sim_node *n, const struct raft_msg *m);
 void sim_check_read_start(struct sim_world *w, uint64_t read_id);
 void sim_check_read_done(struct sim_world *w, struct sim_node *n, uint64_t read_id,
                          raft_index read_index);
-/* ---- check_rules.c: Pre-Vote and CheckQuorum rules ---- */
-void sim_rules_delivered(struct sim_world *w, const struct raft_msg *m); /* before the step */
-void sim_rules_sent(struct sim_world *w, struct sim_node *n, const struct raft_msg *m);
-void sim_rules_step(struct sim_world *w);                     /* once per simulated millisecond */
-void sim_rules_node(struct sim_world *w, struct sim_node *n); /* after each ready */
-void sim_rules_reset(struct sim_world *w);
-
 /* The node's state machine equals what others had at its applied index. */
 void sim_check_sm_state(struct sim_world *w, struct sim_node *n);
 /* Invariant 8: true when all up members agree on applied index and state. */
 bool sim_converged(struct sim_world *w, char *why, size_t cap);
 bool sim_applied_term_at(struct sim_world *w, raft_index i, raft_term *term);
+/* The highest index applied anywhere and its chain hash (0 when none). */
+raft_index sim_check_max_applied(struct sim_world *w, uint64_t *chain);
+
+/* ---- check_restart.c: what a node recovers after a crash ---- */
+/* Rebuilds d from a storage boot, checking it: commit within the durable log, the
+ * recovered entries consistent with every other log. */
+void sim_check_recovered(struct sim_world *w, struct sim_node *n, const struct storage_boot *b,
+                         struct sim_disk *d);
+/* Every entry applied anywhere is still held by enough voters' disks that every
+ * majority of the configuration includes one. */
+void sim_check_majority(struct sim_world *w);
 
 /* ---- random_run.c ---- */
 /* Runs one seed; true when it passes, otherwise prints the failure and the trace. */
@@ -332,5 +301,11 @@ void sim_scenario_register(const char *name, sim_scenario_fn fn);
         sim_scenario_register(#name, scen_##name);                 \
     }                                                              \
     static bool scen_##name(bool verbose)
+
+/* ---- check_rules.c: Pre-Vote, CheckQuorum and the own-term commit rule ---- */
+void sim_rules_delivered(struct sim_world *w, const struct raft_msg *m); /* before the step */
+void sim_rules_sent(struct sim_world *w, struct sim_node *n, const struct raft_msg *m);
+void sim_rules_node(struct sim_world *w, struct sim_node *n); /* after each ready */
+void sim_rules_step(struct sim_world *w);                     /* once per simulated ms */
 
 #endif

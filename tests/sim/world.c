@@ -1,17 +1,18 @@
-/* world.c: the simulation clock, PRNG, event heap, trace ring and node life cycle.
+/* world.c: the simulation clock, PRNG, event heap, trace ring and stepping.
  *
- * Time advances one simulated millisecond per sim_step_ms(): due events (message
- * deliveries, disk-sync completions) fire in (time, sequence) order, then every up
- * node whose tick phase matches ticks. Ordering by a sequence number as tie-break
- * keeps the run a pure function of the seed. A crash frees the core and drops the
- * disk's unsynced writes; a restart rebuilds struct raft_boot from the synced disk
- * only, which is what a real process would find after power loss.
+ * Time advances one simulated millisecond per sim_step_ms(): due message
+ * deliveries fire in (time, sequence) order, then every up node whose tick phase
+ * matches ticks. Ordering by a sequence number as tie-break keeps the run a pure
+ * function of the seed. Each world keeps its nodes' data directories under one
+ * root (in /dev/shm when it exists), removed when the world is freed.
  */
 #include "sim/sim.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 uint64_t sim_rand(uint64_t *state)
 {
@@ -57,12 +58,18 @@ void sim_opts_default(struct sim_opts *o, uint32_t n_nodes, uint64_t seed)
     o->heartbeat_ticks = 2;
     o->max_append_bytes = 64;
     o->snapshot_chunk_bytes = 48;
+    o->snapshot_trailing = 5;
 }
 
-static void core_trace_cb(void *arg, const char *line)
+/* One root per process and world: workers and scenarios never share a directory. */
+static void make_root(struct sim_world *w)
 {
-    struct sim_node *n = arg;
-    sim_trace(n->w, "n%u: %s", (unsigned)n->id, line);
+    static uint64_t worlds;
+    const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR");
+    snprintf(w->root, sizeof w->root, "%s/vesper-sim-%ld-%llu", base ? base : "/tmp",
+             (long)getpid(), (unsigned long long)++worlds);
+    if (mkdir(w->root, 0755) != 0)
+        sim_fail(w, "setup", "cannot create %s", w->root);
 }
 
 void sim_world_init(struct sim_world *w, const struct sim_opts *o)
@@ -73,7 +80,9 @@ void sim_world_init(struct sim_world *w, const struct sim_opts *o)
     w->verbose = o->verbose;
     w->trace_core = true;
     w->max_delay_ms = 8;
-    w->max_sync_ms = 4;
+    w->snapshot_entries = o->snapshot_entries;
+    w->snapshot_trailing = o->snapshot_trailing;
+    w->segment_bytes = o->segment_bytes;
     raft_config_defaults(&w->cfg_template, 0, 0);
     w->cfg_template.election_ticks = o->election_ticks;
     w->cfg_template.heartbeat_ticks = o->heartbeat_ticks;
@@ -91,11 +100,11 @@ void sim_world_init(struct sim_world *w, const struct sim_opts *o)
     for (uint32_t i = 0; i < SIM_MAX_NODES; i++) {
         w->node[i].w = w;
         w->node[i].id = i;
-        w->node[i].syn.hs.vote = RAFT_NONE; /* an empty disk holds no vote */
         w->node[i].tick_phase = (uint32_t)sim_range(&w->prng, SIM_TICK_MS);
     }
     sim_check_init(w);
-    for (uint32_t i = 0; i < o->n_nodes; i++)
+    make_root(w);
+    for (uint32_t i = 0; i < o->n_nodes && !w->failed; i++)
         sim_node_start(w, i);
 }
 
@@ -103,25 +112,27 @@ void sim_world_free(struct sim_world *w)
 {
     for (uint32_t i = 0; i < SIM_MAX_NODES; i++) {
         struct sim_node *n = &w->node[i];
-        if (n->up)
-            sim_node_crash(w, i);
+        if (n->up) {
+            n->fs.crashed = true;
+            replica_close(&n->rep);
+            n->up = false;
+        }
+        if (n->fs_ready)
+            simfs_destroy(&n->fs);
         sim_disk_free(&n->syn);
         sim_disk_free(&n->cur);
-        free(n->ops);
-        free(n->tmp);
-        free(n->parked);
     }
     for (size_t i = 0; i < w->n_heap; i++) {
         if (w->heap[i].msg) {
             sim_msg_free(w->heap[i].msg);
             free(w->heap[i].msg);
         }
-        if (w->heap[i].sync)
-            sim_sync_free(w->heap[i].sync);
     }
     free(w->heap);
     free(w->captured);
     sim_check_free(w);
+    if (w->root[0])
+        (void)rmdir(w->root);
 }
 
 void sim_trace(struct sim_world *w, const char *fmt, ...)
@@ -217,107 +228,20 @@ bool sim_heap_pop_due(struct sim_world *w, struct sim_event *out)
     return true;
 }
 
-/* Restart from the synced disk only: snapshot, the entries after it, hard state. */
-void sim_node_start(struct sim_world *w, raft_id id)
-{
-    struct sim_node *n = &w->node[id];
-    struct raft_boot b;
-    memset(&b, 0, sizeof b);
-    b.hs = n->syn.hs;
-    b.snap_index = n->syn.snap.index;
-    b.snap_term = n->syn.snap.term;
-    b.snap_size = n->syn.snap.size;
-    b.snap_conf = n->syn.snap.conf;
-    b.initial = w->initial;
-    const struct sim_log *l = &n->syn.log;
-    struct raft_entry *ents = calloc(l->n + 1, sizeof *ents);
-    if (!ents)
-        abort();
-    for (size_t i = 0; i < l->n; i++) {
-        if (l->e[i].index <= b.snap_index)
-            continue;
-        struct raft_entry *e = &ents[b.n_entries++];
-        e->term = l->e[i].term;
-        e->index = l->e[i].index;
-        e->type = l->e[i].type;
-        e->len = l->e[i].len;
-        e->data = l->e[i].data;
-    }
-    b.entries = ents;
-    struct raft_config cfg = w->cfg_template;
-    cfg.id = id;
-    cfg.seed = sim_rand(&w->prng);
-    cfg.trace = w->trace_core ? core_trace_cb : NULL;
-    cfg.trace_arg = n;
-    int rc = raft_new(&n->r, &cfg, &b);
-    free(ents);
-    if (rc != RAFT_OK) {
-        sim_fail(w, "boot", "raft_new n%u: %s", (unsigned)id, raft_strerror(rc));
-        return;
-    }
-    sim_disk_free(&n->cur);
-    sim_disk_copy(&n->cur, &n->syn);
-    n->applied = 0;
-    n->sm_hash = 0;
-    n->sm_count = 0;
-    n->sm_conf = n->syn.snap.index ? n->syn.snap.conf : w->initial;
-    if (n->syn.snap.index && !sim_sm_restore(n, n->syn.snap.data, n->syn.snap.size))
-        sim_fail(w, "snapshot-image", "n%u cannot restore its own snapshot", (unsigned)id);
-    n->started = true;
-    n->up = true;
-    n->commit_seen = 0;
-    n->role_seen = RAFT_FOLLOWER;
-    if (id >= w->n_nodes)
-        w->n_nodes = id + 1;
-    sim_trace(w, "sim: start n%u (term %llu, snap %llu, log to %llu)", (unsigned)id,
-              (unsigned long long)b.hs.term, (unsigned long long)b.snap_index,
-              (unsigned long long)sim_log_last(l));
-    sim_check_sm_state(w, n);
-    sim_shell_process(w, n);
-}
-
-void sim_node_crash(struct sim_world *w, raft_id id)
-{
-    struct sim_node *n = &w->node[id];
-    if (!n->up)
-        return;
-    raft_free(n->r);
-    n->r = NULL;
-    n->up = false;
-    n->incarnation++;
-    for (size_t i = 0; i < n->n_ops; i++) {
-        for (size_t j = 0; j < n->ops[i].n; j++)
-            free(n->ops[i].entries[j].data);
-        free(n->ops[i].entries);
-    }
-    n->n_ops = 0;
-    n->tmp_len = 0;
-    n->tmp_index = 0;
-    n->n_parked = 0;
-    sim_trace(w, "sim: crash n%u (unsynced writes lost)", (unsigned)id);
-}
-
 void sim_step_ms(struct sim_world *w)
 {
     w->now_ms++;
     struct sim_event ev;
     while (!w->failed && sim_heap_pop_due(w, &ev)) {
-        if (ev.kind == SIM_EV_MSG) {
-            sim_net_deliver(w, ev.msg);
-            sim_msg_free(ev.msg);
-            free(ev.msg);
-        } else {
-            struct sim_node *n = &w->node[ev.node];
-            if (n->up && n->incarnation == ev.sync->incarnation)
-                sim_shell_sync(w, n, ev.sync);
-            sim_sync_free(ev.sync);
-        }
+        sim_net_deliver(w, ev.msg);
+        sim_msg_free(ev.msg);
+        free(ev.msg);
     }
     for (uint32_t i = 0; i < w->n_nodes && !w->failed; i++) {
         struct sim_node *n = &w->node[i];
         if (!n->up || (w->now_ms + n->tick_phase) % SIM_TICK_MS)
             continue;
-        raft_tick(n->r);
+        raft_tick(n->rep.raft);
         sim_shell_process(w, n);
     }
     if (!w->failed)
@@ -336,11 +260,11 @@ raft_id sim_leader(struct sim_world *w)
     raft_term best_term = 0;
     for (uint32_t i = 0; i < w->n_nodes; i++) {
         struct sim_node *n = &w->node[i];
-        if (!n->up || raft_role(n->r) != RAFT_LEADER)
+        if (!n->up || raft_role(n->rep.raft) != RAFT_LEADER)
             continue;
-        if (best == RAFT_NONE || raft_term_now(n->r) > best_term) {
+        if (best == RAFT_NONE || raft_term_now(n->rep.raft) > best_term) {
             best = i;
-            best_term = raft_term_now(n->r);
+            best_term = raft_term_now(n->rep.raft);
         }
     }
     return best;

@@ -1,0 +1,134 @@
+/* replica.h: one replica of the replicated key-value store without its I/O shell:
+ * the Raft core, the durable storage and the state machine, and the Ready loop
+ * that orders work between them.
+ *
+ * For each ready of the core, replica_process() does, in this order:
+ *   1. persist: a received snapshot chunk, a snapshot install (KEEP_AFTER when the
+ *      core's log runs past the snapshot, DROP_ALL otherwise; a transfer storage
+ *      rejects reloads the whole state from disk), the hard state, the entries;
+ *   2. send rd.msgs at once (the leader's own write overlaps replication, thesis
+ *      10.2.1);
+ *   3. storage_sync() when the ready asks for it (group commit: one fdatasync for
+ *      every proposal of a loop iteration);
+ *   4. only then send rd.msgs_sync (votes and acknowledgements promise durable
+ *      state);
+ *   5. apply rd.committed to the state machine, completing each entry's write;
+ *   6. complete rd.reads;
+ *   7. raft_advance(), raft_durable() with the ready's last index.
+ * After the last ready: flush the transport, the shell's after_ready hook,
+ * leadership-lost if the node stopped leading, and a snapshot when storage says
+ * the log has grown past its threshold.
+ *
+ * vesperd (src/node) and the deterministic simulation (tests/sim) both run this
+ * loop; they differ only in the operations below. Nothing here includes h2o.
+ *
+ * Errors: a storage error at any step is fail stop: ops->fail_stop is called (in
+ * vesperd it never returns), the replica is marked failed and every later call
+ * returns -1 without touching the core or the disk again.
+ *
+ * Ownership: the replica owns the core, the storage and the state machine; the
+ * ops table and its arg are borrowed for the replica's life.
+ */
+#ifndef VESPER_REPLICA_REPLICA_H
+#define VESPER_REPLICA_REPLICA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "raft/raft.h"
+#include "storage/storage.h"
+
+struct kv;
+struct kv_result;
+
+enum replica_log_level { REPLICA_LOG_INFO, REPLICA_LOG_WARN, REPLICA_LOG_ERROR };
+
+struct replica_ops {
+    /* Transport. A SNAPSHOT chunk arrives with its bytes filled in from storage. */
+    void (*send)(void *arg, const struct raft_msg *m);
+    void (*flush)(void *arg);
+    /* State machine side. res is all zero for an entry that is not a KV command. */
+    void (*write_done)(void *arg, const struct raft_entry *e, const struct kv_result *res);
+    void (*read_done)(void *arg, const struct raft_read_result *rr);
+    void (*leadership_lost)(void *arg);
+    /* Optional: after the readies, before leadership_lost and maybe-snapshot. */
+    void (*after_ready)(void *arg);
+    /* Optional: the state is about to be reloaded from disk (waiting requests
+     * cannot be answered by the new state) and has been reloaded (pointers to the
+     * core and the storage changed). */
+    void (*reloading)(void *arg);
+    void (*reloaded)(void *arg);
+    /* Clock, for durations only (metrics, log lines). */
+    uint64_t (*now_us)(void *arg);
+    /* Optional: one storage_sync() took us microseconds. */
+    void (*synced)(void *arg, uint64_t us);
+    void (*log)(void *arg, enum replica_log_level level, const char *line);
+    /* Optional observers (the simulation's invariant checks; vesperd passes NULL):
+     * storage recovered boot at open or reload; the state machine was restored
+     * from snapshot s; a ready's hard state and entries were handed to storage. */
+    void (*recovered)(void *arg, const struct storage_boot *boot);
+    void (*restored)(void *arg, const struct storage_snapshot *s);
+    void (*persisted)(void *arg, const struct raft_ready *rd);
+    /* Storage failed: the replica must stop. May return (the replica is then
+     * marked failed) or not (vesperd exits). */
+    void (*fail_stop)(void *arg, const char *what, const char *detail);
+};
+
+struct replica_config {
+    const char *dir;             /* data directory */
+    struct storage_options sopt; /* storage options (sys, thresholds, create) */
+    struct raft_config rc;       /* the core's configuration (id, ticks, seed, trace) */
+    struct raft_conf initial;    /* configuration before any CONF entry; n = 0 to join */
+    uint64_t snapshot_trailing;  /* entries kept behind a snapshot for slow followers */
+    size_t max_sessions;         /* kv_new(): exactly-once table size (0 = default) */
+};
+
+struct replica_stats {
+    uint64_t applied_entries;
+    uint64_t snapshots_taken;
+    uint64_t snapshots_installed;
+    uint64_t snapshot_us_total;
+};
+
+struct replica {
+    struct raft *raft;
+    struct storage *st;
+    struct kv *kv;
+    struct raft_conf applied_conf; /* configuration as of the applied index */
+    struct replica_config cfg;     /* copy; cfg.dir is borrowed */
+    const struct replica_ops *ops;
+    void *arg;
+    enum raft_role last_role;
+    bool failed;
+    uint8_t *snap_buf; /* scratch for outgoing snapshot chunks */
+    size_t snap_buf_cap;
+    struct replica_stats stats;
+};
+
+/* replica_open.c */
+/* Recovers cfg->dir and starts the core; on failure err says why and -1 returns
+ * (nothing to free). The replica keeps ops/arg for every later call. */
+int replica_open(struct replica *r, const struct replica_config *cfg, const struct replica_ops *ops,
+                 void *arg, char *err, size_t err_len);
+/* Frees the core, closes the storage (no sync) and frees the state machine. */
+void replica_close(struct replica *r);
+/* Fail stop with storage_errmsg(); returns -1. */
+int replica_fail(struct replica *r, const char *what);
+/* Formats a line and hands it to ops->log. */
+void replica_log(struct replica *r, enum replica_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Replaces the state machine with the snapshot's payload. 0 or -1 (fail stop). */
+int replica_restore(struct replica *r, const struct storage_snapshot *s);
+/* Closes and reopens everything from disk, as a restart would. 0 or -1. */
+int replica_reload(struct replica *r, const char *why);
+
+/* replica_loop.c */
+/* Runs the Ready loop until the core has nothing to do. 0, or -1 once failed. */
+int replica_process(struct replica *r);
+/* Takes a snapshot of the applied state now (the loop does when storage says the
+ * log passed its threshold); nothing when the core's snapshot is already there.
+ * Call between replica_process() calls. 0, or -1 once failed. */
+int replica_snapshot(struct replica *r);
+
+#endif

@@ -1,0 +1,239 @@
+/* replica_loop.c: the Ready loop, the one place where the ordering rules between
+ * the disk, the network, the state machine and the clients live (the order is
+ * spelled out in replica.h). vesperd runs it after every event-loop iteration;
+ * the simulation runs it after every simulated event, over the same storage and
+ * state machine code.
+ */
+#include "replica/replica.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "kv/kv.h"
+#include "kv/kv_snap.h"
+
+/* ===== Writing ===== */
+
+static uint64_t now_us(struct replica *r)
+{
+    return r->ops->now_us ? r->ops->now_us(r->arg) : 0;
+}
+
+/* 1 to go on, 0 when the ready must be abandoned (the state was reloaded), -1 on
+ * failure. */
+static int persist_snapshot(struct replica *r, const struct raft_ready *rd)
+{
+    if (rd->chunk) {
+        const struct raft_snap_chunk *c = rd->chunk;
+        if (c->first &&
+            storage_snapshot_recv_begin(r->st, c->snap_index, c->snap_term) != STORAGE_OK)
+            return replica_fail(r, "snapshot receive");
+        if (storage_snapshot_recv_write(r->st, c->offset, c->data, c->len) != STORAGE_OK)
+            return replica_fail(r, "snapshot receive");
+    }
+    if (!rd->install)
+        return 1;
+    struct raft_status st;
+    raft_status(r->raft, &st);
+    enum storage_install mode =
+        st.last_index > rd->install->index ? STORAGE_KEEP_AFTER : STORAGE_DROP_ALL;
+    struct storage_snapshot snap = {0};
+    int rv = storage_snapshot_recv_finish(r->st, mode, &snap);
+    if (rv == STORAGE_ECORRUPT)
+        return replica_reload(r, "snapshot install rejected") == 0 ? 0 : -1;
+    if (rv != STORAGE_OK)
+        return replica_fail(r, "snapshot install");
+    int ok = replica_restore(r, &snap);
+    storage_snapshot_free(&snap);
+    if (ok != 0)
+        return -1;
+    r->stats.snapshots_installed++;
+    replica_log(r, REPLICA_LOG_INFO, "snapshot installed at %llu term %llu (%llu bytes)",
+                (unsigned long long)rd->install->index, (unsigned long long)rd->install->term,
+                (unsigned long long)rd->install->size);
+    return 1;
+}
+
+static int persist(struct replica *r, const struct raft_ready *rd)
+{
+    int go = persist_snapshot(r, rd);
+    if (go <= 0)
+        return go;
+    if (rd->hs_changed && storage_save_hard_state(r->st, &rd->hs) != STORAGE_OK)
+        return replica_fail(r, "hard state");
+    if (rd->n_entries && storage_append(r->st, rd->entries, rd->n_entries) != STORAGE_OK)
+        return replica_fail(r, "append");
+    if (r->ops->persisted)
+        r->ops->persisted(r->arg, rd);
+    return 1;
+}
+
+static int sync_storage(struct replica *r)
+{
+    uint64_t t0 = now_us(r);
+    if (storage_sync(r->st) != STORAGE_OK)
+        return replica_fail(r, "sync");
+    if (r->ops->synced)
+        r->ops->synced(r->arg, now_us(r) - t0);
+    return 0;
+}
+
+/* ===== Sending ===== */
+
+static void send_one(struct replica *r, const struct raft_msg *m)
+{
+    if (m->type != RAFT_MSG_SNAPSHOT) {
+        r->ops->send(r->arg, m);
+        return;
+    }
+    /* The core names a byte range of its snapshot; the bytes come from disk. */
+    if (m->len > r->snap_buf_cap) {
+        uint8_t *buf = realloc(r->snap_buf, m->len);
+        if (!buf)
+            return;
+        r->snap_buf = buf;
+        r->snap_buf_cap = m->len;
+    }
+    size_t got = 0;
+    if (storage_snapshot_read(r->st, m->snap_index, m->offset, r->snap_buf, m->len, &got) !=
+            STORAGE_OK ||
+        got != m->len)
+        return; /* replaced by a newer snapshot: the core restarts the transfer */
+    struct raft_msg copy = *m;
+    copy.data = r->snap_buf;
+    r->ops->send(r->arg, &copy);
+}
+
+static void send_all(struct replica *r, const struct raft_msg *msgs, size_t count)
+{
+    for (size_t k = 0; k < count && !r->failed; k++)
+        send_one(r, &msgs[k]);
+}
+
+/* ===== Applying ===== */
+
+static int apply_entry(struct replica *r, const struct raft_entry *e)
+{
+    struct kv_result res = {0};
+    struct raft_conf conf;
+    switch (e->type) {
+    case RAFT_ENTRY_NORMAL:
+        kv_apply(r->kv, e->index, e->term, e->data, e->len, &res);
+        break;
+    case RAFT_ENTRY_CONF:
+        /* The core ignores a configuration it cannot decode; so does the replica,
+         * rather than refusing to start on every restart. */
+        if (raft_conf_decode(&conf, e->data, e->len) != RAFT_OK) {
+            replica_log(r, REPLICA_LOG_ERROR, "configuration entry %llu undecodable: ignored",
+                        (unsigned long long)e->index);
+            kv_set_applied(r->kv, e->index, e->term);
+            break;
+        }
+        r->applied_conf = conf;
+        if (kv_set_members(r->kv, e->data, e->len) != 0) {
+            r->failed = true;
+            r->ops->fail_stop(r->arg, "apply", "out of memory");
+            return -1;
+        }
+        kv_set_applied(r->kv, e->index, e->term);
+        replica_log(r, REPLICA_LOG_INFO, "configuration applied at %llu: %u members",
+                    (unsigned long long)e->index, r->applied_conf.n);
+        break;
+    default:
+        kv_set_applied(r->kv, e->index, e->term);
+        break;
+    }
+    r->stats.applied_entries++;
+    r->ops->write_done(r->arg, e, &res);
+    return 0;
+}
+
+/* Encoding runs on the loop: simple and correct; a forked writer is the known next
+ * step. */
+int replica_snapshot(struct replica *r)
+{
+    if (r->failed)
+        return -1;
+    struct raft_status st;
+    raft_status(r->raft, &st);
+    if (r->kv->applied_index <= st.snap_index)
+        return 0;
+    uint64_t t0 = now_us(r);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (kv_snap_encode(r->kv, &buf, &len) != 0) {
+        r->failed = true;
+        r->ops->fail_stop(r->arg, "snapshot", "encode failed");
+        return -1;
+    }
+    uint64_t trailing = r->cfg.snapshot_trailing;
+    raft_index index = r->kv->applied_index;
+    raft_index keep = index > trailing ? index - trailing + 1 : 1;
+    uint64_t size = 0;
+    int rv = storage_snapshot_save(r->st, index, r->kv->applied_term, &r->applied_conf, buf, len,
+                                   keep, &size);
+    free(buf);
+    if (rv != STORAGE_OK)
+        return replica_fail(r, "snapshot save");
+    raft_snapshot_taken(r->raft, index, size, trailing);
+    uint64_t took = now_us(r) - t0;
+    r->stats.snapshots_taken++;
+    r->stats.snapshot_us_total += took;
+    replica_log(r, REPLICA_LOG_INFO, "snapshot taken at %llu (%llu bytes, %llu ms)",
+                (unsigned long long)index, (unsigned long long)size,
+                (unsigned long long)took / 1000);
+    return 0;
+}
+
+/* A snapshot when the log since the last one passed a threshold. */
+static int maybe_snapshot(struct replica *r)
+{
+    return storage_should_snapshot(r->st) ? replica_snapshot(r) : 0;
+}
+
+static int process_one(struct replica *r)
+{
+    struct raft_ready rd;
+    raft_ready(r->raft, &rd);
+    int go = persist(r, &rd);
+    if (go < 0)
+        return -1;
+    if (go == 0)
+        return 0; /* a fresh core from disk: its own readies follow */
+    send_all(r, rd.msgs, rd.n_msgs);
+    r->ops->flush(r->arg);
+    if (rd.must_sync && sync_storage(r) != 0)
+        return -1;
+    send_all(r, rd.msgs_sync, rd.n_msgs_sync);
+    for (size_t k = 0; k < rd.n_committed; k++) {
+        if (apply_entry(r, &rd.committed[k]) != 0)
+            return -1;
+    }
+    for (size_t k = 0; k < rd.n_reads; k++)
+        r->ops->read_done(r->arg, &rd.reads[k]);
+    raft_index last = rd.last_index;
+    raft_term last_term = rd.last_term;
+    raft_advance(r->raft, &rd);
+    raft_durable(r->raft, last, last_term);
+    return 0;
+}
+
+int replica_process(struct replica *r)
+{
+    if (r->failed)
+        return -1;
+    while (raft_has_ready(r->raft)) {
+        if (process_one(r) != 0 || r->failed)
+            return -1;
+    }
+    r->ops->flush(r->arg);
+    if (r->ops->after_ready)
+        r->ops->after_ready(r->arg);
+    enum raft_role role = raft_role(r->raft);
+    if (r->last_role == RAFT_LEADER && role != RAFT_LEADER)
+        r->ops->leadership_lost(r->arg);
+    r->last_role = role;
+    if (maybe_snapshot(r) != 0)
+        return -1;
+    return r->failed ? -1 : 0;
+}

@@ -1,0 +1,172 @@
+/* replica_open.c: bringing a replica up from its data directory, taking it down,
+ * reloading it after a rejected snapshot transfer, and the helpers the loop
+ * shares (fail stop, log lines, restoring the state machine from a snapshot).
+ *
+ * Recovery is storage_open() (newest snapshot, then the WAL after it), the state
+ * machine restored from that snapshot, and a core started from the recovered
+ * hard state and log. The same function serves a restart and a reload, so a
+ * reload is exactly what a restart would find.
+ */
+#include "replica/replica.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kv/kv.h"
+#include "kv/kv_snap.h"
+
+void replica_log(struct replica *r, enum replica_log_level level, const char *fmt, ...)
+{
+    if (!r->ops->log)
+        return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    r->ops->log(r->arg, level, line);
+}
+
+int replica_fail(struct replica *r, const char *what)
+{
+    if (r->failed)
+        return -1;
+    r->failed = true;
+    r->ops->fail_stop(r->arg, what, r->st ? storage_errmsg(r->st) : "storage is closed");
+    return -1;
+}
+
+/* Swaps the contents so the struct kv keeps its address (the shell may hold it). */
+static int restore_kv(struct replica *r, const struct storage_snapshot *s, char *err,
+                      size_t err_len)
+{
+    struct kv *fresh = NULL;
+    if (kv_snap_decode(s->data, s->len, &fresh, err, err_len) != 0)
+        return -1;
+    struct kv tmp = *r->kv;
+    *r->kv = *fresh;
+    *fresh = tmp;
+    kv_free(fresh);
+    r->applied_conf = s->conf;
+    if (r->ops->restored)
+        r->ops->restored(r->arg, s);
+    return 0;
+}
+
+int replica_restore(struct replica *r, const struct storage_snapshot *s)
+{
+    char err[256];
+    if (restore_kv(r, s, err, sizeof err) == 0)
+        return 0;
+    r->failed = true;
+    r->ops->fail_stop(r->arg, "snapshot restore", err);
+    return -1;
+}
+
+static int open_state(struct replica *r, char *err, size_t err_len)
+{
+    struct storage_boot boot;
+    char why[512];
+    if (storage_open(&r->st, r->cfg.dir, &r->cfg.sopt, &boot, why, sizeof why) != STORAGE_OK) {
+        r->st = NULL;
+        snprintf(err, err_len, "storage: %s", why);
+        return -1;
+    }
+    if (r->ops->recovered)
+        r->ops->recovered(r->arg, &boot);
+    if (!r->kv)
+        r->kv = kv_new(r->cfg.max_sessions);
+    if (!r->kv) {
+        snprintf(err, err_len, "kv: out of memory");
+        goto fail;
+    }
+    struct raft_boot rb = {.hs = boot.hs, .entries = boot.entries, .n_entries = boot.n_entries};
+    rb.initial = r->cfg.initial;
+    r->applied_conf = rb.initial;
+    if (boot.snap.index) {
+        if (restore_kv(r, &boot.snap, why, sizeof why) != 0) {
+            snprintf(err, err_len, "snapshot %llu: %s", (unsigned long long)boot.snap.index, why);
+            goto fail;
+        }
+        rb.snap_index = boot.snap.index;
+        rb.snap_term = boot.snap.term;
+        rb.snap_size = boot.snap.size;
+        rb.snap_conf = boot.snap.conf;
+    }
+    int rv = raft_new(&r->raft, &r->cfg.rc, &rb);
+    if (rv != RAFT_OK) {
+        r->raft = NULL;
+        snprintf(err, err_len, "raft: %s", raft_strerror(rv));
+        goto fail;
+    }
+    replica_log(r, REPLICA_LOG_INFO,
+                "recovered: term %llu, snapshot %llu, %zu log entries, commit %llu",
+                (unsigned long long)boot.hs.term, (unsigned long long)boot.snap.index,
+                boot.n_entries, (unsigned long long)boot.hs.commit);
+    storage_boot_free(&boot);
+    r->last_role = raft_role(r->raft);
+    return 0;
+fail:
+    storage_boot_free(&boot);
+    storage_close(r->st);
+    r->st = NULL;
+    return -1;
+}
+
+int replica_open(struct replica *r, const struct replica_config *cfg, const struct replica_ops *ops,
+                 void *arg, char *err, size_t err_len)
+{
+    memset(r, 0, sizeof *r);
+    r->cfg = *cfg;
+    r->ops = ops;
+    r->arg = arg;
+    if (open_state(r, err, err_len) != 0) {
+        kv_free(r->kv);
+        r->kv = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+void replica_close(struct replica *r)
+{
+    if (r->st)
+        storage_close(r->st);
+    raft_free(r->raft);
+    kv_free(r->kv);
+    free(r->snap_buf);
+    r->st = NULL;
+    r->raft = NULL;
+    r->kv = NULL;
+    r->snap_buf = NULL;
+    r->snap_buf_cap = 0;
+}
+
+/* A transfer that fails validation (storage_snapshot_recv_finish: ECORRUPT) was
+ * already accepted by the core, which now disagrees with the disk. Start over
+ * from the disk, exactly as a restart would, instead of exiting: the state on
+ * disk is intact and the leader will send the snapshot again. */
+int replica_reload(struct replica *r, const char *why)
+{
+    replica_log(r, REPLICA_LOG_ERROR, "%s: %s; reloading state from the data directory", why,
+                storage_errmsg(r->st));
+    if (r->ops->reloading)
+        r->ops->reloading(r->arg);
+    storage_close(r->st);
+    raft_free(r->raft);
+    kv_free(r->kv);
+    r->st = NULL;
+    r->raft = NULL;
+    r->kv = NULL;
+    char err[512];
+    if (open_state(r, err, sizeof err) != 0) {
+        r->failed = true;
+        r->ops->fail_stop(r->arg, "reload", err);
+        return -1;
+    }
+    if (r->ops->reloaded)
+        r->ops->reloaded(r->arg);
+    return 0;
+}

@@ -1,0 +1,185 @@
+/* node.c: a simulated node's life cycle.
+ *
+ * The node is a real struct replica over the real storage (through simfs) and the
+ * real kv, run with the operations of node_ops.c. A start is a real recovery from
+ * the node's directory. A crash
+ * is a power loss: the process state goes, the directory is rewritten by
+ * simfs_crash() into what the disk could hold, and storage recovers that state at
+ * once (a probe, like the restart will) so the checker knows every node's durable
+ * log even while it is down.
+ */
+#include "sim/sim.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kv/kv.h"
+
+static void core_trace_cb(void *arg, const char *line)
+{
+    struct sim_node *n = arg;
+    sim_trace(n->w, "n%u: %s", (unsigned)n->id, line);
+}
+
+static void storage_line(void *arg, const char *line)
+{
+    struct sim_node *n = arg;
+    sim_trace(n->w, "n%u storage: %s", (unsigned)n->id, line);
+}
+
+static void storage_opts(struct sim_world *w, struct sim_node *n, struct storage_options *o)
+{
+    storage_options_defaults(o);
+    o->create = true;
+    o->sys = &simfs_sys;
+    o->log = storage_line;
+    o->log_arg = n;
+    o->snapshot_entries = w->snapshot_entries ? w->snapshot_entries : UINT64_MAX / 2;
+    o->snapshot_bytes = UINT64_MAX / 2;
+    if (w->segment_bytes)
+        o->segment_bytes = w->segment_bytes;
+}
+
+static bool ensure_fs(struct sim_world *w, struct sim_node *n)
+{
+    if (n->fs_ready)
+        return true;
+    char dir[200];
+    snprintf(dir, sizeof dir, "%s/n%u", w->root, (unsigned)n->id);
+    if (simfs_init(&n->fs, dir, &w->prng) != 0) {
+        sim_fail(w, "setup", "cannot create %s", dir);
+        return false;
+    }
+    n->fs_ready = true;
+    return true;
+}
+
+/* What storage recovers from the node's directory right now (after a crash). */
+static void probe(struct sim_world *w, struct sim_node *n)
+{
+    struct storage_options o;
+    storage_opts(w, n, &o);
+    struct storage *st = NULL;
+    struct storage_boot boot;
+    char err[512];
+    if (storage_open(&st, n->fs.dir, &o, &boot, err, sizeof err) != STORAGE_OK) {
+        sim_fail(w, "recovery", "n%u cannot recover its disk: %s", (unsigned)n->id, err);
+        return;
+    }
+    sim_check_recovered(w, n, &boot, &n->syn);
+    storage_boot_free(&boot);
+    storage_close(st);
+}
+
+void sim_node_crash(struct sim_world *w, raft_id id)
+{
+    struct sim_node *n = &w->node[id];
+    if (!n->up)
+        return;
+    n->fs.crashed = true; /* the process is gone: closing writes nothing */
+    replica_close(&n->rep);
+    n->up = false;
+    sim_disk_free(&n->cur);
+    if (simfs_crash(&n->fs) != 0) {
+        sim_fail(w, "setup", "n%u: cannot rewrite the crashed disk", (unsigned)id);
+        return;
+    }
+    sim_trace(w, "sim: crash n%u (unsynced writes torn or lost)", (unsigned)id);
+    probe(w, n);
+    sim_check_majority(w);
+}
+
+void sim_node_start(struct sim_world *w, raft_id id)
+{
+    struct sim_node *n = &w->node[id];
+    if (n->up || !ensure_fs(w, n))
+        return;
+    struct replica_config rc;
+    memset(&rc, 0, sizeof rc);
+    rc.dir = n->fs.dir;
+    storage_opts(w, n, &rc.sopt);
+    rc.rc = w->cfg_template;
+    rc.rc.id = id;
+    rc.rc.seed = sim_rand(&w->prng);
+    rc.rc.trace = w->trace_core ? core_trace_cb : NULL;
+    rc.rc.trace_arg = n;
+    rc.initial = w->initial;
+    rc.snapshot_trailing = w->snapshot_trailing;
+    rc.max_sessions = 64; /* the simulation uses no sessions; a small table is cheap */
+    sim_disk_free(&n->cur);
+    n->applied = 0;
+    n->sm_hash = 0;
+    n->sm_count = 0;
+    n->sm_conf = w->initial;
+    char err[512];
+    if (replica_open(&n->rep, &rc, &sim_replica_ops, n, err, sizeof err) != 0) {
+        if (n->fs.crashed) { /* the armed crash struck during recovery */
+            sim_trace(w, "sim: n%u crashed again while recovering", (unsigned)id);
+            n->up = true;
+            sim_node_crash(w, id);
+            return;
+        }
+        sim_fail(w, "recovery", "n%u does not start: %s", (unsigned)id, err);
+        return;
+    }
+    if (n->applied == 0)
+        n->sm_hash = sim_kv_digest(n->rep.kv);
+    n->started = true;
+    n->up = true;
+    n->commit_seen = 0;
+    n->role_seen = RAFT_FOLLOWER;
+    if (id >= w->n_nodes)
+        w->n_nodes = id + 1;
+    sim_trace(w, "sim: start n%u (term %llu, snap %llu, log to %llu)", (unsigned)id,
+              (unsigned long long)n->cur.hs.term, (unsigned long long)n->cur.snap_index,
+              (unsigned long long)sim_log_last(&n->cur.log));
+    sim_check_sm_state(w, n);
+    sim_check_majority(w);
+    sim_shell_process(w, n);
+}
+
+/* Removed members shut down once their removal is applied anywhere: they take no
+ * further part, as an operator would stop them. Never mid-ready. */
+static void reap_removed(struct sim_world *w)
+{
+    for (uint32_t i = 0; i < w->n_nodes; i++) {
+        if (!w->remove_pending[i])
+            continue;
+        w->remove_pending[i] = false;
+        w->node[i].removed = true;
+        sim_node_crash(w, i);
+    }
+}
+
+void sim_shell_process(struct sim_world *w, struct sim_node *n)
+{
+    if (!n->up || w->failed)
+        return;
+    replica_process(&n->rep);
+    if (n->fs.crashed) {
+        w->crashes_in_loop++;
+        sim_node_crash(w, n->id);
+    } else if (!w->failed && !n->rep.failed) {
+        sim_check_node(w, n);
+    }
+    reap_removed(w);
+}
+
+void sim_shell_take_snapshot(struct sim_world *w, struct sim_node *n, uint64_t trailing)
+{
+    if (!n->up || w->failed)
+        return;
+    uint64_t keep = n->rep.cfg.snapshot_trailing;
+    n->rep.cfg.snapshot_trailing = trailing;
+    sim_trace(w, "sim: n%u takes a snapshot at %llu, trailing %llu", (unsigned)n->id,
+              (unsigned long long)n->applied, (unsigned long long)trailing);
+    replica_snapshot(&n->rep);
+    n->rep.cfg.snapshot_trailing = keep;
+    if (n->fs.crashed) {
+        w->crashes_in_loop++;
+        sim_node_crash(w, n->id);
+        return;
+    }
+    sim_shell_process(w, n);
+}
