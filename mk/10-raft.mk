@@ -3,8 +3,8 @@ $(BUILD)/libraftcore.a: $(call obj,$(RAFT_SRC))
 	@mkdir -p $(dir $@)
 	ar rcs $@ $^
 
-# Raft core unit tests with a hand-held three-node network (no simulation world).
-RAFT_UNIT_SRC := tests/unit/raft_catchup_test.c
+# Raft core unit tests on cores driven by hand (no simulation world).
+RAFT_UNIT_SRC := tests/unit/raft_catchup_test.c tests/unit/raft_ack_test.c
 $(BUILD)/test-raft-unit: $(call san,$(RAFT_UNIT_SRC) $(RAFT_SRC) $(TEST_LIB_SRC))
 	$(CC) $(TEST_LDFLAGS) $^ -o $@
 

@@ -148,7 +148,8 @@ void raft__heartbeat_round(struct raft *r);
 int raft__append_local(struct raft *r, uint8_t type, const void *data, uint32_t len);
 struct raft__progress *raft__progress(struct raft *r, raft_id id);
 void raft__progress_probe(struct raft__progress *pr, raft_index next);
-void raft__purge_appends(struct raft *r);
+/* Drops queued APPENDs, and acknowledgements of entries at or after from (cut). */
+void raft__purge_appends(struct raft *r, raft_index from);
 
 /* read.c */
 int raft__read_request(struct raft *r, uint64_t id);

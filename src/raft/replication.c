@@ -120,13 +120,25 @@ int raft__append_local(struct raft *r, uint8_t type, const void *data, uint32_t 
 
 /* Drops appends still queued from an earlier leadership: after a truncation the
  * entries they name would be the new leader's, glued to the old prev term. */
-void raft__purge_appends(struct raft *r)
+void raft__purge_appends(struct raft *r, raft_index from)
 {
     size_t keep = 0;
     for (size_t k = 0; k < r->out.n; k++)
         if (r->out.v[k].type != RAFT_MSG_APPEND)
             r->out.v[keep++] = r->out.v[k];
     r->out.n = keep;
+    /* An acknowledgement not yet sent promises entries the log no longer holds
+     * once they are cut: several messages stepped into one Ready (an append of
+     * the old leader, then one of a newer leader that truncates it) would
+     * otherwise tell the old leader we hold entries that are gone. */
+    keep = 0;
+    for (size_t k = 0; k < r->out_sync.n; k++) {
+        const struct raft_msg *m = &r->out_sync.v[k];
+        if (m->type == RAFT_MSG_APPEND_RESP && !m->reject && m->index >= from)
+            continue;
+        r->out_sync.v[keep++] = *m;
+    }
+    r->out_sync.n = keep;
 }
 
 /* Figure 2, AppendEntries receiver steps 3 and 4: skip entries we already hold,
@@ -162,7 +174,7 @@ static int merge_entries(struct raft *r, const struct raft_msg *m)
                          (unsigned long long)e->index, (unsigned long long)t,
                          (unsigned long long)e->term);
             raft__log_truncate(&r->log, e->index);
-            raft__purge_appends(r);
+            raft__purge_appends(r, e->index);
             if (r->conf_index >= e->index)
                 raft__conf_recompute(r);
         } else if (e->index <= r->log.offset) {

@@ -71,7 +71,7 @@ static void install(struct raft *r, const struct raft_msg *m)
         raft__log_compact(&r->log, m->snap_index);
     } else {
         raft__log_reset(&r->log, m->snap_index, m->snap_term);
-        raft__purge_appends(r);
+        raft__purge_appends(r, m->snap_index + 1);
     }
     r->snap_index = m->snap_index;
     r->snap_term = m->snap_term;
