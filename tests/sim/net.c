@@ -149,7 +149,10 @@ void sim_net_deliver(struct sim_world *w, struct raft_msg *m)
     if (rc != RAFT_OK)
         sim_trace(w, "sim: n%u step %s -> %s", (unsigned)m->to, raft_msg_name(m->type),
                   raft_strerror(rc));
-    sim_shell_process(w, n);
+    if (w->batch_ready)
+        n->ready_due = true;
+    else
+        sim_shell_process(w, n);
 }
 
 void sim_net_heal(struct sim_world *w)

@@ -281,6 +281,7 @@ bool sim_random_run(uint64_t seed, uint64_t steps, bool verbose)
     o.segment_bytes = 1024 + sim_range(&pick, 16384);
     o.verbose = verbose;
     sim_world_init(w, &o);
+    w->batch_ready = sim_range(&pick, 2) == 0;
     struct run run = {.w = w};
     run.liveness_ms = (uint64_t)SIM_LIVENESS_TIMEOUTS * o.election_ticks * SIM_TICK_MS;
     start_heal_phase(&run);

@@ -9,9 +9,9 @@
  * exactly. Time is in simulated milliseconds; a node ticks every SIM_TICK_MS.
  * Files: world.c (PRNG, heap, trace, stepping), node.c (node life cycle and
  * crashes), node_ops.c (the replica's operations), simfs*.c (the disk), disk.c
- * (shadow logs, state digest), apply.c (client actions), net.c (network), check.c and
- * check_restart.c (invariants), random_run.c (seeded runs), main.c (CLI), scen_lib.c and
- * scenarios*.c (scripted tests).
+ * (shadow logs, state digest), apply.c (client actions), net.c (network), check.c,
+ * check_restart.c and check_rules.c (invariants), random_run.c (seeded runs), main.c
+ * (CLI), scen_lib.c and scenarios*.c (scripted tests).
  *
  * Ownership: the world owns every node, disk, message copy and record; nothing in
  * here is borrowed from the core past the call that handed it out.
@@ -83,7 +83,8 @@ struct sim_node {
     raft_id id;
     bool started; /* has ever run (spare ids start when added as learners) */
     bool up;
-    bool removed; /* left the configuration: stays down */
+    bool ready_due; /* batched delivery: messages stepped, Ready not yet run */
+    bool removed;   /* left the configuration: stays down */
     struct replica rep;
     struct simfs fs;
     bool fs_ready;
@@ -166,6 +167,10 @@ struct sim_world {
     bool blocked[SIM_MAX_NODES][SIM_MAX_NODES]; /* [from][to] */
     uint32_t drop_pm, dup_pm;                   /* per mille */
     uint32_t split_pm; /* an APPEND of 2+ entries leaves as two (per mille) */
+    /* Every message due in a millisecond is stepped before the node's Ready loop
+     * runs once, as vesperd steps all the events of a loop iteration into one
+     * Ready; otherwise the loop runs after each message. */
+    bool batch_ready;
     uint32_t max_delay_ms;
     sim_filter_fn filter;
     void *filter_arg;

@@ -239,6 +239,13 @@ void sim_step_ms(struct sim_world *w)
     }
     for (uint32_t i = 0; i < w->n_nodes && !w->failed; i++) {
         struct sim_node *n = &w->node[i];
+        bool due = n->ready_due;
+        n->ready_due = false;
+        if (due && n->up)
+            sim_shell_process(w, n);
+    }
+    for (uint32_t i = 0; i < w->n_nodes && !w->failed; i++) {
+        struct sim_node *n = &w->node[i];
         if (!n->up || (w->now_ms + n->tick_phase) % SIM_TICK_MS)
             continue;
         raft_tick(n->rep.raft);
