@@ -1,7 +1,8 @@
 # Vesper build. Plain GNU make; module fragments live in mk/*.mk.
 #
-#   make               build/vesperd and build/vesper (once those modules exist)
+#   make               build/vesperd and build/vesper
 #   make test          every suite; the last line reads "N passed, N failed"
+#   make check         the fast subset: unit suites, a short simulation, fuzz corpora
 #   make test-sim      SEED=n replays one simulation seed; SEEDS/STEPS size a batch
 #   make test-sim-long SEEDS=100000
 #   make format-check  clang-format --dry-run --Werror over our sources
@@ -43,7 +44,7 @@ STEPS ?= 5000
 
 include $(sort $(wildcard mk/*.mk))
 
-.PHONY: all test test-run test-sim test-sim-long format format-check format-check-suite check-core clean deps
+.PHONY: all check test test-run test-sim test-sim-long format format-check format-check-suite check-core clean deps
 .DEFAULT_GOAL := all
 
 all: $(ALL_BINS)
@@ -57,6 +58,19 @@ test:
 test-run: $(TEST_BINS) check-core-objs
 	@tests/run.sh "tests/check_core.sh $(call obj,$(RAFT_SRC))" \
 	    "$(MAKE) --no-print-directory format-check-suite" $(TEST_SUITES)
+
+# The fast subset of `make test` for the edit-compile-test loop: no process on a port,
+# no container. CHECK_SEEDS simulation seeds (the scenarios always run).
+CHECK_SEEDS ?= 100
+CHECK_BINS := $(BUILD)/test-raft-unit $(BUILD)/test-kv $(BUILD)/test-storage \
+              $(BUILD)/test-lincheck $(BUILD)/test-config $(BUILD)/test-sim \
+              $(foreach t,$(FUZZ_TARGETS),$(BUILD)/fuzz-replay-$(t))
+check: $(CHECK_BINS) check-core-objs
+	@tests/run.sh "tests/check_core.sh $(call obj,$(RAFT_SRC))" \
+	    "$(MAKE) --no-print-directory format-check-suite" \
+	    $(foreach b,test-raft-unit test-kv test-storage test-lincheck test-config,"$(BUILD)/$(b)") \
+	    "$(BUILD)/test-sim --seeds $(CHECK_SEEDS) --steps $(STEPS) --jobs 2" \
+	    $(foreach t,$(FUZZ_TARGETS),"$(BUILD)/fuzz-replay-$(t) tests/fuzz/corpus/$(t)")
 
 check-core-objs: $(call obj,$(RAFT_SRC))
 check-core: check-core-objs
