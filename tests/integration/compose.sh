@@ -6,16 +6,28 @@
 #                              its published port; prints the time from up to ready
 #   compose.sh down [-v]       stop and remove the containers (-v: and the data volumes)
 #   compose.sh ARGS...         anything else is passed through
-# COMPOSE_PROJECT_NAME picks the project, as for compose itself.
+# COMPOSE_PROJECT_NAME picks the project, as for compose itself (default: .env's vesper).
+# VESPER_COMPOSE=v1 or v2 insists on one of them (to run the suite under each).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-if docker compose version >/dev/null 2>&1; then
-    compose=(docker compose)
-elif command -v docker-compose >/dev/null 2>&1; then
-    compose=(docker-compose)
-else
-    echo "compose.sh: neither 'docker compose' (v2) nor 'docker-compose' (v1) is installed" >&2
+have_v2() { docker compose version >/dev/null 2>&1; }
+have_v1() { command -v docker-compose >/dev/null 2>&1; }
+case ${VESPER_COMPOSE:-} in
+v2) have_v2 && compose=(docker compose) ;;
+v1) have_v1 && compose=(docker-compose) ;;
+'')
+    if have_v2; then
+        compose=(docker compose)
+    elif have_v1; then
+        compose=(docker-compose)
+    fi
+    ;;
+*) echo "compose.sh: VESPER_COMPOSE is v1, v2 or unset" >&2; exit 2 ;;
+esac
+if [ -z "${compose[*]:-}" ]; then
+    echo "compose.sh: compose ${VESPER_COMPOSE:-v2 ('docker compose') or v1 ('docker-compose')}" \
+        "is not installed" >&2
     exit 127
 fi
 
