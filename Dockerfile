@@ -24,7 +24,8 @@ COPY Makefile ./
 COPY mk/ mk/
 COPY src/ src/
 COPY client/ client/
-COPY tests/ tests/
+COPY tests/lib/ tests/lib/
+COPY tests/integration/ tests/integration/
 COPY deploy/image-rootfs.sh deploy/
 RUN make -j"$(nproc)" build/vesperd build/vesper build/vesper-itest \
     && deploy/image-rootfs.sh vesperd build/vesperd \

@@ -30,7 +30,8 @@ fi
 
 # A registry that answers pulls it in seconds; one that is unreachable fails at once
 # (no DNS) or hangs, hence the bound.
-if timeout "${VESPER_PULL_TIMEOUT:-60}" docker pull -q "$image" >/dev/null 2>&1; then
+bounded() { if command -v timeout >/dev/null; then timeout "$@"; else shift; "$@"; fi; }
+if bounded "${VESPER_PULL_TIMEOUT:-60}" docker pull -q "$image" >/dev/null 2>&1; then
     log "pulled $image"
     exit 0
 fi

@@ -25,7 +25,7 @@ t0=$(date +%s)
 rm_flag=()
 case $(tests/integration/compose.sh version --short 2>/dev/null) in 1.*) rm_flag=(--force-rm) ;; esac
 if ! tests/integration/compose.sh --profile client --profile test \
-    build "${rm_flag[@]}" vesper0 client itest >"$log" 2>&1; then
+    build ${rm_flag[@]+"${rm_flag[@]}"} vesper0 client itest >"$log" 2>&1; then
     tail -n 60 "$log" >&2
     echo "build-images: the image build failed; full output in $log" >&2
     exit 1
