@@ -13,6 +13,8 @@
 # Third-party source is fetched here at build time and never committed.
 #
 # Usage: deploy/deps.sh [BUILD_DIR]   (default: build); needs root for 1-3.
+# VESPER_DEPS=image installs only what building the shipped binaries needs (the
+# Dockerfile's build stage): no clang, formatter, Python or debootstrap.
 set -euo pipefail
 
 BUILD=${1:-build}
@@ -23,10 +25,16 @@ JOBS=${JOBS:-2}
 
 # Build, format and test tools; static archives for vesperd (libjson-c-dev ships
 # libjson-c.a, libssl-dev libssl.a and libcrypto.a, zlib1g-dev libz.a); libcurl for
-# the client; dpkg-dev, xz-utils and patch to unpack the h2o source package.
-PKGS=(gcc make clang clang-format pkg-config file curl dpkg-dev xz-utils patch
-      libjson-c-dev libssl-dev zlib1g-dev libcurl4-openssl-dev python3 python3-yaml
-      clang-14 libclang-rt-14-dev)
+# the client; dpkg-dev, xz-utils and patch to unpack the h2o source package;
+# debootstrap for deploy/base-image.sh when no base image can be pulled.
+BUILD_PKGS=(gcc make pkg-config file dpkg-dev xz-utils patch
+            libjson-c-dev libssl-dev zlib1g-dev libcurl4-openssl-dev)
+case ${VESPER_DEPS:-host} in
+host) PKGS=("${BUILD_PKGS[@]}" clang clang-format curl python3 python3-yaml
+            clang-14 libclang-rt-14-dev debootstrap) ;;
+image) PKGS=("${BUILD_PKGS[@]}") ;;
+*) echo "deps: VESPER_DEPS is 'host' (default) or 'image'" >&2; exit 2 ;;
+esac
 
 log() { echo "deps: $*"; }
 
@@ -86,6 +94,13 @@ apt_update() {
     as_root apt-get update -q || log "apt-get update reported errors; continuing"
 }
 
+have_candidates() {
+    local p
+    for p in "$@"; do
+        apt-cache policy "$p" 2>/dev/null | grep -qE '^[[:space:]]+Candidate: [^(]' || return 1
+    done
+}
+
 ensure_packages() {
     local missing
     missing=$(missing_pkgs)
@@ -93,9 +108,11 @@ ensure_packages() {
         log "packages present"
         return
     fi
-    # Update only when the local index does not know every missing package.
+    # Update only when the local index has no install candidate for some missing
+    # package (a fresh debian image has no index at all; `apt-cache show` alone is
+    # not enough: it succeeds for a package dpkg merely knows of).
     # shellcheck disable=SC2086
-    apt-cache show $missing >/dev/null 2>&1 || apt_update
+    have_candidates $missing || apt_update
     log "installing:" $missing
     # shellcheck disable=SC2086
     as_root env DEBIAN_FRONTEND=noninteractive \

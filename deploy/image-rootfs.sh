@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# image-rootfs.sh: stages the build contexts of the FROM-scratch images under
-# build/image/ (the Dockerfile COPYs only from there; .dockerignore hides the rest).
-# This machine cannot pull a base image, so each image's root file system is made
-# here from what the host already built:
+# image-rootfs.sh: stages the files of each FROM-scratch image under build/image/; the
+# Dockerfile's build stage runs it on the binaries it has just built and the final
+# stages COPY from there:
 #
 #   build/image/vesperd/   rootfs/ with /vesperd (static, debug info stripped) and /tmp
 #                          (mode 1777), and an empty data/ (COPY --chown makes it /data)
@@ -13,7 +12,7 @@
 #   deploy/image-rootfs.sh vesperd BUILD/vesperd
 #   deploy/image-rootfs.sh client  BUILD/vesper
 #   deploy/image-rootfs.sh itest   BUILD/vesper-itest
-# Libraries are copied from the host at the paths ldd prints (glibc 2.34+ has the
+# Libraries are copied from the build stage at the paths ldd prints (glibc 2.34+ has the
 # files and dns NSS modules built in, so name lookup needs no dlopen'ed module).
 set -euo pipefail
 

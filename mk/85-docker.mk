@@ -1,9 +1,11 @@
-# Containers (issue 6): FROM-scratch images, the compose cluster, the failover suite.
+# Containers: FROM-scratch images built by Docker, the compose cluster, the failover suite.
 #
-#   make images   build vesperd, vesper, vesper-itest, then deploy/build-images.sh
-#                 (images vesper/vesperd, vesper/client, vesper/itest; nothing is pulled)
+#   make images   deploy/build-images.sh: debian:bookworm (pulled, or made locally by
+#                 deploy/base-image.sh), then compose build of vesper/vesperd,
+#                 vesper/client and vesper/itest; the compiling happens inside Docker
 #   make up       images + compose up -d, then waits until every node answers /ready
-#                 (it knows a leader and has caught up) and returns; prints the times
+#                 (it knows a leader and has caught up); prints the times; then builds
+#                 the host CLI build/vesper on Debian hosts (make deps)
 #   make down     compose down (volumes kept; `make down-v` also removes them)
 #   make itest    images + the whole suite: compose up, tests/integration, compose down -v
 #   make check-manifests   compose file, ip_list.txt and deploy/k8s agree
@@ -18,21 +20,29 @@ ITEST_OBJS := $(call obj,$(ITEST_SRC) $(VCLIENT_SRC) $(LINCHECK_SRC))
 # The driver includes client/vclient.h, which lives outside -Isrc -Itests.
 $(call obj,$(ITEST_SRC)): EXTRA_CFLAGS += -I.
 
+# The Dockerfile's build stage runs this rule for the itest image; it builds on a host too.
 $(BUILD)/vesper-itest: $(ITEST_OBJS)
 	$(CC) $^ $(CURL_LIBS) -lpthread -o $@
 
-# The project of `make up`/`make down` (containers vesper_vesper0_1 or vesper-vesper0-1).
+# The project of `make up`/`make down` (containers vesper_vesper0_1 or vesper-vesper0-1);
+# .env names the same one for a plain `docker compose` in this folder.
 COMPOSE_PROJECT ?= vesper
-IMAGE_BINS := $(BUILD)/vesperd $(BUILD)/vesper $(BUILD)/vesper-itest
 
 .PHONY: images up down down-v itest check-manifests
-images: $(IMAGE_BINS)
+# No host toolchain or `make deps` needed: only Docker and compose.
+images:
 	deploy/build-images.sh $(BUILD)
 
-up:
-	@$(MAKE) --no-print-directory deps
-	@$(MAKE) --no-print-directory images
+# Then the host CLI of the README's quick start, where deploy/deps.sh can install its
+# build dependencies (Debian); elsewhere the client container does the same job.
+up: images
 	COMPOSE_PROJECT_NAME=$(COMPOSE_PROJECT) tests/integration/compose.sh up
+	@if command -v apt-get >/dev/null; then \
+	    $(MAKE) --no-print-directory deps && $(MAKE) --no-print-directory $(BUILD)/vesper; \
+	else \
+	    echo "up: no host CLI (make deps needs Debian); use the client container:"; \
+	    echo "    docker compose --profile client run --rm client get name"; \
+	fi
 
 down:
 	COMPOSE_PROJECT_NAME=$(COMPOSE_PROJECT) tests/integration/compose.sh down
@@ -46,6 +56,5 @@ itest: images
 check-manifests:
 	deploy/check-manifests.sh
 
-# make test: the suite builds the images itself (run.sh), after these binaries exist.
-TEST_BINS += $(IMAGE_BINS)
+# make test: the suite builds the images itself (run.sh, through Docker).
 TEST_SUITES += "tests/integration/run.sh" "deploy/check-manifests.sh"

@@ -3,7 +3,9 @@
 # as one of its suites):
 #   1. skip (with "0 passed, 0 failed") when no Docker engine answers `docker info`
 #      or no compose is installed;
-#   2. build the images (deploy/build-images.sh; --no-build when make already did);
+#   2. build the images (deploy/build-images.sh: Docker compiles the sources in the
+#      Dockerfile's build stage, making debian:bookworm first where it cannot be pulled;
+#      --no-build when make already did);
 #   3. `compose up -d` of docker-compose.yml under a project of its own, with ephemeral
 #      host ports (no clash with a `make up` cluster) and advertised URLs that resolve
 #      inside the network, where the suite runs; wait for every node's /ready;
@@ -28,8 +30,8 @@ fail() {
 }
 
 docker info >/dev/null 2>&1 || skip "no Docker engine reachable ('docker info' failed)"
-if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null; then
-    skip "neither 'docker compose' nor 'docker-compose' is installed"
+if ! $compose version >/dev/null 2>&1; then
+    skip "no compose: neither 'docker compose' nor 'docker-compose' is installed"
 fi
 if [ "${1:-}" != "--no-build" ]; then
     deploy/build-images.sh build || fail "image build failed"
