@@ -12,11 +12,13 @@
 #   docker build --target vesperd -t vesper/vesperd:latest .
 # Where no registry can be reached, deploy/base-image.sh makes debian:bookworm locally.
 # Layers are ordered for the cache: the dependencies (about 3 minutes) are rebuilt only
-# when deploy/deps.sh or deploy/build-h2o.sh change, the binaries when the sources do.
+# when deploy/deps.sh, deploy/build-h2o.sh or our h2o patches change, the binaries when
+# the sources do.
 
 FROM debian:bookworm AS build
 WORKDIR /src
 COPY deploy/deps.sh deploy/build-h2o.sh deploy/
+COPY deploy/patches/ deploy/patches/
 RUN VESPER_DEPS=image JOBS="$(nproc)" deploy/deps.sh build \
     && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb build/deps/obj
 # Only what the three binaries are built from (.dockerignore keeps build/ and .git out).

@@ -139,4 +139,3 @@ int node_open_listener(struct node *n)
     log_info("serving on %s:%s as %s", n->cfg->listen_host, port, n->cfg->advertise_url.text);
     return 0;
 }
-
