@@ -207,15 +207,15 @@ static int rv_snapshot(struct rv *rv)
 
 static int rv_finish_open(struct rv *rv);
 
-/* Creates dir if missing and makes its name durable in the parent. */
-static int rv_mkdir(struct rv *rv)
+/* Creates path unless it exists, and makes its name durable in its parent. */
+static int rv_mkdir_one(struct rv *rv, const char *path)
 {
-    if (rv->sys->mkdir(rv->dir, 0755) < 0)
+    if (rv->sys->mkdir(path, 0755) < 0)
         return errno == EEXIST
                    ? 0
-                   : rv_err(rv, STORAGE_EIO, "storage: mkdir %s: %s", rv->dir, strerror(errno));
+                   : rv_err(rv, STORAGE_EIO, "storage: mkdir %s: %s", path, strerror(errno));
     char parent[STORAGE_PATH_MAX];
-    snprintf(parent, sizeof parent, "%s", rv->dir);
+    snprintf(parent, sizeof parent, "%s", path);
     char *slash = strrchr(parent, '/');
     if (slash == parent)
         slash[1] = '\0';
@@ -225,7 +225,30 @@ static int rv_mkdir(struct rv *rv)
         snprintf(parent, sizeof parent, ".");
     if (storage_fsync_dir(rv->sys, parent) < 0)
         return rv_err(rv, STORAGE_EIO, "storage: fsync directory %s: %s", parent, strerror(errno));
-    st_log(rv->opt, "created data directory %s", rv->dir);
+    st_log(rv->opt, "created directory %s", path);
+    return 0;
+}
+
+/* Creates dir and every missing directory above it (mkdir -p), each name made
+ * durable in its parent before anything is written below it. */
+static int rv_mkdir(struct rv *rv)
+{
+    char path[STORAGE_PATH_MAX];
+    snprintf(path, sizeof path, "%s", rv->dir);
+    size_t len = strlen(path);
+    while (len > 1 && path[len - 1] == '/')
+        path[--len] = '\0';
+    for (char *p = path + 1; len > 0; p++) {
+        bool end = *p == '\0';
+        if (!end && (*p != '/' || p[-1] == '/'))
+            continue;
+        char saved = *p;
+        *p = '\0';
+        int rc = rv_mkdir_one(rv, path);
+        *p = saved;
+        if (rc != 0 || end)
+            return rc;
+    }
     return 0;
 }
 
