@@ -84,10 +84,12 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     struct node *n = listener->data;
     if (err)
         return;
-    for (int k = 0; k < ACCEPT_BATCH; k++) {
+    for (uint64_t k = 0; k < ACCEPT_BATCH; k++) {
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
         if (!sock)
             return;
+        if (k + 1 > n->m.accept_batch_max)
+            n->m.accept_batch_max = k + 1;
         bool reserve = n->n_conns >= n->cfg->max_connections;
         struct conn_slot *slot = NULL;
         if ((reserve && n->n_peer_conns >= n->cfg->max_peer_connections) ||

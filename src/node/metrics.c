@@ -138,6 +138,8 @@ static int on_metrics(h2o_handler_t *self, h2o_req_t *req)
            (double)n->n_conns);
     metric(&o, "vesper_connections_refused_total", "counter", "Connections over the limit.",
            (double)n->m.conns_refused);
+    metric(&o, "vesper_connections_accept_batch_max", "gauge",
+           "Most connections accepted in one turn of the loop.", (double)n->m.accept_batch_max);
     metric(&o, "vesper_requests_shed_total", "counter", "Requests refused with 503 (overload).",
            (double)n->m.requests_shed);
     metric(&o, "vesper_requests_pending", "gauge", "Requests waiting on the log.",

@@ -52,6 +52,7 @@ struct node_metrics {
     uint64_t snapshots_installed;
     uint64_t snapshot_us_total;
     uint64_t conns_refused;
+    uint64_t accept_batch_max; /* most connections accepted in one readiness event */
     uint64_t peer_msgs_rejected;
     uint64_t requests_shed;
     struct metrics_hist fsync;

@@ -505,6 +505,29 @@ def refused_body_written_whole_before_reading():
 
 
 @case
+def connection_burst_accepted_in_one_turn():
+    """Regression (a server bug, fixed): one connection was accepted per turn of the
+    loop, and most turns hold an fsync, so a burst of connections waited behind many
+    turns. While the node is stopped, 40 connections queue in the kernel; when it
+    runs again it must take more than one of them in a single turn."""
+    socks = []
+    os.kill(proc.pid, signal.SIGSTOP)
+    try:
+        for _ in range(40):
+            socks.append(socket.create_connection(("127.0.0.1", PORT), timeout=5))
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+    time.sleep(0.3)
+    for s in socks:
+        s.close()
+    st, _, body = request("GET", "/metrics")
+    check(st == 200, "GET /metrics status %d" % st)
+    m = re.search(rb"^vesper_connections_accept_batch_max (\d+)", body, re.M)
+    check(m is not None, "no vesper_connections_accept_batch_max in /metrics")
+    check(int(m.group(1)) > 1, "largest accept batch %s: one connection per turn" % m.group(1))
+
+
+@case
 def wrong_methods():
     for m in ["PATCH", "OPTIONS", "TRACE", "FOO"]:
         expect_fail(kv(m, {"type": "get", "payload": {"key": "a"}}), (405,), "method_not_allowed")
