@@ -1,6 +1,9 @@
 /* main.c: the test-sim command line and the scripted-scenario registry.
  *
- *   test-sim --seeds N --steps S [--jobs J]  every scenario, then seeds 1..N
+ *   test-sim --seeds N --steps S [--jobs J] [--from F]
+ *                                            every scenario, then seeds F..F+N-1
+ *                                            (F is 1 unless given: long runs go on
+ *                                            where an earlier batch stopped)
  *   test-sim --seed n [--steps S] [--verbose] replay one seed (trace with --verbose)
  *   test-sim --scenario NAME [--verbose]     one scripted scenario
  *
@@ -78,7 +81,7 @@ static void run_seeds(uint64_t first, uint64_t last, uint64_t stride, uint64_t s
     }
 }
 
-static int run_jobs(uint64_t seeds, uint64_t steps, int jobs, struct counts *c)
+static int run_jobs(uint64_t from, uint64_t seeds, uint64_t steps, int jobs, struct counts *c)
 {
     int fds[64];
     pid_t pids[64];
@@ -100,7 +103,7 @@ static int run_jobs(uint64_t seeds, uint64_t steps, int jobs, struct counts *c)
             static char outbuf[1 << 20];
             setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
             struct counts mine = {0, 0};
-            run_seeds((uint64_t)j + 1, seeds, (uint64_t)jobs, steps, &mine);
+            run_seeds(from + (uint64_t)j, from + seeds - 1, (uint64_t)jobs, steps, &mine);
             ssize_t wr = write(p[1], &mine, sizeof mine);
             _exit(wr == (ssize_t)sizeof mine ? 0 : 3);
         }
@@ -144,7 +147,7 @@ static void probe_conf_codec(void)
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: test-sim [--seeds N] [--steps S] [--jobs J]\n"
+            "usage: test-sim [--seeds N] [--steps S] [--jobs J] [--from F]\n"
             "       test-sim --seed n [--steps S] [--verbose]\n"
             "       test-sim --scenario NAME [--verbose]\n");
     exit(2);
@@ -152,7 +155,7 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-    uint64_t seeds = 0, seed = 0, steps = 5000;
+    uint64_t seeds = 0, seed = 0, steps = 5000, from = 1;
     int jobs = 1;
     bool verbose = false, one_seed = false;
     const char *scenario = NULL;
@@ -165,6 +168,8 @@ int main(int argc, char **argv)
             one_seed = true;
         } else if (!strcmp(argv[i], "--steps") && has_arg)
             steps = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--from") && has_arg)
+            from = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--jobs") && has_arg)
             jobs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--scenario") && has_arg)
@@ -174,7 +179,7 @@ int main(int argc, char **argv)
         else
             usage();
     }
-    if (jobs < 1 || jobs > 64)
+    if (jobs < 1 || jobs > 64 || from == 0)
         usage();
     struct counts c = {0, 0};
     probe_conf_codec();
@@ -192,10 +197,10 @@ int main(int argc, char **argv)
     } else {
         run_scenarios(NULL, verbose, &c);
         if (jobs > 1 && seeds > 1) {
-            if (run_jobs(seeds, steps, jobs, &c) != 0)
+            if (run_jobs(from, seeds, steps, jobs, &c) != 0)
                 c.failed++;
-        } else {
-            run_seeds(1, seeds, 1, steps, &c);
+        } else if (seeds) {
+            run_seeds(from, from + seeds - 1, 1, steps, &c);
         }
     }
     printf("%llu passed, %llu failed\n", (unsigned long long)c.passed,
