@@ -73,6 +73,21 @@ grep -q 'error\\":\\"too_large' "$PATCHED/http1.c" ||
 patch -s "$PATCHED/http1.c" <"$PATCHES/h2o-http1-lingering-close.patch" ||
     { echo "deps: could not apply h2o-http1-lingering-close.patch" >&2; exit 1; }
 FILES=$(echo "$FILES" | sed "s|^lib/http1.c$|$PATCHED/http1.c|")
+# And a disposal fix (deploy/patches/h2o-evloop-dispose-pending.patch, ours): a socket
+# closed outside the loop's callbacks right after a write completed at once (vesperd
+# runs its Ready loop between loop turns, and a membership change can tear a peer's
+# connection down there) stayed linked in the pending list while the update phase
+# freed it, and the next turn's pending run read freed memory. Such a socket is now
+# freed when the pending run unlinks it. socket.c includes the patched headers from
+# its own directory, so it is compiled from a copy whose ../../deps points home.
+rm -rf "$PATCHED/lib" "$PATCHED/deps"
+mkdir -p "$PATCHED/lib/common"
+cp lib/common/socket.c "$PATCHED/lib/common/"
+cp -r lib/common/socket "$PATCHED/lib/common/"
+ln -s "$PWD/deps" "$PATCHED/deps"
+patch -s -d "$PATCHED/lib/common" -p1 <"$PATCHES/h2o-evloop-dispose-pending.patch" ||
+    { echo "deps: could not apply h2o-evloop-dispose-pending.patch" >&2; exit 1; }
+FILES=$(echo "$FILES" | sed "s|^lib/common/socket.c$|$PATCHED/lib/common/socket.c|")
 start=$(date +%s)
 echo "deps: compiling $(echo "$FILES" | wc -l) h2o files${VARIANT:+ ($VARIANT)} with $CC -j$JOBS"
 # shellcheck disable=SC2016
