@@ -149,6 +149,7 @@ int raft__append_local(struct raft *r, uint8_t type, const void *data, uint32_t 
 struct raft__progress *raft__progress(struct raft *r, raft_id id);
 void raft__progress_probe(struct raft__progress *pr, raft_index next);
 /* Drops queued APPENDs, and acknowledgements of entries at or after from (cut). */
+void raft__drop_queued_appends(struct raft *r);
 void raft__purge_appends(struct raft *r, raft_index from);
 
 /* read.c */

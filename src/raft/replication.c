@@ -118,20 +118,29 @@ int raft__append_local(struct raft *r, uint8_t type, const void *data, uint32_t 
 
 /* ===== Follower side ===== */
 
-/* Drops appends still queued from an earlier leadership: after a truncation the
- * entries they name would be the new leader's, glued to the old prev term. */
-void raft__purge_appends(struct raft *r, raft_index from)
+/* Drops appends still queued from an earlier leadership. They name their entries
+ * by index, resolved only at raft_ready(): after a truncation those would be the new
+ * leader's entries glued to the old prev term, and after a snapshot install that
+ * compacts the log they would name entries that are gone. */
+void raft__drop_queued_appends(struct raft *r)
 {
     size_t keep = 0;
     for (size_t k = 0; k < r->out.n; k++)
         if (r->out.v[k].type != RAFT_MSG_APPEND)
             r->out.v[keep++] = r->out.v[k];
     r->out.n = keep;
+}
+
+/* After the log is cut from `from` on: no queued append, and no acknowledgement of a
+ * cut entry. */
+void raft__purge_appends(struct raft *r, raft_index from)
+{
+    raft__drop_queued_appends(r);
     /* An acknowledgement not yet sent promises entries the log no longer holds
      * once they are cut: several messages stepped into one Ready (an append of
      * the old leader, then one of a newer leader that truncates it) would
      * otherwise tell the old leader we hold entries that are gone. */
-    keep = 0;
+    size_t keep = 0;
     for (size_t k = 0; k < r->out_sync.n; k++) {
         const struct raft_msg *m = &r->out_sync.v[k];
         if (m->type == RAFT_MSG_APPEND_RESP && !m->reject && m->index >= from)

@@ -68,6 +68,9 @@ static void install(struct raft *r, const struct raft_msg *m)
     raft_term t;
     if (raft__log_term(&r->log, m->snap_index, &t) && t == m->snap_term &&
         m->snap_index <= raft__log_last(&r->log)) {
+        /* A node that led an earlier term may still hold appends it queued then;
+         * compaction would pull their entries from under them. */
+        raft__drop_queued_appends(r);
         raft__log_compact(&r->log, m->snap_index);
     } else {
         raft__log_reset(&r->log, m->snap_index, m->snap_term);

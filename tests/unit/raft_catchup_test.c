@@ -189,6 +189,46 @@ TEST(raft_snapshot_replaced_mid_transfer_is_resent)
     free(n);
 }
 
+/* Regression: a leader that had just queued an append (here the answer to a
+ * follower's rejection) stepped, before its next Ready, a snapshot of a newer leader
+ * whose index its own log still held. The install compacted the log under the queued
+ * append, and raft_ready() resolved that append's entries from compacted memory. */
+TEST(raft_install_over_own_log_drops_appends_queued_as_leader)
+{
+    struct net *n = malloc(sizeof *n);
+    CHECK(n != NULL && net_init(n) == 0);
+    propose(n, 5);
+    tick_all(n, 2);
+    CHECK_EQ_U64(commit_of(n, 1), 6);
+    struct raft *l = n->r[0];
+    raft_term t = raft_term_now(l);
+    /* Entry 7 leaves in a Ready that nobody receives. */
+    raft_index idx;
+    raft_term term;
+    CHECK(raft_propose(l, "y", 1, &idx, &term) == RAFT_OK && idx == 7);
+    struct raft_ready rd;
+    raft_ready(l, &rd);
+    raft_advance(l, &rd);
+    raft_durable(l, 7, t);
+    /* Node 1 rejects 7: the leader queues a new append of 7 for it. */
+    struct raft_msg rej = {.type = RAFT_MSG_APPEND_RESP, .from = 1, .to = 0, .term = t,
+                           .index = 7, .reject = true, .hint_index = 6, .log_term = t};
+    CHECK(raft_step(l, &rej) == RAFT_OK);
+    /* In the same iteration: node 1, leader of t+1, sends its snapshot at 7. */
+    struct raft_conf conf = *raft_current_conf(l);
+    struct raft_msg snap = {.type = RAFT_MSG_SNAPSHOT, .from = 1, .to = 0, .term = t + 1,
+                            .snap_index = 7, .snap_term = t, .snap_size = 10, .offset = 0,
+                            .len = 10, .done = true, .conf = &conf, .data = n->snap_bytes};
+    CHECK(raft_step(l, &snap) == RAFT_OK);
+    CHECK(raft_role(l) == RAFT_FOLLOWER);
+    raft_ready(l, &rd);
+    for (size_t k = 0; k < rd.n_msgs; k++)
+        CHECK(rd.msgs[k].type != RAFT_MSG_APPEND);
+    raft_advance(l, &rd);
+    net_free(n);
+    free(n);
+}
+
 int main(int argc, char **argv)
 {
     return test_main(argc, argv);
