@@ -211,14 +211,29 @@ TEST(raft_install_over_own_log_drops_appends_queued_as_leader)
     raft_advance(l, &rd);
     raft_durable(l, 7, t);
     /* Node 1 rejects 7: the leader queues a new append of 7 for it. */
-    struct raft_msg rej = {.type = RAFT_MSG_APPEND_RESP, .from = 1, .to = 0, .term = t,
-                           .index = 7, .reject = true, .hint_index = 6, .log_term = t};
+    struct raft_msg rej = {.type = RAFT_MSG_APPEND_RESP,
+                           .from = 1,
+                           .to = 0,
+                           .term = t,
+                           .index = 7,
+                           .reject = true,
+                           .hint_index = 6,
+                           .log_term = t};
     CHECK(raft_step(l, &rej) == RAFT_OK);
     /* In the same iteration: node 1, leader of t+1, sends its snapshot at 7. */
     struct raft_conf conf = *raft_current_conf(l);
-    struct raft_msg snap = {.type = RAFT_MSG_SNAPSHOT, .from = 1, .to = 0, .term = t + 1,
-                            .snap_index = 7, .snap_term = t, .snap_size = 10, .offset = 0,
-                            .len = 10, .done = true, .conf = &conf, .data = n->snap_bytes};
+    struct raft_msg snap = {.type = RAFT_MSG_SNAPSHOT,
+                            .from = 1,
+                            .to = 0,
+                            .term = t + 1,
+                            .snap_index = 7,
+                            .snap_term = t,
+                            .snap_size = 10,
+                            .offset = 0,
+                            .len = 10,
+                            .done = true,
+                            .conf = &conf,
+                            .data = n->snap_bytes};
     CHECK(raft_step(l, &snap) == RAFT_OK);
     CHECK(raft_role(l) == RAFT_FOLLOWER);
     raft_ready(l, &rd);
