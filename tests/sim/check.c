@@ -231,9 +231,14 @@ void sim_check_sent(struct sim_world *w, struct sim_node *n, const struct raft_m
         if (d->hs.term < m->term || (d->hs.term == m->term && d->hs.vote != m->to))
             broken = "a vote its hard state does not hold";
     } else if (m->type == RAFT_MSG_APPEND_RESP && !m->reject && m->index) {
-        if (m->index > d->snap_index && m->index > d->log.base_index &&
-            !sim_log_at(&d->log, m->index))
+        const struct sim_entry *e = sim_log_at(&d->log, m->index);
+        if (m->index > d->snap_index && m->index > d->log.base_index && !e)
             broken = "entries its log does not hold";
+        else if (e && m->index >= n->acked_index) {
+            n->acked_index = m->index;
+            n->acked_term = e->term;
+            n->acked_chain = e->chain;
+        }
     } else if (m->type == RAFT_MSG_SNAPSHOT_RESP && !m->reject) {
         /* Only the final acknowledgement promises anything: the whole snapshot. */
         bool final = m->snap_index == n->seen_snap_index && m->offset >= n->seen_snap_size;

@@ -71,7 +71,7 @@ void sim_check_recovered(struct sim_world *w, struct sim_node *n, const struct s
     }
 }
 
-static bool disk_holds(const struct sim_disk *d, raft_index i, uint64_t chain)
+bool sim_disk_holds(const struct sim_disk *d, raft_index i, uint64_t chain)
 {
     if (d->snap_index >= i)
         return true;
@@ -79,6 +79,27 @@ static bool disk_holds(const struct sim_disk *d, raft_index i, uint64_t chain)
     if (e)
         return e->chain == chain;
     return d->log.base_index == i && d->log.base_chain == chain;
+}
+
+/* An acknowledged entry is durable: if the running log still held the newest entry
+ * the node acknowledged when it crashed (no later truncation or install replaced
+ * it), the recovered disk holds it too. */
+void sim_check_acked(struct sim_world *w, struct sim_node *n, bool held)
+{
+    /* A crash inside the install of a newer leader's snapshot may recover that
+     * snapshot without the log after it, rightly when the log conflicts with it: an
+     * entry of an older term cannot follow a snapshot of a newer one. */
+    bool superseded = n->syn.snap_index < n->acked_index && n->syn.snap_term > n->acked_term;
+    if (held && !superseded && !sim_disk_holds(&n->syn, n->acked_index, n->acked_chain))
+        sim_fail(w, "recovered-acked",
+                 "n%u acknowledged entry %llu as durable, but recovers a log to %llu (snapshot "
+                 "%llu) without it",
+                 (unsigned)n->id, (unsigned long long)n->acked_index,
+                 (unsigned long long)sim_log_last(&n->syn.log),
+                 (unsigned long long)n->syn.snap_index);
+    n->acked_index = 0;
+    n->acked_term = 0;
+    n->acked_chain = 0;
 }
 
 void sim_check_majority(struct sim_world *w)
@@ -93,7 +114,7 @@ void sim_check_majority(struct sim_world *w)
             continue;
         voters++;
         const struct sim_node *n = &w->node[w->conf.m[k].id];
-        if (n->started && disk_holds(n->up ? &n->cur : &n->syn, m, chain))
+        if (n->started && sim_disk_holds(n->up ? &n->cur : &n->syn, m, chain))
             holders++;
     }
     /* Every majority (voters / 2 + 1) must include a holder. */

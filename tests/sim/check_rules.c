@@ -11,6 +11,7 @@
  *                  a quorum of the voters of its configuration (itself included),
  *                  that configuration being unchanged all along. The core checks
  *                  once per timeout, so it steps down within two; one is slack.
+ *                  Time a node spends stopped (sim_pause) does not count.
  *
  *   own-term-commit
  *                  a leader moves its commit index only to an entry of its own
@@ -112,8 +113,10 @@ void sim_rules_step(struct sim_world *w)
             ru->conf[i] = *c;
             ru->conf_since_ms[i] = w->now_ms;
         }
+        /* A stopped process cannot step down; its clock starts again at resume. */
         if (!w->cfg_template.check_quorum || w->now_ms - ru->leader_since_ms[i] < window ||
-            w->now_ms - ru->conf_since_ms[i] < window)
+            w->now_ms - ru->conf_since_ms[i] < window || sim_paused(w, n) ||
+            w->now_ms < n->resumed_ms + window)
             continue;
         uint32_t voters = 0;
         uint32_t heard = voters_heard(w, n, window, &voters);

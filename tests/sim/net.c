@@ -105,6 +105,10 @@ void sim_net_send(struct sim_world *w, struct sim_node *from, const struct raft_
                  raft_msg_name(m->type), (unsigned)m->from, (unsigned)m->to);
         return;
     }
+    /* The receiver stops while entries are on their way: the leader moves on (commits,
+     * compacts, switches it to a snapshot) and it later reads both in one iteration. */
+    if (m->type == RAFT_MSG_APPEND && m->n_entries && sim_chance(&w->prng, w->stall_pm))
+        sim_pause(w, m->to, 20 + sim_range(&w->prng, 400));
     if (m->type != RAFT_MSG_APPEND || m->n_entries < 2 || !sim_chance(&w->prng, w->split_pm)) {
         send_part(w, m);
         return;
@@ -149,7 +153,7 @@ void sim_net_deliver(struct sim_world *w, struct raft_msg *m)
     if (rc != RAFT_OK)
         sim_trace(w, "sim: n%u step %s -> %s", (unsigned)m->to, raft_msg_name(m->type),
                   raft_strerror(rc));
-    if (w->batch_ready)
+    if (w->batch_ready || n->paused_until == w->now_ms)
         n->ready_due = true;
     else
         sim_shell_process(w, n);

@@ -78,6 +78,7 @@ void sim_node_crash(struct sim_world *w, raft_id id)
     if (!n->up)
         return;
     n->fs.crashed = true; /* the process is gone: closing writes nothing */
+    bool held = n->acked_index && sim_disk_holds(&n->cur, n->acked_index, n->acked_chain);
     replica_close(&n->rep);
     n->up = false;
     sim_disk_free(&n->cur);
@@ -87,6 +88,8 @@ void sim_node_crash(struct sim_world *w, raft_id id)
     }
     sim_trace(w, "sim: crash n%u (unsynced writes torn or lost)", (unsigned)id);
     probe(w, n);
+    if (!w->failed)
+        sim_check_acked(w, n, held);
     sim_check_majority(w);
 }
 
@@ -129,6 +132,8 @@ void sim_node_start(struct sim_world *w, raft_id id)
     n->up = true;
     n->commit_seen = 0;
     n->role_seen = RAFT_FOLLOWER;
+    n->paused_until = 0;
+    n->crash_at_ms = 0;
     if (id >= w->n_nodes)
         w->n_nodes = id + 1;
     sim_trace(w, "sim: start n%u (term %llu, snap %llu, log to %llu)", (unsigned)id,

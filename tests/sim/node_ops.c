@@ -180,6 +180,10 @@ static void op_restored(void *arg, const struct storage_snapshot *s)
         sim_log_reset(l, s->index, s->term, sim_check_chain_of(w, s->index, s->term));
     n->cur.snap_index = s->index;
     n->cur.snap_term = s->term;
+    /* Power fails soon after an install: what the install kept or dropped, and
+     * what was appended and acknowledged on top of it, must all come back. */
+    if (n->up && sim_chance(&w->prng, w->crash_after_install_pm))
+        n->crash_at_ms = w->now_ms + 1 + sim_range(&w->prng, 60);
 }
 
 static void op_persisted(void *arg, const struct raft_ready *rd)

@@ -27,7 +27,10 @@ struct run {
     uint64_t heal_start_ms;
     uint64_t liveness_ms;
     bool leader_seen;
-    bool final; /* the closing heal: no more faults */
+    bool final;          /* the closing heal: no more faults */
+    uint32_t propose_pm; /* client writes per simulated ms, per mille, this phase */
+    raft_term lead_term; /* the newest leader's term, and when it was first seen */
+    uint64_t lead_since_ms;
 };
 
 static raft_id random_node(struct sim_world *w, bool up)
@@ -36,7 +39,7 @@ static raft_id random_node(struct sim_world *w, bool up)
     uint32_t k = 0;
     for (uint32_t i = 0; i < w->n_nodes; i++) {
         struct sim_node *n = &w->node[i];
-        if (n->started && !n->removed && n->up == up)
+        if (n->started && !n->removed && n->up == up && !sim_paused(w, n))
             ids[k++] = i;
     }
     return k ? ids[sim_range(&w->prng, k)] : RAFT_NONE;
@@ -59,14 +62,25 @@ static void split_network(struct sim_world *w, bool bridge, bool asym)
     sim_trace(w, "sim: partition%s%s", bridge ? " with bridge" : "", asym ? " (one-way)" : "");
 }
 
+/* Client load changes from phase to phase: quiet phases leave a leader's log tail
+ * still, so the entries in flight and the snapshot index meet; busy phases pile up
+ * long uncommitted suffixes on stale leaders. */
+static uint32_t pick_load(struct sim_world *w)
+{
+    static const uint32_t rates[] = {0, 5, 60, 60, 150};
+    return rates[sim_range(&w->prng, sizeof rates / sizeof rates[0])];
+}
+
 static void start_fault_phase(struct run *run)
 {
     struct sim_world *w = run->w;
     run->phase = PHASE_FAULT;
+    run->propose_pm = pick_load(w);
     run->phase_end_ms = w->now_ms + 300 + sim_range(&w->prng, 1200);
     w->drop_pm = (uint32_t)sim_range(&w->prng, 301);
     w->dup_pm = (uint32_t)sim_range(&w->prng, 60);
     w->split_pm = sim_chance(&w->prng, 500) ? (uint32_t)sim_range(&w->prng, 601) : 0;
+    w->stall_pm = sim_chance(&w->prng, 500) ? (uint32_t)sim_range(&w->prng, 21) : 0;
     w->max_delay_ms = 2 + (uint32_t)sim_range(&w->prng, 15);
     switch (sim_range(&w->prng, 6)) {
     case 0:
@@ -103,6 +117,7 @@ static void start_heal_phase(struct run *run)
 {
     struct sim_world *w = run->w;
     run->phase = PHASE_HEAL;
+    run->propose_pm = pick_load(w);
     run->heal_start_ms = w->now_ms;
     run->leader_seen = false;
     run->phase_end_ms = w->now_ms + 200 + sim_range(&w->prng, 600);
@@ -110,6 +125,7 @@ static void start_heal_phase(struct run *run)
     w->drop_pm = 0;
     w->dup_pm = 0;
     w->split_pm = 0;
+    w->stall_pm = 0;
     w->max_delay_ms = 4;
     for (uint32_t i = 0; i < w->n_nodes; i++) {
         w->node[i].fs.crash_in = 0; /* an armed crash that has not struck is called off */
@@ -150,7 +166,8 @@ static raft_id random_leader(struct sim_world *w)
     raft_id ids[SIM_MAX_NODES];
     uint32_t k = 0;
     for (uint32_t i = 0; i < w->n_nodes; i++) {
-        if (w->node[i].up && raft_role(w->node[i].rep.raft) == RAFT_LEADER)
+        if (w->node[i].up && !sim_paused(w, &w->node[i]) &&
+            raft_role(w->node[i].rep.raft) == RAFT_LEADER)
             ids[k++] = i;
     }
     return k ? ids[sim_range(&w->prng, k)] : RAFT_NONE;
@@ -161,7 +178,7 @@ static void client_actions(struct run *run)
     struct sim_world *w = run->w;
     raft_id lead = random_leader(w);
     if (lead != RAFT_NONE) {
-        if (sim_chance(&w->prng, 60))
+        if (sim_chance(&w->prng, run->propose_pm))
             sim_propose(w, lead, NULL);
         if (sim_chance(&w->prng, 10) && w->node[lead].up)
             sim_read(w, lead);
@@ -202,6 +219,7 @@ static void arm_disk_crash(struct sim_world *w)
 static void fault_actions(struct run *run)
 {
     struct sim_world *w = run->w;
+
     if (sim_chance(&w->prng, 1)) {
         raft_id id = random_node(w, true);
         if (id != RAFT_NONE)
@@ -214,6 +232,14 @@ static void fault_actions(struct run *run)
     raft_id lead = sim_leader(w);
     if (lead != RAFT_NONE && sim_chance(&w->prng, 1))
         sim_node_crash(w, lead);
+    /* A stopped process (SIGSTOP, a long GC or swap pause): the cluster moves on
+     * without it, a leader may compact past it, and on resume it steps every
+     * message that queued up (old appends and new snapshot chunks) in one Ready. */
+    if (sim_chance(&w->prng, 1)) {
+        raft_id id = random_node(w, true);
+        if (id != RAFT_NONE)
+            sim_pause(w, id, 20 + sim_range(&w->prng, 800));
+    }
     if (sim_chance(&w->prng, 4)) {
         raft_id id = random_node(w, false);
         if (id != RAFT_NONE)
@@ -221,9 +247,54 @@ static void fault_actions(struct run *run)
     }
 }
 
+/* A new leader probes every follower and sends each the entries it lacks while
+ * its own commit index and snapshots move on: a follower that stops in that window
+ * wakes up to an old append and a newer snapshot in one read. */
+static void pause_near_leader_change(struct run *run)
+{
+    struct sim_world *w = run->w;
+    raft_id lead = sim_leader(w);
+    if (lead == RAFT_NONE)
+        return;
+    raft_term t = raft_term_now(w->node[lead].rep.raft);
+    if (t != run->lead_term) {
+        run->lead_term = t;
+        run->lead_since_ms = w->now_ms;
+    }
+    if (w->now_ms - run->lead_since_ms > 60 || !sim_chance(&w->prng, 20))
+        return;
+    raft_id id = random_node(w, true);
+    if (id != RAFT_NONE && id != lead)
+        sim_pause(w, id, 20 + sim_range(&w->prng, 400));
+    if (sim_chance(&w->prng, 200))
+        sim_shell_take_snapshot(w, &w->node[lead], 0);
+}
+
+/* The crashes scheduled after installs (node_ops.c); in a healed phase the node
+ * comes straight back. */
+static void scheduled_crashes(struct run *run)
+{
+    struct sim_world *w = run->w;
+    for (uint32_t i = 0; i < w->n_nodes && !w->failed; i++) {
+        struct sim_node *n = &w->node[i];
+        if (!n->crash_at_ms || w->now_ms < n->crash_at_ms)
+            continue;
+        n->crash_at_ms = 0;
+        if (run->final || !n->up)
+            continue;
+        sim_trace(w, "sim: n%u crashes soon after its install", (unsigned)i);
+        sim_node_crash(w, i);
+        if (run->phase == PHASE_HEAL && !w->failed)
+            sim_node_start(w, i);
+    }
+}
+
 static void phase_step(struct run *run)
 {
     struct sim_world *w = run->w;
+    scheduled_crashes(run);
+    if (!run->final)
+        pause_near_leader_change(run);
     if (run->phase == PHASE_FAULT) {
         fault_actions(run);
         if (w->now_ms >= run->phase_end_ms)
@@ -268,8 +339,10 @@ bool sim_random_run(uint64_t seed, uint64_t steps, bool verbose)
     uint64_t pick = seed;
     struct sim_opts o;
     sim_opts_default(&o, sizes[sim_range(&pick, 3)], seed);
-    o.max_append_bytes = 8 + (uint32_t)sim_range(&pick, 120);
-    o.snapshot_chunk_bytes = 16 + (uint32_t)sim_range(&pick, 64);
+    /* Tiny batches (entries spread over many appends) or the production size. */
+    o.max_append_bytes = sim_range(&pick, 2) ? 8 + (uint32_t)sim_range(&pick, 120) : 1u << 20;
+    /* Small chunks (many round trips) or the production size (one message). */
+    o.snapshot_chunk_bytes = sim_range(&pick, 2) ? 16 + (uint32_t)sim_range(&pick, 64) : 1u << 20;
     /* Mostly the production settings; a quarter of the seeds run without each so
      * that stale leaders live long enough to be tested. */
     o.pre_vote = sim_range(&pick, 4) != 0;
@@ -282,6 +355,7 @@ bool sim_random_run(uint64_t seed, uint64_t steps, bool verbose)
     o.verbose = verbose;
     sim_world_init(w, &o);
     w->batch_ready = sim_range(&pick, 2) == 0;
+    w->crash_after_install_pm = 300;
     struct run run = {.w = w};
     run.liveness_ms = (uint64_t)SIM_LIVENESS_TIMEOUTS * o.election_ticks * SIM_TICK_MS;
     start_heal_phase(&run);

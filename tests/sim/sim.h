@@ -83,8 +83,11 @@ struct sim_node {
     raft_id id;
     bool started; /* has ever run (spare ids start when added as learners) */
     bool up;
-    bool ready_due; /* batched delivery: messages stepped, Ready not yet run */
-    bool removed;   /* left the configuration: stays down */
+    bool ready_due;        /* batched delivery: messages stepped, Ready not yet run */
+    bool removed;          /* left the configuration: stays down */
+    uint64_t paused_until; /* a stopped process (SIGSTOP): no ticks, no reads until then */
+    uint64_t resumed_ms;   /* when the last pause ended */
+    uint64_t crash_at_ms;  /* a crash the random run scheduled; 0: none */
     struct replica rep;
     struct simfs fs;
     bool fs_ready;
@@ -102,6 +105,9 @@ struct sim_node {
     struct raft_conf sm_conf; /* configuration as of applied */
 
     raft_index commit_seen; /* invariant: commit never goes back */
+    raft_index acked_index; /* newest entry acknowledged as durable: term, chain */
+    raft_term acked_term;
+    uint64_t acked_chain;
     enum raft_role role_seen;
 };
 
@@ -167,6 +173,8 @@ struct sim_world {
     bool blocked[SIM_MAX_NODES][SIM_MAX_NODES]; /* [from][to] */
     uint32_t drop_pm, dup_pm;                   /* per mille */
     uint32_t split_pm; /* an APPEND of 2+ entries leaves as two (per mille) */
+    uint32_t stall_pm; /* the receiver of an APPEND stops while it is in flight (per mille) */
+    uint32_t crash_after_install_pm; /* a node crashes shortly after installing a snapshot */
     /* Every message due in a millisecond is stepped before the node's Ready loop
      * runs once, as vesperd steps all the events of a loop iteration into one
      * Ready; otherwise the loop runs after each message. */
@@ -222,6 +230,10 @@ void sim_trace_dump(const struct sim_world *w, int last_n);
 void sim_fail(struct sim_world *w, const char *inv, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void sim_heap_push(struct sim_world *w, struct sim_event *ev);
+/* True while n is up but stopped (no ticks, nothing read, nothing proposed). */
+bool sim_paused(const struct sim_world *w, const struct sim_node *n);
+/* Stops n for ms milliseconds; what arrives meanwhile is read in one iteration. */
+void sim_pause(struct sim_world *w, raft_id id, uint64_t ms);
 bool sim_heap_pop_due(struct sim_world *w, struct sim_event *out);
 /* Advances time by one millisecond: delivers due events, ticks due nodes. */
 void sim_step_ms(struct sim_world *w);
@@ -287,6 +299,10 @@ void sim_check_recovered(struct sim_world *w, struct sim_node *n, const struct s
 /* Every entry applied anywhere is still held by enough voters' disks that every
  * majority of the configuration includes one. */
 void sim_check_majority(struct sim_world *w);
+/* Whether d holds entry i with that chain (or a snapshot at or past i). */
+bool sim_disk_holds(const struct sim_disk *d, raft_index i, uint64_t chain);
+/* After a crash: the newest acknowledged entry, if the log still held it, survived. */
+void sim_check_acked(struct sim_world *w, struct sim_node *n, bool held);
 
 /* ---- random_run.c ---- */
 /* Runs one seed; true when it passes, otherwise prints the failure and the trace. */

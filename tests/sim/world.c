@@ -233,6 +233,14 @@ void sim_step_ms(struct sim_world *w)
     w->now_ms++;
     struct sim_event ev;
     while (!w->failed && sim_heap_pop_due(w, &ev)) {
+        struct sim_node *to = &w->node[ev.node];
+        if (to->up && to->paused_until > w->now_ms) {
+            /* A stopped process reads nothing: its sockets fill until it resumes and
+             * takes everything in one loop iteration. */
+            ev.time_ms = to->paused_until;
+            sim_heap_push(w, &ev);
+            continue;
+        }
         sim_net_deliver(w, ev.msg);
         sim_msg_free(ev.msg);
         free(ev.msg);
@@ -246,13 +254,28 @@ void sim_step_ms(struct sim_world *w)
     }
     for (uint32_t i = 0; i < w->n_nodes && !w->failed; i++) {
         struct sim_node *n = &w->node[i];
-        if (!n->up || (w->now_ms + n->tick_phase) % SIM_TICK_MS)
+        if (!n->up || n->paused_until > w->now_ms || (w->now_ms + n->tick_phase) % SIM_TICK_MS)
             continue;
         raft_tick(n->rep.raft);
         sim_shell_process(w, n);
     }
     if (!w->failed)
         sim_rules_step(w);
+}
+
+bool sim_paused(const struct sim_world *w, const struct sim_node *n)
+{
+    return n->up && n->paused_until > w->now_ms;
+}
+
+void sim_pause(struct sim_world *w, raft_id id, uint64_t ms)
+{
+    struct sim_node *n = &w->node[id];
+    if (!n->up || sim_paused(w, n))
+        return;
+    n->paused_until = w->now_ms + ms;
+    n->resumed_ms = n->paused_until;
+    sim_trace(w, "sim: n%u stopped for %llu ms", (unsigned)id, (unsigned long long)ms);
 }
 
 void sim_run_ms(struct sim_world *w, uint64_t ms)
