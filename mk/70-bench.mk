@@ -3,7 +3,8 @@
 #
 #   make bench           3-node Vesper: PUT / linearizable GET / 90-10 mix at 1..256 conns
 #   make bench-compare   etcd 3.4 (3 and 5 nodes) vs Vesper with the same wrk workload
-# Both append a dated section to bench/RESULTS.md (BENCH_RECORD=0 to skip); see bench/bench.sh.
+# Both print their tables and save them to build/bench-last.md in the format of
+# bench/RESULTS.md (the current results); see bench/bench.sh.
 
 HISTGEN_SRC := tests/tools/histgen.c tests/tools/histgen_main.c tests/lib/lincheck_history.c
 
