@@ -11,7 +11,7 @@ HISTGEN_SRC := tests/tools/histgen.c tests/tools/histgen_main.c tests/lib/linche
 $(BUILD)/histgen: $(call obj,$(HISTGEN_SRC))
 	$(CC) $^ $(CURL_LIBS) -lpthread -o $@
 
-# ThreadSanitizer build of the same tool (STYLE 4: TSan for code with a second thread);
+# ThreadSanitizer build of the same tool (ThreadSanitizer for code with a second thread);
 # not part of `make test`: it needs a live cluster. `make build/histgen-tsan`.
 $(BUILD)/histgen-tsan: $(HISTGEN_SRC) tests/tools/histgen.h tests/lib/lincheck.h
 	$(CC) $(BASE_FLAGS) -O1 $(WARN) $(INCLUDES) -fsanitize=thread $(HISTGEN_SRC) $(CURL_LIBS) \

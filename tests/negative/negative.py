@@ -712,8 +712,8 @@ def raft_heartbeat_huge_commit_from_unknown_node():
 def raft_append_from_non_member_must_not_write():
     """Regression (a server bug, fixed): an APPEND from node 9 (not in the ip_list) with a
     higher term and a matching prev entry is accepted and applied, overwriting a key:
-    any host that can reach /raft can write. Needs peer authentication or at least a
-    membership check of m->from (issue 8 security)."""
+    any host that can reach /raft can write. Guarded by the cluster secret or, without
+    one, by the membership check of m->from."""
     s = status()
     st, _, _ = post_raft(raftmsg(type="append", **{"from": 9}, to=0, term=s["term"] + 1,
                                  index=s["last_index"], log_term=s["term"],
