@@ -3,7 +3,8 @@
  *
  * Two forms. The v1 form, the original client's: `vesper ADDRESS KEY [VALUE]`
  * (PUT with a value, GET without), speaking the v1 protocol byte for byte so
- * scripts written for the original client keep working. And subcommands that take a list of endpoints and fail over.
+ * scripts written for the original client keep working. And subcommands that
+ * take a list of endpoints and fail over.
  * Output is the server's JSON reply on stdout; diagnostics go to stderr.
  * Exit status: 0 success, 1 the cluster answered fail, 2 usage or no answer.
  */
