@@ -766,7 +766,7 @@ def raft_garbage_conf_entry():
 
 @case
 def raft_append_decreasing_entry_terms():
-    """Regression (a server bug, fixed): tests/fuzz/crashes/raft/append-term-decreases on the
+    """Regression (a server bug, fixed): tests/fuzz/corpus/raft/append-term-decreases on the
     wire. An APPEND whose entries' terms go down trips the assertion in
     raft__log_append (src/raft/log.c:69): one forged message aborts the node."""
     s = status()
@@ -787,7 +787,7 @@ def raft_append_decreasing_entry_terms():
 
 @case
 def raft_term_overflow():
-    """Regression (a server bug, fixed): tests/fuzz/crashes/raft/term-overflow on the wire. A
+    """Regression (a server bug, fixed): tests/fuzz/corpus/raft/term-overflow on the wire. A
     message with term 2^64-1 is adopted; the next election's term++ wraps to 0."""
     try:
         post_raft(raftmsg(type="heartbeat_resp", **{"from": 9}, to=0, term=2 ** 64 - 1))
