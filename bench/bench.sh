@@ -10,8 +10,10 @@
 # Environment: BENCH_DURATION (s per wrk run, default 5), BENCH_CONNS
 # ("1 16 64 256"), BENCH_MODES ("put get mix"), BENCH_NODES (compare: "3 5"),
 # BENCH_KEYS (10000), BENCH_VALUE_BYTES (100), BENCH_PORT_BASE (27100),
-# BENCH_RECORD=0 (do not append to bench/RESULTS.md), BENCH_KEEP=1 (keep the
-# data directory and logs), VESPERD (build/vesperd), FSYNC_FLOOR.
+# BENCH_KEEP=1 (keep the data directory and logs), VESPERD (build/vesperd), FSYNC_FLOOR.
+#
+# The tables are printed and saved to build/bench-last.md in the format of
+# bench/RESULTS.md, which holds the current results: replace its section with them.
 #
 # Everything runs on 127.0.0.1 with data under a mktemp directory in /tmp; the
 # EXIT trap kills the servers this script started and removes that directory.
@@ -36,7 +38,7 @@ BENCH_KEYS=${BENCH_KEYS:-10000}
 BENCH_VALUE_BYTES=${BENCH_VALUE_BYTES:-100}
 VESPERD=${VESPERD:-$ROOT/build/vesperd}
 FSYNC_FLOOR=${FSYNC_FLOOR:-$ROOT/build/fsync-floor}
-RESULTS_MD=${RESULTS_MD:-$BENCH_DIR/RESULTS.md}
+SECTION_MD=$ROOT/build/bench-last.md
 
 case $MODE in
 vesper) NODES_LIST=3 ;;
@@ -70,9 +72,9 @@ VESPER_OK=1
 if ! bench_have_vesperd; then
     VESPER_OK=0
     if [ "$MODE" = vesper ]; then
-        bench_die "$VESPERD does not exist yet: build it (make build/vesperd) and rerun make bench"
+        bench_die "$VESPERD is missing: build it (make build/vesperd) and rerun make bench"
     fi
-    bench_log "NOTE: $VESPERD does not exist yet; running the etcd half only (Vesper pending)"
+    bench_log "NOTE: $VESPERD is missing; running the etcd half only"
 fi
 
 BENCH_TMP=$(mktemp -d /tmp/vesper-bench.XXXXXX) || bench_die "mktemp failed"
@@ -120,7 +122,6 @@ python3 "$BENCH_DIR/format.py" --title "$STARTED" --command "$OVERRIDES$cmd" --n
     "$BENCH_TSV" >"$BENCH_TMP/section.md" ||
     bench_die "formatting the results failed (raw rows in $BENCH_TSV)"
 cat "$BENCH_TMP/section.md"
-if [ "${BENCH_RECORD:-1}" != 0 ]; then
-    { echo; cat "$BENCH_TMP/section.md"; } >>"$RESULTS_MD"
-    bench_log "appended to $RESULTS_MD"
+if mkdir -p "$(dirname "$SECTION_MD")" && cp "$BENCH_TMP/section.md" "$SECTION_MD"; then
+    bench_log "saved to $SECTION_MD; bench/RESULTS.md holds the current results"
 fi

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bigdata.sh: the large-state targets of issue 7 on a 3-node cluster:
+# bigdata.sh: the large-state measurements of bench/RESULTS.md on a 3-node cluster:
 #   - resident memory per node holding N keys of VALUE_BYTES (default 1,000,000 x 100),
 #     against the raw data size (keys + values);
 #   - time for a restarted node (kill -9, then start) to answer /ready.

@@ -150,7 +150,7 @@ def main():
     secs = runs[0]["secs"] if runs else "?"
     title = f"## {a.title} — `{a.command}`"
     if a.vesper_pending:
-        title += " (etcd only, Vesper pending: build/vesperd did not exist yet)"
+        title += " (etcd only: build/vesperd was missing)"
     print(title)
     print()
     host = host_line(a.tsv, "etcd" in present)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# wal_bench.sh BIN DIR: the storage benchmark of issue 3 (make bench-wal).
+# wal_bench.sh BIN DIR: the write-ahead log benchmark (make bench-wal).
 # Runs the raw write+fdatasync floor, then the WAL with 1, 16 and 64 concurrent
 # writers under group commit: "wal" syncs in the loop (storage_sync), "walt" on
 # the background sync thread (storage_sync_begin/complete). DIR must be on a real disk: on tmpfs fsync is a no-op

@@ -1,7 +1,7 @@
 /* endpoints.h: the list of nodes the vesper CLI tries, and where it comes from.
  *
  * In order of precedence: --endpoints and --ip-list (both may be given and add up),
- * then $VESPER_ENDPOINTS, then the defaults of endpoints_default(). The seed form's
+ * then $VESPER_ENDPOINTS, then the defaults of endpoints_default(). The v1 form's
  * ADDRESS always goes first.
  */
 #ifndef VESPER_CLIENT_ENDPOINTS_H
@@ -42,7 +42,7 @@ int endpoints_prepend(struct endpoints *e, const char *url);
  * Writes a description of the choice to *source. -1 when nothing could be added. */
 int endpoints_default(struct endpoints *e, const char **source);
 
-/* True when s starts with http:// or https:// (any case): the seed form's ADDRESS. */
+/* True when s starts with http:// or https:// (any case): the v1 form's ADDRESS. */
 bool endpoints_is_url(const char *s);
 
 void endpoints_free(struct endpoints *e);

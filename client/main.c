@@ -1,9 +1,10 @@
 /* main.c: the `vesper` command-line client (argument parsing and output only;
  * the protocol, redirects and retries live in vclient.c).
  *
- * Two forms. The seed's: `vesper ADDRESS KEY [VALUE]` (PUT with a value, GET
- * without), kept byte-compatible on the wire so scripts written for the seed
- * keep working. And subcommands that take a list of endpoints and fail over.
+ * Two forms. The v1 form, the original client's: `vesper ADDRESS KEY [VALUE]`
+ * (PUT with a value, GET without), speaking the v1 protocol byte for byte so
+ * scripts written for the original client keep working. And subcommands that
+ * take a list of endpoints and fail over.
  * Output is the server's JSON reply on stdout; diagnostics go to stderr.
  * Exit status: 0 success, 1 the cluster answered fail, 2 usage or no answer.
  */
@@ -19,7 +20,7 @@
 #include "vclient.h"
 
 static const char usage_text[] =
-    "usage: vesper ADDRESS KEY [VALUE]          seed form: PUT KEY=VALUE, or GET KEY\n"
+    "usage: vesper ADDRESS KEY [VALUE]          v1 form: PUT KEY=VALUE, or GET KEY\n"
     "       vesper get KEY             [options]\n"
     "       vesper put KEY VALUE       [options]\n"
     "       vesper delete KEY          [options]\n"
@@ -34,7 +35,7 @@ static const char usage_text[] =
     "                           ./ip_list.txt, else http://127.0.0.1:5000..5004)\n"
     "  --ip-list FILE           nodes from a file, one URL per line (the server's ip_list)\n"
     "  --timeout SECONDS        deadline including retries through elections (default 5)\n"
-    "  --value-file FILE        read VALUE (put, seed PUT) or NEW (cas) from FILE ('-': stdin)\n"
+    "  --value-file FILE        read VALUE (put, v1 PUT) or NEW (cas) from FILE ('-': stdin)\n"
     "  --stale                  get: let any node answer from its local state\n"
     "  --forward                ask a follower to relay to the leader (no redirect)\n"
     "  --token TOKEN            client API bearer token (default: $VESPER_TOKEN)\n"
@@ -210,7 +211,7 @@ static void set_str(const char **p, size_t *n, const char *s)
     *n = strlen(s);
 }
 
-/* The seed form: ADDRESS KEY [VALUE]; the given address goes first, --endpoints
+/* The v1 form: ADDRESS KEY [VALUE]; the given address goes first, --endpoints
  * add failover targets. */
 static int parse_seed_form(struct cli *cli, int n, char **args)
 {
@@ -219,7 +220,7 @@ static int parse_seed_form(struct cli *cli, int n, char **args)
     if (!endpoints_is_url(args[0])) {
         fprintf(stderr,
                 "vesper: unknown command '%s': commands are get, put, delete, cas, status, "
-                "transfer and members; the seed form is ADDRESS KEY [VALUE] with ADDRESS "
+                "transfer and members; the v1 form is ADDRESS KEY [VALUE] with ADDRESS "
                 "http://host:port\n",
                 args[0]);
         fputs(usage_text, stderr);
@@ -236,7 +237,7 @@ static int parse_seed_form(struct cli *cli, int n, char **args)
     return 0;
 }
 
-/* Positional arguments -> request (and the seed form's ADDRESS). */
+/* Positional arguments -> request (and the v1 form's ADDRESS). */
 static int parse_command(struct cli *cli, int n, char **args)
 {
     struct vclient_req *r = &cli->req;

@@ -6,7 +6,8 @@ DEPS_DIR := $(BUILD)/deps
 H2O_LIB := $(DEPS_DIR)/lib/libh2o-evloop.a
 
 # h2o headers are included as system headers: they trip -Wpedantic/-Wshadow and
-# are not ours to fix. -DH2O_USE_LIBUV=0 is mandatory (style-study 4.2).
+# are not ours to fix. -DH2O_USE_LIBUV=0 is mandatory: libh2o-evloop is built
+# without libuv, and without the define its headers default to the libuv binding.
 H2O_CFLAGS := -DH2O_USE_LIBUV=0 -isystem $(DEPS_DIR)/include
 
 # Dynamic link for test binaries (ASan cannot be static); h2o itself stays static.

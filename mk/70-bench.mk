@@ -3,14 +3,15 @@
 #
 #   make bench           3-node Vesper: PUT / linearizable GET / 90-10 mix at 1..256 conns
 #   make bench-compare   etcd 3.4 (3 and 5 nodes) vs Vesper with the same wrk workload
-# Both append a dated section to bench/RESULTS.md (BENCH_RECORD=0 to skip); see bench/bench.sh.
+# Both print their tables and save them to build/bench-last.md in the format of
+# bench/RESULTS.md (the current results); see bench/bench.sh.
 
 HISTGEN_SRC := tests/tools/histgen.c tests/tools/histgen_main.c tests/lib/lincheck_history.c
 
 $(BUILD)/histgen: $(call obj,$(HISTGEN_SRC))
 	$(CC) $^ $(CURL_LIBS) -lpthread -o $@
 
-# ThreadSanitizer build of the same tool (STYLE 4: TSan for code with a second thread);
+# ThreadSanitizer build of the same tool (ThreadSanitizer for code with a second thread);
 # not part of `make test`: it needs a live cluster. `make build/histgen-tsan`.
 $(BUILD)/histgen-tsan: $(HISTGEN_SRC) tests/tools/histgen.h tests/lib/lincheck.h
 	$(CC) $(BASE_FLAGS) -O1 $(WARN) $(INCLUDES) -fsanitize=thread $(HISTGEN_SRC) $(CURL_LIBS) \

@@ -1,4 +1,4 @@
-# Fuzzing (issue 8): libFuzzer targets in tests/fuzz, their committed seed corpora in
+# Fuzzing: libFuzzer targets in tests/fuzz, their committed seed corpora in
 # tests/fuzz/corpus/<target>/, and saved reproducers in tests/fuzz/crashes/<target>/.
 #
 #   make fuzz                  build every target with clang (fuzzer+ASan+UBSan) and run

@@ -2,8 +2,8 @@
 # dynamically (ASan cannot be static) against the instrumented libh2o-evloop-san.a; json-c,
 # OpenSSL and zlib are the system shared libraries. The cluster suite, the negative suite and
 # the stress scenario run it (tests/cluster/lib.sh and tests/negative/negative.py pick it up
-# from $VESPERD), with ASAN_OPTIONS/UBSAN_OPTIONS from tests/lib/san_env.sh and the sanitizer
-# logs scanned after every run.
+# from $VESPERD), each setting ASAN_OPTIONS/UBSAN_OPTIONS to log into its run directory, and
+# scanning the sanitizer logs after every run.
 VESPERD_SAN_LIBS := $(H2O_SAN_LIB) -ljson-c -lssl -lcrypto -lz -lpthread -lm
 
 $(BUILD)/vesperd-san: $(call san,$(VESPERD_SRC) $(RAFT_SRC)) $(H2O_SAN_LIB)

@@ -5,10 +5,11 @@
  *   vesperd --probe URL                        health probe: GET URL/health, 0 if 200
  *   vesperd --help
  *
- * ip_list.txt (the seed project's contract): one URL per line, http://host:port or
- * https://host:port, node id = line index from 0, majority = lines / 2 + 1. Blank lines are
- * an error (they would shift every id after them); surrounding whitespace and a Windows
- * '\r' are stripped; the final newline is optional.
+ * ip_list.txt (as in the original project of the v1 protocol): one URL per line,
+ * http://host:port or https://host:port, node id = line index from 0, majority =
+ * lines / 2 + 1. Blank lines are an error (they would shift every id after them);
+ * surrounding whitespace and a Windows '\r' are stripped; the final newline is
+ * optional.
  *
  * Every option can also come from the environment as VESPER_<NAME> (--election-timeout-ms ->
  * VESPER_ELECTION_TIMEOUT_MS), for containers; the command line beats the environment,

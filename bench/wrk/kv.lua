@@ -9,7 +9,7 @@
 -- built once in init() so the per-request Lua cost is a table lookup, the same
 -- for both systems: the benchmark measures the servers, not the Lua encoder.
 --
--- Vesper: PUT/GET /request with the seed's JSON body (a linearizable read is
+-- Vesper: PUT/GET /request with the v1 protocol's JSON body (a linearizable read is
 -- the default). etcd: its JSON gateway, POST /v3/kv/put and /v3/kv/range with
 -- base64 key and value (range is linearizable unless "serializable" is set).
 --

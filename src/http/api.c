@@ -4,7 +4,7 @@
  * presence, JSON type and size before anything is copied, and every failure
  * names the field. json-c does the JSON; the reply builders use it too (for
  * string escaping) with insertion order and the plain, slash-preserving
- * serializer so the seed's replies come out byte for byte.
+ * serializer so the v1 protocol's replies come out byte for byte.
  */
 #include "http/api.h"
 #include "http/validate.h"

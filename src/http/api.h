@@ -1,6 +1,6 @@
 /* api.h: the client wire protocol of /request, as pure functions (no h2o, no I/O).
  *
- * Request body (the seed's format, extended):
+ * Request body (the v1 protocol's, extended):
  *   {"type":"get"|"put"|"delete"|"cas",
  *    "payload":{"key":K, "value":V, "expected":E, "consistency":"stale"},
  *    "client_id":N, "seq":N}
@@ -16,8 +16,8 @@
  *   type, type required). Anything else: method_not_allowed.
  *
  * Replies: {"code":"success"} or {"code":"success","payload":{"key":K,"value":V}}
- * byte for byte as the seed; fails are {"code":"fail","error":R} plus, where
- * useful, a payload. Seed clients read only "code" and payload.message.
+ * byte for byte as in the v1 protocol; fails are {"code":"fail","error":R} plus,
+ * where useful, a payload. v1 clients read only "code" and payload.message.
  *
  *   error               HTTP  meaning / payload
  *   (success)           200
@@ -42,7 +42,7 @@
  *   method_not_allowed  405
  *   too_large           413   key or value over the configured limit
  *   internal            500
- * Protocol-level fails stay 200 like the seed's Flask server, whose clients
+ * Protocol-level fails stay 200 as in the v1 protocol, whose clients
  * only follow a redirect on a 200; only malformed input gets a 4xx.
  *
  * Ownership: a parsed struct api_request owns copies of its strings (free with
@@ -133,7 +133,7 @@ int api_reply_value(const char *key, size_t key_len, const char *value, size_t v
 int api_reply_fail(enum api_error e, const char *message, struct api_reply *out);
 /* Follower redirect: {"code":"fail","error":"not_leader","payload":{"key":K,
  * ["value":V,]"message":URL}}. leader_url is the leader's base URL as written in
- * the ip_list ("http://10.0.0.2:5000", no "/request"): the seed client retries
+ * the ip_list ("http://10.0.0.2:5000", no "/request"): a v1 client retries
  * at URL + "/request". */
 int api_reply_redirect(const struct api_request *req, const char *leader_url,
                        struct api_reply *out);

@@ -1,4 +1,4 @@
-/* client.c: the /request endpoint (the seed's protocol, extended); the table of
+/* client.c: the /request endpoint (the v1 protocol, extended); the table of
  * requests waiting on the log is pending.c.
  *
  * Every answer a client gets is provably true:

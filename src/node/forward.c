@@ -3,7 +3,7 @@
  * (a host client behind compose port mappings, a load balancer in front).
  *
  * Opt-in per request (`X-Vesper-Forward: 1`) or for every request (--forward);
- * without either, a follower keeps giving the seed's redirect reply. A forwarded
+ * without either, a follower keeps giving the v1 protocol's redirect reply. A forwarded
  * request carries `X-Vesper-Forwarded: 1` and is never forwarded again, so a
  * leader change mid-flight yields a redirect, not a loop. The client's
  * Authorization header travels with it: the leader checks the same token.

@@ -5,7 +5,7 @@
  *                         {"op":"promote","id":ID}          learner -> voter
  *                         {"op":"remove","id":ID}           remove a member
  *
- * They go to the leader (a follower answers with the seed's redirect). A
+ * They go to the leader (a follower answers with the v1 protocol's redirect). A
  * membership change is answered once its configuration entry is committed and
  * applied here, like any write: {"code":"success","index":N}. A transfer is
  * answered once started; clients watch /status for the new leader. Removing the

@@ -90,7 +90,7 @@ def check(cond, what):
 
 
 @test
-def seed_put_wire_format(a, b):
+def v1_put_wire_format(a, b):
     rc, out, err, _ = vesper(a.url, "name", "Leslie Lamport")
     check(rc == 0, "exit %d %s" % (rc, err))
     check(out == '{"code":"success"}\n', "stdout %r" % out)
@@ -105,7 +105,7 @@ def seed_put_wire_format(a, b):
 
 
 @test
-def seed_get_prints_value(a, b):
+def v1_get_prints_value(a, b):
     a.script = lambda req, n: (200, '{"code":"success","payload":{"key":"name","value":"L"}}')
     rc, out, _, _ = vesper(a.url, "name")
     check(rc == 0 and out == '{"code":"success","payload":{"key":"name","value":"L"}}\n', out)
@@ -165,7 +165,7 @@ def not_found_exits_1(a, b):
 
 
 @test
-def seed_server_plain_fail_exits_1(a, b):
+def v1_server_plain_fail_exits_1(a, b):
     a.script = lambda req, n: (200, '{"code":"fail"}')
     rc, out, _, _ = vesper(a.url, "k")
     check(rc == 1 and out == '{"code":"fail"}\n' and len(a.requests) == 1, "rc %d" % rc)
@@ -244,7 +244,7 @@ def vesper_in(cwd, *args, env_extra=None, timeout=20):
 
 @test
 def misspelled_subcommand_is_a_usage_error(a, b):
-    """Regression: `vesper --ip-list F snapshot save /tmp/x` was taken as the seed form
+    """Regression: `vesper --ip-list F snapshot save /tmp/x` was taken as the v1 form
     ADDRESS KEY VALUE and PUT key "save" = "/tmp/x" with exit 0."""
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "ip_list.txt")
@@ -299,7 +299,7 @@ def value_file_for_large_values(a, b):
         with open(path, "wb") as f:
             f.write(b"x" * (1 << 20))
         rc, _, err, _ = vesper(a.url, "big", "--value-file", path)
-        check(rc == 0, "seed form rc %d %s" % (rc, err))
+        check(rc == 0, "v1 form rc %d %s" % (rc, err))
         check(a.requests[-1]["body"]["payload"]["value"] == "x" * (1 << 20), "1 MiB value")
         check("Expect" not in a.requests[-1]["headers"], "no 100-continue for big bodies")
         rc, _, _, _ = vesper("cas", "k", "old", "--value-file", path, "--endpoints", a.url)

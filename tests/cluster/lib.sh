@@ -33,7 +33,7 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 log() { echo "   $*"; }
 
-# cl_init DIR N PORT0 [vesperd options...]: writes the seed-style ip_list.
+# cl_init DIR N PORT0 [vesperd options...]: writes the ip_list (one URL per line, as in the v1 protocol's project).
 cl_init() {
     CL_DIR=$1 CL_N=$2 CL_PORT0=$3
     shift 3
@@ -226,7 +226,7 @@ wait_health() {
 put() { "$VESPER" put "$1" "$2" --ip-list "$CL_IPLIST" --timeout "${3:-5}"; }
 get() { "$VESPER" get "$1" --ip-list "$CL_IPLIST" --timeout "${2:-5}"; }
 
-# raw METHOD NODE BODY: one seed-format HTTP request to node NODE, no redirect following.
+# raw METHOD NODE BODY: one v1 protocol HTTP request to node NODE, no redirect following.
 raw() {
     curl -s --max-time "${4:-5}" -X "$1" -H 'Content-Type: application/json' \
         "$(url "$2")/request" -d "$3"

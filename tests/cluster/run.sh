@@ -104,7 +104,8 @@ run_scenario() {
     fi
 }
 
-# Scenario 1: seed-style cluster, the CLI in both forms and raw seed-format HTTP.
+# Scenario 1: a cluster started as in the v1 protocol's project, the CLI in both forms and raw
+# v1 protocol HTTP.
 s1_basics() {
     cl_init "$TOP/s1" 5 17100
     start_cluster
@@ -116,12 +117,12 @@ s1_basics() {
         [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$(url "$i")/ready")" = 200 ] ||
             fail "node $i /ready not 200"
     done
-    # The seed's client form, pointed at followers (the CLI follows the redirect).
-    out=$("$VESPER" "$(url "$F")" name "Leslie Lamport") || fail "seed PUT via follower: $out"
-    [ "$out" = '{"code":"success"}' ] || fail "seed PUT printed $out"
-    out=$("$VESPER" "$(url "$G")" name) || fail "seed GET via follower: $out"
+    # The v1 client form, pointed at followers (the CLI follows the redirect).
+    out=$("$VESPER" "$(url "$F")" name "Leslie Lamport") || fail "v1 PUT via follower: $out"
+    [ "$out" = '{"code":"success"}' ] || fail "v1 PUT printed $out"
+    out=$("$VESPER" "$(url "$G")" name) || fail "v1 GET via follower: $out"
     [ "$out" = '{"code":"success","payload":{"key":"name","value":"Leslie Lamport"}}' ] ||
-        fail "seed GET printed $out"
+        fail "v1 GET printed $out"
     # Subcommands.
     put color red >/dev/null || fail "vesper put failed"
     out=$(get color) && [[ $out == *'"value":"red"'* ]] || fail "vesper get color: $out"
@@ -131,7 +132,7 @@ s1_basics() {
     "$VESPER" delete color --ip-list "$CL_IPLIST" >/dev/null || fail "vesper delete failed"
     out=$(get color)
     [ $? = 1 ] && [[ $out == *not_found* ]] || fail "get after delete: $out"
-    # Raw seed-format HTTP: GET with a JSON body, PUT; a follower redirects in payload.message.
+    # Raw v1 protocol HTTP: GET with a JSON body, PUT; a follower redirects in payload.message.
     ref=$(url "$L")
     out=$(raw PUT "$L" '{"type":"put","payload":{"key":"k1","value":"v1"}}')
     [ "$out" = '{"code":"success"}' ] || fail "raw PUT to the leader: $out"
@@ -184,7 +185,7 @@ want=("$@")
 suite_t0=$(now_ms)
 for n in "${want[@]}"; do
     case $n in
-    1) run_scenario 1 "five nodes: CLI and seed-format HTTP, follower redirects" s1_basics ;;
+    1) run_scenario 1 "five nodes: CLI and v1 protocol HTTP, follower redirects" s1_basics ;;
     2) run_scenario 2 "kill -9 the leader under load: failover, no acknowledged write lost" s2_kill_leader ;;
     3) run_scenario 3 "SIGSTOP the leader: no stale read when it resumes" s3_pause_leader ;;
     4) run_scenario 4 "restart a node: log catch-up and snapshot install" s4_restart ;;

@@ -152,7 +152,7 @@ check_limits() {
 }
 
 [ -n "${LIMITS_ONLY:-}" ] || check_limits defaults 1048576 4194304
-# Values past the 8 MiB peer batch the transport used to cap every batch at. A large entry
+# Values past 8 MiB, so a peer batch must be sized from the limits, not fixed. A large entry
 # keeps a loop busy for a while on a loaded machine (write, fsync, apply): generous election
 # timing keeps this about limits, not failover.
 check_limits large-values 10485760 11534336 --max-value-bytes 10485760 --max-body-bytes 11534336 \

@@ -712,8 +712,8 @@ def raft_heartbeat_huge_commit_from_unknown_node():
 def raft_append_from_non_member_must_not_write():
     """Regression (a server bug, fixed): an APPEND from node 9 (not in the ip_list) with a
     higher term and a matching prev entry is accepted and applied, overwriting a key:
-    any host that can reach /raft can write. Needs peer authentication or at least a
-    membership check of m->from (issue 8 security)."""
+    any host that can reach /raft can write. Guarded by the cluster secret or, without
+    one, by the membership check of m->from."""
     s = status()
     st, _, _ = post_raft(raftmsg(type="append", **{"from": 9}, to=0, term=s["term"] + 1,
                                  index=s["last_index"], log_term=s["term"],
@@ -766,7 +766,7 @@ def raft_garbage_conf_entry():
 
 @case
 def raft_append_decreasing_entry_terms():
-    """Regression (a server bug, fixed): tests/fuzz/crashes/raft/append-term-decreases on the
+    """Regression (a server bug, fixed): tests/fuzz/corpus/raft/append-term-decreases on the
     wire. An APPEND whose entries' terms go down trips the assertion in
     raft__log_append (src/raft/log.c:69): one forged message aborts the node."""
     s = status()
@@ -787,7 +787,7 @@ def raft_append_decreasing_entry_terms():
 
 @case
 def raft_term_overflow():
-    """Regression (a server bug, fixed): tests/fuzz/crashes/raft/term-overflow on the wire. A
+    """Regression (a server bug, fixed): tests/fuzz/corpus/raft/term-overflow on the wire. A
     message with term 2^64-1 is adopted; the next election's term++ wraps to 0."""
     try:
         post_raft(raftmsg(type="heartbeat_resp", **{"from": 9}, to=0, term=2 ** 64 - 1))

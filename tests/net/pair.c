@@ -54,7 +54,7 @@ int pair_node_init(struct pair_node *n, h2o_loop_t *loop)
     n->port = ntohs(sa.sin_port);
     n->loop = loop;
     h2o_config_init(&n->config);
-    /* Past 32 MiB h2o spools bodies to /tmp (style-study 4.2); cap well below. */
+    /* Past 32 MiB h2o spools request bodies to /tmp; cap well below. */
     n->config.max_request_entity_size = 16u << 20;
     return 0;
 }
