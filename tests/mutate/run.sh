@@ -51,10 +51,14 @@ fi
 # when an assertion of the core stops the simulator, nothing when it passes.
 cat >"$work/one-seed.sh" <<'ONE'
 #!/bin/sh
-out=$("$1" --seed "$2" --steps "$3" 2>&1)
+# A seed takes about a second; one that runs for minutes has sent the simulation into
+# a message flood or a loop that no correct core causes: that kills the mutation too.
+out=$(timeout "${MUTATE_SEED_SECONDS:-120}" "$1" --seed "$2" --steps "$3" 2>&1)
 rc=$?
 line=$(printf '%s\n' "$out" | grep -E '^seed [0-9]+ FAILED' | head -1)
-if [ -n "$line" ]; then
+if [ "$rc" -eq 124 ]; then
+    echo "$2 timeout(${MUTATE_SEED_SECONDS:-120}s)"
+elif [ -n "$line" ]; then
     printf '%s\n' "$line" | sed -E 's/^seed ([0-9]+) FAILED \([^)]*\): ([^:]+):.*/\1 \2/'
 elif [ "$rc" -ne 0 ]; then
     at=$(printf '%s\n' "$out" | grep -oE '[a-z_/]+\.c:[0-9]+: [a-z_]+: Assertion' | head -1 |
