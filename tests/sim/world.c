@@ -228,9 +228,19 @@ bool sim_heap_pop_due(struct sim_world *w, struct sim_event *out)
     return true;
 }
 
+/* Flow control bounds what a correct cluster has in flight (max_inflight appends per
+ * follower, one probe or snapshot chunk, heartbeats, votes): a few thousand
+ * messages at most, even with duplication and stale leaders. Far more means replies
+ * breed new requests without end. */
+#define SIM_MAX_IN_FLIGHT 100000
+
 void sim_step_ms(struct sim_world *w)
 {
     w->now_ms++;
+    if (w->n_heap > SIM_MAX_IN_FLIGHT) {
+        sim_fail(w, "bounded-traffic", "%zu messages in flight", w->n_heap);
+        return;
+    }
     struct sim_event ev;
     while (!w->failed && sim_heap_pop_due(w, &ev)) {
         struct sim_node *to = &w->node[ev.node];
