@@ -13,7 +13,9 @@
 # hostname), localhost and 127.0.0.1, and the IP address 127.0.0.1; h2o's client matches
 # host names against DNS names only, hence 127.0.0.1 as a DNS name too. Node certificates
 # serve both sides (server and client authentication), so one pair can be the node's
-# --tls-cert-file and its --peer-cert-file. Keys are ECDSA P-256, valid CERT_DAYS (825).
+# --tls-cert-file and its --peer-cert-file. Keys are ECDSA P-256, valid CERT_DAYS (825);
+# node keys are world-readable (mode 644) so the containers' user can read the mounted
+# copies: these are development certificates, never production ones.
 set -eu
 
 dir=${1:?usage: make-certs.sh DIR [leaf NAME [FROM UNTIL]]}
@@ -71,7 +73,8 @@ EOF
     openssl ca -batch -notext -config "$work/ca.cnf" -extensions leaf -cert ca.pem \
         -keyfile ca.key $dates -in "$work/req.csr" -out "$name.pem" 2>"$work/err" ||
         { cat "$work/err" >&2; exit 1; }
-    chmod 600 "$name.key"
+    # Development keys: readable by the containers' user (uid 65532) through the mount.
+    chmod 644 "$name.key"
     rm -rf "$work"
     trap - EXIT
 }

@@ -5,9 +5,15 @@
 #   flock /tmp/vesper-ports.lock make test-tls
 CERTS_DIR ?= $(BUILD)/certs
 
-.PHONY: certs test-tls
+.PHONY: certs test-tls itest-tls
+# Also the https:// twin of ip_list.txt that docker-compose.tls.yml mounts.
 certs:
 	deploy/make-certs.sh $(CERTS_DIR)
+	sed 's|^http://|https://|' ip_list.txt >$(CERTS_DIR)/ip_list.txt
+
+# The container suite once more with docker-compose.tls.yml on top.
+itest-tls: images certs
+	VESPER_TLS=1 tests/integration/run.sh --no-build
 
 TLS_TEST_BINS := $(BUILD)/vesperd-san $(BUILD)/vesper $(BUILD)/lincheck $(BUILD)/histgen \
                  $(BUILD)/cluster-tool
