@@ -3,6 +3,7 @@
 #
 #   make bench           3-node Vesper: PUT / linearizable GET / 90-10 mix at 1..256 conns
 #   make bench-compare   etcd 3.4 (3 and 5 nodes) vs Vesper with the same wrk workload
+#   make bench-tls       Vesper plain vs HTTPS + mutual TLS, medians of BENCH_ROUNDS rounds
 # Both append a dated section to bench/RESULTS.md (BENCH_RECORD=0 to skip); see bench/bench.sh.
 
 HISTGEN_SRC := tests/tools/histgen.c tests/tools/histgen_main.c tests/lib/lincheck_history.c
@@ -29,7 +30,7 @@ TEST_SUITES += "tests/tools/test_histgen.sh $(BUILD)"
 VESPERD_IF_RULE = @if $(MAKE) -s -n $(BUILD)/vesperd >/dev/null 2>&1; then \
 	$(MAKE) $(BUILD)/vesperd; fi
 
-.PHONY: bench bench-compare histgen
+.PHONY: bench bench-compare bench-tls histgen
 histgen: $(BUILD)/histgen
 
 bench: $(BUILD)/fsync-floor
@@ -39,3 +40,8 @@ bench: $(BUILD)/fsync-floor
 bench-compare: $(BUILD)/fsync-floor
 	$(VESPERD_IF_RULE)
 	bench/bench.sh compare
+
+# Plain vs TLS (HTTPS + mutual TLS), alternating 3-node clusters, BENCH_ROUNDS medians.
+bench-tls: $(BUILD)/fsync-floor
+	$(VESPERD_IF_RULE)
+	bench/bench.sh tls
