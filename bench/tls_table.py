@@ -41,8 +41,10 @@ def main():
     out.append(
         f"3-node Vesper on 127.0.0.1, plain HTTP vs HTTPS to clients + mutual TLS between the "
         f"nodes (ECDSA P-256 development certificates, TLS 1.3, keep-alive connections), "
-        f"alternating clusters, median of {a.rounds} rounds per cell; wrk over the same "
-        f"connections as the plain runs. {a.note}."
+        f"alternating clusters, median of {a.rounds} rounds per cell; same wrk workload and "
+        f"connection counts for both; the two cores are shared with the cluster's three "
+        f"servers and wrk (and other work on the machine), so single runs vary by 20-30%. "
+        f"{a.note}."
     )
     out.append("")
     out.append("| workload | conns | plain ops/s | TLS ops/s | TLS/plain | p50 ms plain / TLS "
@@ -59,6 +61,13 @@ def main():
             f"{med(p, 'p99_us') / 1000:.2f} / {med(t, 'p99_us') / 1000:.2f} | "
             f"{sum(int(r['errors']) for r in p)} / {sum(int(r['errors']) for r in t)} |"
         )
+    out.append("")
+    rounds = []
+    for w, c in shapes:
+        for label in ("vesper", "vesper-tls"):
+            vals = ", ".join(r["rps"] for r in runs.get((w, c, label), []))
+            rounds.append(f"{w} c{c} {'TLS' if label == 'vesper-tls' else 'plain'}: {vals}")
+    out.append("Every round (ops/s, in run order): " + "; ".join(rounds) + ".")
     print("\n".join(out))
     return 0
 
