@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # run.sh: the TLS suite. Three-node clusters of real vesperd processes on 127.0.0.1 (ports
-# 17700-17749) serving HTTPS to clients and mutual TLS to each other, with certificates made
+# 17700-17779) serving HTTPS to clients and mutual TLS to each other, with certificates made
 # by deploy/make-certs.sh into a mktemp -d directory removed at exit (TLS_KEEP=1 keeps it).
 #
 #   tests/tls/run.sh [SCENARIO...]      all scenarios (1-7) or the ones named
