@@ -91,4 +91,7 @@ format-check-suite:
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# Dependency files of our objects (not the base image's root file system, which make
+# images unpacks under $(BUILD) and which holds files named *.d of its own).
+-include $(shell find $(BUILD) -path $(BUILD)/base-rootfs -prune -o -name '*.d' -type f -print \
+             2>/dev/null)

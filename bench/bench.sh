@@ -6,6 +6,9 @@
 #                            1/16/64/256 connections, plus the physical limits
 #   bench/bench.sh compare   etcd 3.4 (3 and 5 nodes) and Vesper (3 and 5 nodes),
 #                            the same wrk workload, one table with Vesper/etcd ratios
+#   bench/bench.sh tls       the cost of TLS: 3-node Vesper plain and with HTTPS + mutual
+#                            TLS, alternating, BENCH_ROUNDS rounds (3), medians per row
+#                            (defaults here: BENCH_MODES="put get", BENCH_CONNS="16 64")
 #
 # Environment: BENCH_DURATION (s per wrk run, default 5), BENCH_CONNS
 # ("1 16 64 256"), BENCH_MODES ("put get mix"), BENCH_NODES (compare: "3 5"),
@@ -43,8 +46,13 @@ SECTION_MD=$ROOT/build/bench-last.md
 case $MODE in
 vesper) NODES_LIST=3 ;;
 compare) NODES_LIST=${BENCH_NODES:-3 5} ;;
+tls)
+    NODES_LIST=3
+    [[ $OVERRIDES == *BENCH_CONNS=* ]] || BENCH_CONNS="16 64"
+    [[ $OVERRIDES == *BENCH_MODES=* ]] || BENCH_MODES="put get"
+    ;;
 *)
-    echo "usage: bench/bench.sh vesper|compare" >&2
+    echo "usage: bench/bench.sh vesper|compare|tls" >&2
     exit 2
     ;;
 esac
@@ -71,7 +79,7 @@ ensure_tool curl curl
 VESPER_OK=1
 if ! bench_have_vesperd; then
     VESPER_OK=0
-    if [ "$MODE" = vesper ]; then
+    if [ "$MODE" != compare ]; then
         bench_die "$VESPERD is missing: build it (make build/vesperd) and rerun make bench"
     fi
     bench_log "NOTE: $VESPERD is missing; running the etcd half only"
@@ -85,6 +93,32 @@ T0=$SECONDS
 bench_log "data and logs in $BENCH_TMP; ${BENCH_DURATION}s per run"
 
 bench_fsync_floor
+
+if [ "$MODE" = tls ]; then
+    rounds=${BENCH_ROUNDS:-3}
+    "$ROOT/deploy/make-certs.sh" "$BENCH_TMP/certs" >/dev/null || bench_die "make-certs.sh failed"
+    export VESPER_CACERT=$BENCH_TMP/certs/ca.pem # for preload.py
+    for ((round = 1; round <= rounds; round++)); do
+        for BENCH_LABEL in vesper vesper-tls; do
+            BENCH_TLS_CERTS=""
+            [ "$BENCH_LABEL" = vesper-tls ] && BENCH_TLS_CERTS=$BENCH_TMP/certs
+            bench_log "round $round of $rounds: $BENCH_LABEL"
+            bench_start_vesper 3
+            bench_workloads vesper 3
+            bench_stop_cluster
+        done
+    done
+    cp "$BENCH_TSV" "$ROOT/build/bench-last.tsv" 2>/dev/null
+    rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+    git -C "$ROOT" diff --quiet HEAD 2>/dev/null || rev="$rev+local changes"
+    python3 "$BENCH_DIR/tls_table.py" --title "$STARTED" --command "${OVERRIDES}make bench-tls" \
+        --rounds "$rounds" --note "build/vesperd from $rev" "$BENCH_TSV" >"$BENCH_TMP/section.md" ||
+        bench_die "formatting the results failed (raw rows in $BENCH_TSV)"
+    cat "$BENCH_TMP/section.md"
+    cp "$BENCH_TMP/section.md" "$SECTION_MD"
+    bench_log "saved to $SECTION_MD; bench/RESULTS.md holds the current results"
+    exit 0
+fi
 
 if [ "$MODE" = compare ]; then
     for n in $NODES_LIST; do

@@ -60,7 +60,10 @@ bench_pick_base() {
 }
 
 # http_call URL BODY [METHOD]: prints the body, fails on a connection error.
-http_call() { curl -sS -m 2 -X "${3:-POST}" -H 'Content-Type: application/json' -d "$2" "$1"; }
+http_call() {
+    curl -sS -m 2 ${BENCH_TLS_CERTS:+--cacert "$BENCH_TLS_CERTS/ca.pem"} -X "${3:-POST}" \
+        -H 'Content-Type: application/json' -d "$2" "$1"
+}
 
 # --- etcd ---------------------------------------------------------------------
 # etcd_is_leader STATUS_JSON: true when a /v3/maintenance/status answer comes from the leader.
@@ -112,20 +115,26 @@ bench_start_etcd() {
 # --- Vesper -------------------------------------------------------------------
 bench_have_vesperd() { [ -x "$VESPERD" ]; }
 
-# bench_start_vesper NODES: like bench_start_etcd, for build/vesperd.
+# bench_start_vesper NODES: like bench_start_etcd, for build/vesperd. With BENCH_TLS_CERTS
+# (a deploy/make-certs.sh directory) the nodes serve HTTPS and use mutual TLS between them.
 bench_start_vesper() {
-    local n=$1 base i list="$BENCH_TMP/vesper$n-ip_list.txt"
+    local n=$1
+    local base i list="$BENCH_TMP/vesper$n-ip_list.txt" scheme=http tls=()
     base=$(bench_pick_base "$n") || exit 1
+    [ -n "${BENCH_TLS_CERTS:-}" ] && scheme=https
     BENCH_URLS=()
     : >"$list"
     for ((i = 0; i < n; i++)); do
-        echo "http://127.0.0.1:$((base + i))" >>"$list"
-        BENCH_URLS+=("http://127.0.0.1:$((base + i))")
+        echo "$scheme://127.0.0.1:$((base + i))" >>"$list"
+        BENCH_URLS+=("$scheme://127.0.0.1:$((base + i))")
     done
     for ((i = 0; i < n; i++)); do
-        local dir="$BENCH_TMP/vesper$n-$i"
+        local dir="$BENCH_TMP/vesper$n-$i$scheme" c=${BENCH_TLS_CERTS:-}
         mkdir -p "$dir"
-        "$VESPERD" "$i" "$list" --data-dir "$dir" >"$dir.log" 2>&1 &
+        [ -n "$c" ] && tls=(--tls-cert-file "$c/node$i.pem" --tls-key-file "$c/node$i.key"
+            --peer-ca-file "$c/ca.pem" --peer-cert-file "$c/node$i.pem"
+            --peer-key-file "$c/node$i.key")
+        "$VESPERD" "$i" "$list" --data-dir "$dir" ${tls[@]+"${tls[@]}"} >"$dir.log" 2>&1 &
         BENCH_PIDS+=($!)
         BENCH_ALL_PIDS+=($!)
     done
@@ -202,10 +211,11 @@ bench_wrk() {
     rps=$(awk -v r="$requests" -v d="$duration_us" 'BEGIN {printf "%.0f", r * 1e6 / d}')
     cpu=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" 'BEGIN {printf "%.2f", t / hz}')
     rss=$(rss_mean_kib "${BENCH_PIDS[@]}")
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$system" "$nodes" "$mode" \
+    # BENCH_LABEL names the row when the same system runs twice (plain and TLS).
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "${BENCH_LABEL:-$system}" "$nodes" "$mode" \
         "$conns" "$requests" "$secs" "$rps" "$p50_us" "$p99_us" "$p999_us" "$errors" "$cpu" \
         "$rss" >>"$BENCH_TSV"
-    bench_log "$system x$nodes $mode c$conns: $rps ops/s p50 ${p50_us}us p99 ${p99_us}us" \
+    bench_log "${BENCH_LABEL:-$system} x$nodes $mode c$conns: $rps ops/s p50 ${p50_us}us p99 ${p99_us}us" \
         "errors $errors cpu ${cpu}s"
 }
 

@@ -12,6 +12,8 @@ a per-request timeout and a 120 s overall deadline.
 import base64
 import http.client
 import json
+import os
+import ssl
 import sys
 import threading
 import time
@@ -43,7 +45,12 @@ def succeeded(system, status, data):
 
 def worker(system, url, keys, value, deadline, errors):
     u = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    if u.scheme == "https":
+        # The benchmark's own development CA (VESPER_CACERT), as the CLI would use it.
+        ctx = ssl.create_default_context(cafile=os.environ.get("VESPER_CACERT") or None)
+        conn = http.client.HTTPSConnection(u.hostname, u.port, timeout=10, context=ctx)
+    else:
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
     headers = {"Content-Type": "application/json"}
     for key in keys:
         if errors or time.monotonic() > deadline:

@@ -39,6 +39,10 @@ static const char usage_text[] =
     "  --stale                  get: let any node answer from its local state\n"
     "  --forward                ask a follower to relay to the leader (no redirect)\n"
     "  --token TOKEN            client API bearer token (default: $VESPER_TOKEN)\n"
+    "  --cacert FILE            https: verify nodes against this CA (default: $VESPER_CACERT,\n"
+    "                           else the system's CAs)\n"
+    "  --cert FILE --key FILE   https: client certificate and key (default: $VESPER_CERT,\n"
+    "                           $VESPER_KEY)\n"
     "  --no-session             writes without client_id/seq (retries may apply twice)\n"
     "  --client-id N --seq N    exactly-once identity (default: random id, seq 1)\n"
     "  -v, --verbose            log every attempt to stderr\n"
@@ -121,7 +125,10 @@ enum {
     OPT_ABSENT,
     OPT_VALUE_FILE,
     OPT_FORWARD,
-    OPT_TOKEN
+    OPT_TOKEN,
+    OPT_CACERT,
+    OPT_CERT,
+    OPT_KEY
 };
 
 /* Options anywhere on the line (GNU getopt permutes). -1 on a usage error. */
@@ -134,6 +141,9 @@ static int parse_options(struct cli *cli, int argc, char **argv)
         {"stale", no_argument, NULL, OPT_STALE},
         {"forward", no_argument, NULL, OPT_FORWARD},
         {"token", required_argument, NULL, OPT_TOKEN},
+        {"cacert", required_argument, NULL, OPT_CACERT},
+        {"cert", required_argument, NULL, OPT_CERT},
+        {"key", required_argument, NULL, OPT_KEY},
         {"no-session", no_argument, NULL, OPT_NO_SESSION},
         {"client-id", required_argument, NULL, OPT_CLIENT_ID},
         {"seq", required_argument, NULL, OPT_SEQ},
@@ -173,6 +183,15 @@ static int parse_options(struct cli *cli, int argc, char **argv)
             break;
         case OPT_TOKEN:
             cli->opts.token = optarg;
+            break;
+        case OPT_CACERT:
+            cli->opts.cacert = optarg;
+            break;
+        case OPT_CERT:
+            cli->opts.cert = optarg;
+            break;
+        case OPT_KEY:
+            cli->opts.key = optarg;
             break;
         case OPT_NO_SESSION:
             cli->opts.no_session = true;
@@ -344,9 +363,18 @@ static int run_ops(struct cli *cli, int n, char **args)
     struct ops_args a = {.token = cli->opts.token,
                          .endpoints = cli->eps.url,
                          .n_endpoints = cli->eps.n,
-                         .timeout_ms = cli->opts.timeout_ms ? cli->opts.timeout_ms : 5000};
+                         .timeout_ms = cli->opts.timeout_ms ? cli->opts.timeout_ms : 5000,
+                         .cacert = cli->opts.cacert,
+                         .cert = cli->opts.cert,
+                         .key = cli->opts.key};
     int rc = ops_run(&a, n, args);
     return rc < 0 ? usage("wrong arguments for this subcommand") : rc;
+}
+
+static const char *env_or_null(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
 }
 
 int main(int argc, char **argv)
@@ -354,6 +382,9 @@ int main(int argc, char **argv)
     static struct cli cli;
     int rc = 2;
     cli.opts.token = getenv("VESPER_TOKEN");
+    cli.opts.cacert = env_or_null("VESPER_CACERT");
+    cli.opts.cert = env_or_null("VESPER_CERT");
+    cli.opts.key = env_or_null("VESPER_KEY");
     if (parse_options(&cli, argc, argv) != 0)
         goto out;
     if (optind < argc && ops_is_command(argv[optind])) {

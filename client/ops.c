@@ -40,6 +40,7 @@ static size_t collect(char *data, size_t size, size_t nmemb, void *arg)
 
 /* One HTTP exchange; returns the parsed JSON reply (caller puts) or NULL. */
 static const char *auth_token;
+static const struct ops_args *tls_args; /* cacert, cert, key */
 
 static json_object *http_json(const char *base, const char *path, const char *post)
 {
@@ -64,6 +65,12 @@ static json_object *http_json(const char *base, const char *path, const char *po
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 2000L);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    if (tls_args && tls_args->cacert)
+        curl_easy_setopt(c, CURLOPT_CAINFO, tls_args->cacert);
+    if (tls_args && tls_args->cert)
+        curl_easy_setopt(c, CURLOPT_SSLCERT, tls_args->cert);
+    if (tls_args && tls_args->key)
+        curl_easy_setopt(c, CURLOPT_SSLKEY, tls_args->key);
     if (post)
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, post);
     CURLcode rc = curl_easy_perform(c);
@@ -196,6 +203,7 @@ int ops_run(const struct ops_args *a, int argc, char **argv)
     char body[512];
     long id;
     auth_token = a->token;
+    tls_args = a;
     if (strcmp(argv[0], "status") == 0 && argc == 1)
         return status(a);
     if (strcmp(argv[0], "transfer") == 0 && argc == 2 && parse_id(argv[1], &id) == 0) {

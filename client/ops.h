@@ -9,7 +9,8 @@ struct ops_args {
     const char *const *endpoints; /* borrowed; at least one */
     size_t n_endpoints;
     long timeout_ms;
-    const char *token; /* bearer token or NULL */
+    const char *token;               /* bearer token or NULL */
+    const char *cacert, *cert, *key; /* https: CA, client certificate and key, or NULL */
 };
 
 /* True when word names an operator subcommand. */

@@ -42,6 +42,12 @@ struct buf {
     size_t len, cap;
 };
 
+static const char *env_or_null(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -164,7 +170,10 @@ static int setup_curl(struct vclient *c)
         curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, write_cb) != CURLE_OK ||
         curl_easy_setopt(c->curl, CURLOPT_TCP_NODELAY, 1L) != CURLE_OK ||
         /* Container addresses change across restarts; do not trust a cached one. */
-        curl_easy_setopt(c->curl, CURLOPT_DNS_CACHE_TIMEOUT, 1L) != CURLE_OK)
+        curl_easy_setopt(c->curl, CURLOPT_DNS_CACHE_TIMEOUT, 1L) != CURLE_OK ||
+        (c->opts.cacert && curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->opts.cacert) != CURLE_OK) ||
+        (c->opts.cert && curl_easy_setopt(c->curl, CURLOPT_SSLCERT, c->opts.cert) != CURLE_OK) ||
+        (c->opts.key && curl_easy_setopt(c->curl, CURLOPT_SSLKEY, c->opts.key) != CURLE_OK))
         return -1;
     return 0;
 }
@@ -178,6 +187,13 @@ struct vclient *vclient_new(const struct vclient_opts *opts)
         return NULL;
     c->opts = *opts;
     c->opts.endpoints = NULL;
+    /* As the CLI: the https settings may come from the environment. */
+    if (!c->opts.cacert)
+        c->opts.cacert = env_or_null("VESPER_CACERT");
+    if (!c->opts.cert)
+        c->opts.cert = env_or_null("VESPER_CERT");
+    if (!c->opts.key)
+        c->opts.key = env_or_null("VESPER_KEY");
     if (c->opts.timeout_ms <= 0)
         c->opts.timeout_ms = 5000;
     if (c->opts.attempt_timeout_ms <= 0)

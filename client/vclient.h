@@ -36,6 +36,9 @@ struct vclient_opts {
     bool no_session;              /* writes without client_id/seq */
     bool forward;                 /* ask followers to relay to the leader */
     const char *token;            /* client API bearer token, or NULL; borrowed */
+    const char *cacert;           /* https: CA file to verify the nodes with (NULL: the
+                                     system's); borrowed */
+    const char *cert, *key;       /* https: client certificate and key files, or NULL */
     uint64_t client_id;           /* 0 = random */
     uint64_t first_seq;           /* 0 = 1 */
     bool verbose;                 /* log each attempt to stderr */

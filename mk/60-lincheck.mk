@@ -4,7 +4,7 @@
 LINCHECK_SRC := tests/lib/lincheck.c tests/lib/lincheck_search.c tests/lib/lincheck_history.c
 LINCHECK_TEST_SRC := tests/unit/test_lincheck.c tests/unit/test_lincheck_random.c \
                      tests/unit/test_lincheck_brute.c
-CONFIG_SRC := src/config.c src/config_limits.c
+CONFIG_SRC := src/config.c src/config_limits.c src/config_tls.c
 CONFIG_TEST_SRC := tests/unit/test_config.c
 
 # The checker itself is built optimized: cluster tests feed it histories of thousands of ops.

@@ -3,7 +3,8 @@
 #
 #   make bench           3-node Vesper: PUT / linearizable GET / 90-10 mix at 1..256 conns
 #   make bench-compare   etcd 3.4 (3 and 5 nodes) vs Vesper with the same wrk workload
-# Both print their tables and save them to build/bench-last.md in the format of
+#   make bench-tls       Vesper plain vs HTTPS + mutual TLS, medians of BENCH_ROUNDS rounds
+# Each prints its tables and saves them to build/bench-last.md in the format of
 # bench/RESULTS.md (the current results); see bench/bench.sh.
 
 HISTGEN_SRC := tests/tools/histgen.c tests/tools/histgen_main.c tests/lib/lincheck_history.c
@@ -30,7 +31,7 @@ TEST_SUITES += "tests/tools/test_histgen.sh $(BUILD)"
 VESPERD_IF_RULE = @if $(MAKE) -s -n $(BUILD)/vesperd >/dev/null 2>&1; then \
 	$(MAKE) $(BUILD)/vesperd; fi
 
-.PHONY: bench bench-compare histgen
+.PHONY: bench bench-compare bench-tls histgen
 histgen: $(BUILD)/histgen
 
 bench: $(BUILD)/fsync-floor
@@ -40,3 +41,8 @@ bench: $(BUILD)/fsync-floor
 bench-compare: $(BUILD)/fsync-floor
 	$(VESPERD_IF_RULE)
 	bench/bench.sh compare
+
+# Plain vs TLS (HTTPS + mutual TLS), alternating 3-node clusters, BENCH_ROUNDS medians.
+bench-tls: $(BUILD)/fsync-floor
+	$(VESPERD_IF_RULE)
+	bench/bench.sh tls

@@ -78,6 +78,16 @@ static const struct config_opt config_opts[] = {
      "shared secret authenticating peer traffic"},
     {"client-token-file", KIND_STR, FIELD(client_token_file), 0, 0, false, "FILE", "none",
      "bearer token clients must send on /request and /admin (or VESPER_CLIENT_TOKEN)"},
+    {"tls-cert-file", KIND_STR, FIELD(tls_cert_file), 0, 0, false, "FILE", "none",
+     "PEM certificate chain served on the client port (HTTPS); needs --tls-key-file"},
+    {"tls-key-file", KIND_STR, FIELD(tls_key_file), 0, 0, false, "FILE", "none",
+     "PEM private key of --tls-cert-file"},
+    {"peer-ca-file", KIND_STR, FIELD(peer_ca_file), 0, 0, false, "FILE", "none",
+     "mutual TLS between peers: CA that signs every node's certificates"},
+    {"peer-cert-file", KIND_STR, FIELD(peer_cert_file), 0, 0, false, "FILE", "none",
+     "certificate this node presents to peers (signed by --peer-ca-file)"},
+    {"peer-key-file", KIND_STR, FIELD(peer_key_file), 0, 0, false, "FILE", "none",
+     "private key of --peer-cert-file; certificate files are re-read on SIGHUP"},
     {"check-data", KIND_STR, FIELD(check_data_dir), 0, 0, true, "DIR", NULL,
      "mode: verify a data directory offline and exit"},
     {"probe", KIND_URL, FIELD(probe_url), 0, 0, true, "URL", NULL,
@@ -481,6 +491,8 @@ static int config_serve(struct vesper_config *c, const char **pos, int n_pos, co
     }
     if (!set[i_adv])
         c->advertise_url = *own;
+    if (config_check_tls(c, err, errlen))
+        return 2;
     return config_cross_check(c, err, errlen);
 }
 

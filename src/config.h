@@ -93,6 +93,13 @@ struct vesper_config {
     char cluster_secret_file[CONFIG_PATH_MAX]; /* "" = none */
     char client_token_file[CONFIG_PATH_MAX];   /* "" = none */
 
+    /* TLS (config_tls.c checks how these combine; src/net/tls.c loads the files). */
+    char tls_cert_file[CONFIG_PATH_MAX];  /* served on the listener; "" = plain HTTP */
+    char tls_key_file[CONFIG_PATH_MAX];   /* its private key */
+    char peer_ca_file[CONFIG_PATH_MAX];   /* mutual TLS between peers: the trusted CA */
+    char peer_cert_file[CONFIG_PATH_MAX]; /* ... this node's peer certificate */
+    char peer_key_file[CONFIG_PATH_MAX];  /* ... and its private key */
+
     /* Derived from the limits above by config_derive_limits (not options). */
     uint32_t max_entry_bytes;    /* largest log entry a client request can produce */
     uint32_t peer_batch_bytes;   /* transport batch cap = largest POST /raft body accepted */
@@ -152,6 +159,13 @@ int config_url_parse(const char *text, struct config_url *out, char *err, size_t
 /* Checks the size limits against each other and fills the derived fields (see above).
  * Returns 0, or 2 with one line naming the problem in err. Called by config_parse. */
 int config_derive_limits(struct vesper_config *c, char *err, size_t errlen);
+
+/* Checks how the TLS options combine with each other and with the URLs (config_tls.c).
+ * Returns 0, or 2 with one line naming the problem in err. Called by config_parse. */
+int config_check_tls(const struct vesper_config *c, char *err, size_t errlen);
+
+/* True when this node serves HTTPS on its listener (--tls-cert-file or peer TLS). */
+bool config_serves_tls(const struct vesper_config *c);
 
 /* Writes the --help text. */
 void config_usage(FILE *out);

@@ -28,9 +28,14 @@ int main(int argc, char **argv)
     case CONFIG_MODE_CHECK_DATA:
         return storage_check(cfg.check_data_dir, stdout);
     case CONFIG_MODE_PROBE:
-        return probe_health(&cfg.probe_url);
+        return probe_health(&cfg.probe_url, &cfg);
     case CONFIG_MODE_SERVE:
         break;
+    }
+    /* Certificate files are part of the configuration: refuse bad ones the same way. */
+    if (node_tls_check(&cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "vesperd: %s\n", err);
+        return 2;
     }
     log_setup(cfg.id, (enum log_level)cfg.log_level, cfg.log_json);
     log_info("vesperd starting: node %d of %d, data %s", cfg.id, cfg.n_nodes, cfg.data_dir);

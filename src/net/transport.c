@@ -52,6 +52,13 @@ static struct peer *find_peer(const struct transport *t, raft_id id)
 
 /* ===== Set-up and tear-down ===== */
 
+/* https:// peers need a client TLS context. */
+static bool scheme_ok(const struct transport *t, const h2o_url_scheme_t *scheme)
+{
+    return scheme == &H2O_URL_SCHEME_HTTP ||
+           (scheme == &H2O_URL_SCHEME_HTTPS && t->client_ctx.ssl_ctx != NULL);
+}
+
 static int peer_init(struct transport *t, struct peer *p, const struct transport_peer *src)
 {
     p->id = src->id;
@@ -62,14 +69,13 @@ static int peer_init(struct transport *t, struct peer *p, const struct transport
         return RAFT_EINVAL;
     if ((p->url = strdup(src->url)) == NULL)
         return RAFT_ENOMEM;
-    if (h2o_url_parse(p->url, SIZE_MAX, &p->parsed) != 0 ||
-        p->parsed.scheme != &H2O_URL_SCHEME_HTTP) {
+    if (h2o_url_parse(p->url, SIZE_MAX, &p->parsed) != 0 || !scheme_ok(t, p->parsed.scheme)) {
         free(p->url);
         p->url = NULL;
         return RAFT_EINVAL;
     }
-    h2o_socketpool_init_by_hostport(&p->pool, p->parsed.host, h2o_url_get_port(&p->parsed), 0,
-                                    t->cfg.max_inflight);
+    h2o_socketpool_init_by_hostport(&p->pool, p->parsed.host, h2o_url_get_port(&p->parsed),
+                                    p->parsed.scheme == &H2O_URL_SCHEME_HTTPS, t->cfg.max_inflight);
     p->used = true;
     return RAFT_OK;
 }
@@ -93,6 +99,7 @@ int transport_new(struct transport **out, const struct transport_config *cfg,
     }
     t->recv_cb = recv_cb;
     t->recv_arg = recv_arg;
+    t->client_ctx.ssl_ctx = cfg->ssl_ctx;
     codec_scratch_init(&t->scratch);
     for (size_t i = 0; i < n_peers; i++) {
         int rc = peer_init(t, &t->peers[i], &peers[i]);
@@ -206,7 +213,7 @@ int transport_set_peer(struct transport *t, raft_id id, const char *url)
         return RAFT_OK;
     h2o_url_t parsed;
     if (id == t->cfg.self || url == NULL || h2o_url_parse(url, SIZE_MAX, &parsed) != 0 ||
-        parsed.scheme != &H2O_URL_SCHEME_HTTP)
+        !scheme_ok(t, parsed.scheme))
         return RAFT_EINVAL; /* checked first: a bad URL leaves the old peer alone */
     if (p != NULL)
         peer_teardown(p);
@@ -230,6 +237,16 @@ int transport_has_peer(const struct transport *t, raft_id id)
 void transport_set_url_cb(struct transport *t, transport_url_cb cb)
 {
     t->url_cb = cb;
+}
+
+void transport_set_ssl_ctx(struct transport *t, SSL_CTX *ctx)
+{
+    t->client_ctx.ssl_ctx = ctx;
+}
+
+void transport_set_peer_check(struct transport *t, transport_peer_check_cb cb)
+{
+    t->peer_check = cb;
 }
 
 /* ===== Sending ===== */
@@ -259,9 +276,10 @@ int transport_send(struct transport *t, const struct raft_msg *m)
 }
 
 /* A request failed: its messages are lost (Raft resends) and the peer backs off. */
-static void peer_failed(struct peer *p, uint32_t lost_msgs)
+static void peer_failed(struct peer *p, uint32_t lost_msgs, const char *why)
 {
     const struct transport_config *cfg = &p->t->cfg;
+    p->last_error = why;
     p->st.send_errors++;
     p->st.msgs_dropped += lost_msgs;
     p->backoff_ms = p->backoff_ms == 0 ? cfg->backoff_min_ms : p->backoff_ms * 2;
@@ -283,11 +301,26 @@ static int on_body(h2o_http1client_t *client, const char *errstr)
         p->st.batches_ok++;
         p->st.msgs_delivered += r->n_msgs;
         p->backoff_ms = 0;
+        p->last_error = NULL;
     } else {
-        peer_failed(p, r->n_msgs);
+        peer_failed(p, r->n_msgs, errstr);
     }
     request_free(r);
     return 0;
+}
+
+static const char *status_reason(int status)
+{
+    switch (status) {
+    case 401:
+        return "status 401 (cluster secret refused)";
+    case 403:
+        return "status 403 (peer certificate required)";
+    case 503:
+        return "status 503";
+    default:
+        return status >= 400 && status < 500 ? "status 4xx" : "unexpected status";
+    }
 }
 
 static h2o_http1client_body_cb on_head(h2o_http1client_t *client, const char *errstr,
@@ -300,7 +333,10 @@ static h2o_http1client_body_cb on_head(h2o_http1client_t *client, const char *er
     /* An I/O error, or a 4xx/5xx (the peer refused the batch): count, back off. */
     if ((errstr != NULL && errstr != h2o_http1client_error_is_eos) || status < 200 ||
         status > 299) {
-        peer_failed(p, r->n_msgs);
+        peer_failed(p, r->n_msgs,
+                    errstr != NULL && errstr != h2o_http1client_error_is_eos
+                        ? errstr
+                        : status_reason(status));
         request_free(r);
         return NULL;
     }
@@ -308,6 +344,7 @@ static h2o_http1client_body_cb on_head(h2o_http1client_t *client, const char *er
         p->st.batches_ok++;
         p->st.msgs_delivered += r->n_msgs;
         p->backoff_ms = 0;
+        p->last_error = NULL;
         request_free(r);
         return NULL;
     }
@@ -320,7 +357,7 @@ static h2o_http1client_head_cb on_connect(h2o_http1client_t *client, const char 
 {
     struct request *r = client->data;
     if (errstr != NULL) {
-        peer_failed(r->peer, r->n_msgs);
+        peer_failed(r->peer, r->n_msgs, errstr);
         request_free(r);
         return NULL;
     }
@@ -335,7 +372,7 @@ static h2o_http1client_head_cb on_connect(h2o_http1client_t *client, const char 
                      t->secret ? "\r\n" : "", t->client_url ? "X-Vesper-Client-URL: " : "",
                      t->client_url ? t->client_url : "", t->client_url ? "\r\n" : "");
     if (n < 0 || (size_t)n >= sizeof r->head) {
-        peer_failed(r->peer, r->n_msgs);
+        peer_failed(r->peer, r->n_msgs, "request head too long");
         request_free(r);
         return NULL;
     }
@@ -383,37 +420,4 @@ void transport_flush(struct transport *t)
     for (size_t i = 0; i < t->n_peers; i++)
         if (t->peers[i].used)
             peer_flush(&t->peers[i]);
-}
-
-/* ===== Counters ===== */
-
-static void stats_add(struct transport_stats *a, const struct transport_stats *b)
-{
-    a->msgs_queued += b->msgs_queued;
-    a->msgs_dropped += b->msgs_dropped;
-    a->batches_sent += b->batches_sent;
-    a->batches_ok += b->batches_ok;
-    a->msgs_delivered += b->msgs_delivered;
-    a->send_errors += b->send_errors;
-    a->batches_received += b->batches_received;
-    a->msgs_received += b->msgs_received;
-    a->recv_corrupt += b->recv_corrupt;
-    a->recv_unauthorized += b->recv_unauthorized;
-}
-
-void transport_stats(const struct transport *t, struct transport_stats *out)
-{
-    *out = t->recv_st;
-    for (size_t i = 0; i < t->n_peers; i++)
-        if (t->peers[i].used)
-            stats_add(out, &t->peers[i].st);
-}
-
-int transport_peer_stats(const struct transport *t, raft_id id, struct transport_stats *out)
-{
-    const struct peer *p = find_peer(t, id);
-    if (p == NULL)
-        return -1;
-    *out = p->st;
-    return 0;
 }

@@ -25,6 +25,7 @@
 #ifndef VESPER_NET_TRANSPORT_H
 #define VESPER_NET_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,6 +55,8 @@ struct transport_config {
     const char *client_url;  /* this node's advertised client URL, announced to peers
                                 in every batch so redirects name a reachable leader;
                                 NULL = none. Copied */
+    SSL_CTX *ssl_ctx;        /* client context for https:// peers (net/tls.h); NULL:
+                                https:// peer URLs are refused (RAFT_EINVAL). Borrowed */
 };
 
 void transport_config_defaults(struct transport_config *cfg, raft_id self);
@@ -106,6 +109,15 @@ size_t transport_peer_ids(const struct transport *t, raft_id *out, size_t cap);
 /* True when id is a known peer. */
 int transport_has_peer(const struct transport *t, raft_id id);
 void transport_set_url_cb(struct transport *t, transport_url_cb cb);
+/* Connections opened from now on use ctx (certificates re-read); open ones keep theirs. */
+void transport_set_ssl_ctx(struct transport *t, SSL_CTX *ctx);
+/* Called for every POST /raft before the secret is checked: false answers 403 (counted as
+ * unauthorized). The node refuses connections without a verified peer certificate. */
+typedef bool (*transport_peer_check_cb)(void *arg, h2o_req_t *req);
+void transport_set_peer_check(struct transport *t, transport_peer_check_cb cb);
+/* The reason the peer's last request failed ("certificate has expired", "connection
+ * refused", "status 403"), or NULL; a static string. NULL for an unknown id. */
+const char *transport_peer_last_error(const struct transport *t, raft_id id);
 /* Registers POST /raft on host (before h2o_context_init, as every h2o handler).
  * The handler stays registered after transport_free and then answers 503. */
 int transport_register(struct transport *t, h2o_hostconf_t *host);

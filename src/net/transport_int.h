@@ -20,8 +20,9 @@ struct peer {
     struct codec_buf pending; /* batch being filled this iteration; len 0 = none */
     struct request *inflight; /* singly linked */
     uint32_t n_inflight;
-    uint64_t backoff_ms;  /* 0 when healthy */
-    uint64_t retry_at_ms; /* loop time before which batches are dropped */
+    uint64_t backoff_ms;    /* 0 when healthy */
+    uint64_t retry_at_ms;   /* loop time before which batches are dropped */
+    const char *last_error; /* static string, or NULL */
     struct transport_stats st;
 };
 
@@ -47,6 +48,7 @@ struct transport {
     h2o_http1client_ctx_t client_ctx;
     transport_recv_cb recv_cb;
     transport_url_cb url_cb;
+    transport_peer_check_cb peer_check;
     void *recv_arg;
     char *secret;     /* owned copy, or NULL */
     char *client_url; /* owned copy, or NULL */

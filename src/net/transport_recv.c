@@ -41,6 +41,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return reply(req, 405, "Method Not Allowed");
     if (t == NULL)
         return reply(req, 503, "Service Unavailable");
+    if (t->peer_check != NULL && !t->peer_check(t->recv_arg, req)) {
+        t->recv_st.recv_unauthorized++;
+        return reply(req, 403, "Forbidden");
+    }
     if (!secret_ok(t, req)) {
         t->recv_st.recv_unauthorized++;
         return reply(req, 401, "Unauthorized");

@@ -257,13 +257,15 @@ static int point_pool_at(struct node *n, const char *url)
     if (!p)
         return -1;
     snprintf(p->url, sizeof p->url, "%s", url);
+    bool https = false;
     if (h2o_url_parse(p->url, SIZE_MAX, &p->parsed) != 0 ||
-        p->parsed.scheme != &H2O_URL_SCHEME_HTTP) {
+        !(p->parsed.scheme == &H2O_URL_SCHEME_HTTP ||
+          (https = p->parsed.scheme == &H2O_URL_SCHEME_HTTPS && fwd.ctx.ssl_ctx))) {
         free(p);
         return -1;
     }
-    h2o_socketpool_init_by_hostport(&p->sockets, p->parsed.host, h2o_url_get_port(&p->parsed), 0,
-                                    n->cfg->forward_max_conns);
+    h2o_socketpool_init_by_hostport(&p->sockets, p->parsed.host, h2o_url_get_port(&p->parsed),
+                                    https, n->cfg->forward_max_conns);
     h2o_socketpool_set_timeout(&p->sockets, n->ctx.loop, FORWARD_IDLE_MS);
     p->refs = 1;
     if (fwd.current) {
@@ -273,6 +275,12 @@ static int point_pool_at(struct node *n, const char *url)
     }
     fwd.current = p;
     return 0;
+}
+
+void node_forward_set_ssl_ctx(struct node *n, SSL_CTX *ctx)
+{
+    init_once(n);
+    fwd.ctx.ssl_ctx = ctx;
 }
 
 uint32_t node_forward_in_flight(void)

@@ -25,7 +25,7 @@
 struct conn_slot {
     h2o_linklist_t link; /* in node.reserved_conns when reserved */
     struct node *node;
-    h2o_conn_t *conn;
+    bool peer; /* TLS: the client presented a certificate signed by the peer CA */
 };
 
 static void on_conn_close(void *data)
@@ -41,14 +41,29 @@ static void on_conn_close(void *data)
     free(slot);
 }
 
-static struct conn_slot *reserved_slot(struct node *n, h2o_conn_t *conn)
+/* A connection's slot, found through its socket (with TLS, h2o makes the HTTP/1
+ * connection only once the handshake is done). */
+static struct conn_slot *slot_of_socket(h2o_socket_t *sock)
 {
-    for (h2o_linklist_t *l = n->reserved_conns.next; l != &n->reserved_conns; l = l->next) {
-        struct conn_slot *slot = H2O_STRUCT_FROM_MEMBER(struct conn_slot, link, l);
-        if (slot->conn == conn)
-            return slot;
-    }
-    return NULL;
+    return sock && sock->on_close.cb == on_conn_close ? sock->on_close.data : NULL;
+}
+
+static struct conn_slot *slot_of_conn(h2o_conn_t *conn)
+{
+    return conn->callbacks->get_socket ? slot_of_socket(conn->callbacks->get_socket(conn)) : NULL;
+}
+
+void node_conn_set_peer(h2o_socket_t *sock, bool peer)
+{
+    struct conn_slot *slot = slot_of_socket(sock);
+    if (slot)
+        slot->peer = peer;
+}
+
+bool node_conn_is_peer(h2o_conn_t *conn)
+{
+    struct conn_slot *slot = slot_of_conn(conn);
+    return slot && slot->peer;
 }
 
 /* Runs before every endpoint except /raft: a request on a reserved connection is
@@ -56,7 +71,9 @@ static struct conn_slot *reserved_slot(struct node *n, h2o_conn_t *conn)
 static int on_gate(h2o_handler_t *self, h2o_req_t *req)
 {
     struct node *n = NODE_OF(self);
-    if (h2o_linklist_is_empty(&n->reserved_conns) || !reserved_slot(n, req->conn))
+    struct conn_slot *slot;
+    if (h2o_linklist_is_empty(&n->reserved_conns) || !(slot = slot_of_conn(req->conn)) ||
+        !h2o_linklist_is_linked(&slot->link))
         return -1;
     static const char body[] =
         "{\"code\":\"fail\",\"error\":\"unavailable\",\"message\":"
@@ -108,7 +125,6 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         sock->on_close.cb = on_conn_close;
         sock->on_close.data = slot;
         h2o_accept(&n->accept_ctx, sock);
-        slot->conn = sock->data; /* the HTTP/1 connection h2o made for sock */
     }
 }
 

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "kv/kv.h"
+#include "net/tls.h"
 #include "net/transport.h"
 #include "storage/storage.h"
 #include "util/log.h"
@@ -228,6 +229,7 @@ static int start_transport(struct node *n)
         return -1;
     tc.secret = n->secret[0] ? n->secret : NULL;
     tc.client_url = n->cfg->advertise_url.text;
+    tc.ssl_ctx = tls_client_ctx(n->tls);
     int rv = transport_new(&n->tp, &tc, peers, count, on_peer_msg, n);
     if (rv == RAFT_OK)
         transport_set_url_cb(n->tp, on_peer_url);
@@ -284,8 +286,10 @@ static void watch_peers(struct node *n)
         if (ok && n->peer_health[j].down)
             log_info("peer %u up", id);
         else if (failed && !ok && !n->peer_health[j].down)
-            log_warn("peer %u down (%llu failed requests so far)", id,
-                     (unsigned long long)ts.send_errors);
+            log_warn(
+                "peer %u down (%llu failed requests so far; last: %s)", id,
+                (unsigned long long)ts.send_errors,
+                transport_peer_last_error(n->tp, id) ? transport_peer_last_error(n->tp, id) : "?");
         if (ok || failed)
             n->peer_health[j].down = failed && !ok;
         n->peer_health[j].ok = ts.batches_ok;
@@ -302,6 +306,7 @@ static void on_tick(h2o_timeout_entry_t *entry)
     if (++n->ticks % 50 == 0)
         watch_peers(n);
     node_expire_pending(n, false);
+    node_tls_poll(n);
     if (node_stop_signal && !n->stopping)
         begin_stop(n);
     h2o_timeout_link(n->ctx.loop, &n->tick_timeout, &n->tick_entry);
@@ -341,6 +346,7 @@ static int setup_http(struct node *n)
     n->accept_ctx.ctx = &n->ctx;
     n->accept_ctx.hosts = n->h2o_cfg.hosts;
     transport_start(n->tp, &n->ctx);
+    node_tls_start(n);
     h2o_timeout_init(n->ctx.loop, &n->tick_timeout, n->cfg->tick_ms);
     n->tick_entry.cb = on_tick;
     h2o_timeout_link(n->ctx.loop, &n->tick_timeout, &n->tick_entry);
@@ -353,6 +359,7 @@ static void shutdown_node(struct node *n)
     if (storage_sync(n->st) != STORAGE_OK)
         node_fatal("final sync", storage_errmsg(n->st));
     transport_free(n->tp);
+    tls_free(n->tls);
     storage_close(n->st);
     raft_free(n->raft);
     kv_free(n->kv);
@@ -370,6 +377,11 @@ int node_run(const struct vesper_config *cfg)
     raise_fd_limit();
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
+    char err[512];
+    if (node_tls_setup(n, err, sizeof err) != 0) {
+        log_error("%s", err);
+        return 2; /* a bad configuration, like config_parse's */
+    }
     if (node_open_state(n) != 0 || setup_http(n) != 0)
         return 1;
     n->started_ms = node_now_ms(n);

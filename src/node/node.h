@@ -25,6 +25,7 @@
 
 struct storage;
 struct transport;
+struct tls;
 struct kv;
 
 /* A client request waiting for its entry to apply or its read to be released.
@@ -69,6 +70,7 @@ struct node {
     struct storage *st;
     struct kv *kv;
     struct transport *tp;
+    struct tls *tls; /* OpenSSL contexts (node/tls_setup.c) */
 
     h2o_globalconf_t h2o_cfg;
     h2o_context_t ctx;
@@ -131,6 +133,21 @@ int node_open_listener(struct node *n);
  * on every pathconf but /raft. */
 void node_gate_add(struct node *n, h2o_pathconf_t *pc);
 
+/* TLS: the socket's client proved to be a peer (listener.c, from the handshake). */
+void node_conn_set_peer(h2o_socket_t *sock, bool peer);
+bool node_conn_is_peer(h2o_conn_t *conn);
+
+/* tls_setup.c */
+/* Loads the configuration's certificates once, as a start-up check (main, before
+ * logging starts); -1 with one line naming the file and the problem in err. */
+int node_tls_check(const struct vesper_config *cfg, char *err, size_t errlen);
+/* Loads the certificates of the configuration; -1 with the reason in err. */
+int node_tls_setup(struct node *n, char *err, size_t errlen);
+/* Installs the contexts into the listener, transport and relays (after setup_http). */
+void node_tls_start(struct node *n);
+/* Applies a SIGHUP: re-reads the certificate files (new connections use them). */
+void node_tls_poll(struct node *n);
+
 /* ready.c */
 int node_open_state(struct node *n);
 void node_process_ready(struct node *n);
@@ -174,6 +191,8 @@ bool node_forward_wanted(struct node *n, h2o_req_t *req);
 int node_forward(struct node *n, h2o_req_t *req, raft_id leader);
 /* Relays whose client is still waiting for the leader's answer. */
 uint32_t node_forward_in_flight(void);
+/* Client TLS context for relays to an https:// leader (new connections). */
+void node_forward_set_ssl_ctx(struct node *n, SSL_CTX *ctx);
 
 /* metrics.c */
 int node_metrics_register(struct node *n, h2o_hostconf_t *host);

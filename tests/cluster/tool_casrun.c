@@ -25,6 +25,7 @@
  * within 20 s for one CAS.
  */
 #include "cluster_tool.h"
+#include "lib/tls_env.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
@@ -77,7 +78,8 @@ static int cas_client_init(struct cas_client *c)
                    curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, 500L) == CURLE_OK &&
                    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->headers) == CURLE_OK &&
                    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, tool_collect) == CURLE_OK &&
-                   curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &c->buf) == CURLE_OK
+                   curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &c->buf) == CURLE_OK &&
+                   tls_env_apply(c->curl)
                ? 0
                : -1;
 }

@@ -9,6 +9,7 @@
  * The suite polls them often, so they are C rather than a python process per poll.
  */
 #include "cluster_tool.h"
+#include "lib/tls_env.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
@@ -99,7 +100,7 @@ static int for_nodes(char **ids, int n_ids, void (*fn)(CURL *, int))
 {
     CURL *curl = curl_easy_init();
     if (!curl || curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 500L) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK)
+        curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK || !tls_env_apply(curl))
         return 2;
     int n = (int)tool_n_eps;
     for (int i = 0; i < (n_ids > 0 ? n_ids : n); i++) {

@@ -8,8 +8,20 @@
 #   compose.sh ARGS...         anything else is passed through
 # COMPOSE_PROJECT_NAME picks the project, as for compose itself (default: .env's vesper).
 # VESPER_COMPOSE=v1 or v2 insists on one of them (to run the suite under each).
+# VESPER_TLS=1 adds docker-compose.tls.yml (HTTPS and mutual TLS; `make certs` first) and
+# checks readiness over https against build/certs/ca.pem.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+
+scheme=http
+curl_tls=()
+if [ "${VESPER_TLS:-0}" = 1 ]; then
+    [ -f build/certs/ca.pem ] && [ -f build/certs/ip_list.txt ] ||
+        { echo "compose.sh: VESPER_TLS=1 needs build/certs: run make certs" >&2; exit 2; }
+    export COMPOSE_FILE=docker-compose.yml:docker-compose.tls.yml
+    scheme=https
+    curl_tls=(--cacert build/certs/ca.pem)
+fi
 
 have_v2() { docker compose version >/dev/null 2>&1; }
 have_v1() { command -v docker-compose >/dev/null 2>&1; }
@@ -51,14 +63,15 @@ wait_ready() {
         [[ $svc =~ ^vesper[0-9]+$ ]] || continue
         addr=$(docker port "$id" 5000 | head -n 1)
         [ -n "$addr" ] || { echo "compose: $svc publishes no port 5000" >&2; return 1; }
-        urls+=("http://$addr/ready")
+        urls+=("$scheme://$addr/ready")
     done
     total=${#urls[@]}
     [ "$total" -gt 0 ] || { echo "compose: no vesper<i> service is running" >&2; return 1; }
     while :; do
         ready=0
         for addr in "${urls[@]}"; do
-            curl -sf -o /dev/null --max-time 1 "$addr" && ready=$((ready + 1))
+            curl -sf -o /dev/null --max-time 1 ${curl_tls[@]+"${curl_tls[@]}"} "$addr" &&
+                ready=$((ready + 1))
         done
         now=$(now_ms)
         if [ "$ready" -eq "$total" ]; then

@@ -25,12 +25,15 @@
 #define ITEST_MAX_CLIENTS 8
 
 struct itest_node {
-    char service[32]; /* compose service = host name in ip_list ("vesper2") */
-    char url[96];     /* http://vesper2:5000 */
-    char ctl_url[96]; /* http://<ip on ctl>:5000 while isolated */
+    char service[32];      /* compose service = host name in ip_list ("vesper2") */
+    char url[96];          /* http://vesper2:5000 (or https://) */
+    char ctl_url[96];      /* http://<ip on ctl>:5000 while isolated; with https, the service
+                              name, resolved to that ip (ctl_resolve) so the certificate fits */
+    char ctl_resolve[128]; /* "vesper2:5000:<ip>" while isolated over https, else "" */
     char cid[DOCKER_ID_MAX];
     int port;
     bool isolated;
+    bool https;
 };
 
 struct itest_cluster {

@@ -7,6 +7,7 @@
  * answers) keep every wait bounded by its own deadline.
  */
 #include "integration/itest.h"
+#include "lib/tls_env.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -29,15 +30,17 @@ void itest_sleep_ms(long ms)
     }
 }
 
-/* "http://vesper2:5000" -> service "vesper2", port 5000. */
+/* "http://vesper2:5000" -> service "vesper2", port 5000 (https:// likewise). */
 static int itest_parse_url(struct itest_node *n, const char *line)
 {
     char host[32];
     int port;
-    if (sscanf(line, "http://%31[^:/]:%d", host, &port) != 2 || port <= 0 || port > 65535)
+    n->https = strncmp(line, "https://", 8) == 0;
+    if (sscanf(line + (n->https ? 8 : 7), "%31[^:/]:%d", host, &port) != 2 ||
+        (!n->https && strncmp(line, "http://", 7) != 0) || port <= 0 || port > 65535)
         return -1;
     memcpy(n->service, host, sizeof host);
-    snprintf(n->url, sizeof n->url, "http://%s:%d", host, port);
+    snprintf(n->url, sizeof n->url, "%s://%s:%d", n->https ? "https" : "http", host, port);
     n->port = port;
     return 0;
 }
@@ -133,9 +136,24 @@ static struct json_object *itest_http(struct itest_cluster *c, const char *metho
     curl_easy_setopt(c->http, CURLOPT_FORBID_REUSE, 1L);
     curl_easy_setopt(c->http, CURLOPT_WRITEFUNCTION, itest_buf_cb);
     curl_easy_setopt(c->http, CURLOPT_WRITEDATA, &b);
-    if (curl_easy_perform(c->http) != CURLE_OK)
-        return NULL;
-    return json_tokener_parse(b.data);
+    /* https: the CA from VESPER_CACERT; an isolated node by name at its side-door address
+     * (the handle keeps such entries: a healed node's is removed with "-name:port"). */
+    struct curl_slist *resolve = NULL, *grown;
+    for (int i = 0; i < c->n; i++) {
+        const struct itest_node *n = &c->nodes[i];
+        char drop[64];
+        snprintf(drop, sizeof drop, "-%s:%d", n->service, n->port);
+        if (n->https &&
+            (grown = curl_slist_append(resolve, n->ctl_resolve[0] ? n->ctl_resolve : drop)))
+            resolve = grown;
+    }
+    CURLcode rc = tls_env_apply(c->http) ? curl_easy_setopt(c->http, CURLOPT_RESOLVE, resolve)
+                                         : CURLE_BAD_FUNCTION_ARGUMENT;
+    if (rc == CURLE_OK)
+        rc = curl_easy_perform(c->http);
+    curl_easy_setopt(c->http, CURLOPT_RESOLVE, NULL);
+    curl_slist_free_all(resolve);
+    return rc == CURLE_OK ? json_tokener_parse(b.data) : NULL;
 }
 
 int itest_status(struct itest_cluster *c, int i, struct itest_status *st)
@@ -225,7 +243,14 @@ int itest_isolate(struct itest_cluster *c, int i)
         fprintf(stderr, "itest: isolate %s: %s\n", n->service, c->docker.err);
         return -1;
     }
-    snprintf(n->ctl_url, sizeof n->ctl_url, "http://%s:%d", ip, n->port);
+    if (n->https) {
+        char service[sizeof n->service];
+        memcpy(service, n->service, sizeof service);
+        snprintf(n->ctl_url, sizeof n->ctl_url, "https://%s:%d", service, n->port);
+        snprintf(n->ctl_resolve, sizeof n->ctl_resolve, "%s:%d:%s", service, n->port, ip);
+    } else {
+        snprintf(n->ctl_url, sizeof n->ctl_url, "http://%s:%d", ip, n->port);
+    }
     n->isolated = true;
     return 0;
 }
@@ -240,6 +265,7 @@ int itest_heal(struct itest_cluster *c, int i)
         return -1;
     }
     n->isolated = false;
+    n->ctl_resolve[0] = '\0';
     return 0;
 }
 

@@ -39,8 +39,11 @@ fi
 
 export COMPOSE_PROJECT_NAME=vesperitest$$
 n=$(grep -c . ip_list.txt)
+# VESPER_TLS=1: the same suite against docker-compose.tls.yml (compose.sh adds it).
+scheme=http
+[ "${VESPER_TLS:-0}" = 1 ] && scheme=https
 for ((i = 0; i < n; i++)); do
-    export "VESPER_PUBLISH_$i=127.0.0.1:" "VESPER_ADVERTISE_$i=http://vesper$i:5000"
+    export "VESPER_PUBLISH_$i=127.0.0.1:" "VESPER_ADVERTISE_$i=$scheme://vesper$i:5000"
 done
 mkdir -p build/itest
 rm -f build/itest/summary.txt build/itest/history.txt build/itest/compose-logs.txt

@@ -362,3 +362,24 @@ TEST(transport_new_rejects_bad_config)
     CHECK_EQ_U64(transport_new(&t, &cfg, dup, 1, ignore, NULL), RAFT_OK);
     transport_free(t); /* never started: no loop needed */
 }
+
+/* https:// peers need a client TLS context; with one they are taken, also at run time. */
+TEST(transport_https_peers_need_a_tls_context)
+{
+    struct transport_config cfg;
+    transport_config_defaults(&cfg, 1);
+    struct transport *t = NULL;
+    struct transport_peer tls = {2, "https://127.0.0.1:1"};
+    CHECK_EQ_U64(transport_new(&t, &cfg, &tls, 1, ignore, NULL), RAFT_EINVAL);
+    CHECK(t == NULL);
+    cfg.ssl_ctx = SSL_CTX_new(TLS_client_method());
+    CHECK(cfg.ssl_ctx != NULL);
+    CHECK_EQ_U64(transport_new(&t, &cfg, &tls, 1, ignore, NULL), RAFT_OK);
+    CHECK_EQ_U64(transport_add_peer(t, 3, "https://127.0.0.1:2"), RAFT_OK);
+    CHECK_EQ_U64(transport_set_peer(t, 2, "http://127.0.0.1:3"), RAFT_OK);
+    transport_set_ssl_ctx(t, NULL);
+    CHECK_EQ_U64(transport_set_peer(t, 2, "https://127.0.0.1:4"), RAFT_EINVAL);
+    CHECK(transport_peer_last_error(t, 3) == NULL);
+    transport_free(t);
+    SSL_CTX_free(cfg.ssl_ctx);
+}

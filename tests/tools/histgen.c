@@ -8,6 +8,8 @@
  */
 #include "tools/histgen.h"
 
+#include "lib/tls_env.h"
+
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdlib.h>
@@ -332,7 +334,7 @@ int histgen_client_init(struct histgen_client *c, struct histgen_config *cfg, in
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, histgen_write_cb) != CURLE_OK ||
         curl_easy_setopt(h, CURLOPT_WRITEDATA, c) != CURLE_OK ||
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms) != CURLE_OK ||
-        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http") != CURLE_OK ||
+        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK || !tls_env_apply(h) ||
         curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
         curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L) != CURLE_OK)
         return -1;

@@ -2,7 +2,8 @@
  *
  * Kept apart from the client logic (histgen.c) so the rules for recording an op stay in
  * one short file. The endpoint list is validated here: every URL must be
- * http://127.0.0.1:PORT, which is what keeps the tool pointed at loopback only.
+ * http://127.0.0.1:PORT (or https://, with VESPER_CACERT naming the CA), which is what
+ * keeps the tool pointed at loopback only.
  */
 #include "tools/histgen.h"
 
@@ -13,7 +14,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-/* Reads the endpoint list: one http://127.0.0.1:PORT per line; anything else is refused. */
+/* Reads the endpoint list: one http(s)://127.0.0.1:PORT per line; anything else is refused. */
 static int histgen_load_urls(struct histgen_config *cfg, const char *path)
 {
     FILE *f = fopen(path, "r");
@@ -30,7 +31,8 @@ static int histgen_load_urls(struct histgen_config *cfg, const char *path)
             line[--len] = '\0';
         if (len == 0)
             continue;
-        const char *prefix = "http://127.0.0.1:";
+        const char *prefix =
+            strncmp(line, "https:", 6) ? "http://127.0.0.1:" : "https://127.0.0.1:";
         size_t plen = strlen(prefix);
         bool port_ok =
             len > plen && len - plen <= 5 && strspn(line + plen, "0123456789") == len - plen;
@@ -41,7 +43,7 @@ static int histgen_load_urls(struct histgen_config *cfg, const char *path)
             fprintf(stderr, "histgen: %s: more than %d endpoints\n", path, HISTGEN_MAX_ENDPOINTS);
             rc = -1;
         } else {
-            memcpy(cfg->urls[cfg->n_urls++], line, len + 1); /* len <= 22: checked above */
+            memcpy(cfg->urls[cfg->n_urls++], line, len + 1); /* len <= 23: checked above */
         }
     }
     if (fclose(f) != 0 || (rc == 0 && cfg->n_urls == 0)) {

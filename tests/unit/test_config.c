@@ -106,7 +106,8 @@ TEST(config_ip_list_accepts_crlf_whitespace_https_and_no_final_newline)
 {
     struct fixture fx;
     CHECK(fixture_init(&fx, "http://a.example:80\r\n  https://[::1]:8443/ \t\nhttp://b:1") == 0);
-    int rc = run(&fx, "1 @", NULL);
+    /* An https:// line of our own needs a certificate (config_tls.c). */
+    int rc = run(&fx, "1 @ --tls-cert-file c.pem --tls-key-file k.pem", NULL);
     fixture_done(&fx);
     CHECK_EQ_U64(rc, 0);
     CHECK_EQ_U64(fx.cfg.n_nodes, 3);
@@ -372,6 +373,48 @@ TEST(config_modes_and_help)
                        "--probe: malformed URL 'a:1': scheme must be http:// or https://"));
 }
 
+TEST(config_tls_combinations)
+{
+    static const char *tls3 =
+        "https://127.0.0.1:5000\nhttps://127.0.0.1:5001\n"
+        "https://127.0.0.1:5002\n";
+    static const char *mixed = "https://127.0.0.1:5000\nhttp://127.0.0.1:5001\n";
+    CHECK(expect_error(tls3, "0 @ --tls-cert-file c.pem", NULL,
+                       "--tls-cert-file given without --tls-key-file (a certificate needs its "
+                       "key)"));
+    CHECK(expect_error(tls3, "0 @ --tls-key-file k.pem", NULL,
+                       "--tls-key-file given without --tls-cert-file (a certificate needs its "
+                       "key)"));
+    CHECK(expect_error(tls3, "0 @ --peer-ca-file ca.pem --peer-cert-file p.pem", NULL,
+                       "peer TLS needs all of --peer-ca-file, --peer-cert-file and "
+                       "--peer-key-file (missing --peer-key-file)"));
+    CHECK(expect_error(tls3, "0 @", NULL,
+                       "@:1: https://127.0.0.1:5000 is https:// but no certificate is "
+                       "configured (--tls-cert-file and --tls-key-file)"));
+    CHECK(expect_error(five, "0 @ --tls-cert-file c.pem --tls-key-file k.pem", NULL,
+                       "--tls-cert-file serves HTTPS but this node's line 1 of @ is "
+                       "http://127.0.0.1:5000 (write https://)"));
+    CHECK(expect_error(
+        mixed, "0 @ --peer-ca-file ca.pem --peer-cert-file p.pem --peer-key-file k.pem", NULL,
+        "@:2: http://127.0.0.1:5001: with peer TLS every node's URL must be "
+        "https://"));
+    /* Client TLS alone may sit beside plain peers; peer TLS alone serves its certificate. */
+    struct fixture fx;
+    CHECK(fixture_init(&fx, mixed) == 0);
+    int rc1 = run(&fx, "0 @ --tls-cert-file c.pem --tls-key-file k.pem", NULL);
+    fixture_done(&fx);
+    CHECK_EQ_U64(rc1, 0);
+    CHECK(config_serves_tls(&fx.cfg) && strcmp(fx.cfg.tls_cert_file, "c.pem") == 0);
+    char *env[] = {"VESPER_PEER_CA_FILE=ca.pem", "VESPER_PEER_CERT_FILE=p.pem",
+                   "VESPER_PEER_KEY_FILE=k.pem", NULL};
+    CHECK(fixture_init(&fx, tls3) == 0);
+    int rc2 = run(&fx, "2 @", env);
+    fixture_done(&fx);
+    CHECK_EQ_U64(rc2, 0);
+    CHECK(config_serves_tls(&fx.cfg) && strcmp(fx.cfg.peer_key_file, "k.pem") == 0);
+    CHECK(!fx.cfg.tls_cert_file[0]);
+}
+
 TEST(config_usage_lists_every_option_with_env)
 {
     char *buf = NULL;
@@ -382,7 +425,8 @@ TEST(config_usage_lists_every_option_with_env)
     fclose(f);
     int ok = strstr(buf, "--election-timeout-ms MS") && strstr(buf, "VESPER_ELECTION_TIMEOUT_MS") &&
              strstr(buf, "VESPER_CLUSTER_SECRET_FILE") && strstr(buf, "--probe URL") &&
-             strstr(buf, "(command line only)") && strstr(buf, "default 500;");
+             strstr(buf, "(command line only)") && strstr(buf, "default 500;") &&
+             strstr(buf, "VESPER_TLS_CERT_FILE") && strstr(buf, "VESPER_PEER_CA_FILE");
     free(buf);
     CHECK(ok);
 }
