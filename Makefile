@@ -62,7 +62,7 @@ test-run: $(TEST_BINS) check-core-objs
 # The fast subset of `make test` for the edit-compile-test loop: no process on a port,
 # no container. CHECK_SEEDS simulation seeds (the scenarios always run).
 CHECK_SEEDS ?= 100
-CHECK_BINS := $(BUILD)/test-raft-unit $(BUILD)/test-kv $(BUILD)/test-storage \
+CHECK_BINS := $(BUILD)/lincheck $(BUILD)/test-raft-unit $(BUILD)/test-kv $(BUILD)/test-storage \
               $(BUILD)/test-lincheck $(BUILD)/test-config $(BUILD)/test-sim \
               $(foreach t,$(FUZZ_TARGETS),$(BUILD)/fuzz-replay-$(t))
 check: $(CHECK_BINS) check-core-objs

@@ -1,7 +1,7 @@
 /* vclient.h: Vesper client library: one logical request, with leader redirects,
  * failover across endpoints and retries through elections, up to a deadline.
  *
- * Speaks the /request protocol of src/http/api.h (the seed's, extended): GET for
+ * Speaks the /request protocol of src/api/api.h (the seed's, extended): GET for
  * get, PUT for put/delete/cas, JSON body {"type":..,"payload":{..}}. Retry policy:
  * - success, or a definite fail (not_found, cas_failed, bad_request, too_large,
  *   stale_seq, ...): done.

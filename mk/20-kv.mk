@@ -1,11 +1,11 @@
 # The replicated state machine (src/kv), the pure client-API codec
-# (src/http/api.c) and their unit suite build/test-kv. Neither links h2o.
+# (src/api/api.c) and their unit suite build/test-kv. Neither links h2o.
 KV_SRC := src/kv/kv.c src/kv/kv_cmd.c src/kv/kv_crc32c.c src/kv/kv_map.c src/kv/kv_session.c \
           src/kv/kv_snap.c
-API_SRC := src/http/api.c src/http/validate.c
-KV_TEST_SRC := tests/unit/kv_test_main.c tests/unit/kv_map_test.c tests/unit/kv_apply_test.c \
-               tests/unit/kv_once_test.c \
-               tests/unit/kv_snap_test.c tests/unit/api_test.c
+API_SRC := src/api/api.c src/api/validate.c
+KV_TEST_SRC := tests/unit/test_kv_main.c tests/unit/test_kv_map.c tests/unit/test_kv_apply.c \
+               tests/unit/test_kv_once.c \
+               tests/unit/test_kv_snap.c tests/unit/test_api_request.c
 
 $(BUILD)/test-kv: $(call san,$(KV_TEST_SRC) $(KV_SRC) $(API_SRC) $(TEST_LIB_SRC))
 	$(CC) $(TEST_LDFLAGS) $^ -ljson-c -o $@

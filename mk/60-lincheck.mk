@@ -2,10 +2,10 @@
 # and the server's configuration parser (src/config.c, suite build/test-config).
 # vesperd's own fragment links $(CONFIG_SRC); cluster tests run build/lincheck HISTORY_FILE.
 LINCHECK_SRC := tests/lib/lincheck.c tests/lib/lincheck_search.c tests/lib/lincheck_history.c
-LINCHECK_TEST_SRC := tests/unit/test_lincheck.c tests/unit/test_lincheck_random.c \
+LINCHECK_TEST_SRC := tests/unit/test_lincheck_cases.c tests/unit/test_lincheck_random.c \
                      tests/unit/test_lincheck_brute.c
 CONFIG_SRC := src/config.c src/config_limits.c
-CONFIG_TEST_SRC := tests/unit/test_config.c
+CONFIG_TEST_SRC := tests/unit/test_config_parse.c
 
 # The checker itself is built optimized: cluster tests feed it histories of thousands of ops.
 $(BUILD)/lincheck: $(call obj,tests/tools/lincheck_main.c $(LINCHECK_SRC))

@@ -9,7 +9,7 @@
 #include "node/node.h"
 #include "node/probe.h"
 #include "storage/storage.h"
-#include "util/log.h"
+#include "util/logging.h"
 
 extern char **environ;
 

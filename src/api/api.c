@@ -6,8 +6,8 @@
  * string escaping) with insertion order and the plain, slash-preserving
  * serializer so the seed's replies come out byte for byte.
  */
-#include "http/api.h"
-#include "http/validate.h"
+#include "api/api.h"
+#include "api/validate.h"
 
 #include <json-c/json.h>
 #include <limits.h>

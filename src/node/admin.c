@@ -1,4 +1,4 @@
-/* members.c: the admin requests that change who leads and who is a member.
+/* admin.c: the admin requests that change who leads and who is a member.
  *
  *   POST /admin/transfer  {"to":ID}                         leadership transfer
  *   POST /admin/members   {"op":"add","id":ID,"url":URL}    add a learner
@@ -17,10 +17,10 @@
 #include <json-c/json.h>
 #include <string.h>
 
-#include "http/api.h"
-#include "util/log.h"
+#include "api/api.h"
+#include "util/logging.h"
 
-/* Every reply is built by json-c (src/http/api.c): details and URLs may hold any
+/* Every reply is built by json-c (src/api/api.c): details and URLs may hold any
  * byte and must come out escaped. */
 static void send_api_reply(h2o_req_t *req, int status, int rv, struct api_reply *r)
 {

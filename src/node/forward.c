@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/log.h"
+#include "util/logging.h"
 
 #define FORWARD_TIMEOUT_MS 3000
 #define FORWARD_IDLE_MS    5000

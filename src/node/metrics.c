@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "http/api.h"
+#include "api/api.h"
 #include "net/transport.h"
 #include "node/node.h"
 

@@ -29,7 +29,7 @@
 #include "kv/kv.h"
 #include "net/transport.h"
 #include "storage/storage.h"
-#include "util/log.h"
+#include "util/logging.h"
 
 #define STOP_GRACE_MS 2000
 #define STOP_FLUSH_MS 200 /* after the grace period, for the last answers to go out */

@@ -63,7 +63,7 @@ struct node_metrics {
 struct node {
     const struct vesper_config *cfg;
     struct replica rep; /* core, storage, state machine and the Ready loop */
-    /* Shortcuts to rep.raft, rep.st, rep.kv, kept in step by ready.c (a reload
+    /* Shortcuts to rep.raft, rep.st, rep.kv, kept in step by replica_ops.c (a reload
      * replaces the core and the storage). */
     struct raft *raft;
     struct storage *st;
@@ -131,11 +131,11 @@ int node_open_listener(struct node *n);
  * on every pathconf but /raft. */
 void node_gate_add(struct node *n, h2o_pathconf_t *pc);
 
-/* ready.c */
+/* replica_ops.c */
 int node_open_state(struct node *n);
 void node_process_ready(struct node *n);
 
-/* client.c (the answer rules are documented atop it) */
+/* request.c (the answer rules are documented atop it) */
 int node_client_register(struct node *n, h2o_hostconf_t *host);
 struct api_reply;
 /* Sends r (rv: its builder's return) and counts it under op; frees r. */
@@ -178,10 +178,10 @@ uint32_t node_forward_in_flight(void);
 /* metrics.c */
 int node_metrics_register(struct node *n, h2o_hostconf_t *host);
 
-/* members.c */
+/* admin.c */
 int node_members_register(struct node *n, h2o_hostconf_t *host);
 
-/* admin.c */
+/* status.c */
 int node_admin_register(struct node *n, h2o_hostconf_t *host);
 int node_admin_register_fallback(struct node *n, h2o_hostconf_t *host);
 

@@ -1,5 +1,5 @@
 /* pending.c: the table of client requests waiting on the log or on a ReadIndex
- * round, and every answer given from it (the rule is spelled out atop client.c).
+ * round, and every answer given from it (the rule is spelled out atop request.c).
  *
  * Writes wait sorted by (index, term), reads by read id. A write list is not
  * in proposal order by nature: a deposed leader keeps its waiting writes, and
@@ -23,7 +23,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "http/api.h"
+#include "api/api.h"
 #include "kv/kv.h"
 
 #define REQUEST_TIMEOUT_MS 3000

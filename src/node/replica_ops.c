@@ -1,4 +1,4 @@
-/* ready.c: vesperd's side of the Ready loop: the operations through which the
+/* replica_ops.c: vesperd's side of the Ready loop: the operations through which the
  * replica (src/replica: core, storage, state machine and the ordering between
  * them) reaches the h2o transport, the table of waiting client requests, the
  * clock, the metrics and the log.
@@ -18,7 +18,7 @@
 #include "net/transport.h"
 #include "replica/replica.h"
 #include "storage/storage.h"
-#include "util/log.h"
+#include "util/logging.h"
 
 #define SNAPSHOT_TRAILING 5000 /* entries kept behind a snapshot for slow followers */
 

@@ -1,4 +1,4 @@
-/* client.c: the /request endpoint (the seed's protocol, extended); the table of
+/* request.c: the /request endpoint (the seed's protocol, extended); the table of
  * requests waiting on the log is pending.c.
  *
  * Every answer a client gets is provably true:
@@ -25,11 +25,11 @@
 #include <string.h>
 #include <sys/time.h>
 
-#include "http/api.h"
+#include "api/api.h"
 #include "kv/kv.h"
 #include "kv/kv_cmd.h"
 #include "net/bearer.h"
-#include "util/log.h"
+#include "util/logging.h"
 
 void node_send_json(h2o_req_t *req, int status, const char *body, size_t len)
 {

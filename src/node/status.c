@@ -1,4 +1,4 @@
-/* admin.c: the operator endpoints served beside /request.
+/* status.c: the operator endpoints served beside /request.
  *
  *   GET /health  200 while the loop turns (liveness; the scratch image probes it)
  *   GET /ready   200 once a leader is known and this node applied what it knows
@@ -12,7 +12,7 @@
 #include <json-c/json.h>
 #include <string.h>
 
-#include "util/log.h"
+#include "util/logging.h"
 
 static void send_text(h2o_req_t *req, int status, const char *body)
 {

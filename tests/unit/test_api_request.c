@@ -1,8 +1,8 @@
-/* api_test.c: /request parsing (every error case) and exact reply bytes. */
+/* test_api_request.c: /request parsing (every error case) and exact reply bytes. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/api.h"
+#include "api/api.h"
 #include "lib/test.h"
 
 static const struct api_limits limits = {.max_key_bytes = 1024, .max_value_bytes = 1 << 20};

@@ -1,4 +1,4 @@
-/* kv_snap_test.c: snapshot round trip, streaming, and rejection of corrupt input. */
+/* test_kv_snap.c: snapshot round trip, streaming, and rejection of corrupt input. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
