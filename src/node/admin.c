@@ -86,7 +86,7 @@ static bool get_id(json_object *o, const char *field, raft_id *id)
     return true;
 }
 
-static int on_transfer(h2o_handler_t *self, h2o_req_t *req)
+int node_on_transfer(h2o_handler_t *self, h2o_req_t *req)
 {
     struct node *n = NODE_OF(self);
     json_object *o = parse_body(n, req);
@@ -138,7 +138,7 @@ static int parse_change(json_object *o, enum raft_change *op, raft_id *id, const
     return 0;
 }
 
-static int on_members(h2o_handler_t *self, h2o_req_t *req)
+int node_on_members(h2o_handler_t *self, h2o_req_t *req)
 {
     struct node *n = NODE_OF(self);
     json_object *o = parse_body(n, req);
@@ -167,12 +167,5 @@ static int on_members(h2o_handler_t *self, h2o_req_t *req)
         }
     }
     json_object_put(o);
-    return 0;
-}
-
-int node_members_register(struct node *n, h2o_hostconf_t *host)
-{
-    node_handler_add(n, host, "/admin/transfer", on_transfer);
-    node_handler_add(n, host, "/admin/members", on_members);
     return 0;
 }

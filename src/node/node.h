@@ -131,12 +131,23 @@ int node_open_listener(struct node *n);
  * on every pathconf but /raft. */
 void node_gate_add(struct node *n, h2o_pathconf_t *pc);
 
-/* replica_ops.c */
+/* boot.c */
+/* Opens the storage, loads the newest snapshot and the log after it, and starts
+ * the core; -1 (logged) on failure. */
 int node_open_state(struct node *n);
+
+/* replica_ops.c */
+extern const struct replica_ops node_replica_ops; /* vesperd's side of the Ready loop */
+/* Points n->raft, n->st, n->kv at the replica's (after an open or a reload). */
+void node_bind_replica(struct node *n);
 void node_process_ready(struct node *n);
 
+/* routes.c: every endpoint and the 404 fallback; after the transport exists. */
+int node_routes_register(struct node *n, h2o_hostconf_t *host);
+
+/* The endpoints, registered by routes.c. */
 /* request.c (the answer rules are documented atop it) */
-int node_client_register(struct node *n, h2o_hostconf_t *host);
+int node_on_request(h2o_handler_t *self, h2o_req_t *req);
 struct api_reply;
 /* Sends r (rv: its builder's return) and counts it under op; frees r. */
 void node_send_reply(struct node *n, h2o_req_t *req, int op, struct api_reply *r, int rv);
@@ -176,14 +187,17 @@ int node_forward(struct node *n, h2o_req_t *req, raft_id leader);
 uint32_t node_forward_in_flight(void);
 
 /* metrics.c */
-int node_metrics_register(struct node *n, h2o_hostconf_t *host);
+int node_on_metrics(h2o_handler_t *self, h2o_req_t *req);
 
 /* admin.c */
-int node_members_register(struct node *n, h2o_hostconf_t *host);
+int node_on_transfer(h2o_handler_t *self, h2o_req_t *req);
+int node_on_members(h2o_handler_t *self, h2o_req_t *req);
 
 /* status.c */
-int node_admin_register(struct node *n, h2o_hostconf_t *host);
-int node_admin_register_fallback(struct node *n, h2o_hostconf_t *host);
+int node_on_health(h2o_handler_t *self, h2o_req_t *req);
+int node_on_ready(h2o_handler_t *self, h2o_req_t *req);
+int node_on_status(h2o_handler_t *self, h2o_req_t *req);
+int node_on_noop(h2o_handler_t *self, h2o_req_t *req);
 
 /* False (and a 401 answer sent) when a client token is set and req lacks it. */
 bool node_client_authorized(struct node *n, h2o_req_t *req);

@@ -161,7 +161,7 @@ bool node_client_authorized(struct node *n, h2o_req_t *req)
     return false;
 }
 
-static int on_request(h2o_handler_t *self, h2o_req_t *req)
+int node_on_request(h2o_handler_t *self, h2o_req_t *req)
 {
     struct node *n = NODE_OF(self);
     if (!node_client_authorized(n, req))
@@ -192,13 +192,5 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req)
             propose(n, req, &ar);
     }
     api_request_free(&ar);
-    return 0;
-}
-
-int node_client_register(struct node *n, h2o_hostconf_t *host)
-{
-    node_handler_add(n, host, "/request", on_request);
-    h2o_linklist_init_anchor(&n->writes);
-    h2o_linklist_init_anchor(&n->reads);
     return 0;
 }

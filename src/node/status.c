@@ -19,21 +19,21 @@ static void send_text(h2o_req_t *req, int status, const char *body)
     node_send_json(req, status, body, strlen(body));
 }
 
-static int on_health(h2o_handler_t *self, h2o_req_t *req)
+int node_on_health(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
     send_text(req, 200, "{\"health\":\"ok\"}");
     return 0;
 }
 
-static int on_noop(h2o_handler_t *self, h2o_req_t *req)
+int node_on_noop(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
     send_text(req, 200, "{}");
     return 0;
 }
 
-static int on_ready(h2o_handler_t *self, h2o_req_t *req)
+int node_on_ready(h2o_handler_t *self, h2o_req_t *req)
 {
     struct node *n = NODE_OF(self);
     struct raft_status st;
@@ -79,7 +79,7 @@ static json_object *peers_json(struct node *n, const struct raft_status *st)
     return arr;
 }
 
-static int on_status(h2o_handler_t *self, h2o_req_t *req)
+int node_on_status(h2o_handler_t *self, h2o_req_t *req)
 {
     struct node *n = NODE_OF(self);
     struct raft_status st;
@@ -103,52 +103,5 @@ static int on_status(h2o_handler_t *self, h2o_req_t *req)
         o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
     node_send_json(req, 200, body, len);
     json_object_put(o);
-    return 0;
-}
-
-/* h2o's body limit is sized for peer batches (node.c); every endpoint registered here
- * serves clients and keeps --max-body-bytes, answering as h2o does past its own limit. */
-static int on_req_within_body_limit(h2o_handler_t *self, h2o_req_t *req)
-{
-    struct node_handler *h = (struct node_handler *)self;
-    if (req->entity.base != NULL && req->entity.len > h->node->cfg->max_body_bytes) {
-        send_text(req, 413, "{\"code\":\"fail\",\"error\":\"too_large\"}");
-        return 0;
-    }
-    return h->fn(self, req);
-}
-
-void node_handler_add(struct node *n, h2o_hostconf_t *host, const char *path,
-                      int (*fn)(h2o_handler_t *, h2o_req_t *))
-{
-    h2o_pathconf_t *pc = h2o_config_register_path(host, path, 0);
-    node_gate_add(n, pc);
-    struct node_handler *h = (void *)h2o_create_handler(pc, sizeof *h);
-    h->super.on_req = on_req_within_body_limit;
-    h->node = n;
-    h->fn = fn;
-}
-
-static int on_unknown_path(h2o_handler_t *self, h2o_req_t *req)
-{
-    (void)self;
-    send_text(req, 404, "{\"code\":\"fail\",\"error\":\"not_found\",\"message\":\"unknown path\"}");
-    return 0;
-}
-
-/* h2o picks the first registered path that matches, so this prefix of every path
- * must be registered last: it turns h2o's plain-text 404 into our JSON error. */
-int node_admin_register_fallback(struct node *n, h2o_hostconf_t *host)
-{
-    node_handler_add(n, host, "/", on_unknown_path);
-    return 0;
-}
-
-int node_admin_register(struct node *n, h2o_hostconf_t *host)
-{
-    node_handler_add(n, host, "/health", on_health);
-    node_handler_add(n, host, "/ready", on_ready);
-    node_handler_add(n, host, "/status", on_status);
-    node_handler_add(n, host, "/noop", on_noop);
     return 0;
 }

@@ -733,9 +733,9 @@ def raft_append_from_non_member_must_not_write():
 def raft_garbage_snapshot_must_not_kill_node():
     """Regression (a server bug, fixed): a forged InstallSnapshot (any term above ours, done=1,
     64 garbage bytes) makes storage_snapshot_recv_finish return STORAGE_ECORRUPT,
-    which storage.h documents as a rejected transfer, but src/node/replica_ops.c:132 passes
+    which storage.h documents as a rejected transfer, but the Ready loop passed
     it to check() -> node_fatal: the node exits 1. (A snapshot whose CRC holds but
-    whose kv payload does not decode dies the same way at replica_ops.c:38.)"""
+    whose kv payload does not decode dies the same way when loaded.)"""
     t = status()["term"]
     try:
         post_raft(raftmsg(type="snapshot", **{"from": 9}, to=0, term=t + 2,
@@ -751,7 +751,7 @@ def raft_garbage_snapshot_must_not_kill_node():
 def raft_garbage_conf_entry():
     """Regression (a server bug, fixed): a forged APPEND carrying a CONF entry whose bytes are
     not a configuration is accepted and committed; applying it is fatal
-    (src/node/replica_ops.c:208 "undecodable configuration entry"), and since the entry is
+    (the Ready loop's "undecodable configuration entry"), and since the entry is
     in the WAL the node dies again at every restart."""
     s = status()
     try:
