@@ -16,10 +16,10 @@ FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS := $(BASE_FLAGS) -O1 -Wall -Wextra $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(INCLUDES)
 
 FUZZ_UTIL := tests/fuzz/fuzz_util.c
-FUZZ_SRC_api := tests/fuzz/fuzz_api.c $(API_SRC) $(KV_SRC)
+FUZZ_SRC_api := tests/fuzz/fuzz_api.c $(API_SRC) $(KV_SRC) $(UTIL_SRC)
 FUZZ_SRC_codec := tests/fuzz/fuzz_codec.c src/net/codec.c $(RAFT_SRC)
-FUZZ_SRC_storage := tests/fuzz/fuzz_storage.c $(STORAGE_SRC)
-FUZZ_SRC_snap := tests/fuzz/fuzz_snap.c $(KV_SRC) $(STORAGE_SRC)
+FUZZ_SRC_storage := tests/fuzz/fuzz_storage.c $(STORAGE_SRC) $(UTIL_SRC)
+FUZZ_SRC_snap := tests/fuzz/fuzz_snap.c $(KV_SRC) $(STORAGE_SRC) $(UTIL_SRC)
 FUZZ_SRC_config := tests/fuzz/fuzz_config.c $(CONFIG_SRC)
 FUZZ_SRC_raft := tests/fuzz/fuzz_raft.c src/net/codec.c $(RAFT_SRC)
 FUZZ_LIBS := -ljson-c -lpthread
@@ -47,7 +47,7 @@ $(foreach t,api codec storage snap config raft,$(eval $(call FUZZ_TARGET_RULES,$
 $(call san,src/net/codec.c): | $(H2O_LIB)
 
 FUZZ_SEEDS_SRC := tests/fuzz/seeds.c tests/fuzz/seeds_more.c tests/net/codec_samples.c \
-                  src/net/codec.c $(RAFT_SRC) $(KV_SRC) $(STORAGE_SRC)
+                  src/net/codec.c $(RAFT_SRC) $(KV_SRC) $(STORAGE_SRC) $(UTIL_SRC)
 $(BUILD)/fuzz-seeds: $(call san,$(FUZZ_SEEDS_SRC))
 	$(CC) $(TEST_LDFLAGS) $^ -lpthread -o $@
 
@@ -72,7 +72,7 @@ $(BUILD)/neg-raftmsg: $(call obj,$(NEG_RAFTMSG_SRC)) $(BUILD)/libraftcore.a
 	$(CC) $^ -o $@
 
 # build/neg-mksnap writes a valid snapshot file for a played leader to send.
-NEG_MKSNAP_SRC := tests/negative/mksnap.c $(KV_SRC)
+NEG_MKSNAP_SRC := tests/negative/mksnap.c $(KV_SRC) $(UTIL_SRC)
 $(BUILD)/neg-mksnap: $(call obj,$(NEG_MKSNAP_SRC)) $(BUILD)/libstorage.a $(BUILD)/libraftcore.a
 	$(CC) $^ -lpthread -o $@
 

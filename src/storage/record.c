@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-#include "storage/crc32c.h"
+#include "util/crc32c.h"
 
 void rec_put32(uint8_t *p, uint32_t v)
 {

@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "storage/crc32c.h"
+#include "util/crc32c.h"
 #include "storage/internal.h"
 
 size_t snap_conf_encode(const struct raft_conf *c, uint8_t *buf, size_t cap)

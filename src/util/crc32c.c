@@ -5,7 +5,7 @@
  * __builtin_cpu_supports("sse4.2") said yes, so the binary still runs on a CPU
  * without it. Appends checksum every byte they write, so this is on the hot path.
  */
-#include "storage/crc32c.h"
+#include "util/crc32c.h"
 
 #include <string.h>
 

@@ -23,7 +23,7 @@
 
 #include <string.h>
 
-#include "storage/crc32c.h"
+#include "util/crc32c.h"
 #include "storage/internal.h"
 
 #define MAX_OUT   (1u << 16)

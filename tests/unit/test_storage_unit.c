@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "lib/test.h"
-#include "storage/crc32c.h"
+#include "util/crc32c.h"
 #include "storage/internal.h"
 #include "test_storage_util.h"
 

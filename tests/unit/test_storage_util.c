@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "storage/crc32c.h"
+#include "util/crc32c.h"
 #include "storage/internal.h"
 
 char tsu_last_log[512];
