@@ -8,8 +8,6 @@
 #include "config.h"
 #include "node/node.h"
 #include "node/probe.h"
-#include "storage/storage.h"
-#include "util/logging.h"
 
 extern char **environ;
 
@@ -26,13 +24,11 @@ int main(int argc, char **argv)
     }
     switch (cfg.mode) {
     case CONFIG_MODE_CHECK_DATA:
-        return storage_check(cfg.check_data_dir, stdout);
+        return node_check_data(cfg.check_data_dir);
     case CONFIG_MODE_PROBE:
         return probe_health(&cfg.probe_url);
     case CONFIG_MODE_SERVE:
         break;
     }
-    log_setup(cfg.id, (enum log_level)cfg.log_level, cfg.log_json);
-    log_info("vesperd starting: node %d of %d, data %s", cfg.id, cfg.n_nodes, cfg.data_dir);
     return node_run(&cfg);
 }

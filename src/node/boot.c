@@ -16,6 +16,10 @@
 
 #define SNAPSHOT_TRAILING 5000 /* entries kept behind a snapshot for slow followers */
 
+/* config.h states the Raft limits without including the core. */
+_Static_assert(CONFIG_MAX_NODES == RAFT_MAX_MEMBERS, "ip_list nodes = configuration members");
+_Static_assert(CONFIG_URL_MAX == RAFT_ADDR_MAX, "node URL = member address");
+
 /* The replicated configuration wins over the file once the cluster has one: a
  * stale ip_list must not silently change who votes. Say so, loudly. */
 static void warn_if_ip_list_differs(struct node *n, const struct raft_conf *file)
@@ -66,4 +70,9 @@ int node_open_state(struct node *n)
     node_bind_replica(n);
     warn_if_ip_list_differs(n, &rc.initial);
     return 0;
+}
+
+int node_check_data(const char *dir)
+{
+    return storage_check(dir, stdout);
 }

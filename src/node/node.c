@@ -364,6 +364,8 @@ int node_run(const struct vesper_config *cfg)
     struct node *n = &node;
     n->cfg = cfg;
     n->last_leader = RAFT_NONE;
+    log_setup(cfg->id, (enum log_level)cfg->log_level, cfg->log_json);
+    log_info("vesperd starting: node %d of %d, data %s", cfg->id, cfg->n_nodes, cfg->data_dir);
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
     signal(SIGTERM, on_signal);

@@ -135,6 +135,8 @@ void node_gate_add(struct node *n, h2o_pathconf_t *pc);
 /* Opens the storage, loads the newest snapshot and the log after it, and starts
  * the core; -1 (logged) on failure. */
 int node_open_state(struct node *n);
+/* vesperd --check-data DIR: storage_check's report on stdout; its exit status. */
+int node_check_data(const char *dir);
 
 /* replica_ops.c */
 extern const struct replica_ops node_replica_ops; /* vesperd's side of the Ready loop */

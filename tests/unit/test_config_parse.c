@@ -4,6 +4,7 @@
  */
 #include "config.h"
 #include "lib/test.h"
+#include "raft/raft.h" /* the limits config.h mirrors */
 
 #include <stdlib.h>
 #include <string.h>
