@@ -32,7 +32,6 @@ $(BUILD)/san/%.o: %.c
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 san = $(patsubst %.c,$(BUILD)/san/%.o,$(1))
 
-RAFT_SRC := $(sort $(wildcard src/raft/*.c))
 TEST_LIB_SRC := tests/lib/test.c
 
 # Suites run by `make test`, in order; fragments append to these.
@@ -63,13 +62,15 @@ test-run: $(TEST_BINS) check-modules-objs
 # The fast subset of `make test` for the edit-compile-test loop: no process on a port,
 # no container. CHECK_SEEDS simulation seeds (the scenarios always run).
 CHECK_SEEDS ?= 100
-CHECK_BINS := $(BUILD)/lincheck $(BUILD)/test-raft-unit $(BUILD)/test-kv $(BUILD)/test-storage \
+CHECK_BINS := $(BUILD)/lincheck $(BUILD)/test-raft-unit $(BUILD)/test-kv $(BUILD)/test-api \
+              $(BUILD)/test-storage \
               $(BUILD)/test-lincheck $(BUILD)/test-config $(BUILD)/test-sim \
               $(foreach t,$(FUZZ_TARGETS),$(BUILD)/fuzz-replay-$(t))
 check: $(CHECK_BINS) check-modules-objs
 	@tests/run.sh "tests/check_modules.sh $(CHECK_MODULES_OBJS)" \
 	    "$(MAKE) --no-print-directory format-check-suite" \
-	    $(foreach b,test-raft-unit test-kv test-storage test-lincheck test-config,"$(BUILD)/$(b)") \
+	    $(foreach b,test-raft-unit test-kv test-api test-storage test-lincheck test-config,\
+	        "$(BUILD)/$(b)") \
 	    "$(BUILD)/test-sim --seeds $(CHECK_SEEDS) --steps $(STEPS) --jobs 2" \
 	    $(foreach t,$(FUZZ_TARGETS),"$(BUILD)/fuzz-replay-$(t) tests/fuzz/corpus/$(t)")
 

@@ -31,7 +31,6 @@ $(H2O_SAN_LIB): $(H2O_LIB) deploy/build-h2o.sh
 	    $(DEPS_DIR) $(CC) 2 san
 	@touch $@
 
-# Objects that include h2o headers get its flags; list such objects as order-only
-# dependents of $(H2O_LIB) (e.g. `$(OBJS): | $(H2O_LIB)`) so headers exist first.
-$(BUILD)/obj/src/net/%.o $(BUILD)/san/src/net/%.o $(BUILD)/obj/tests/net/%.o \
-$(BUILD)/san/tests/net/%.o: EXTRA_CFLAGS += $(H2O_CFLAGS)
+# Objects that include h2o headers get $(H2O_CFLAGS) from their module's fragment and
+# list $(H2O_LIB) as an order-only prerequisite (`$(OBJS): | $(H2O_LIB)`) so the
+# headers exist first.

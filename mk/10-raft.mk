@@ -1,4 +1,6 @@
 # The pure Raft core (its simulation suite is in 25-sim.mk).
+RAFT_SRC := $(sort $(wildcard src/raft/*.c))
+
 $(BUILD)/libraftcore.a: $(call obj,$(RAFT_SRC))
 	@mkdir -p $(dir $@)
 	ar rcs $@ $^

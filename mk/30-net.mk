@@ -25,3 +25,7 @@ $(BUILD)/codec-bench: $(NET_BENCH_OBJS) $(NET_CONF_LINK)
 .PHONY: bench-codec
 bench-codec: $(BUILD)/codec-bench
 	$(BUILD)/codec-bench
+
+# The transport and its tests include h2o headers.
+$(BUILD)/obj/src/net/%.o $(BUILD)/san/src/net/%.o $(BUILD)/obj/tests/net/%.o \
+$(BUILD)/san/tests/net/%.o: EXTRA_CFLAGS += $(H2O_CFLAGS)
