@@ -168,7 +168,11 @@ void node_wait_applied(struct node *n, h2o_req_t *req, raft_index index, raft_te
 /* A linearizable get waits for ReadIndex round read_id. */
 void node_wait_read(struct node *n, h2o_req_t *req, const char *key, size_t key_len,
                     uint64_t read_id);
-void node_complete_write(struct node *n, const struct raft_entry *e, const void *result);
+struct kv_result;
+/* Answers the writes waiting up to entry e, which applied with result (the state
+ * machine's answer; all zero for an entry that is not a KV command). */
+void node_complete_write(struct node *n, const struct raft_entry *e,
+                         const struct kv_result *result);
 void node_complete_read(struct node *n, const struct raft_read_result *rr);
 /* Answers what passed its deadline; with all, everything (the node stops). */
 void node_expire_pending(struct node *n, bool all);

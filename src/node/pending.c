@@ -145,7 +145,7 @@ static int write_answer(struct node *n, const struct node_pending *pd, const str
     return api_reply_fail(api_error_from_kv(res->status), NULL, r);
 }
 
-void node_complete_write(struct node *n, const struct raft_entry *e, const void *result)
+void node_complete_write(struct node *n, const struct raft_entry *e, const struct kv_result *result)
 {
     struct node_pending *pd;
     while ((pd = pending_head(&n->writes)) && pd->id <= e->index) {
