@@ -20,25 +20,8 @@
 #include "api/api.h"
 #include "util/logging.h"
 
-/* Every reply is built by json-c (src/api/api.c): details and URLs may hold any
- * byte and must come out escaped. */
-static void send_api_reply(h2o_req_t *req, int status, int rv, struct api_reply *r)
-{
-    if (rv != 0) {
-        static const char oom[] = "{\"code\":\"fail\",\"error\":\"internal\"}";
-        node_send_json(req, 500, oom, sizeof oom - 1);
-        return;
-    }
-    node_send_json(req, status ? status : r->http_status, r->body, r->body_len);
-    api_reply_free(r);
-}
-
-static void send_fail(h2o_req_t *req, int status, enum api_error e, const char *detail)
-{
-    struct api_reply r;
-    send_api_reply(req, status, api_reply_fail(e, detail, &r), &r);
-}
-
+/* Every reply is built by src/api (json-c), since details and URLs may hold any
+ * byte and must come out escaped, and sent by node_send_api or node_send_error. */
 static bool not_leader(struct node *n, h2o_req_t *req)
 {
     if (raft_role(n->raft) == RAFT_LEADER)
@@ -46,9 +29,9 @@ static bool not_leader(struct node *n, h2o_req_t *req)
     raft_id leader = raft_leader(n->raft);
     const char *url = leader == RAFT_NONE ? NULL : node_client_url(n, leader);
     struct api_reply r;
-    send_api_reply(
-        req, 200,
-        url ? api_reply_redirect_url(url, &r) : api_reply_fail(API_ERR_NO_LEADER, NULL, &r), &r);
+    node_send_api(
+        req, 200, &r,
+        url ? api_reply_redirect_url(url, &r) : api_reply_fail(API_ERR_NO_LEADER, NULL, &r));
     return true;
 }
 
@@ -57,7 +40,7 @@ static json_object *parse_body(struct node *n, h2o_req_t *req)
     if (!node_client_authorized(n, req))
         return NULL;
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
-        send_fail(req, 405, API_ERR_BAD_METHOD, "use POST");
+        node_send_error(req, 405, API_ERR_BAD_METHOD, "use POST");
         return NULL;
     }
     json_tokener *tok = json_tokener_new_ex(16);
@@ -68,7 +51,7 @@ static json_object *parse_body(struct node *n, h2o_req_t *req)
         json_tokener_free(tok);
     if (!o || !json_object_is_type(o, json_type_object)) {
         json_object_put(o);
-        send_fail(req, 400, API_ERR_BAD_REQUEST, "body must be a JSON object");
+        node_send_error(req, 400, API_ERR_BAD_REQUEST, "body must be a JSON object");
         return NULL;
     }
     return o;
@@ -94,16 +77,17 @@ int node_on_transfer(h2o_handler_t *self, h2o_req_t *req)
     if (!o)
         return 0;
     if (!get_id(o, "to", &to)) {
-        send_fail(req, 400, API_ERR_BAD_REQUEST, "\"to\" must be a node id");
+        node_send_error(req, 400, API_ERR_BAD_REQUEST, "\"to\" must be a node id");
     } else if (!not_leader(n, req)) {
         int rv = raft_transfer(n->raft, to);
         if (rv == RAFT_OK) {
             log_info("leadership transfer to node %u requested", to);
-            node_send_json(req, 200, "{\"code\":\"success\"}", 18);
+            struct api_reply r;
+            node_send_api(req, 200, &r, api_reply_success(&r));
         } else {
-            send_fail(req, rv == RAFT_EBUSY ? 503 : 400,
-                      rv == RAFT_EBUSY ? API_ERR_UNAVAILABLE : API_ERR_BAD_REQUEST,
-                      raft_strerror(rv));
+            node_send_error(req, rv == RAFT_EBUSY ? 503 : 400,
+                            rv == RAFT_EBUSY ? API_ERR_UNAVAILABLE : API_ERR_BAD_REQUEST,
+                            raft_strerror(rv));
         }
     }
     json_object_put(o);
@@ -148,8 +132,8 @@ int node_on_members(h2o_handler_t *self, h2o_req_t *req)
     if (!o)
         return 0;
     if (parse_change(o, &op, &id, &url) != 0) {
-        send_fail(req, 400, API_ERR_BAD_REQUEST,
-                  "expected {\"op\":\"add|promote|remove\",\"id\":N[,\"url\":U]}");
+        node_send_error(req, 400, API_ERR_BAD_REQUEST,
+                        "expected {\"op\":\"add|promote|remove\",\"id\":N[,\"url\":U]}");
     } else if (!not_leader(n, req)) {
         raft_index index;
         int rv = raft_change(n->raft, op, id, url, &index);
@@ -162,8 +146,8 @@ int node_on_members(h2o_handler_t *self, h2o_req_t *req)
             node_wait_applied(n, req, index, raft_term_now(n->raft));
         } else {
             int status = rv == RAFT_EBUSY || rv == RAFT_ENOTCAUGHTUP ? 503 : 400;
-            send_fail(req, status, status == 503 ? API_ERR_UNAVAILABLE : API_ERR_BAD_REQUEST,
-                      raft_strerror(rv));
+            node_send_error(req, status, status == 503 ? API_ERR_UNAVAILABLE : API_ERR_BAD_REQUEST,
+                            raft_strerror(rv));
         }
     }
     json_object_put(o);

@@ -151,7 +151,14 @@ int node_routes_register(struct node *n, h2o_hostconf_t *host);
 /* request.c (the answer rules are documented atop it) */
 int node_on_request(h2o_handler_t *self, h2o_req_t *req);
 struct api_reply;
-/* Sends r (rv: its builder's return) and counts it under op; frees r. */
+/* Every JSON reply goes out through one of these three (bodies built by src/api).
+ * node_send_api: sends r (rv: its builder's return; on -1 the internal error) with
+ * HTTP status `status` (0: r's own) and frees r. */
+void node_send_api(h2o_req_t *req, int status, struct api_reply *r, int rv);
+/* api_reply_fail(e, message) sent with node_send_api; e is an enum api_error. */
+void node_send_error(h2o_req_t *req, int status, int e, const char *message);
+/* A /request answer: node_send_api, counted under op (an api op, NODE_OP_ADMIN, or
+ * -1 for none) in the request metrics by r->error, and timed. */
 void node_send_reply(struct node *n, h2o_req_t *req, int op, struct api_reply *r, int rv);
 /* {"code":"fail","error":e[,"message":message]}; e is an enum api_error. */
 void node_reply_fail(struct node *n, h2o_req_t *req, int op, int e, const char *message);

@@ -15,6 +15,7 @@
  */
 #include "node/node.h"
 
+#include "api/api.h"
 #include "net/transport.h"
 
 /* h2o's body limit is sized for peer batches (node.c); every endpoint registered here
@@ -23,8 +24,7 @@ static int on_req_within_body_limit(h2o_handler_t *self, h2o_req_t *req)
 {
     struct node_handler *h = (struct node_handler *)self;
     if (req->entity.base != NULL && req->entity.len > h->node->cfg->max_body_bytes) {
-        static const char body[] = "{\"code\":\"fail\",\"error\":\"too_large\"}";
-        node_send_json(req, 413, body, sizeof body - 1);
+        node_send_error(req, 0, API_ERR_TOO_LARGE, NULL);
         return 0;
     }
     return h->fn(self, req);
@@ -44,9 +44,7 @@ void node_handler_add(struct node *n, h2o_hostconf_t *host, const char *path,
 static int on_unknown_path(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
-    static const char body[] =
-        "{\"code\":\"fail\",\"error\":\"not_found\",\"message\":\"unknown path\"}";
-    node_send_json(req, 404, body, sizeof body - 1);
+    node_send_error(req, 404, API_ERR_NOT_FOUND, "unknown path");
     return 0;
 }
 
