@@ -6,7 +6,8 @@
 #   make test-sim      SEED=n replays one simulation seed; SEEDS/STEPS size a batch
 #   make test-sim-long SEEDS=100000
 #   make format-check  clang-format --dry-run --Werror over our sources
-#   make check-core    the Raft core references no clock, file, socket, stdio or rand
+#   make check-modules module boundaries: the include graph (tests/check_modules.sh), a
+#                      pure Raft core, storage's exported names
 
 CC := gcc
 BUILD := build
@@ -31,7 +32,6 @@ $(BUILD)/san/%.o: %.c
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 san = $(patsubst %.c,$(BUILD)/san/%.o,$(1))
 
-RAFT_SRC := $(sort $(wildcard src/raft/*.c))
 TEST_LIB_SRC := tests/lib/test.c
 
 # Suites run by `make test`, in order; fragments append to these.
@@ -44,7 +44,7 @@ STEPS ?= 5000
 
 include $(sort $(wildcard mk/*.mk))
 
-.PHONY: all check test test-run test-sim test-sim-long format format-check format-check-suite check-core clean deps
+.PHONY: all check test test-run test-sim test-sim-long format format-check format-check-suite check-modules check-modules-objs clean deps
 .DEFAULT_GOAL := all
 
 all: $(ALL_BINS)
@@ -55,26 +55,30 @@ test:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory test-run
 
-test-run: $(TEST_BINS) check-core-objs
-	@tests/run.sh "tests/check_core.sh $(call obj,$(RAFT_SRC))" \
+test-run: $(TEST_BINS) check-modules-objs
+	@tests/run.sh "tests/check_modules.sh $(CHECK_MODULES_OBJS)" \
 	    "$(MAKE) --no-print-directory format-check-suite" $(TEST_SUITES)
 
 # The fast subset of `make test` for the edit-compile-test loop: no process on a port,
 # no container. CHECK_SEEDS simulation seeds (the scenarios always run).
 CHECK_SEEDS ?= 100
-CHECK_BINS := $(BUILD)/test-raft-unit $(BUILD)/test-kv $(BUILD)/test-storage \
+CHECK_BINS := $(BUILD)/lincheck $(BUILD)/test-raft-unit $(BUILD)/test-kv $(BUILD)/test-api \
+              $(BUILD)/test-storage \
               $(BUILD)/test-lincheck $(BUILD)/test-config $(BUILD)/test-sim \
               $(foreach t,$(FUZZ_TARGETS),$(BUILD)/fuzz-replay-$(t))
-check: $(CHECK_BINS) check-core-objs
-	@tests/run.sh "tests/check_core.sh $(call obj,$(RAFT_SRC))" \
+check: $(CHECK_BINS) check-modules-objs
+	@tests/run.sh "tests/check_modules.sh $(CHECK_MODULES_OBJS)" \
 	    "$(MAKE) --no-print-directory format-check-suite" \
-	    $(foreach b,test-raft-unit test-kv test-storage test-lincheck test-config,"$(BUILD)/$(b)") \
+	    $(foreach b,test-raft-unit test-kv test-api test-storage test-lincheck test-config,\
+	        "$(BUILD)/$(b)") \
 	    "$(BUILD)/test-sim --seeds $(CHECK_SEEDS) --steps $(STEPS) --jobs 2" \
 	    $(foreach t,$(FUZZ_TARGETS),"$(BUILD)/fuzz-replay-$(t) tests/fuzz/corpus/$(t)")
 
-check-core-objs: $(call obj,$(RAFT_SRC))
-check-core: check-core-objs
-	@tests/check_core.sh $(call obj,$(RAFT_SRC))
+# The objects whose symbols tests/check_modules.sh inspects.
+CHECK_MODULES_OBJS = $(call obj,$(RAFT_SRC) $(STORAGE_SRC) $(KV_SRC))
+check-modules-objs: $(CHECK_MODULES_OBJS)
+check-modules: check-modules-objs
+	@tests/check_modules.sh $(CHECK_MODULES_OBJS)
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:

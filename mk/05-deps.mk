@@ -12,12 +12,12 @@ H2O_CFLAGS := -DH2O_USE_LIBUV=0 -isystem $(DEPS_DIR)/include
 
 # Dynamic link for test binaries (ASan cannot be static); h2o itself stays static.
 H2O_LIBS := $(H2O_LIB) -lssl -lcrypto -lz -lpthread
-# The full static link line of vesperd and the static probe.
+# The full static link line of vesperd.
 STATIC_LIBS := -static $(H2O_LIB) -ljson-c -lssl -lcrypto -lz -lpthread -lm
 # The client and test tools link libcurl dynamically.
 CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl) -ljson-c
 
-.PHONY: deps deps-check
+.PHONY: deps
 deps:
 	JOBS=2 deploy/deps.sh $(BUILD)
 
@@ -32,17 +32,6 @@ $(H2O_SAN_LIB): $(H2O_LIB) deploy/build-h2o.sh
 	    $(DEPS_DIR) $(CC) 2 san
 	@touch $@
 
-# Objects that include h2o headers get its flags; list such objects as order-only
-# dependents of $(H2O_LIB) (e.g. `$(OBJS): | $(H2O_LIB)`) so headers exist first.
-$(BUILD)/obj/src/net/%.o $(BUILD)/san/src/net/%.o $(BUILD)/obj/tests/net/%.o \
-$(BUILD)/san/tests/net/%.o: EXTRA_CFLAGS += $(H2O_CFLAGS)
-$(call obj,tests/net/h2o_probe.c): | $(H2O_LIB)
-
-# Proof that one fully static binary with h2o + OpenSSL + json-c links and serves.
-$(BUILD)/h2o-probe: $(call obj,tests/net/h2o_probe.c) $(H2O_LIB)
-	$(CC) $(call obj,tests/net/h2o_probe.c) $(STATIC_LIBS) -o $@
-
-deps-check: $(BUILD)/h2o-probe $(BUILD)/net-pair
-	tests/net/static_probe.sh $(BUILD)/h2o-probe
-	file -b $(BUILD)/net-pair | grep -q 'statically linked'
-	$(BUILD)/net-pair 1000
+# Objects that include h2o headers get $(H2O_CFLAGS) from their module's fragment and
+# list $(H2O_LIB) as an order-only prerequisite (`$(OBJS): | $(H2O_LIB)`) so the
+# headers exist first.

@@ -8,13 +8,14 @@ $(BUILD)/libstorage.a: $(call obj,$(STORAGE_SRC))
 	@mkdir -p $(dir $@)
 	ar rcs $@ $^
 
-$(BUILD)/test-storage: $(call san,$(STORAGE_TEST_SRC) $(STORAGE_SRC) $(TEST_LIB_SRC) $(CRASHFS_SRC))
+$(BUILD)/test-storage: $(call san,$(STORAGE_TEST_SRC) $(STORAGE_SRC) $(UTIL_SRC) $(TEST_LIB_SRC) \
+                        $(CRASHFS_SRC))
 	$(CC) $(TEST_LDFLAGS) $^ -lpthread -o $@
 
 TEST_BINS += $(BUILD)/test-storage
 TEST_SUITES += "$(BUILD)/test-storage"
 
-$(BUILD)/wal_bench: $(call obj,bench/wal_bench.c) $(BUILD)/libstorage.a
+$(BUILD)/wal_bench: $(call obj,bench/wal_bench.c $(UTIL_SRC)) $(BUILD)/libstorage.a
 	$(CC) $^ -lpthread -o $@
 
 .PHONY: test-storage test-storage-tsan bench-wal
@@ -22,7 +23,7 @@ test-storage: $(BUILD)/test-storage
 	$(BUILD)/test-storage
 
 # The sync thread under ThreadSanitizer (the one part of storage with a second thread).
-STORAGE_TSAN_SRC := $(STORAGE_SRC) tests/unit/test_storage_syncer.c \
+STORAGE_TSAN_SRC := $(STORAGE_SRC) $(UTIL_SRC) tests/unit/test_storage_syncer.c \
                     tests/unit/test_storage_util.c tests/unit/test_storage_main.c $(TEST_LIB_SRC)
 $(BUILD)/tsan/test-storage-syncer: $(STORAGE_TSAN_SRC)
 	@mkdir -p $(dir $@)

@@ -4,7 +4,7 @@
 SIM_SRC := $(sort $(wildcard tests/sim/*.c))
 
 $(BUILD)/test-sim: $(call san,$(SIM_SRC) $(RAFT_SRC) $(REPLICA_SRC) $(STORAGE_SRC) $(KV_SRC) \
-                   $(TEST_LIB_SRC))
+                   $(UTIL_SRC) $(TEST_LIB_SRC))
 	$(CC) $(TEST_LDFLAGS) $^ -lpthread -o $@
 
 # make test runs SIM_SUITE_SEEDS seeds: with real storage and kv a seed costs about
@@ -28,7 +28,7 @@ endif
 # The same simulator without sanitizers, at -O2: several times faster, for long runs
 # (the sanitizer build still runs every seed of make test).
 $(BUILD)/test-sim-fast: $(call obj,$(SIM_SRC) $(RAFT_SRC) $(REPLICA_SRC) $(STORAGE_SRC) $(KV_SRC) \
-                        $(TEST_LIB_SRC))
+                        $(UTIL_SRC) $(TEST_LIB_SRC))
 	$(CC) $^ -lpthread -o $@
 
 # make test-sim-long SEEDS=n FROM=f: seeds f..f+n-1 (f defaults to 1).

@@ -8,7 +8,7 @@ NET_TEST_SRC := tests/net/test_codec.c tests/net/codec_samples.c tests/net/test_
 # raft_conf_encode/decode come from the core's archive.
 NET_CONF_LINK := $(BUILD)/libraftcore.a
 
-$(call obj,$(NET_SRC) $(NET_TEST_SRC) tests/net/codec_bench.c tests/net/pair_main.c) \
+$(call obj,$(NET_SRC) $(NET_TEST_SRC) tests/net/codec_bench.c) \
 $(call san,$(NET_SRC) $(NET_TEST_SRC)): | $(H2O_LIB)
 
 NET_TEST_OBJS := $(call san,$(NET_SRC) $(NET_TEST_SRC) $(TEST_LIB_SRC))
@@ -27,7 +27,6 @@ $(BUILD)/codec-bench: $(NET_BENCH_OBJS) $(NET_CONF_LINK)
 bench-codec: $(BUILD)/codec-bench
 	$(BUILD)/codec-bench
 
-# The transport skeleton as a static program (two nodes, one process, loopback).
-NET_PAIR_OBJS := $(call obj,tests/net/pair_main.c tests/net/pair.c $(NET_SRC))
-$(BUILD)/net-pair: $(NET_PAIR_OBJS) $(NET_CONF_LINK) $(H2O_LIB)
-	$(CC) $(NET_PAIR_OBJS) $(NET_CONF_LINK) $(STATIC_LIBS) -o $@
+# The transport and its tests include h2o headers.
+$(BUILD)/obj/src/net/%.o $(BUILD)/san/src/net/%.o $(BUILD)/obj/tests/net/%.o \
+$(BUILD)/san/tests/net/%.o: EXTRA_CFLAGS += $(H2O_CFLAGS)

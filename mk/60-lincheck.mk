@@ -1,11 +1,8 @@
-# The linearizability checker (tests/lib/lincheck*, CLI build/lincheck, suite build/test-lincheck)
-# and the server's configuration parser (src/config.c, suite build/test-config).
-# vesperd's own fragment links $(CONFIG_SRC); cluster tests run build/lincheck HISTORY_FILE.
+# The linearizability checker (tests/lib/lincheck*, CLI build/lincheck, suite
+# build/test-lincheck); cluster tests run build/lincheck HISTORY_FILE.
 LINCHECK_SRC := tests/lib/lincheck.c tests/lib/lincheck_search.c tests/lib/lincheck_history.c
-LINCHECK_TEST_SRC := tests/unit/test_lincheck.c tests/unit/test_lincheck_random.c \
+LINCHECK_TEST_SRC := tests/unit/test_lincheck_cases.c tests/unit/test_lincheck_random.c \
                      tests/unit/test_lincheck_brute.c
-CONFIG_SRC := src/config.c src/config_limits.c src/config_tls.c
-CONFIG_TEST_SRC := tests/unit/test_config.c
 
 # The checker itself is built optimized: cluster tests feed it histories of thousands of ops.
 $(BUILD)/lincheck: $(call obj,tests/tools/lincheck_main.c $(LINCHECK_SRC))
@@ -14,12 +11,9 @@ $(BUILD)/lincheck: $(call obj,tests/tools/lincheck_main.c $(LINCHECK_SRC))
 $(BUILD)/test-lincheck: $(call san,$(LINCHECK_TEST_SRC) $(LINCHECK_SRC) $(TEST_LIB_SRC))
 	$(CC) $(TEST_LDFLAGS) $^ -o $@
 
-$(BUILD)/test-config: $(call san,$(CONFIG_TEST_SRC) $(CONFIG_SRC) $(TEST_LIB_SRC))
-	$(CC) $(TEST_LDFLAGS) $^ -o $@
-
 # build/lincheck is listed so `make test` builds it: the CLI test and cluster suites run it.
-TEST_BINS += $(BUILD)/lincheck $(BUILD)/test-lincheck $(BUILD)/test-config
-TEST_SUITES += "$(BUILD)/test-lincheck" "$(BUILD)/test-config"
+TEST_BINS += $(BUILD)/lincheck $(BUILD)/test-lincheck
+TEST_SUITES += "$(BUILD)/test-lincheck"
 
 .PHONY: lincheck
 lincheck: $(BUILD)/lincheck

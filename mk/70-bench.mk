@@ -26,23 +26,15 @@ $(BUILD)/fsync-floor: $(call obj,bench/fsync_floor.c)
 TEST_BINS += $(BUILD)/histgen
 TEST_SUITES += "tests/tools/test_histgen.sh $(BUILD)"
 
-# vesperd is rebuilt first when some fragment has a rule for it; if not, bench.sh
-# explains that the binary is missing (compare then runs the etcd half only).
-VESPERD_IF_RULE = @if $(MAKE) -s -n $(BUILD)/vesperd >/dev/null 2>&1; then \
-	$(MAKE) $(BUILD)/vesperd; fi
-
 .PHONY: bench bench-compare bench-tls histgen
 histgen: $(BUILD)/histgen
 
-bench: $(BUILD)/fsync-floor
-	$(VESPERD_IF_RULE)
+bench: $(BUILD)/fsync-floor $(BUILD)/vesperd
 	bench/bench.sh vesper
 
-bench-compare: $(BUILD)/fsync-floor
-	$(VESPERD_IF_RULE)
+bench-compare: $(BUILD)/fsync-floor $(BUILD)/vesperd
 	bench/bench.sh compare
 
 # Plain vs TLS (HTTPS + mutual TLS), alternating 3-node clusters, BENCH_ROUNDS medians.
-bench-tls: $(BUILD)/fsync-floor
-	$(VESPERD_IF_RULE)
+bench-tls: $(BUILD)/fsync-floor $(BUILD)/vesperd
 	bench/bench.sh tls

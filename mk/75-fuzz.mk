@@ -16,10 +16,10 @@ FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS := $(BASE_FLAGS) -O1 -Wall -Wextra $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(INCLUDES)
 
 FUZZ_UTIL := tests/fuzz/fuzz_util.c
-FUZZ_SRC_api := tests/fuzz/fuzz_api.c $(API_SRC) $(KV_SRC)
+FUZZ_SRC_api := tests/fuzz/fuzz_api.c $(API_SRC) $(KV_SRC) $(UTIL_SRC)
 FUZZ_SRC_codec := tests/fuzz/fuzz_codec.c src/net/codec.c $(RAFT_SRC)
-FUZZ_SRC_storage := tests/fuzz/fuzz_storage.c $(STORAGE_SRC)
-FUZZ_SRC_snap := tests/fuzz/fuzz_snap.c $(KV_SRC) $(STORAGE_SRC)
+FUZZ_SRC_storage := tests/fuzz/fuzz_storage.c $(STORAGE_SRC) $(UTIL_SRC)
+FUZZ_SRC_snap := tests/fuzz/fuzz_snap.c $(KV_SRC) $(STORAGE_SRC) $(UTIL_SRC)
 FUZZ_SRC_config := tests/fuzz/fuzz_config.c $(CONFIG_SRC)
 FUZZ_SRC_raft := tests/fuzz/fuzz_raft.c src/net/codec.c $(RAFT_SRC)
 FUZZ_LIBS := -ljson-c -lpthread
@@ -42,12 +42,8 @@ TEST_SUITES += "$(BUILD)/fuzz-replay-$(1) tests/fuzz/corpus/$(1)"
 endef
 $(foreach t,api codec storage snap config raft,$(eval $(call FUZZ_TARGET_RULES,$(t))))
 
-# src/net/codec.c's sanitizer object is built with h2o's flags (30-net.mk); the
-# headers must exist first even though codec.c includes none of them.
-$(call san,src/net/codec.c): | $(H2O_LIB)
-
 FUZZ_SEEDS_SRC := tests/fuzz/seeds.c tests/fuzz/seeds_more.c tests/net/codec_samples.c \
-                  src/net/codec.c $(RAFT_SRC) $(KV_SRC) $(STORAGE_SRC)
+                  src/net/codec.c $(RAFT_SRC) $(KV_SRC) $(STORAGE_SRC) $(UTIL_SRC)
 $(BUILD)/fuzz-seeds: $(call san,$(FUZZ_SEEDS_SRC))
 	$(CC) $(TEST_LDFLAGS) $^ -lpthread -o $@
 
@@ -63,22 +59,3 @@ fuzz-seeds: $(BUILD)/fuzz-seeds
 fuzz-crashes: $(foreach t,$(FUZZ_TARGETS),$(BUILD)/fuzz-replay-$(t))
 	@for t in $(FUZZ_TARGETS); do echo "== $$t"; \
 	    $(BUILD)/fuzz-replay-$$t tests/fuzz/crashes/$$t || true; done
-
-# Negative suite (tests/negative): malformed input against a live single-node vesperd;
-# limits.sh: start-up in an empty directory and size limits on a three-node cluster.
-# build/neg-raftmsg encodes forged peer batches with the real codec.
-NEG_RAFTMSG_SRC := tests/negative/raftmsg.c src/net/codec.c src/kv/kv_cmd.c
-$(BUILD)/neg-raftmsg: $(call obj,$(NEG_RAFTMSG_SRC)) $(BUILD)/libraftcore.a
-	$(CC) $^ -o $@
-
-# build/neg-mksnap writes a valid snapshot file for a played leader to send.
-NEG_MKSNAP_SRC := tests/negative/mksnap.c $(KV_SRC)
-$(BUILD)/neg-mksnap: $(call obj,$(NEG_MKSNAP_SRC)) $(BUILD)/libstorage.a $(BUILD)/libraftcore.a
-	$(CC) $^ -lpthread -o $@
-
-TEST_BINS += $(BUILD)/neg-raftmsg $(BUILD)/neg-mksnap $(BUILD)/vesperd $(BUILD)/vesper
-TEST_SUITES += "python3 tests/negative/negative.py" "tests/negative/disk_full.sh" \
-               "tests/negative/limits.sh"
-# True answers (leader changes, SIGTERM, hung-up clients) against one vesperd whose
-# peer the script plays; the client history is checked by build/lincheck.
-TEST_SUITES += "python3 tests/negative/answers.py"

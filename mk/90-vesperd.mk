@@ -1,6 +1,7 @@
 # vesperd: the one static server binary (shell + core + storage + transport + kv).
-NODE_SRC := src/main.c $(sort $(wildcard src/node/*.c)) $(sort $(wildcard src/util/*.c))
-VESPERD_SRC := $(NODE_SRC) $(REPLICA_SRC) $(CONFIG_SRC) $(KV_SRC) $(API_SRC) $(STORAGE_SRC) $(NET_SRC)
+NODE_SRC := src/main.c $(sort $(wildcard src/node/*.c))
+VESPERD_SRC := $(NODE_SRC) $(REPLICA_SRC) $(CONFIG_SRC) $(KV_SRC) $(API_SRC) $(STORAGE_SRC) $(NET_SRC) \
+               $(UTIL_SRC)
 
 $(call obj,$(NODE_SRC)) $(call san,$(NODE_SRC)): EXTRA_CFLAGS += $(H2O_CFLAGS)
 $(call obj,$(NODE_SRC)) $(call san,$(NODE_SRC)): | $(H2O_LIB)

@@ -34,15 +34,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "raft/raft.h"
-
 /* Every node of ip_list.txt is a member of the Raft configuration the node boots with, and
  * its URL is that member's address: the Raft limits are the only limits, so a file the
  * core cannot hold is refused here rather than cut short or overflowed at start-up. The
  * same URL bound applies to --advertise-url, to the client URLs peers announce and to the
- * transport's peers. */
-#define CONFIG_MAX_NODES RAFT_MAX_MEMBERS
-#define CONFIG_URL_MAX   RAFT_ADDR_MAX /* NUL included */
+ * transport's peers. (src/node/boot.c checks the two equalities at compile time.) */
+#define CONFIG_MAX_NODES 16  /* = RAFT_MAX_MEMBERS */
+#define CONFIG_URL_MAX   128 /* = RAFT_ADDR_MAX, NUL included */
 #define CONFIG_HOST_MAX  256
 #define CONFIG_PATH_MAX  1024
 

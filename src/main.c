@@ -8,8 +8,6 @@
 #include "config.h"
 #include "node/node.h"
 #include "node/probe.h"
-#include "storage/storage.h"
-#include "util/log.h"
 
 extern char **environ;
 
@@ -26,7 +24,7 @@ int main(int argc, char **argv)
     }
     switch (cfg.mode) {
     case CONFIG_MODE_CHECK_DATA:
-        return storage_check(cfg.check_data_dir, stdout);
+        return node_check_data(cfg.check_data_dir);
     case CONFIG_MODE_PROBE:
         return probe_health(&cfg.probe_url, &cfg);
     case CONFIG_MODE_SERVE:
@@ -37,7 +35,5 @@ int main(int argc, char **argv)
         fprintf(stderr, "vesperd: %s\n", err);
         return 2;
     }
-    log_setup(cfg.id, (enum log_level)cfg.log_level, cfg.log_json);
-    log_info("vesperd starting: node %d of %d, data %s", cfg.id, cfg.n_nodes, cfg.data_dir);
     return node_run(&cfg);
 }

@@ -167,6 +167,16 @@ void kv_set_applied(struct kv *kv, uint64_t index, uint64_t term)
     kv->applied_term = term;
 }
 
+uint64_t kv_applied_index(const struct kv *kv)
+{
+    return kv->applied_index;
+}
+
+uint64_t kv_applied_term(const struct kv *kv)
+{
+    return kv->applied_term;
+}
+
 const struct kv_rec *kv_get(const struct kv *kv, const void *key, size_t key_len)
 {
     return kv_map_get(&kv->map, key, key_len);

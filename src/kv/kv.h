@@ -50,6 +50,7 @@ struct kv_result {
     size_t current_len;
 };
 
+/* The fields belong to src/kv; other modules use the functions below. */
 struct kv {
     struct kv_map map;
     struct kv_sessions sessions;
@@ -78,6 +79,9 @@ void kv_apply(struct kv *kv, uint64_t index, uint64_t term, const uint8_t *cmd, 
               struct kv_result *res);
 /* Advances the applied position over an entry that is not a KV command. */
 void kv_set_applied(struct kv *kv, uint64_t index, uint64_t term);
+/* The applied position: index and term of the last entry applied (0, 0: none). */
+uint64_t kv_applied_index(const struct kv *kv);
+uint64_t kv_applied_term(const struct kv *kv);
 
 /* Borrowed record for key, or NULL. Use kv_rec_value()/->value_len. */
 const struct kv_rec *kv_get(const struct kv *kv, const void *key, size_t key_len);

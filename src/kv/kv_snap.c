@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kv/kv_crc32c.h"
+#include "util/crc32c.h"
 
 #define SNAP_MAGIC     "VSNP"
 #define SNAP_BUF_BYTES (64u * 1024)
@@ -32,7 +32,7 @@ static void out_flush(struct snap_out *o)
 {
     if (o->used == 0 || o->failed)
         return;
-    o->crc = kv_crc32c(o->crc, o->buf, o->used);
+    o->crc = crc32c(o->crc, o->buf, o->used);
     if (o->write_cb(o->ctx, o->buf, o->used) != 0)
         o->failed = 1;
     o->total += o->used;
@@ -200,7 +200,7 @@ static int in_bytes(struct snap_in *in, void *p, size_t n, const char *what)
         return in_fail(in, "truncated in %s", what);
     if (in->left != UINT64_MAX)
         in->left -= n;
-    in->crc = kv_crc32c(in->crc, p, n);
+    in->crc = crc32c(in->crc, p, n);
     return 0;
 }
 

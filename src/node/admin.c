@@ -1,154 +1,155 @@
-/* admin.c: the operator endpoints served beside /request.
+/* admin.c: the admin requests that change who leads and who is a member.
  *
- *   GET /health  200 while the loop turns (liveness; the scratch image probes it)
- *   GET /ready   200 once a leader is known and this node applied what it knows
- *                is committed; 503 otherwise (readiness)
- *   GET /status  JSON: role, term, leader, indexes, per-peer progress, members
- *   GET /noop    the cheapest answer the loop can give: the HTTP ceiling for
- *                benchmarks
+ *   POST /admin/transfer  {"to":ID}                         leadership transfer
+ *   POST /admin/members   {"op":"add","id":ID,"url":URL}    add a learner
+ *                         {"op":"promote","id":ID}          learner -> voter
+ *                         {"op":"remove","id":ID}           remove a member
+ *
+ * They go to the leader (a follower answers with the v1 protocol's redirect). A
+ * membership change is answered once its configuration entry is committed and
+ * applied here, like any write: {"code":"success","index":N}. A transfer is
+ * answered once started; clients watch /status for the new leader. Removing the
+ * leader itself is allowed: it keeps leading until the removal commits, then
+ * hands over to the most caught-up voter.
  */
 #include "node/node.h"
 
 #include <json-c/json.h>
 #include <string.h>
 
-#include "util/log.h"
+#include "api/api.h"
+#include "util/logging.h"
 
-static void send_text(h2o_req_t *req, int status, const char *body)
+/* Every reply is built by src/api (json-c), since details and URLs may hold any
+ * byte and must come out escaped, and sent by node_send_api or node_send_error. */
+static bool not_leader(struct node *n, h2o_req_t *req)
 {
-    node_send_json(req, status, body, strlen(body));
+    if (raft_role(n->raft) == RAFT_LEADER)
+        return false;
+    raft_id leader = raft_leader(n->raft);
+    const char *url = leader == RAFT_NONE ? NULL : node_client_url(n, leader);
+    struct api_reply r;
+    node_send_api(
+        req, 200, &r,
+        url ? api_reply_redirect_url(url, &r) : api_reply_fail(API_ERR_NO_LEADER, NULL, &r));
+    return true;
 }
 
-static int on_health(h2o_handler_t *self, h2o_req_t *req)
+static json_object *parse_body(struct node *n, h2o_req_t *req)
 {
-    (void)self;
-    send_text(req, 200, "{\"health\":\"ok\"}");
-    return 0;
+    if (!node_client_authorized(n, req))
+        return NULL;
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
+        node_send_error(req, 405, API_ERR_BAD_METHOD, "use POST");
+        return NULL;
+    }
+    json_tokener *tok = json_tokener_new_ex(16);
+    json_object *o = tok && req->entity.base
+                         ? json_tokener_parse_ex(tok, req->entity.base, (int)req->entity.len)
+                         : NULL;
+    if (tok)
+        json_tokener_free(tok);
+    if (!o || !json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        node_send_error(req, 400, API_ERR_BAD_REQUEST, "body must be a JSON object");
+        return NULL;
+    }
+    return o;
 }
 
-static int on_noop(h2o_handler_t *self, h2o_req_t *req)
+static bool get_id(json_object *o, const char *field, raft_id *id)
 {
-    (void)self;
-    send_text(req, 200, "{}");
-    return 0;
+    json_object *v;
+    if (!json_object_object_get_ex(o, field, &v) || !json_object_is_type(v, json_type_int))
+        return false;
+    int64_t x = json_object_get_int64(v);
+    if (x < 0 || x >= (int64_t)RAFT_NONE)
+        return false;
+    *id = (raft_id)x;
+    return true;
 }
 
-static int on_ready(h2o_handler_t *self, h2o_req_t *req)
+int node_on_transfer(h2o_handler_t *self, h2o_req_t *req)
 {
     struct node *n = NODE_OF(self);
-    struct raft_status st;
-    raft_status(n->raft, &st);
-    bool ready = st.leader != RAFT_NONE && st.applied >= st.commit && !n->stopping;
-    send_text(req, ready ? 200 : 503, ready ? "{\"ready\":true}" : "{\"ready\":false}");
-    return 0;
-}
-
-static json_object *u64(uint64_t v)
-{
-    return json_object_new_int64((int64_t)v);
-}
-
-static json_object *members_json(struct node *n)
-{
-    const struct raft_conf *c = raft_current_conf(n->raft);
-    json_object *arr = json_object_new_array();
-    for (uint32_t k = 0; k < c->n; k++) {
-        json_object *m = json_object_new_object();
-        json_object_object_add(m, "id", u64(c->m[k].id));
-        json_object_object_add(m, "role",
-                               json_object_new_string(c->m[k].voter ? "voter" : "learner"));
-        json_object_object_add(m, "url", json_object_new_string(c->m[k].addr));
-        json_object_array_add(arr, m);
+    json_object *o = parse_body(n, req);
+    raft_id to;
+    if (!o)
+        return 0;
+    if (!get_id(o, "to", &to)) {
+        node_send_error(req, 400, API_ERR_BAD_REQUEST, "\"to\" must be a node id");
+    } else if (!not_leader(n, req)) {
+        int rv = raft_transfer(n->raft, to);
+        if (rv == RAFT_OK) {
+            log_info("leadership transfer to node %u requested", to);
+            struct api_reply r;
+            node_send_api(req, 200, &r, api_reply_success(&r));
+        } else {
+            node_send_error(req, rv == RAFT_EBUSY ? 503 : 400,
+                            rv == RAFT_EBUSY ? API_ERR_UNAVAILABLE : API_ERR_BAD_REQUEST,
+                            raft_strerror(rv));
+        }
     }
-    return arr;
-}
-
-static json_object *peers_json(struct node *n, const struct raft_status *st)
-{
-    json_object *arr = json_object_new_array();
-    for (uint32_t k = 0; k < st->n_progress; k++) {
-        const struct raft_progress_info *p = &st->progress[k];
-        json_object *o = json_object_new_object();
-        json_object_object_add(o, "id", u64(p->id));
-        json_object_object_add(o, "match", u64(p->match));
-        json_object_object_add(o, "next", u64(p->next));
-        json_object_object_add(o, "last_contact_ms",
-                               u64((uint64_t)p->ticks_since_contact * n->cfg->tick_ms));
-        json_object_array_add(arr, o);
-    }
-    return arr;
-}
-
-static int on_status(h2o_handler_t *self, h2o_req_t *req)
-{
-    struct node *n = NODE_OF(self);
-    struct raft_status st;
-    raft_status(n->raft, &st);
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "id", u64(st.id));
-    json_object_object_add(o, "role", json_object_new_string(raft_role_name(st.role)));
-    json_object_object_add(o, "term", u64(st.term));
-    json_object_object_add(o, "leader", st.leader == RAFT_NONE ? NULL : u64(st.leader));
-    const char *url = st.leader == RAFT_NONE ? NULL : node_client_url(n, st.leader);
-    json_object_object_add(o, "leader_url", url ? json_object_new_string(url) : NULL);
-    json_object_object_add(o, "commit_index", u64(st.commit));
-    json_object_object_add(o, "applied_index", u64(st.applied));
-    json_object_object_add(o, "last_index", u64(st.last_index));
-    json_object_object_add(o, "durable_index", u64(st.durable_index));
-    json_object_object_add(o, "snapshot_index", u64(st.snap_index));
-    json_object_object_add(o, "peers", peers_json(n, &st));
-    json_object_object_add(o, "members", members_json(n));
-    size_t len;
-    const char *body = json_object_to_json_string_length(
-        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-    node_send_json(req, 200, body, len);
     json_object_put(o);
     return 0;
 }
 
-/* h2o's body limit is sized for peer batches (node.c); every endpoint registered here
- * serves clients and keeps --max-body-bytes, answering as h2o does past its own limit. */
-static int on_req_within_body_limit(h2o_handler_t *self, h2o_req_t *req)
+static int parse_change(json_object *o, enum raft_change *op, raft_id *id, const char **url)
 {
-    struct node_handler *h = (struct node_handler *)self;
-    if (req->entity.base != NULL && req->entity.len > h->node->cfg->max_body_bytes) {
-        send_text(req, 413, "{\"code\":\"fail\",\"error\":\"too_large\"}");
-        return 0;
+    json_object *v;
+    if (!json_object_object_get_ex(o, "op", &v) || !json_object_is_type(v, json_type_string) ||
+        !get_id(o, "id", id))
+        return -1;
+    const char *s = json_object_get_string(v);
+    *url = NULL;
+    if (strcmp(s, "add") == 0) {
+        *op = RAFT_ADD_LEARNER;
+        if (!json_object_object_get_ex(o, "url", &v) || !json_object_is_type(v, json_type_string))
+            return -1;
+        *url = json_object_get_string(v);
+        struct config_url parsed;
+        char err[128];
+        return strlen(*url) < RAFT_ADDR_MAX && config_url_parse(*url, &parsed, err, sizeof err) == 0
+                   ? 0
+                   : -1;
     }
-    return h->fn(self, req);
-}
-
-void node_handler_add(struct node *n, h2o_hostconf_t *host, const char *path,
-                      int (*fn)(h2o_handler_t *, h2o_req_t *))
-{
-    h2o_pathconf_t *pc = h2o_config_register_path(host, path, 0);
-    node_gate_add(n, pc);
-    struct node_handler *h = (void *)h2o_create_handler(pc, sizeof *h);
-    h->super.on_req = on_req_within_body_limit;
-    h->node = n;
-    h->fn = fn;
-}
-
-static int on_unknown_path(h2o_handler_t *self, h2o_req_t *req)
-{
-    (void)self;
-    send_text(req, 404, "{\"code\":\"fail\",\"error\":\"not_found\",\"message\":\"unknown path\"}");
+    if (strcmp(s, "promote") == 0)
+        *op = RAFT_PROMOTE;
+    else if (strcmp(s, "remove") == 0)
+        *op = RAFT_REMOVE;
+    else
+        return -1;
     return 0;
 }
 
-/* h2o picks the first registered path that matches, so this prefix of every path
- * must be registered last: it turns h2o's plain-text 404 into our JSON error. */
-int node_admin_register_fallback(struct node *n, h2o_hostconf_t *host)
+int node_on_members(h2o_handler_t *self, h2o_req_t *req)
 {
-    node_handler_add(n, host, "/", on_unknown_path);
-    return 0;
-}
-
-int node_admin_register(struct node *n, h2o_hostconf_t *host)
-{
-    node_handler_add(n, host, "/health", on_health);
-    node_handler_add(n, host, "/ready", on_ready);
-    node_handler_add(n, host, "/status", on_status);
-    node_handler_add(n, host, "/noop", on_noop);
+    struct node *n = NODE_OF(self);
+    json_object *o = parse_body(n, req);
+    enum raft_change op;
+    raft_id id;
+    const char *url;
+    if (!o)
+        return 0;
+    if (parse_change(o, &op, &id, &url) != 0) {
+        node_send_error(req, 400, API_ERR_BAD_REQUEST,
+                        "expected {\"op\":\"add|promote|remove\",\"id\":N[,\"url\":U]}");
+    } else if (!not_leader(n, req)) {
+        raft_index index;
+        int rv = raft_change(n->raft, op, id, url, &index);
+        if (rv == RAFT_OK) {
+            log_info("membership change proposed at %llu: %s node %u", (unsigned long long)index,
+                     op == RAFT_ADD_LEARNER ? "add learner"
+                     : op == RAFT_PROMOTE   ? "promote"
+                                            : "remove",
+                     id);
+            node_wait_applied(n, req, index, raft_term_now(n->raft));
+        } else {
+            int status = rv == RAFT_EBUSY || rv == RAFT_ENOTCAUGHTUP ? 503 : 400;
+            node_send_error(req, status, status == 503 ? API_ERR_UNAVAILABLE : API_ERR_BAD_REQUEST,
+                            raft_strerror(rv));
+        }
+    }
+    json_object_put(o);
     return 0;
 }

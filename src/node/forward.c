@@ -29,7 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/log.h"
+#include "api/api.h"
+#include "util/logging.h"
 
 #define FORWARD_TIMEOUT_MS 3000
 #define FORWARD_IDLE_MS    5000
@@ -136,8 +137,7 @@ static void finish(struct relay *r, const char *err)
     if (!req)
         return;
     if (err) {
-        static const char body[] = "{\"code\":\"fail\",\"error\":\"timeout\"}";
-        node_send_json(req, 200, body, sizeof body - 1); /* outcome unknown, like a timeout */
+        node_send_error(req, 0, API_ERR_TIMEOUT, NULL); /* outcome unknown, like a timeout */
         return;
     }
     node_send_json(req, r->status, r->body ? r->body->bytes : "", r->body ? r->body->size : 0);
@@ -306,12 +306,9 @@ int node_forward(struct node *n, h2o_req_t *req, raft_id leader)
     if (!mb || !mb->addr[0] || point_pool_at(n, mb->addr) != 0)
         return -1;
     if (fwd.active >= n->cfg->forward_max_conns && fwd.queued >= n->cfg->forward_queue) {
-        static const char body[] =
-            "{\"code\":\"fail\",\"error\":\"unavailable\",\"message\":"
-            "\"too many forwarded requests\"}";
         n->m.requests_shed++;
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
-        node_send_json(req, 503, body, sizeof body - 1);
+        node_send_error(req, 503, API_ERR_UNAVAILABLE, "too many forwarded requests");
         return 0;
     }
     struct relay *r = h2o_mem_alloc_shared(&req->pool, sizeof *r, relay_dispose);

@@ -18,7 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "util/log.h"
+#include "util/logging.h"
 
 #define ACCEPT_BATCH 64
 

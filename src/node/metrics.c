@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "http/api.h"
+#include "api/api.h"
 #include "net/transport.h"
 #include "node/node.h"
 
@@ -119,7 +119,7 @@ static void raft_metrics(struct out *o, struct node *n)
            (double)m->snapshot_us_total / 1e6);
 }
 
-static int on_metrics(h2o_handler_t *self, h2o_req_t *req)
+int node_on_metrics(h2o_handler_t *self, h2o_req_t *req)
 {
     struct node *n = NODE_OF(self);
     struct out o = {0};
@@ -154,11 +154,5 @@ static int on_metrics(h2o_handler_t *self, h2o_req_t *req)
                    H2O_STRLIT("text/plain; version=0.0.4"));
     h2o_send_inline(req, o.p ? o.p : "", o.len);
     free(o.p);
-    return 0;
-}
-
-int node_metrics_register(struct node *n, h2o_hostconf_t *host)
-{
-    node_handler_add(n, host, "/metrics", on_metrics);
     return 0;
 }

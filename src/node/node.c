@@ -30,7 +30,7 @@
 #include "net/tls.h"
 #include "net/transport.h"
 #include "storage/storage.h"
-#include "util/log.h"
+#include "util/logging.h"
 
 #define STOP_GRACE_MS 2000
 #define STOP_FLUSH_MS 200 /* after the grace period, for the last answers to go out */
@@ -337,9 +337,7 @@ static int setup_http(struct node *n)
     n->h2o_cfg.http1.req_timeout = n->cfg->idle_timeout_ms;
     h2o_hostconf_t *host =
         h2o_config_register_host(&n->h2o_cfg, h2o_iovec_init(H2O_STRLIT("default")), 65535);
-    if (node_client_register(n, host) || node_admin_register(n, host) ||
-        node_members_register(n, host) || node_metrics_register(n, host) || start_transport(n) ||
-        transport_register(n->tp, host) || node_admin_register_fallback(n, host))
+    if (start_transport(n) != 0 || node_routes_register(n, host) != 0)
         return -1;
     h2o_context_init(&n->ctx, h2o_evloop_create(), &n->h2o_cfg);
     h2o_linklist_init_anchor(&n->reserved_conns);
@@ -373,6 +371,8 @@ int node_run(const struct vesper_config *cfg)
     struct node *n = &node;
     n->cfg = cfg;
     n->last_leader = RAFT_NONE;
+    log_setup(cfg->id, (enum log_level)cfg->log_level, cfg->log_json);
+    log_info("vesperd starting: node %d of %d, data %s", cfg->id, cfg->n_nodes, cfg->data_dir);
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
     signal(SIGTERM, on_signal);
@@ -382,6 +382,8 @@ int node_run(const struct vesper_config *cfg)
         log_error("%s", err);
         return 2; /* a bad configuration, like config_parse's */
     }
+    h2o_linklist_init_anchor(&n->writes);
+    h2o_linklist_init_anchor(&n->reads);
     if (node_open_state(n) != 0 || setup_http(n) != 0)
         return 1;
     n->started_ms = node_now_ms(n);

@@ -64,7 +64,7 @@ struct node_metrics {
 struct node {
     const struct vesper_config *cfg;
     struct replica rep; /* core, storage, state machine and the Ready loop */
-    /* Shortcuts to rep.raft, rep.st, rep.kv, kept in step by ready.c (a reload
+    /* Shortcuts to rep.raft, rep.st, rep.kv, kept in step by replica_ops.c (a reload
      * replaces the core and the storage). */
     struct raft *raft;
     struct storage *st;
@@ -148,14 +148,34 @@ void node_tls_start(struct node *n);
 /* Applies a SIGHUP: re-reads the certificate files (new connections use them). */
 void node_tls_poll(struct node *n);
 
-/* ready.c */
+/* boot.c */
+/* Opens the storage, loads the newest snapshot and the log after it, and starts
+ * the core; -1 (logged) on failure. */
 int node_open_state(struct node *n);
+/* vesperd --check-data DIR: storage_check's report on stdout; its exit status. */
+int node_check_data(const char *dir);
+
+/* replica_ops.c */
+extern const struct replica_ops node_replica_ops; /* vesperd's side of the Ready loop */
+/* Points n->raft, n->st, n->kv at the replica's (after an open or a reload). */
+void node_bind_replica(struct node *n);
 void node_process_ready(struct node *n);
 
-/* client.c (the answer rules are documented atop it) */
-int node_client_register(struct node *n, h2o_hostconf_t *host);
+/* routes.c: every endpoint and the 404 fallback; after the transport exists. */
+int node_routes_register(struct node *n, h2o_hostconf_t *host);
+
+/* The endpoints, registered by routes.c. */
+/* request.c (the answer rules are documented atop it) */
+int node_on_request(h2o_handler_t *self, h2o_req_t *req);
 struct api_reply;
-/* Sends r (rv: its builder's return) and counts it under op; frees r. */
+/* Every JSON reply goes out through one of these three (bodies built by src/api).
+ * node_send_api: sends r (rv: its builder's return; on -1 the internal error) with
+ * HTTP status `status` (0: r's own) and frees r. */
+void node_send_api(h2o_req_t *req, int status, struct api_reply *r, int rv);
+/* api_reply_fail(e, message) sent with node_send_api; e is an enum api_error. */
+void node_send_error(h2o_req_t *req, int status, int e, const char *message);
+/* A /request answer: node_send_api, counted under op (an api op, NODE_OP_ADMIN, or
+ * -1 for none) in the request metrics by r->error, and timed. */
 void node_send_reply(struct node *n, h2o_req_t *req, int op, struct api_reply *r, int rv);
 /* {"code":"fail","error":e[,"message":message]}; e is an enum api_error. */
 void node_reply_fail(struct node *n, h2o_req_t *req, int op, int e, const char *message);
@@ -172,7 +192,11 @@ void node_wait_applied(struct node *n, h2o_req_t *req, raft_index index, raft_te
 /* A linearizable get waits for ReadIndex round read_id. */
 void node_wait_read(struct node *n, h2o_req_t *req, const char *key, size_t key_len,
                     uint64_t read_id);
-void node_complete_write(struct node *n, const struct raft_entry *e, const void *result);
+struct kv_result;
+/* Answers the writes waiting up to entry e, which applied with result (the state
+ * machine's answer; all zero for an entry that is not a KV command). */
+void node_complete_write(struct node *n, const struct raft_entry *e,
+                         const struct kv_result *result);
 void node_complete_read(struct node *n, const struct raft_read_result *rr);
 /* Answers what passed its deadline; with all, everything (the node stops). */
 void node_expire_pending(struct node *n, bool all);
@@ -195,14 +219,17 @@ uint32_t node_forward_in_flight(void);
 void node_forward_set_ssl_ctx(struct node *n, SSL_CTX *ctx);
 
 /* metrics.c */
-int node_metrics_register(struct node *n, h2o_hostconf_t *host);
-
-/* members.c */
-int node_members_register(struct node *n, h2o_hostconf_t *host);
+int node_on_metrics(h2o_handler_t *self, h2o_req_t *req);
 
 /* admin.c */
-int node_admin_register(struct node *n, h2o_hostconf_t *host);
-int node_admin_register_fallback(struct node *n, h2o_hostconf_t *host);
+int node_on_transfer(h2o_handler_t *self, h2o_req_t *req);
+int node_on_members(h2o_handler_t *self, h2o_req_t *req);
+
+/* status.c */
+int node_on_health(h2o_handler_t *self, h2o_req_t *req);
+int node_on_ready(h2o_handler_t *self, h2o_req_t *req);
+int node_on_status(h2o_handler_t *self, h2o_req_t *req);
+int node_on_noop(h2o_handler_t *self, h2o_req_t *req);
 
 /* False (and a 401 answer sent) when a client token is set and req lacks it. */
 bool node_client_authorized(struct node *n, h2o_req_t *req);

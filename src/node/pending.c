@@ -1,5 +1,5 @@
 /* pending.c: the table of client requests waiting on the log or on a ReadIndex
- * round, and every answer given from it (the rule is spelled out atop client.c).
+ * round, and every answer given from it (the rule is spelled out atop request.c).
  *
  * Writes wait sorted by (index, term), reads by read id. A write list is not
  * in proposal order by nature: a deposed leader keeps its waiting writes, and
@@ -23,7 +23,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "http/api.h"
+#include "api/api.h"
 #include "kv/kv.h"
 
 #define REQUEST_TIMEOUT_MS 3000
@@ -109,17 +109,6 @@ static h2o_req_t *pending_take(struct node_pending *pd)
     return req;
 }
 
-static int reply_admin_done(struct api_reply *r, raft_index index)
-{
-    char body[64];
-    int len = snprintf(body, sizeof body, "{\"code\":\"success\",\"index\":%llu}",
-                       (unsigned long long)index);
-    r->http_status = 200;
-    r->body = strdup(body);
-    r->body_len = (size_t)len;
-    return r->body ? 0 : -1;
-}
-
 /* The answer of a write whose entry (pd->id, pd->term) met entry e. */
 static int write_answer(struct node *n, const struct node_pending *pd, const struct raft_entry *e,
                         const struct kv_result *res, struct api_reply *r)
@@ -136,7 +125,7 @@ static int write_answer(struct node *n, const struct node_pending *pd, const str
         return api_reply_fail(API_ERR_NOT_LEADER, NULL, r);
     }
     if (pd->op == NODE_OP_ADMIN)
-        return reply_admin_done(r, e->index);
+        return api_reply_success_index(e->index, r);
     if (res->status == KV_CAS_MISMATCH)
         return api_reply_cas_failed(pd->key, pd->key_len, (const char *)res->current,
                                     res->current_len, res->has_current, r);
@@ -145,7 +134,7 @@ static int write_answer(struct node *n, const struct node_pending *pd, const str
     return api_reply_fail(api_error_from_kv(res->status), NULL, r);
 }
 
-void node_complete_write(struct node *n, const struct raft_entry *e, const void *result)
+void node_complete_write(struct node *n, const struct raft_entry *e, const struct kv_result *result)
 {
     struct node_pending *pd;
     while ((pd = pending_head(&n->writes)) && pd->id <= e->index) {

@@ -20,7 +20,7 @@
 
 #include "net/tls.h"
 #include "net/transport.h"
-#include "util/log.h"
+#include "util/logging.h"
 
 static volatile sig_atomic_t reload_signal;
 

@@ -156,7 +156,7 @@ int replica_snapshot(struct replica *r)
         return -1;
     struct raft_status st;
     raft_status(r->raft, &st);
-    if (r->kv->applied_index <= st.snap_index)
+    if (kv_applied_index(r->kv) <= st.snap_index)
         return 0;
     uint64_t t0 = now_us(r);
     uint8_t *buf = NULL;
@@ -167,10 +167,10 @@ int replica_snapshot(struct replica *r)
         return -1;
     }
     uint64_t trailing = r->cfg.snapshot_trailing;
-    raft_index index = r->kv->applied_index;
+    raft_index index = kv_applied_index(r->kv);
     raft_index keep = index > trailing ? index - trailing + 1 : 1;
     uint64_t size = 0;
-    int rv = storage_snapshot_save(r->st, index, r->kv->applied_term, &r->applied_conf, buf, len,
+    int rv = storage_snapshot_save(r->st, index, kv_applied_term(r->kv), &r->applied_conf, buf, len,
                                    keep, &size);
     free(buf);
     if (rv != STORAGE_OK)

@@ -16,7 +16,7 @@ int storage_check(const char *dir, FILE *out)
     struct recover_report rep = {.out = out};
     char err[STORAGE_ERR_MAX];
     fprintf(out, "checking %s (format version %u)\n", dir, STORAGE_FORMAT_VERSION);
-    int rc = recover_dir(NULL, dir, &opt, &boot, &rep, err, sizeof err);
+    int rc = st_recover_dir(NULL, dir, &opt, &boot, &rep, err, sizeof err);
     storage_boot_free(&boot);
     if (rc) {
         fprintf(out, "CORRUPT: %s\n", err);

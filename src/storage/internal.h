@@ -6,6 +6,13 @@
  * snapshots, snaprecv.c receives and installs a leader's, terms.c knows the term
  * of every log index, syncer.c runs the optional sync thread, storage.c opens,
  * closes and formats errors.
+ *
+ * Names: a function with external linkage in src/storage is either storage_* (the
+ * public API, storage.h) or st_* (shared between storage files only: declared here,
+ * in record.h and in recover_int.h, as st_<area>_<verb> with the area its file:
+ * st_wal_*, st_terms_*, st_syncer_*, st_snap_*, st_rec_*, st_rv_* (a recovery pass);
+ * the plain st_* helpers live in storage.c). Everything else is static.
+ * tests/check_modules.sh fails the build on any other exported name.
  */
 #ifndef VESPER_STORAGE_INTERNAL_H
 #define VESPER_STORAGE_INTERNAL_H
@@ -94,42 +101,42 @@ void st_log(const struct storage_options *opt, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int st_check_writable(struct storage *st);
 void st_path(const char *dir, const char *name, char *out, size_t cap);
-void seg_name(uint64_t seq, char *out, size_t cap);
-void snap_name(raft_index index, raft_term term, const char *suffix, char *out, size_t cap);
+void st_seg_name(uint64_t seq, char *out, size_t cap);
+void st_snap_name(raft_index index, raft_term term, const char *suffix, char *out, size_t cap);
 
 /* wal.c */
-int wal_create_segment(struct storage *st, uint64_t seq);
-int wal_buffer(struct storage *st, const struct rec *r);
-int wal_mark(struct storage *st, raft_index index, raft_term term, uint8_t flags);
-int wal_compact(struct storage *st, raft_index keep_from);
+int st_wal_create_segment(struct storage *st, uint64_t seq);
+int st_wal_buffer(struct storage *st, const struct rec *r);
+int st_wal_mark(struct storage *st, raft_index index, raft_term term, uint8_t flags);
+int st_wal_compact(struct storage *st, raft_index keep_from);
 /* After an fdatasync made st->synced_size durable: records that in a sync slot. */
-int wal_note_synced(struct storage *st);
+int st_wal_note_synced(struct storage *st);
 
 /* terms.c: term of each log index. The int functions return -1 when out of memory. */
-int terms_append(struct storage *st, raft_index index, raft_term term);
-int terms_reset(struct storage *st, raft_index index, raft_term term);
-raft_term terms_at(const struct storage *st, raft_index index); /* 0: not known */
-void terms_compact(struct storage *st, raft_index before);
+int st_terms_append(struct storage *st, raft_index index, raft_term term);
+int st_terms_reset(struct storage *st, raft_index index, raft_term term);
+raft_term st_terms_at(const struct storage *st, raft_index index); /* 0: not known */
+void st_terms_compact(struct storage *st, raft_index before);
 
 /* syncer.c */
-int syncer_drain(struct storage *st);
-void syncer_stop(struct storage *st);
+int st_syncer_drain(struct storage *st);
+void st_syncer_stop(struct storage *st);
 
 /* snapshot.c */
-size_t snap_conf_encode(const struct raft_conf *c, uint8_t *buf, size_t cap);
-int snap_conf_decode(struct raft_conf *c, const uint8_t *buf, size_t len);
+size_t st_snap_conf_encode(const struct raft_conf *c, uint8_t *buf, size_t cap);
+int st_snap_conf_decode(struct raft_conf *c, const uint8_t *buf, size_t len);
 /* Checks a whole snapshot file image; fills meta (data points into img, not owned).
  * Returns NULL when valid, else a static description of what is wrong. */
-const char *snap_parse(const uint8_t *img, size_t len, struct storage_snapshot *meta,
-                       uint64_t *data_off);
-int snap_open_current(struct storage *st);
+const char *st_snap_parse(const uint8_t *img, size_t len, struct storage_snapshot *meta,
+                          uint64_t *data_off);
+int st_snap_open_current(struct storage *st);
 /* Reads and checks the snapshot file at path; on success out owns the payload.
  * On failure *why says what is wrong. */
-int snap_load_file(const struct storage_sys *sys, const char *path, struct storage_snapshot *out,
-                   const char **why);
-int snap_adopt(struct storage *st, raft_index index, raft_term term, const struct raft_conf *conf,
-               uint64_t size, raft_index keep_from);
-int snap_remove_older(struct storage *st);
+int st_snap_load_file(const struct storage_sys *sys, const char *path, struct storage_snapshot *out,
+                      const char **why);
+int st_snap_adopt(struct storage *st, raft_index index, raft_term term,
+                  const struct raft_conf *conf, uint64_t size, raft_index keep_from);
+int st_snap_remove_older(struct storage *st);
 
 /* recover.c: reads dir. With st == NULL it only reports (storage_check). */
 struct recover_report {
@@ -138,7 +145,8 @@ struct recover_report {
     bool fresh;       /* the directory held no data yet */
     size_t bad_snaps; /* damaged snapshot files skipped */
 };
-int recover_dir(struct storage *st, const char *dir, const struct storage_options *opt,
-                struct storage_boot *boot, struct recover_report *rep, char *err, size_t err_len);
+int st_recover_dir(struct storage *st, const char *dir, const struct storage_options *opt,
+                   struct storage_boot *boot, struct recover_report *rep, char *err,
+                   size_t err_len);
 
 #endif

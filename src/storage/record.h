@@ -57,15 +57,15 @@ enum rec_status {
 };
 
 /* Writes the record into dst (REC_HDR_BYTES + r->len bytes); returns that size. */
-size_t rec_encode(uint8_t *dst, const struct rec *r);
+size_t st_rec_encode(uint8_t *dst, const struct rec *r);
 /* Decodes the record at buf (avail bytes). On REC_OK, *r points into buf and
  * *size is its encoded size. */
-enum rec_status rec_decode(const uint8_t *buf, size_t avail, struct rec *r, size_t *size);
-int rec_is_entry(uint8_t type);
+enum rec_status st_rec_decode(const uint8_t *buf, size_t avail, struct rec *r, size_t *size);
+int st_rec_is_entry(uint8_t type);
 
-void rec_put32(uint8_t *p, uint32_t v);
-void rec_put64(uint8_t *p, uint64_t v);
-uint32_t rec_get32(const uint8_t *p);
-uint64_t rec_get64(const uint8_t *p);
+void st_rec_put32(uint8_t *p, uint32_t v);
+void st_rec_put64(uint8_t *p, uint64_t v);
+uint32_t st_rec_get32(const uint8_t *p);
+uint64_t st_rec_get64(const uint8_t *p);
 
 #endif

@@ -20,7 +20,7 @@
  *
  * Format version 1 directories (no slots) are read too; a bad record in their
  * last segment is a torn tail. Opening one rewrites FORMAT and continues in a new
- * version 2 segment (replay.c, rv_open_tail).
+ * version 2 segment (replay.c, st_rv_open_tail).
  *
  * With st == NULL nothing is modified (storage_check); the same code decides, so
  * the verifier and start-up can never disagree.
@@ -34,7 +34,7 @@
 #include "storage/internal.h"
 #include "storage/recover_int.h"
 
-int rv_err(struct rv *rv, int code, const char *fmt, ...)
+int st_rv_err(struct rv *rv, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -76,7 +76,7 @@ static int rv_list(struct rv *rv)
 {
     DIR *d = opendir(rv->dir);
     if (!d)
-        return rv_err(rv, STORAGE_EIO, "storage: opendir %s: %s", rv->dir, strerror(errno));
+        return st_rv_err(rv, STORAGE_EIO, "storage: opendir %s: %s", rv->dir, strerror(errno));
     struct dirent *de;
     int rc = 0;
     while (rc == 0 && (de = readdir(d)) != NULL) {
@@ -89,18 +89,18 @@ static int rv_list(struct rv *rv)
         } else if (len == 20 && sscanf(n, "%16llx.seg%n", &a, &end) == 1 && end == 20) {
             uint64_t seq = a;
             if (rv_push((void **)&rv->seqs, &rv->n_seqs, &rv->cap_seqs, sizeof seq, &seq))
-                rc = rv_err(rv, STORAGE_ENOMEM, "storage: out of memory");
+                rc = st_rv_err(rv, STORAGE_ENOMEM, "storage: out of memory");
         } else if (len == 38 && sscanf(n, "%16llx-%16llx.snap%n", &a, &b, &end) == 2 && end == 38) {
             struct rv_snap s = {.index = a, .term = b};
             if (rv_push((void **)&rv->snaps, &rv->n_snaps, &rv->cap_snaps, sizeof s, &s))
-                rc = rv_err(rv, STORAGE_ENOMEM, "storage: out of memory");
+                rc = st_rv_err(rv, STORAGE_ENOMEM, "storage: out of memory");
         } else if (len > 4 && strcmp(n + len - 4, ".tmp") == 0) {
             rv->n_tmps++;
             if (rv->st) { /* an unfinished snapshot or FORMAT write: never visible */
                 char path[STORAGE_PATH_MAX];
                 st_path(rv->dir, n, path, sizeof path);
                 if (rv->sys->unlink(path) < 0)
-                    rc = rv_err(rv, STORAGE_EIO, "storage: unlink %s: %s", n, strerror(errno));
+                    rc = st_rv_err(rv, STORAGE_EIO, "storage: unlink %s: %s", n, strerror(errno));
                 else
                     st_log(rv->opt, "removed stale temporary file %s", n);
             }
@@ -108,7 +108,8 @@ static int rv_list(struct rv *rv)
     }
     closedir(d);
     if (rc == 0 && rv->st && rv->n_tmps && storage_fsync_dir(rv->sys, rv->dir) < 0)
-        rc = rv_err(rv, STORAGE_EIO, "storage: fsync directory %s: %s", rv->dir, strerror(errno));
+        rc =
+            st_rv_err(rv, STORAGE_EIO, "storage: fsync directory %s: %s", rv->dir, strerror(errno));
     if (rv->n_seqs)
         qsort(rv->seqs, rv->n_seqs, sizeof *rv->seqs, cmp_u64);
     if (rv->n_snaps)
@@ -123,14 +124,15 @@ static int rv_format(struct rv *rv)
     st_path(rv->dir, STORAGE_FORMAT_FILE, path, sizeof path);
     if (!rv->have_format) {
         if (rv->n_seqs || rv->n_snaps)
-            return rv_err(rv, STORAGE_ECORRUPT, "storage: %s: missing (data files present)", path);
+            return st_rv_err(rv, STORAGE_ECORRUPT, "storage: %s: missing (data files present)",
+                             path);
         rv->fresh = true;
         return 0;
     }
     uint8_t *b;
     size_t len;
     if (storage_read_file(rv->sys, path, &b, &len) < 0)
-        return rv_err(rv, STORAGE_EIO, "storage: read %s: %s", path, strerror(errno));
+        return st_rv_err(rv, STORAGE_EIO, "storage: read %s: %s", path, strerror(errno));
     unsigned v = 0;
     char text[64];
     size_t n = len < sizeof text - 1 ? len : sizeof text - 1;
@@ -138,17 +140,17 @@ static int rv_format(struct rv *rv)
     text[n] = '\0';
     free(b);
     if (sscanf(text, STORAGE_FORMAT_TEXT, &v) != 1)
-        return rv_err(rv, STORAGE_ECORRUPT, "storage: %s: unreadable", path);
+        return st_rv_err(rv, STORAGE_ECORRUPT, "storage: %s: unreadable", path);
     if (v < STORAGE_FORMAT_OLDEST || v > STORAGE_FORMAT_VERSION)
-        return rv_err(rv, STORAGE_EVERSION,
-                      "storage: %s: format version %u, this build reads versions %u to %u", path, v,
-                      STORAGE_FORMAT_OLDEST, STORAGE_FORMAT_VERSION);
+        return st_rv_err(rv, STORAGE_EVERSION,
+                         "storage: %s: format version %u, this build reads versions %u to %u", path,
+                         v, STORAGE_FORMAT_OLDEST, STORAGE_FORMAT_VERSION);
     rv->version = v;
     if (rv->n_seqs == 0 && rv->n_snaps == 0)
         rv->fresh = true; /* crashed between FORMAT and the first segment */
     else if (rv->n_seqs == 0)
-        return rv_err(rv, STORAGE_ECORRUPT,
-                      "storage: %s: snapshots but no WAL segment (hard state lost)", rv->dir);
+        return st_rv_err(rv, STORAGE_ECORRUPT,
+                         "storage: %s: snapshots but no WAL segment (hard state lost)", rv->dir);
     return 0;
 }
 
@@ -160,16 +162,16 @@ static int rv_write_format(struct rv *rv)
     int len = snprintf(text, sizeof text, STORAGE_FORMAT_TEXT, STORAGE_FORMAT_VERSION);
     int fd = rv->sys->open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0)
-        return rv_err(rv, STORAGE_EIO, "storage: create %s: %s", tmp, strerror(errno));
+        return st_rv_err(rv, STORAGE_EIO, "storage: create %s: %s", tmp, strerror(errno));
     int rc = storage_pwrite_all(rv->sys, fd, text, (size_t)len, 0);
     if (rc == 0)
         rc = rv->sys->fsync(fd);
     int e = errno;
     rv->sys->close(fd);
     if (rc < 0)
-        return rv_err(rv, STORAGE_EIO, "storage: write %s: %s", tmp, strerror(e));
+        return st_rv_err(rv, STORAGE_EIO, "storage: write %s: %s", tmp, strerror(e));
     if (rv->sys->rename(tmp, path) < 0 || storage_fsync_dir(rv->sys, rv->dir) < 0)
-        return rv_err(rv, STORAGE_EIO, "storage: install %s: %s", path, strerror(errno));
+        return st_rv_err(rv, STORAGE_EIO, "storage: install %s: %s", path, strerror(errno));
     return 0;
 }
 
@@ -179,26 +181,26 @@ static int rv_snapshot(struct rv *rv)
 {
     for (size_t i = 0; i < rv->n_snaps; i++) {
         char name[64], path[STORAGE_PATH_MAX];
-        snap_name(rv->snaps[i].index, rv->snaps[i].term, "", name, sizeof name);
+        st_snap_name(rv->snaps[i].index, rv->snaps[i].term, "", name, sizeof name);
         st_path(rv->dir, name, path, sizeof path);
         struct storage_snapshot s;
         const char *why;
-        int rc = snap_load_file(rv->sys, path, &s, &why);
+        int rc = st_snap_load_file(rv->sys, path, &s, &why);
         if (rc == 0 && (s.index != rv->snaps[i].index || s.term != rv->snaps[i].term)) {
             storage_snapshot_free(&s);
             why = "index or term differ from the file name";
             rc = STORAGE_ECORRUPT;
         }
         if (rc == STORAGE_EIO)
-            return rv_err(rv, rc, "snapshot: read %s: %s", path, why);
+            return st_rv_err(rv, rc, "snapshot: read %s: %s", path, why);
         if (rc) {
-            rv_note(rv, "snapshot %s: %s; trying an older one", name, why);
+            st_rv_note(rv, "snapshot %s: %s; trying an older one", name, why);
             rv->bad_snaps++;
             continue;
         }
-        rv_note(rv, "snapshot %s: index %llu term %llu, %llu bytes, %u members", name,
-                (unsigned long long)s.index, (unsigned long long)s.term, (unsigned long long)s.size,
-                s.conf.n);
+        st_rv_note(rv, "snapshot %s: index %llu term %llu, %llu bytes, %u members", name,
+                   (unsigned long long)s.index, (unsigned long long)s.term,
+                   (unsigned long long)s.size, s.conf.n);
         rv->boot->snap = s;
         return 0;
     }
@@ -213,7 +215,7 @@ static int rv_mkdir_one(struct rv *rv, const char *path)
     if (rv->sys->mkdir(path, 0755) < 0)
         return errno == EEXIST
                    ? 0
-                   : rv_err(rv, STORAGE_EIO, "storage: mkdir %s: %s", path, strerror(errno));
+                   : st_rv_err(rv, STORAGE_EIO, "storage: mkdir %s: %s", path, strerror(errno));
     char parent[STORAGE_PATH_MAX];
     snprintf(parent, sizeof parent, "%s", path);
     char *slash = strrchr(parent, '/');
@@ -224,7 +226,8 @@ static int rv_mkdir_one(struct rv *rv, const char *path)
     else
         snprintf(parent, sizeof parent, ".");
     if (storage_fsync_dir(rv->sys, parent) < 0)
-        return rv_err(rv, STORAGE_EIO, "storage: fsync directory %s: %s", parent, strerror(errno));
+        return st_rv_err(rv, STORAGE_EIO, "storage: fsync directory %s: %s", parent,
+                         strerror(errno));
     st_log(rv->opt, "created directory %s", path);
     return 0;
 }
@@ -252,8 +255,8 @@ static int rv_mkdir(struct rv *rv)
     return 0;
 }
 
-int recover_dir(struct storage *st, const char *dir, const struct storage_options *opt,
-                struct storage_boot *boot, struct recover_report *rep, char *err, size_t err_len)
+int st_recover_dir(struct storage *st, const char *dir, const struct storage_options *opt,
+                   struct storage_boot *boot, struct recover_report *rep, char *err, size_t err_len)
 {
     struct rv rv = {.st = st,
                     .sys = st ? st->sys : &storage_sys_default,
@@ -275,9 +278,9 @@ int recover_dir(struct storage *st, const char *dir, const struct storage_option
     if (rc == 0)
         rc = rv_snapshot(&rv);
     if (rc == 0)
-        rc = rv_segments(&rv);
+        rc = st_rv_segments(&rv);
     if (rc == 0)
-        rv_settle(&rv);
+        st_rv_settle(&rv);
     if (rc == 0 && st)
         rc = rv_finish_open(&rv);
     rep->torn = rv.torn;
@@ -301,24 +304,24 @@ static int rv_finish_open(struct rv *rv)
     st->last_index = rv->last_index;
     st->last_term = rv->last_term_all;
     st->written_index = st->synced_index = rv->last_index;
-    int rc = terms_reset(st, b->snap.index, b->snap.term);
+    int rc = st_terms_reset(st, b->snap.index, b->snap.term);
     for (size_t i = 0; rc == 0 && i < b->n_entries; i++)
-        rc = terms_append(st, b->entries[i].index, b->entries[i].term);
+        rc = st_terms_append(st, b->entries[i].index, b->entries[i].term);
     if (rc)
-        return rv_err(rv, STORAGE_ENOMEM, "storage: term index: out of memory");
-    rc = snap_open_current(st);
+        return st_rv_err(rv, STORAGE_ENOMEM, "storage: term index: out of memory");
+    rc = st_snap_open_current(st);
     if (rc)
-        return rv_err(rv, rc, "%s", st->err);
+        return st_rv_err(rv, rc, "%s", st->err);
     if (rv->version && rv->version < STORAGE_FORMAT_VERSION) {
         /* An older build's directory: from now on it holds current-format segments
-         * (rv_open_tail), which that build would misread. */
+         * (st_rv_open_tail), which that build would misread. */
         rc = rv_write_format(rv);
         if (rc)
             return rc;
         st_log(rv->opt, "upgraded %s from format version %u to %u", rv->dir, rv->version,
                STORAGE_FORMAT_VERSION);
     }
-    rc = rv_open_tail(rv);
+    rc = st_rv_open_tail(rv);
     if (rc == 0 && rv->torn) {
         /* The cut may have taken this segment's copy of the hard state: write it
          * again so compaction of older segments can never lose it. */
@@ -326,16 +329,16 @@ static int rv_finish_open(struct rv *rv)
         if (rc == 0)
             rc = storage_sync(st);
         if (rc)
-            rc = rv_err(rv, rc, "%s", st->err);
+            rc = st_rv_err(rv, rc, "%s", st->err);
     }
     if (rc == 0 && rv->need_mark) {
         st_log(rv->opt,
                "log entries after snapshot %llu conflict with it (an install was "
                "interrupted); dropped",
                (unsigned long long)b->snap.index);
-        rc = wal_mark(st, b->snap.index, b->snap.term, REC_FLAG_DROP_ALL);
+        rc = st_wal_mark(st, b->snap.index, b->snap.term, REC_FLAG_DROP_ALL);
         if (rc)
-            rc = rv_err(rv, rc, "%s", st->err);
+            rc = st_rv_err(rv, rc, "%s", st->err);
     }
     return rc;
 }

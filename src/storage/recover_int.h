@@ -48,10 +48,10 @@ struct rv {
     bool need_mark;
 };
 
-int rv_err(struct rv *rv, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-void rv_note(struct rv *rv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int rv_segments(struct rv *rv);
-void rv_settle(struct rv *rv);
-int rv_open_tail(struct rv *rv);
+int st_rv_err(struct rv *rv, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void st_rv_note(struct rv *rv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int st_rv_segments(struct rv *rv);
+void st_rv_settle(struct rv *rv);
+int st_rv_open_tail(struct rv *rv);
 
 #endif

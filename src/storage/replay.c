@@ -3,7 +3,7 @@
  * Entries point into the segment images (kept alive by the boot), so recovery
  * copies each payload once, from disk into memory; the core copies it again.
  * Entries at or before the snapshot index are only tracked for their position
- * and, at the snapshot index itself, their term (see rv_settle()).
+ * and, at the snapshot index itself, their term (see st_rv_settle()).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +14,7 @@
 
 #include "storage/recover_int.h"
 
-void rv_note(struct rv *rv, const char *fmt, ...)
+void st_rv_note(struct rv *rv, const char *fmt, ...)
 {
     if (!rv->out)
         return;
@@ -31,11 +31,11 @@ static int rv_entry(struct rv *rv, const struct rec *r, const char *name, size_t
     raft_index snap = b->snap.index;
     raft_index bound = (rv->last > snap ? rv->last : snap) + 1;
     if (r->index == 0 || r->index > bound)
-        return rv_err(rv, STORAGE_ECORRUPT,
-                      "wal: %s offset %zu: entry %llu leaves a gap (log ends at %llu, "
-                      "snapshot at %llu)",
-                      name, off, (unsigned long long)r->index, (unsigned long long)rv->last,
-                      (unsigned long long)snap);
+        return st_rv_err(rv, STORAGE_ECORRUPT,
+                         "wal: %s offset %zu: entry %llu leaves a gap (log ends at %llu, "
+                         "snapshot at %llu)",
+                         name, off, (unsigned long long)r->index, (unsigned long long)rv->last,
+                         (unsigned long long)snap);
     if (r->index <= snap) {
         b->n_entries = 0;
         rv->term_at_snap = r->index == snap ? r->term : 0;
@@ -45,7 +45,7 @@ static int rv_entry(struct rv *rv, const struct rec *r, const char *name, size_t
             size_t cap = rv->cap_entries ? 2 * rv->cap_entries : 1024;
             struct raft_entry *e = realloc(b->entries, cap * sizeof *e);
             if (!e)
-                return rv_err(rv, STORAGE_ENOMEM, "wal: out of memory for entries");
+                return st_rv_err(rv, STORAGE_ENOMEM, "wal: out of memory for entries");
             b->entries = e;
             rv->cap_entries = cap;
         }
@@ -65,15 +65,15 @@ static int rv_apply(struct rv *rv, const struct rec *r, const char *name, size_t
     struct storage_boot *b = rv->boot;
     if (off == 0) {
         if (r->type != REC_SEGHDR || r->len != 8 || memcmp(r->data, REC_SEG_MAGIC, 8) != 0)
-            return rv_err(rv, STORAGE_ECORRUPT, "wal: %s offset 0: no segment header", name);
+            return st_rv_err(rv, STORAGE_ECORRUPT, "wal: %s offset 0: no segment header", name);
         if (r->aux < STORAGE_FORMAT_OLDEST || r->aux > STORAGE_FORMAT_VERSION)
-            return rv_err(rv, STORAGE_EVERSION,
-                          "wal: %s: format version %u, this build reads %u to %u", name, r->aux,
-                          STORAGE_FORMAT_OLDEST, STORAGE_FORMAT_VERSION);
+            return st_rv_err(rv, STORAGE_EVERSION,
+                             "wal: %s: format version %u, this build reads %u to %u", name, r->aux,
+                             STORAGE_FORMAT_OLDEST, STORAGE_FORMAT_VERSION);
         rv->seg_version = r->aux;
         if (r->index != seq)
-            return rv_err(rv, STORAGE_ECORRUPT, "wal: %s: header names segment %llx", name,
-                          (unsigned long long)r->index);
+            return st_rv_err(rv, STORAGE_ECORRUPT, "wal: %s: header names segment %llx", name,
+                             (unsigned long long)r->index);
         return 0;
     }
     switch (r->type) {
@@ -82,11 +82,11 @@ static int rv_apply(struct rv *rv, const struct rec *r, const char *name, size_t
         return 0;
     case REC_MARK:
         if (r->index > b->snap.index)
-            return rv_err(rv, STORAGE_ECORRUPT,
-                          "wal: %s offset %zu: install mark for snapshot %llu, but the newest "
-                          "valid snapshot is %llu",
-                          name, off, (unsigned long long)r->index,
-                          (unsigned long long)b->snap.index);
+            return st_rv_err(rv, STORAGE_ECORRUPT,
+                             "wal: %s offset %zu: install mark for snapshot %llu, but the newest "
+                             "valid snapshot is %llu",
+                             name, off, (unsigned long long)r->index,
+                             (unsigned long long)b->snap.index);
         if (r->flags & REC_FLAG_DROP_ALL) {
             b->n_entries = 0;
             rv->last = r->index;
@@ -97,7 +97,8 @@ static int rv_apply(struct rv *rv, const struct rec *r, const char *name, size_t
     case REC_DURABLE:
         return 0; /* version 1 wrote one after every write; nothing reads it now */
     case REC_SEGHDR:
-        return rv_err(rv, STORAGE_ECORRUPT, "wal: %s offset %zu: segment header inside", name, off);
+        return st_rv_err(rv, STORAGE_ECORRUPT, "wal: %s offset %zu: segment header inside", name,
+                         off);
     default:
         return rv_entry(rv, r, name, off);
     }
@@ -129,7 +130,7 @@ static uint64_t rv_synced_claim(const uint8_t *buf, size_t len)
         struct rec r;
         size_t sz;
         if (len >= at[i] + REC_HDR_BYTES &&
-            rec_decode(buf + at[i], REC_HDR_BYTES, &r, &sz) == REC_OK && r.type == REC_DURABLE &&
+            st_rec_decode(buf + at[i], REC_HDR_BYTES, &r, &sz) == REC_OK && r.type == REC_DURABLE &&
             r.index > best)
             best = r.index;
     }
@@ -147,23 +148,23 @@ static int rv_bad_record(struct rv *rv, const uint8_t *buf, size_t len, size_t o
                        : s == REC_BAD ? "bad record (CRC or header)"
                                       : "end of records";
     if (off < synced)
-        return rv_err(rv, STORAGE_ECORRUPT,
-                      "wal: %s offset %zu: %s below the %llu bytes its sync slot says were "
-                      "durable",
-                      name, off, what, (unsigned long long)synced);
+        return st_rv_err(rv, STORAGE_ECORRUPT,
+                         "wal: %s offset %zu: %s below the %llu bytes its sync slot says were "
+                         "durable",
+                         name, off, what, (unsigned long long)synced);
     if (s == REC_OK || all_zero(buf + off, len - off))
         return 0; /* preallocated space: the clean end of this segment */
     if (!last)
-        return rv_err(rv, STORAGE_ECORRUPT, "wal: %s offset %zu: %s in a completed segment", name,
-                      off, what);
+        return st_rv_err(rv, STORAGE_ECORRUPT, "wal: %s offset %zu: %s in a completed segment",
+                         name, off, what);
     /* Version 2 records start after the reserved header area: a tear inside it
      * means the segment never held a record that was synced. */
     size_t cut = rv->seg_version >= 2 && off < WAL_DATA_START ? 0 : off;
     rv->torn = true;
     rv->torn_at = cut;
     rv->torn_bytes = len - cut;
-    rv_note(rv, "%s: torn tail at offset %zu (%zu bytes; open truncates them)", name, cut,
-            len - cut);
+    st_rv_note(rv, "%s: torn tail at offset %zu (%zu bytes; open truncates them)", name, cut,
+               len - cut);
     return 0;
 }
 
@@ -172,7 +173,7 @@ static int rv_segment(struct rv *rv, size_t k, const uint8_t *buf, size_t len)
     char name[64];
     uint64_t seq = rv->seqs[k];
     bool last = k + 1 == rv->n_seqs;
-    seg_name(seq, name, sizeof name);
+    st_seg_name(seq, name, sizeof name);
     struct seg_info info = {.seq = seq};
     size_t off = 0, records = 0;
     raft_index first = 0;
@@ -182,7 +183,7 @@ static int rv_segment(struct rv *rv, size_t k, const uint8_t *buf, size_t len)
     while (off < len) {
         struct rec r;
         size_t sz;
-        enum rec_status s = rec_decode(buf + off, len - off, &r, &sz);
+        enum rec_status s = st_rec_decode(buf + off, len - off, &r, &sz);
         if (s != REC_OK) {
             /* A damaged segment header hides the version: the slots still speak (a
              * version 1 segment has records there, which a CRC rarely passes, and
@@ -200,9 +201,9 @@ static int rv_segment(struct rv *rv, size_t k, const uint8_t *buf, size_t len)
             return rc;
         if (records == 0 && rv->seg_version >= 2)
             synced = rv_synced_claim(buf, len);
-        if ((rec_is_entry(r.type) || r.type == REC_MARK) && r.index > info.max_index)
+        if ((st_rec_is_entry(r.type) || r.type == REC_MARK) && r.index > info.max_index)
             info.max_index = r.index;
-        if (rec_is_entry(r.type) && !first)
+        if (st_rec_is_entry(r.type) && !first)
             first = r.index;
         records++;
         off += sz;
@@ -213,12 +214,12 @@ static int rv_segment(struct rv *rv, size_t k, const uint8_t *buf, size_t len)
         /* The header without its hard state: the header block never reached the
          * disk whole, so no record of this segment was ever synced. */
         if (!last || synced)
-            return rv_err(rv, STORAGE_ECORRUPT, "wal: %s: header area incomplete (%zu bytes)", name,
-                          len);
+            return st_rv_err(rv, STORAGE_ECORRUPT, "wal: %s: header area incomplete (%zu bytes)",
+                             name, len);
         rv->torn = true;
         rv->torn_at = 0;
         rv->torn_bytes = len;
-        rv_note(rv, "%s: header area incomplete; open removes the segment", name);
+        st_rv_note(rv, "%s: header area incomplete; open removes the segment", name);
     }
     size_t end = off < len ? off : len;
     if (!stopped && end < synced) { /* the file ends before bytes that were synced */
@@ -228,7 +229,7 @@ static int rv_segment(struct rv *rv, size_t k, const uint8_t *buf, size_t len)
     }
     info.version = rv->seg_version;
     if (records == 0 && !rv->torn && !last)
-        return rv_err(rv, STORAGE_ECORRUPT, "wal: %s: empty segment before the last", name);
+        return st_rv_err(rv, STORAGE_ECORRUPT, "wal: %s: empty segment before the last", name);
     if (records == 0 && !rv->torn) { /* created, header never written */
         rv->torn = true;
         rv->torn_at = 0;
@@ -236,13 +237,13 @@ static int rv_segment(struct rv *rv, size_t k, const uint8_t *buf, size_t len)
     }
     rv->prev_end = rv->tail_end;
     rv->tail_end = last && rv->torn ? rv->torn_at : off;
-    rv_note(rv, "%s: %zu bytes, %zu records, entries %llu..%llu", name, len, records,
-            (unsigned long long)first, (unsigned long long)(first ? rv->last : 0));
+    st_rv_note(rv, "%s: %zu bytes, %zu records, entries %llu..%llu", name, len, records,
+               (unsigned long long)first, (unsigned long long)(first ? rv->last : 0));
     if (rv->n_segs == rv->cap_segs) {
         size_t cap = rv->cap_segs ? 2 * rv->cap_segs : 16;
         struct seg_info *sg = realloc(rv->segs, cap * sizeof *sg);
         if (!sg)
-            return rv_err(rv, STORAGE_ENOMEM, "wal: out of memory");
+            return st_rv_err(rv, STORAGE_ENOMEM, "wal: out of memory");
         rv->segs = sg;
         rv->cap_segs = cap;
     }
@@ -250,24 +251,24 @@ static int rv_segment(struct rv *rv, size_t k, const uint8_t *buf, size_t len)
     return 0;
 }
 
-int rv_segments(struct rv *rv)
+int st_rv_segments(struct rv *rv)
 {
     struct storage_boot *b = rv->boot;
     for (size_t k = 0; k < rv->n_seqs; k++) {
         char name[64], path[STORAGE_PATH_MAX];
-        seg_name(rv->seqs[k], name, sizeof name);
+        st_seg_name(rv->seqs[k], name, sizeof name);
         if (k > 0 && rv->seqs[k] != rv->seqs[k - 1] + 1)
-            return rv_err(rv, STORAGE_ECORRUPT, "wal: segment %016llx.seg missing (before %s)",
-                          (unsigned long long)(rv->seqs[k - 1] + 1), name);
+            return st_rv_err(rv, STORAGE_ECORRUPT, "wal: segment %016llx.seg missing (before %s)",
+                             (unsigned long long)(rv->seqs[k - 1] + 1), name);
         st_path(rv->dir, name, path, sizeof path);
         uint8_t *buf;
         size_t len;
         if (storage_read_file(rv->sys, path, &buf, &len) < 0)
-            return rv_err(rv, STORAGE_EIO, "wal: read %s: %s", name, strerror(errno));
+            return st_rv_err(rv, STORAGE_EIO, "wal: read %s: %s", name, strerror(errno));
         void **bufs = realloc(b->bufs_, (b->n_bufs_ + 1) * sizeof *bufs);
         if (!bufs) {
             free(buf);
-            return rv_err(rv, STORAGE_ENOMEM, "wal: out of memory");
+            return st_rv_err(rv, STORAGE_ENOMEM, "wal: out of memory");
         }
         b->bufs_ = bufs;
         b->bufs_[b->n_bufs_++] = buf;
@@ -280,15 +281,15 @@ int rv_segments(struct rv *rv)
 
 /* Figure 13 step 7 at recovery: a log whose entry at the snapshot index has another
  * term conflicts with the snapshot; only an interrupted install leaves that. */
-void rv_settle(struct rv *rv)
+void st_rv_settle(struct rv *rv)
 {
     struct storage_boot *b = rv->boot;
     raft_index snap = b->snap.index;
     if (snap && rv->term_at_snap && rv->term_at_snap != b->snap.term) {
-        rv_note(rv,
-                "log entries after snapshot %llu conflict with it (interrupted install); "
-                "open drops them",
-                (unsigned long long)snap);
+        st_rv_note(rv,
+                   "log entries after snapshot %llu conflict with it (interrupted install); "
+                   "open drops them",
+                   (unsigned long long)snap);
         b->n_entries = 0;
         rv->last = snap;
         rv->last_term = b->snap.term;
@@ -296,20 +297,20 @@ void rv_settle(struct rv *rv)
     }
     rv->last_index = rv->last > snap ? rv->last : snap;
     rv->last_term_all = rv->last > snap ? rv->last_term : b->snap.term;
-    rv_note(rv, "hard state: term %llu vote %u commit %llu", (unsigned long long)b->hs.term,
-            b->hs.vote, (unsigned long long)b->hs.commit);
-    rv_note(rv, "log: snapshot %llu, %zu entries after it, last index %llu",
-            (unsigned long long)snap, b->n_entries, (unsigned long long)rv->last_index);
+    st_rv_note(rv, "hard state: term %llu vote %u commit %llu", (unsigned long long)b->hs.term,
+               b->hs.vote, (unsigned long long)b->hs.commit);
+    st_rv_note(rv, "log: snapshot %llu, %zu entries after it, last index %llu",
+               (unsigned long long)snap, b->n_entries, (unsigned long long)rv->last_index);
 }
 
 static int rv_fail_st(struct rv *rv, int rc)
 {
-    return rv_err(rv, rc, "%s", rv->st->err);
+    return st_rv_err(rv, rc, "%s", rv->st->err);
 }
 
 /* Truncates a torn tail (or removes a segment torn in its header), then opens the
  * last segment for appending, or creates the first one. */
-int rv_open_tail(struct rv *rv)
+int st_rv_open_tail(struct rv *rv)
 {
     struct storage *st = rv->st;
     const struct storage_sys *sys = rv->sys;
@@ -320,29 +321,29 @@ int rv_open_tail(struct rv *rv)
     uint64_t next_seq = rv->n_seqs ? rv->seqs[rv->n_seqs - 1] : 1;
     char name[64], path[STORAGE_PATH_MAX];
     if (rv->torn && rv->torn_at == 0) {
-        seg_name(next_seq, name, sizeof name);
+        st_seg_name(next_seq, name, sizeof name);
         st_path(rv->dir, name, path, sizeof path);
         if (sys->unlink(path) < 0 || storage_fsync_dir(sys, rv->dir) < 0)
-            return rv_err(rv, STORAGE_EIO, "wal: remove torn %s: %s", name, strerror(errno));
+            return st_rv_err(rv, STORAGE_EIO, "wal: remove torn %s: %s", name, strerror(errno));
         st_log(rv->opt, "wal: %s: torn before its header was complete; removed", name);
         st->n_segs--;
     }
     if (st->n_segs == 0) {
-        int rc = wal_create_segment(st, next_seq);
+        int rc = st_wal_create_segment(st, next_seq);
         return rc ? rv_fail_st(rv, rc) : 0;
     }
-    seg_name(st->segs[st->n_segs - 1].seq, name, sizeof name);
+    st_seg_name(st->segs[st->n_segs - 1].seq, name, sizeof name);
     st_path(rv->dir, name, path, sizeof path);
     st->fd = sys->open(path, O_WRONLY, 0);
     if (st->fd < 0)
-        return rv_err(rv, STORAGE_EIO, "wal: open %s: %s", name, strerror(errno));
+        return st_rv_err(rv, STORAGE_EIO, "wal: open %s: %s", name, strerror(errno));
     /* Append after the last record, over any preallocated zeros. */
     st->size = st->synced_size = rv->torn && rv->torn_at == 0 ? rv->prev_end : rv->tail_end;
     if (rv->torn && rv->torn_at > 0) {
         /* Truncate durably before anything is appended after the cut. */
         if (sys->ftruncate(st->fd, (off_t)rv->torn_at) < 0 || sys->fdatasync(st->fd) < 0)
-            return rv_err(rv, STORAGE_EIO, "wal: truncate %s at %llu: %s", name,
-                          (unsigned long long)rv->torn_at, strerror(errno));
+            return st_rv_err(rv, STORAGE_EIO, "wal: truncate %s at %llu: %s", name,
+                             (unsigned long long)rv->torn_at, strerror(errno));
         st_log(rv->opt, "wal: %s: torn tail at offset %llu (%llu bytes) truncated", name,
                (unsigned long long)rv->torn_at, (unsigned long long)rv->torn_bytes);
         st->size = st->synced_size = rv->torn_at;
@@ -352,7 +353,7 @@ int rv_open_tail(struct rv *rv)
          * above). New records go to a segment of the current format. */
         st_log(rv->opt, "wal: %s: format version %u; continuing in a new segment", name,
                st->segs[st->n_segs - 1].version);
-        int rc = wal_create_segment(st, st->segs[st->n_segs - 1].seq + 1);
+        int rc = st_wal_create_segment(st, st->segs[st->n_segs - 1].seq + 1);
         if (rc)
             return rv_fail_st(rv, rc);
     }

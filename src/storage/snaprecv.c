@@ -70,7 +70,7 @@ static int recv_validate(struct storage *st, struct storage_snapshot *snap)
     char path[STORAGE_PATH_MAX];
     st_path(st->dir, RECV_TMP, path, sizeof path);
     const char *why;
-    int rc = snap_load_file(st->sys, path, snap, &why);
+    int rc = st_snap_load_file(st->sys, path, snap, &why);
     if (rc == STORAGE_EIO)
         return st_fail(st, rc, "snapshot: read back %s: %s", RECV_TMP, why);
     if (rc == 0 && (snap->index != st->recv_index || snap->term != st->recv_term)) {
@@ -102,7 +102,7 @@ int storage_snapshot_recv_finish(struct storage *st, enum storage_install mode,
     st->recv_fd = -1;
     char tmp[STORAGE_PATH_MAX], name[64], path[STORAGE_PATH_MAX];
     st_path(st->dir, RECV_TMP, tmp, sizeof tmp);
-    snap_name(snap.index, snap.term, "", name, sizeof name);
+    st_snap_name(snap.index, snap.term, "", name, sizeof name);
     st_path(st->dir, name, path, sizeof path);
     if (st->sys->rename(tmp, path) < 0)
         rc = st_fail(st, STORAGE_EIO, "snapshot: rename to %s: %s", name, strerror(errno));
@@ -114,7 +114,7 @@ int storage_snapshot_recv_finish(struct storage *st, enum storage_install mode,
      * which may already run past the snapshot with entries that replace a stale
      * suffix of ours in this same iteration: those are still only buffered or not
      * even appended, while the WAL's entry at the index is the stale one. */
-    raft_term have = terms_at(st, snap.index);
+    raft_term have = st_terms_at(st, snap.index);
     bool known = st->n_runs && snap.index >= st->runs[0].first; /* not below our snapshot */
     bool conflict = st->last_index < snap.index || (known && have != snap.term);
     if (rc == 0 && mode == STORAGE_KEEP_AFTER && conflict && st->last_index >= snap.index)
@@ -123,16 +123,16 @@ int storage_snapshot_recv_finish(struct storage *st, enum storage_install mode,
                (unsigned long long)snap.index, (unsigned long long)have,
                (unsigned long long)snap.term);
     if (rc == 0 && (mode == STORAGE_DROP_ALL || conflict)) {
-        rc = wal_mark(st, snap.index, snap.term, REC_FLAG_DROP_ALL);
+        rc = st_wal_mark(st, snap.index, snap.term, REC_FLAG_DROP_ALL);
         if (rc == 0) {
             st->last_index = st->written_index = st->synced_index = snap.index;
             st->last_term = snap.term;
-            if (terms_reset(st, snap.index, snap.term))
+            if (st_terms_reset(st, snap.index, snap.term))
                 rc = st_fail(st, STORAGE_ENOMEM, "snapshot: term index: out of memory");
         }
     }
     if (rc == 0)
-        rc = snap_adopt(st, snap.index, snap.term, &snap.conf, snap.size, snap.index + 1);
+        rc = st_snap_adopt(st, snap.index, snap.term, &snap.conf, snap.size, snap.index + 1);
     if (rc == 0 && out)
         *out = snap;
     else

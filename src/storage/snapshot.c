@@ -29,10 +29,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "storage/crc32c.h"
+#include "util/crc32c.h"
 #include "storage/internal.h"
 
-size_t snap_conf_encode(const struct raft_conf *c, uint8_t *buf, size_t cap)
+size_t st_snap_conf_encode(const struct raft_conf *c, uint8_t *buf, size_t cap)
 {
     size_t need = 4;
     for (uint32_t i = 0; i < c->n && i < RAFT_MAX_MEMBERS; i++)
@@ -41,11 +41,11 @@ size_t snap_conf_encode(const struct raft_conf *c, uint8_t *buf, size_t cap)
         return need;
     uint8_t *p = buf;
     uint32_t n = c->n < RAFT_MAX_MEMBERS ? c->n : RAFT_MAX_MEMBERS;
-    rec_put32(p, n);
+    st_rec_put32(p, n);
     p += 4;
     for (uint32_t i = 0; i < n; i++) {
         size_t alen = strnlen(c->m[i].addr, RAFT_ADDR_MAX - 1);
-        rec_put32(p, c->m[i].id);
+        st_rec_put32(p, c->m[i].id);
         p[4] = c->m[i].voter ? 1 : 0;
         p[5] = (uint8_t)alen;
         p[6] = (uint8_t)(alen >> 8);
@@ -55,12 +55,12 @@ size_t snap_conf_encode(const struct raft_conf *c, uint8_t *buf, size_t cap)
     return need;
 }
 
-int snap_conf_decode(struct raft_conf *c, const uint8_t *buf, size_t len)
+int st_snap_conf_decode(struct raft_conf *c, const uint8_t *buf, size_t len)
 {
     memset(c, 0, sizeof *c);
     if (len < 4)
         return -1;
-    uint32_t n = rec_get32(buf);
+    uint32_t n = st_rec_get32(buf);
     if (n > RAFT_MAX_MEMBERS)
         return -1;
     size_t off = 4;
@@ -70,7 +70,7 @@ int snap_conf_decode(struct raft_conf *c, const uint8_t *buf, size_t len)
         size_t alen = buf[off + 5] | (size_t)buf[off + 6] << 8;
         if (alen > RAFT_ADDR_MAX - 1 || len - off - 7 < alen)
             return -1;
-        c->m[i].id = rec_get32(buf + off);
+        c->m[i].id = st_rec_get32(buf + off);
         c->m[i].voter = buf[off + 4] != 0;
         memcpy(c->m[i].addr, buf + off + 7, alen);
         off += 7 + alen;
@@ -79,28 +79,28 @@ int snap_conf_decode(struct raft_conf *c, const uint8_t *buf, size_t len)
     return off == len ? 0 : -1;
 }
 
-const char *snap_parse(const uint8_t *img, size_t len, struct storage_snapshot *meta,
-                       uint64_t *data_off)
+const char *st_snap_parse(const uint8_t *img, size_t len, struct storage_snapshot *meta,
+                          uint64_t *data_off)
 {
     if (len < SNAP_HDR_BYTES + 4)
         return "shorter than a header";
     if (memcmp(img, SNAP_MAGIC, 8) != 0)
         return "bad magic";
-    if (rec_get32(img + len - 4) != crc32c(0, img, len - 4))
+    if (st_rec_get32(img + len - 4) != crc32c(0, img, len - 4))
         return "CRC mismatch";
-    if (rec_get32(img + 8) != SNAP_FORMAT_VERSION)
+    if (st_rec_get32(img + 8) != SNAP_FORMAT_VERSION)
         return "unsupported format version";
-    uint64_t conf_len = rec_get32(img + 12), data_len = rec_get64(img + 32);
+    uint64_t conf_len = st_rec_get32(img + 12), data_len = st_rec_get64(img + 32);
     if (conf_len > len || data_len > len || SNAP_HDR_BYTES + conf_len + data_len + 4 != len)
         return "sizes do not add up";
     memset(meta, 0, sizeof *meta);
-    meta->index = rec_get64(img + 16);
-    meta->term = rec_get64(img + 24);
+    meta->index = st_rec_get64(img + 16);
+    meta->term = st_rec_get64(img + 24);
     meta->size = len;
     meta->len = data_len;
     if (meta->index == 0)
         return "index 0";
-    if (snap_conf_decode(&meta->conf, img + SNAP_HDR_BYTES, conf_len) != 0)
+    if (st_snap_conf_decode(&meta->conf, img + SNAP_HDR_BYTES, conf_len) != 0)
         return "bad configuration";
     *data_off = SNAP_HDR_BYTES + conf_len;
     return NULL;
@@ -110,17 +110,17 @@ const char *snap_parse(const uint8_t *img, size_t len, struct storage_snapshot *
 static int snap_header(const struct raft_conf *conf, raft_index index, raft_term term, uint64_t len,
                        uint8_t **out, size_t *out_len)
 {
-    size_t clen = snap_conf_encode(conf, NULL, 0);
+    size_t clen = st_snap_conf_encode(conf, NULL, 0);
     uint8_t *h = malloc(SNAP_HDR_BYTES + clen);
     if (!h)
         return -1;
     memcpy(h, SNAP_MAGIC, 8);
-    rec_put32(h + 8, SNAP_FORMAT_VERSION);
-    rec_put32(h + 12, (uint32_t)clen);
-    rec_put64(h + 16, index);
-    rec_put64(h + 24, term);
-    rec_put64(h + 32, len);
-    snap_conf_encode(conf, h + SNAP_HDR_BYTES, clen);
+    st_rec_put32(h + 8, SNAP_FORMAT_VERSION);
+    st_rec_put32(h + 12, (uint32_t)clen);
+    st_rec_put64(h + 16, index);
+    st_rec_put64(h + 24, term);
+    st_rec_put64(h + 32, len);
+    st_snap_conf_encode(conf, h + SNAP_HDR_BYTES, clen);
     *out = h;
     *out_len = SNAP_HDR_BYTES + clen;
     return 0;
@@ -138,7 +138,7 @@ static int snap_write_file(struct storage *st, const char *name, const uint8_t *
     if (fd < 0)
         return st_fail(st, STORAGE_EIO, "snapshot: create %s.tmp: %s", name, strerror(errno));
     uint8_t trailer[4];
-    rec_put32(trailer, crc32c(crc32c(0, hdr, hdr_len), data, len));
+    st_rec_put32(trailer, crc32c(crc32c(0, hdr, hdr_len), data, len));
     const char *what = "write";
     int rc = storage_pwrite_all(st->sys, fd, hdr, hdr_len, 0);
     if (rc == 0)
@@ -159,7 +159,7 @@ static int snap_write_file(struct storage *st, const char *name, const uint8_t *
     return 0;
 }
 
-int snap_open_current(struct storage *st)
+int st_snap_open_current(struct storage *st)
 {
     if (st->snap_fd >= 0)
         st->sys->close(st->snap_fd);
@@ -167,7 +167,7 @@ int snap_open_current(struct storage *st)
     if (st->snap.index == 0)
         return 0;
     char name[64], path[STORAGE_PATH_MAX];
-    snap_name(st->snap.index, st->snap.term, "", name, sizeof name);
+    st_snap_name(st->snap.index, st->snap.term, "", name, sizeof name);
     st_path(st->dir, name, path, sizeof path);
     st->snap_fd = st->sys->open(path, O_RDONLY, 0);
     if (st->snap_fd < 0)
@@ -177,7 +177,7 @@ int snap_open_current(struct storage *st)
 
 /* Removes every snapshot file older than the current one. An open snap_fd keeps
  * the current file readable for a transfer in progress even after it is replaced. */
-int snap_remove_older(struct storage *st)
+int st_snap_remove_older(struct storage *st)
 {
     DIR *d = opendir(st->dir);
     if (!d)
@@ -207,20 +207,20 @@ int snap_remove_older(struct storage *st)
 }
 
 /* The new snapshot is durable: adopt it, drop older files and covered segments. */
-int snap_adopt(struct storage *st, raft_index index, raft_term term, const struct raft_conf *conf,
-               uint64_t size, raft_index keep_from)
+int st_snap_adopt(struct storage *st, raft_index index, raft_term term,
+                  const struct raft_conf *conf, uint64_t size, raft_index keep_from)
 {
     st->snap.index = index;
     st->snap.term = term;
     st->snap.size = size;
     st->snap.conf = *conf;
     st->bytes_since_snap = 0;
-    terms_compact(st, index);
-    int rc = snap_open_current(st);
+    st_terms_compact(st, index);
+    int rc = st_snap_open_current(st);
     if (rc == 0)
-        rc = snap_remove_older(st);
+        rc = st_snap_remove_older(st);
     if (rc == 0)
-        rc = wal_compact(st, keep_from);
+        rc = st_wal_compact(st, keep_from);
     return rc;
 }
 
@@ -239,7 +239,7 @@ int storage_snapshot_save(struct storage *st, raft_index index, raft_term term,
     if (snap_header(conf, index, term, len, &hdr, &hdr_len) < 0)
         return st_error(st, STORAGE_ENOMEM, "snapshot: out of memory");
     char name[64];
-    snap_name(index, term, "", name, sizeof name);
+    st_snap_name(index, term, "", name, sizeof name);
     rc = snap_write_file(st, name, hdr, hdr_len, data, len);
     free(hdr);
     if (rc)
@@ -247,13 +247,14 @@ int storage_snapshot_save(struct storage *st, raft_index index, raft_term term,
     if (st->last_index < index) { /* the snapshot is ahead of the log: it is the log */
         st->last_index = index;
         st->last_term = term;
-        if (terms_reset(st, index, term))
+        if (st_terms_reset(st, index, term))
             return st_fail(st, STORAGE_ENOMEM, "snapshot: term index: out of memory");
     }
     uint64_t size = hdr_len + len + 4;
     if (size_out)
         *size_out = size;
-    return snap_adopt(st, index, term, conf, size, keep_from < index + 1 ? keep_from : index + 1);
+    return st_snap_adopt(st, index, term, conf, size,
+                         keep_from < index + 1 ? keep_from : index + 1);
 }
 
 int storage_snapshot_read(struct storage *st, raft_index index, uint64_t offset, void *buf,
@@ -276,8 +277,8 @@ int storage_snapshot_read(struct storage *st, raft_index index, uint64_t offset,
     return 0;
 }
 
-int snap_load_file(const struct storage_sys *sys, const char *path, struct storage_snapshot *out,
-                   const char **why)
+int st_snap_load_file(const struct storage_sys *sys, const char *path, struct storage_snapshot *out,
+                      const char **why)
 {
     uint8_t *img;
     size_t len;
@@ -286,7 +287,7 @@ int snap_load_file(const struct storage_sys *sys, const char *path, struct stora
         return STORAGE_EIO;
     }
     uint64_t off;
-    *why = snap_parse(img, len, out, &off);
+    *why = st_snap_parse(img, len, out, &off);
     if (*why) {
         free(img);
         return STORAGE_ECORRUPT;
@@ -302,10 +303,10 @@ int storage_snapshot_load(struct storage *st, struct storage_snapshot *out)
     if (st->snap.index == 0)
         return st_error(st, STORAGE_ENOTFOUND, "snapshot: none");
     char name[64], path[STORAGE_PATH_MAX];
-    snap_name(st->snap.index, st->snap.term, "", name, sizeof name);
+    st_snap_name(st->snap.index, st->snap.term, "", name, sizeof name);
     st_path(st->dir, name, path, sizeof path);
     const char *why;
-    int rc = snap_load_file(st->sys, path, out, &why);
+    int rc = st_snap_load_file(st->sys, path, out, &why);
     if (rc)
         return st_error(st, rc, "snapshot: load %s: %s", name, why);
     return 0;

@@ -86,12 +86,12 @@ void st_path(const char *dir, const char *name, char *out, size_t cap)
     snprintf(out, cap, "%s/%s", dir, name);
 }
 
-void seg_name(uint64_t seq, char *out, size_t cap)
+void st_seg_name(uint64_t seq, char *out, size_t cap)
 {
     snprintf(out, cap, "%016llx.seg", (unsigned long long)seq);
 }
 
-void snap_name(raft_index index, raft_term term, const char *suffix, char *out, size_t cap)
+void st_snap_name(raft_index index, raft_term term, const char *suffix, char *out, size_t cap)
 {
     snprintf(out, cap, "%016llx-%016llx.snap%s", (unsigned long long)index,
              (unsigned long long)term, suffix);
@@ -136,7 +136,7 @@ int storage_open(struct storage **out, const char *dir, const struct storage_opt
     st->fd = st->snap_fd = st->recv_fd = -1;
     memset(boot, 0, sizeof *boot);
     struct recover_report rep = {0};
-    int rc = recover_dir(st, dir, &st->opt, boot, &rep, err, err_len);
+    int rc = st_recover_dir(st, dir, &st->opt, boot, &rep, err, err_len);
     if (rc) {
         storage_boot_free(boot);
         storage_close(st);
@@ -151,7 +151,7 @@ void storage_close(struct storage *st)
     if (!st)
         return;
     /* Unsynced buffered records are dropped: nothing was promised about them. */
-    syncer_stop(st);
+    st_syncer_stop(st);
     if (st->fd >= 0)
         st->sys->close(st->fd);
     if (st->snap_fd >= 0)

@@ -141,7 +141,7 @@ static int syncer_collect(struct storage *st, bool wait)
     pthread_mutex_unlock(&sy->mu);
     if (err) {
         char name[64];
-        seg_name(st->segs[st->n_segs - 1].seq, name, sizeof name);
+        st_seg_name(st->segs[st->n_segs - 1].seq, name, sizeof name);
         return st_fail(st, STORAGE_EIO, "wal: fdatasync %s: %s", name, strerror(err));
     }
     if (fresh && fd == st->fd) {
@@ -151,7 +151,7 @@ static int syncer_collect(struct storage *st, bool wait)
             st->synced_index = index;
         if (size > st->synced_size) {
             st->synced_size = size;
-            return wal_note_synced(st);
+            return st_wal_note_synced(st);
         }
     }
     return 0;
@@ -162,12 +162,12 @@ int storage_sync_complete(struct storage *st)
     return st->syncer ? syncer_collect(st, false) : 0;
 }
 
-int syncer_drain(struct storage *st)
+int st_syncer_drain(struct storage *st)
 {
     return st->syncer ? syncer_collect(st, true) : 0;
 }
 
-void syncer_stop(struct storage *st)
+void st_syncer_stop(struct storage *st)
 {
     struct syncer *sy = st->syncer;
     if (!sy)

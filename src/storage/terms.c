@@ -29,7 +29,7 @@ static int terms_push(struct storage *st, raft_index first, raft_term term)
     return 0;
 }
 
-int terms_append(struct storage *st, raft_index index, raft_term term)
+int st_terms_append(struct storage *st, raft_index index, raft_term term)
 {
     while (st->n_runs && st->runs[st->n_runs - 1].first >= index)
         st->n_runs--; /* a suffix truncation */
@@ -38,13 +38,13 @@ int terms_append(struct storage *st, raft_index index, raft_term term)
     return terms_push(st, index, term);
 }
 
-int terms_reset(struct storage *st, raft_index index, raft_term term)
+int st_terms_reset(struct storage *st, raft_index index, raft_term term)
 {
     st->n_runs = 0;
     return index ? terms_push(st, index, term) : 0;
 }
 
-raft_term terms_at(const struct storage *st, raft_index index)
+raft_term st_terms_at(const struct storage *st, raft_index index)
 {
     if (index > st->last_index)
         return 0;
@@ -54,7 +54,7 @@ raft_term terms_at(const struct storage *st, raft_index index)
     return 0; /* before what is known */
 }
 
-void terms_compact(struct storage *st, raft_index before)
+void st_terms_compact(struct storage *st, raft_index before)
 {
     size_t drop = 0;
     while (drop + 1 < st->n_runs && st->runs[drop + 1].first <= before)

@@ -53,23 +53,23 @@ static int wal_reserve(struct storage *st, size_t more)
     return 0;
 }
 
-int wal_buffer(struct storage *st, const struct rec *r)
+int st_wal_buffer(struct storage *st, const struct rec *r)
 {
     int rc = wal_reserve(st, REC_HDR_BYTES + (size_t)r->len);
     if (rc)
         return rc;
-    st->buf_len += rec_encode(st->buf + st->buf_len, r);
-    if ((rec_is_entry(r->type) || r->type == REC_MARK) && r->index > st->buf_max_index)
+    st->buf_len += st_rec_encode(st->buf + st->buf_len, r);
+    if ((st_rec_is_entry(r->type) || r->type == REC_MARK) && r->index > st->buf_max_index)
         st->buf_max_index = r->index;
     return 0;
 }
 
 /* Creates segment seq with its header and hard-state records and makes it the
  * active one. Its data becomes durable with the next fdatasync; its name now. */
-int wal_create_segment(struct storage *st, uint64_t seq)
+int st_wal_create_segment(struct storage *st, uint64_t seq)
 {
     char name[64], path[STORAGE_PATH_MAX];
-    seg_name(seq, name, sizeof name);
+    st_seg_name(seq, name, sizeof name);
     st_path(st->dir, name, path, sizeof path);
     int fd = st->sys->open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
     if (fd < 0)
@@ -80,11 +80,11 @@ int wal_create_segment(struct storage *st, uint64_t seq)
                     .index = seq,
                     .len = 8,
                     .data = (const uint8_t *)REC_SEG_MAGIC};
-    size_t n = rec_encode(head, &h);
+    size_t n = st_rec_encode(head, &h);
     _Static_assert(2 * REC_HDR_BYTES + 8 <= WAL_SLOT_A, "header fits before the slots");
     const struct raft_hard_state *w = &st->hs_written;
     struct rec hs = {.type = REC_HARDSTATE, .aux = w->vote, .term = w->term, .index = w->commit};
-    rec_encode(head + n, &hs);
+    st_rec_encode(head + n, &hs);
     n = sizeof head;
     if (storage_pwrite_all(st->sys, fd, head, n, 0) < 0) {
         int e = errno;
@@ -112,7 +112,7 @@ int wal_create_segment(struct storage *st, uint64_t seq)
         st->cap_segs = cap;
     }
     if (st->fd >= 0) {
-        int drc = syncer_drain(st); /* the sync thread may still use the old fd */
+        int drc = st_syncer_drain(st); /* the sync thread may still use the old fd */
         st->sys->close(st->fd);
         if (drc) {
             st->fd = -1;
@@ -135,23 +135,23 @@ static int wal_sync_active(struct storage *st)
         return 0;
     if (st->sys->fdatasync(st->fd) < 0) {
         char name[64];
-        seg_name(st->segs[st->n_segs - 1].seq, name, sizeof name);
+        st_seg_name(st->segs[st->n_segs - 1].seq, name, sizeof name);
         /* Never retried: the kernel may have dropped the pages it failed to write. */
         return st_fail(st, STORAGE_EIO, "wal: fdatasync %s: %s", name, strerror(errno));
     }
     st->synced_size = st->size;
-    return wal_note_synced(st);
+    return st_wal_note_synced(st);
 }
 
-int wal_note_synced(struct storage *st)
+int st_wal_note_synced(struct storage *st)
 {
     uint8_t slot[REC_HDR_BYTES];
     struct rec claim = {.type = REC_DURABLE, .index = st->synced_size};
-    rec_encode(slot, &claim);
+    st_rec_encode(slot, &claim);
     uint64_t off = st->slot_next ? WAL_SLOT_B : WAL_SLOT_A;
     if (storage_pwrite_all(st->sys, st->fd, slot, sizeof slot, off) < 0) {
         char name[64];
-        seg_name(st->segs[st->n_segs - 1].seq, name, sizeof name);
+        st_seg_name(st->segs[st->n_segs - 1].seq, name, sizeof name);
         return st_fail(st, STORAGE_EIO, "wal: write sync slot of %s: %s", name, strerror(errno));
     }
     st->slot_next ^= 1;
@@ -163,7 +163,7 @@ static int wal_roll(struct storage *st)
     int rc = wal_sync_active(st); /* old segment durable before the new one gets data */
     if (rc)
         return rc;
-    return wal_create_segment(st, st->segs[st->n_segs - 1].seq + 1);
+    return st_wal_create_segment(st, st->segs[st->n_segs - 1].seq + 1);
 }
 
 int storage_write(struct storage *st)
@@ -174,7 +174,7 @@ int storage_write(struct storage *st)
     if (st->hs_pending) { /* after the entries: see the top of this file */
         struct rec h = {
             .type = REC_HARDSTATE, .aux = st->hs.vote, .term = st->hs.term, .index = st->hs.commit};
-        rc = wal_buffer(st, &h);
+        rc = st_wal_buffer(st, &h);
         if (rc)
             return rc;
     }
@@ -185,7 +185,7 @@ int storage_write(struct storage *st)
     }
     if (storage_pwrite_all(st->sys, st->fd, st->buf, st->buf_len, st->size) < 0) {
         char name[64];
-        seg_name(st->segs[st->n_segs - 1].seq, name, sizeof name);
+        st_seg_name(st->segs[st->n_segs - 1].seq, name, sizeof name);
         return st_fail(st, STORAGE_EIO, "wal: write %s at offset %llu: %s", name,
                        (unsigned long long)st->size, strerror(errno));
     }
@@ -237,16 +237,16 @@ int storage_append(struct storage *st, const struct raft_entry *e, size_t n)
         if (i > 0 && e[i].index != e[i - 1].index + 1)
             return st_error(st, STORAGE_EINVAL, "wal: entries not contiguous at %llu",
                             (unsigned long long)e[i].index);
-        if (!rec_is_entry(e[i].type) || e[i].len > REC_MAX_PAYLOAD)
+        if (!st_rec_is_entry(e[i].type) || e[i].len > REC_MAX_PAYLOAD)
             return st_error(st, STORAGE_EINVAL, "wal: entry %llu: bad type or size",
                             (unsigned long long)e[i].index);
     }
     /* Truncation is rare (a new leader overwrote us): let an in-flight background
      * sync finish first, so its answer cannot vouch for entries replaced since. */
-    if (e[0].index <= st->last_index && (rc = syncer_drain(st)) != 0)
+    if (e[0].index <= st->last_index && (rc = st_syncer_drain(st)) != 0)
         return rc;
     for (size_t i = 0; i < n; i++)
-        if (terms_append(st, e[i].index, e[i].term))
+        if (st_terms_append(st, e[i].index, e[i].term))
             return st_fail(st, STORAGE_ENOMEM, "wal: term index: out of memory");
     for (size_t i = 0; i < n; i++) {
         struct rec r = {.type = e[i].type,
@@ -254,7 +254,7 @@ int storage_append(struct storage *st, const struct raft_entry *e, size_t n)
                         .index = e[i].index,
                         .len = e[i].len,
                         .data = e[i].data};
-        rc = wal_buffer(st, &r);
+        rc = st_wal_buffer(st, &r);
         if (rc)
             return rc;
     }
@@ -269,17 +269,17 @@ int storage_append(struct storage *st, const struct raft_entry *e, size_t n)
 }
 
 /* Writes a REC_MARK and syncs it (snapshot install; see snapshot.c). */
-int wal_mark(struct storage *st, raft_index index, raft_term term, uint8_t flags)
+int st_wal_mark(struct storage *st, raft_index index, raft_term term, uint8_t flags)
 {
     struct rec r = {.type = REC_MARK, .flags = flags, .term = term, .index = index};
-    int rc = wal_buffer(st, &r);
+    int rc = st_wal_buffer(st, &r);
     return rc ? rc : storage_sync(st);
 }
 
 /* Deletes, oldest first, segments that are not active and hold nothing at or after
  * keep_from. Oldest first keeps the remaining segments a contiguous suffix even if
  * we crash halfway. */
-int wal_compact(struct storage *st, raft_index keep_from)
+int st_wal_compact(struct storage *st, raft_index keep_from)
 {
     size_t drop = 0;
     while (drop + 1 < st->n_segs && st->segs[drop].max_index < keep_from)
@@ -293,7 +293,7 @@ int wal_compact(struct storage *st, raft_index keep_from)
         return rc;
     for (size_t i = 0; i < drop; i++) {
         char name[64], path[STORAGE_PATH_MAX];
-        seg_name(st->segs[i].seq, name, sizeof name);
+        st_seg_name(st->segs[i].seq, name, sizeof name);
         st_path(st->dir, name, path, sizeof path);
         if (st->sys->unlink(path) < 0)
             return st_fail(st, STORAGE_EIO, "wal: unlink %s: %s", name, strerror(errno));

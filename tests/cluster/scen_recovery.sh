@@ -22,7 +22,7 @@ s4_restart() {
     # SNAPSHOT_TRAILING entries behind each snapshot for slow followers, so the follower
     # must miss more than that plus a snapshot interval.
     local trailing writes
-    trailing=$(sed -nE 's/^#define SNAPSHOT_TRAILING ([0-9]+).*/\1/p' "$ROOT/src/node/ready.c")
+    trailing=$(sed -nE 's/^#define SNAPSHOT_TRAILING ([0-9]+).*/\1/p' "$ROOT/src/node/boot.c")
     writes=$((${trailing:-5000} + 1200))
     L=$(wait_leader 10) || { fail "no leader"; return; }
     F2=$(((L + 2) % 5))

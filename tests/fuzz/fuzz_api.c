@@ -1,4 +1,4 @@
-/* fuzz_api.c: libFuzzer target for the client request parser (src/http/api.c).
+/* fuzz_api.c: libFuzzer target for the client request parser (src/api/api.c).
  *
  * Input: byte 0 picks the HTTP method (low 3 bits) and the limits (bit 3: tiny
  * limits, so the too_large paths are reachable with short inputs); the rest is the
@@ -15,7 +15,7 @@
 #include <json-c/json.h>
 #include <string.h>
 
-#include "http/api.h"
+#include "api/api.h"
 #include "kv/kv_cmd.h"
 
 static const char *const methods[8] = {"GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "get", ""};

@@ -4,7 +4,7 @@
  * (without the fix nearly every mutation dies at the checksum, which is correct but
  * leaves the length and duplicate checks behind it unfuzzed):
  *   0 / 1  kv_snap_decode (src/kv/kv_snap.c), raw / CRC fixed;
- *   2 / 3  snap_parse, the storage snapshot file header (src/storage/snapshot.c),
+ *   2 / 3  st_snap_parse, the storage snapshot file header (src/storage/snapshot.c),
  *          raw / CRC fixed.
  * Properties: a decoded state machine encodes and decodes again to the same pairs,
  * sessions, applied position and members; a parsed snapshot file's sizes add up to
@@ -15,10 +15,9 @@
 #include <string.h>
 
 #include "kv/kv.h"
-#include "kv/kv_crc32c.h"
 #include "kv/kv_snap.h"
-#include "storage/crc32c.h"
 #include "storage/internal.h"
+#include "util/crc32c.h"
 
 static void check_same_kv(const struct kv *a, const struct kv *b)
 {
@@ -63,7 +62,7 @@ static void fuzz_file(const uint8_t *data, size_t size)
 {
     struct storage_snapshot meta;
     uint64_t off = 0;
-    const char *why = snap_parse(data, size, &meta, &off);
+    const char *why = st_snap_parse(data, size, &meta, &off);
     if (why != NULL)
         return;
     FUZZ_CHECK(meta.size == size && meta.index != 0);
@@ -73,10 +72,10 @@ static void fuzz_file(const uint8_t *data, size_t size)
         FUZZ_CHECK(memchr(meta.conf.m[i].addr, '\0', RAFT_ADDR_MAX) != NULL);
     /* The configuration codec round-trips what it accepted. */
     uint8_t buf[RAFT_MAX_MEMBERS * (7 + RAFT_ADDR_MAX) + 4];
-    size_t n = snap_conf_encode(&meta.conf, buf, sizeof buf);
+    size_t n = st_snap_conf_encode(&meta.conf, buf, sizeof buf);
     FUZZ_CHECK(n <= sizeof buf);
     struct raft_conf back;
-    FUZZ_CHECK(snap_conf_decode(&back, buf, n) == 0);
+    FUZZ_CHECK(st_snap_conf_decode(&back, buf, n) == 0);
     FUZZ_CHECK(back.n == meta.conf.n);
 }
 
@@ -90,7 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(copy != NULL);
     memcpy(copy, data + 1, size);
     if ((mode & 1) && size >= 4) {
-        uint32_t crc = mode == 1 ? kv_crc32c(0, copy, size - 4) : crc32c(0, copy, size - 4);
+        uint32_t crc = crc32c(0, copy, size - 4);
         for (int i = 0; i < 4; i++)
             copy[size - 4 + (size_t)i] = (uint8_t)(crc >> (8 * i));
     }

@@ -23,7 +23,7 @@
 
 #include <string.h>
 
-#include "storage/crc32c.h"
+#include "util/crc32c.h"
 #include "storage/internal.h"
 
 #define MAX_OUT   (1u << 16)
@@ -51,7 +51,7 @@ struct seg_writer {
 static void flush_segment(struct seg_writer *w)
 {
     char name[64];
-    seg_name(w->seq, name, sizeof name);
+    st_seg_name(w->seq, name, sizeof name);
     fuzz_write_file(name, w->buf, w->len, NULL, 0);
     w->len = 0;
     w->seq++;
@@ -60,7 +60,7 @@ static void flush_segment(struct seg_writer *w)
 static void put_rec(struct seg_writer *w, const struct rec *r)
 {
     if (w->len + REC_HDR_BYTES + r->len <= sizeof w->buf)
-        w->len += rec_encode(w->buf + w->len, r);
+        w->len += st_rec_encode(w->buf + w->len, r);
 }
 
 /* A valid segment header, then the hard state every real segment starts with and
@@ -117,7 +117,7 @@ static void put_snapshot(struct fuzz_in *in)
         struct raft_conf c = {.n = 2};
         c.m[0] = (struct raft_member){.id = 0, .voter = true, .addr = "http://127.0.0.1:1"};
         c.m[1] = (struct raft_member){.id = 1, .voter = true, .addr = "http://127.0.0.1:2"};
-        conf_len = snap_conf_encode(&c, img + 40, 1024);
+        conf_len = st_snap_conf_encode(&c, img + 40, 1024);
     } else {
         const uint8_t *p = fuzz_bytes(in, fuzz_u8(in), &conf_len);
         memcpy(img + 40, p, conf_len);
@@ -125,15 +125,15 @@ static void put_snapshot(struct fuzz_in *in)
     const uint8_t *d = fuzz_bytes(in, fuzz_u8(in), &data_len);
     memcpy(img + 40 + conf_len, d, data_len);
     memcpy(img, SNAP_MAGIC, 8);
-    rec_put32(img + 8, SNAP_FORMAT_VERSION);
-    rec_put32(img + 12, (uint32_t)conf_len);
-    rec_put64(img + 16, index);
-    rec_put64(img + 24, term);
-    rec_put64(img + 32, data_len);
+    st_rec_put32(img + 8, SNAP_FORMAT_VERSION);
+    st_rec_put32(img + 12, (uint32_t)conf_len);
+    st_rec_put64(img + 16, index);
+    st_rec_put64(img + 24, term);
+    st_rec_put64(img + 32, data_len);
     size_t len = 40 + conf_len + data_len;
-    rec_put32(img + len, crc32c(0, img, len));
+    st_rec_put32(img + len, crc32c(0, img, len));
     char name[64];
-    snap_name(index, term, "", name, sizeof name);
+    st_snap_name(index, term, "", name, sizeof name);
     fuzz_write_file(name, img, len + 4, NULL, 0);
 }
 

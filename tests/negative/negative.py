@@ -380,7 +380,7 @@ def huge_numbers():
 @case
 def integers_past_uint64_rejected():
     """Regression (a server bug, fixed): json-c saturates out-of-range integers, and get_u64
-    (src/http/api.c) takes the saturated value, so client_id 2^64 or 10^29 silently
+    (src/api/api.c) takes the saturated value, so client_id 2^64 or 10^29 silently
     becomes another client's id (INT64_MAX / UINT64_MAX) instead of a 400."""
     accepted = []
     for num in ["18446744073709551616", "99999999999999999999999999999", "1" * 5000]:
@@ -733,9 +733,9 @@ def raft_append_from_non_member_must_not_write():
 def raft_garbage_snapshot_must_not_kill_node():
     """Regression (a server bug, fixed): a forged InstallSnapshot (any term above ours, done=1,
     64 garbage bytes) makes storage_snapshot_recv_finish return STORAGE_ECORRUPT,
-    which storage.h documents as a rejected transfer, but src/node/ready.c:132 passes
+    which storage.h documents as a rejected transfer, but the Ready loop passed
     it to check() -> node_fatal: the node exits 1. (A snapshot whose CRC holds but
-    whose kv payload does not decode dies the same way at ready.c:38.)"""
+    whose kv payload does not decode dies the same way when loaded.)"""
     t = status()["term"]
     try:
         post_raft(raftmsg(type="snapshot", **{"from": 9}, to=0, term=t + 2,
@@ -751,7 +751,7 @@ def raft_garbage_snapshot_must_not_kill_node():
 def raft_garbage_conf_entry():
     """Regression (a server bug, fixed): a forged APPEND carrying a CONF entry whose bytes are
     not a configuration is accepted and committed; applying it is fatal
-    (src/node/ready.c:208 "undecodable configuration entry"), and since the entry is
+    (the Ready loop's "undecodable configuration entry"), and since the entry is
     in the WAL the node dies again at every restart."""
     s = status()
     try:

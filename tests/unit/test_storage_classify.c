@@ -24,13 +24,13 @@ static size_t find_rec(const uint8_t *img, size_t len, uint8_t type, raft_index 
     while (off < len) {
         struct rec r;
         size_t sz;
-        if (rec_decode(img + off, len - off, &r, &sz) != REC_OK) {
+        if (st_rec_decode(img + off, len - off, &r, &sz) != REC_OK) {
             if (off >= 4096)
                 break;
             off++; /* header padding or slots: look further (test helper only) */
             continue;
         }
-        if (r.type == type && (!rec_is_entry(type) || r.index == index))
+        if (r.type == type && (!st_rec_is_entry(type) || r.index == index))
             found = off;
         off += sz;
     }
@@ -59,7 +59,7 @@ TEST(storage_classify_forged_record_in_torn_value)
     uint8_t value[96];
     memset(value, 'v', sizeof value);
     struct rec forged = {.type = REC_DURABLE, .index = 1ull << 40};
-    rec_encode(value + 17, &forged);
+    st_rec_encode(value + 17, &forged);
     struct raft_entry e[2] = {
         {.term = 1, .index = 6, .type = RAFT_ENTRY_NORMAL, .len = sizeof value, .data = value},
         {.term = 1, .index = 7, .type = RAFT_ENTRY_NORMAL, .len = 3, .data = (uint8_t *)"abc"},
@@ -106,7 +106,7 @@ TEST(storage_classify_damage_in_last_synced_write)
     tsu_seg_path(dir, 1, path, sizeof path);
     CHECK(tsu_read(path, &img, &len) == 0);
     size_t at = find_rec(img, len, REC_HARDSTATE, 0);
-    CHECK(at != (size_t)-1 && rec_get64(img + at + 16) == 3);
+    CHECK(at != (size_t)-1 && st_rec_get64(img + at + 16) == 3);
     img[at + 12] ^= 0x01; /* the vote field */
     CHECK(tsu_write(path, img, len) == 0);
     free(img);
@@ -137,16 +137,16 @@ TEST(storage_classify_reads_and_upgrades_version_1)
     size_t n = 0;
     struct rec h = {
         .type = REC_SEGHDR, .aux = 1, .index = 1, .len = 8, .data = (const uint8_t *)REC_SEG_MAGIC};
-    n += rec_encode(img + n, &h);
+    n += st_rec_encode(img + n, &h);
     struct rec hs = {.type = REC_HARDSTATE, .aux = 2, .term = 4, .index = 3};
-    n += rec_encode(img + n, &hs);
+    n += st_rec_encode(img + n, &hs);
     for (raft_index i = 1; i <= 6; i++) {
         uint8_t buf[TS_MAX_ENTRY];
         struct raft_entry e = tsu_entry(i, 4, 1, buf);
         struct rec r = {.type = e.type, .term = e.term, .index = i, .len = e.len, .data = e.data};
-        n += rec_encode(img + n, &r);
+        n += st_rec_encode(img + n, &r);
         struct rec claim = {.type = REC_DURABLE, .index = n}; /* as version 1 wrote */
-        n += rec_encode(img + n, &claim);
+        n += st_rec_encode(img + n, &claim);
     }
     memset(img + n, 0x77, 20); /* a torn last write */
     n += 20;
@@ -172,7 +172,7 @@ TEST(storage_classify_reads_and_upgrades_version_1)
     free(text);
     tsu_seg_path(dir, 2, path, sizeof path);
     CHECK(tsu_read(path, &text, &len) == 0);
-    CHECK(len > WAL_DATA_START && rec_get32(text + 12) == STORAGE_FORMAT_VERSION);
+    CHECK(len > WAL_DATA_START && st_rec_get32(text + 12) == STORAGE_FORMAT_VERSION);
     free(text);
     CHECK(tsu_open(dir, &o, &st, &b) == 0);
     CHECK_EQ_U64(b.n_entries, 9);
@@ -226,7 +226,7 @@ TEST(storage_classify_header_without_hard_state)
                     .index = 2,
                     .len = 8,
                     .data = (const uint8_t *)REC_SEG_MAGIC};
-    CHECK(rec_encode(head, &h) == sizeof head);
+    CHECK(st_rec_encode(head, &h) == sizeof head);
     tsu_seg_path(dir, 2, path, sizeof path);
     CHECK(tsu_write(path, head, sizeof head) == 0);
     CHECK(tsu_open(dir, &o, &st, &b) == 0);

@@ -138,7 +138,7 @@ static int cr_index(const char *dir)
         while (off < lg.len[k]) {
             struct rec r;
             size_t sz;
-            if (rec_decode(lg.img[k] + off, lg.len[k] - off, &r, &sz) != REC_OK)
+            if (st_rec_decode(lg.img[k] + off, lg.len[k] - off, &r, &sz) != REC_OK)
                 return -1;
             if (off == 0) {
                 if (r.type != REC_SEGHDR || r.index != k + 1)

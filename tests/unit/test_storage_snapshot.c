@@ -174,7 +174,7 @@ TEST(storage_interrupted_install)
     CHECK(make_pair(ldir, fdir, &l, &f, &o) == 0);
     storage_close(f);
     char name[64];
-    snap_name(60, 2, "", name, sizeof name);
+    st_snap_name(60, 2, "", name, sizeof name);
     snprintf(from, sizeof from, "%s/%s", ldir, name);
     snprintf(to, sizeof to, "%s/%s", fdir, name);
     uint8_t *img;
@@ -217,7 +217,7 @@ TEST(storage_snapshot_damaged_newest)
     struct raft_conf c = tsu_conf();
     CHECK(storage_snapshot_save(st, 40, 1, &c, "old", 3, 1, NULL) == 0);
     storage_close(st);
-    snap_name(90, 1, "", name, sizeof name);
+    st_snap_name(90, 1, "", name, sizeof name);
     snprintf(path, sizeof path, "%s/%s", dir, name);
     CHECK(tsu_write(path, (const uint8_t *)"VSPRSNAP garbage", 16) == 0);
     CHECK(tsu_open(dir, &o, &st, &b) == 0);
@@ -227,7 +227,7 @@ TEST(storage_snapshot_damaged_newest)
     /* Compact past the old snapshot's coverage, then damage the new one. */
     CHECK(storage_snapshot_save(st, 95, 1, &c, "new", 3, 96, NULL) == 0);
     storage_close(st);
-    snap_name(95, 1, "", name, sizeof name);
+    st_snap_name(95, 1, "", name, sizeof name);
     snprintf(path, sizeof path, "%s/%s", dir, name);
     uint8_t *img;
     size_t len;

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "lib/test.h"
-#include "storage/crc32c.h"
+#include "util/crc32c.h"
 #include "storage/internal.h"
 #include "test_storage_util.h"
 
@@ -33,35 +33,35 @@ TEST(storage_record_roundtrip)
     memset(data, 0xab, sizeof data);
     struct rec r = {
         .type = REC_NORMAL, .term = 7, .index = 1234567890123ull, .len = 50, .data = data};
-    size_t n = rec_encode(enc, &r);
+    size_t n = st_rec_encode(enc, &r);
     CHECK_EQ_U64(n, sizeof enc);
     struct rec d;
     size_t sz;
-    CHECK(rec_decode(enc, n, &d, &sz) == REC_OK);
+    CHECK(st_rec_decode(enc, n, &d, &sz) == REC_OK);
     CHECK_EQ_U64(sz, n);
     CHECK(d.type == REC_NORMAL && d.term == 7 && d.index == 1234567890123ull && d.len == 50);
     CHECK(memcmp(d.data, data, 50) == 0);
     for (size_t cut = 0; cut < n; cut++)
-        CHECK(rec_decode(enc, cut, &d, &sz) != REC_OK);
+        CHECK(st_rec_decode(enc, cut, &d, &sz) != REC_OK);
     for (size_t bit = 0; bit < 8 * n; bit++) {
         enc[bit / 8] ^= (uint8_t)(1u << (bit % 8));
-        CHECK(rec_decode(enc, n, &d, &sz) != REC_OK);
+        CHECK(st_rec_decode(enc, n, &d, &sz) != REC_OK);
         enc[bit / 8] ^= (uint8_t)(1u << (bit % 8));
     }
     uint8_t zero[REC_HDR_BYTES] = {0};
-    CHECK(rec_decode(zero, sizeof zero, &d, &sz) == REC_BAD);
+    CHECK(st_rec_decode(zero, sizeof zero, &d, &sz) == REC_BAD);
 }
 
 TEST(storage_conf_roundtrip)
 {
     struct raft_conf c = tsu_conf(), d;
     uint8_t buf[1024];
-    size_t n = snap_conf_encode(&c, buf, sizeof buf);
+    size_t n = st_snap_conf_encode(&c, buf, sizeof buf);
     CHECK(n < sizeof buf);
-    CHECK(snap_conf_decode(&d, buf, n) == 0);
+    CHECK(st_snap_conf_decode(&d, buf, n) == 0);
     CHECK(d.n == 3 && d.m[2].id == 3 && !d.m[2].voter && d.m[0].voter);
     CHECK(strcmp(d.m[1].addr, c.m[1].addr) == 0);
-    CHECK(snap_conf_decode(&d, buf, n - 1) != 0);
+    CHECK(st_snap_conf_decode(&d, buf, n - 1) != 0);
 }
 
 TEST(storage_fresh_and_hard_state_roundtrip)

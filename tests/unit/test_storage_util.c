@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "storage/crc32c.h"
+#include "util/crc32c.h"
 #include "storage/internal.h"
 
 char tsu_last_log[512];
@@ -211,17 +211,17 @@ struct raft_conf tsu_conf(void)
 size_t tsu_snap_file(raft_index index, raft_term term, size_t data_len, uint8_t *img, size_t cap)
 {
     struct raft_conf c = tsu_conf();
-    size_t clen = snap_conf_encode(&c, img + SNAP_HDR_BYTES, cap - SNAP_HDR_BYTES - 4);
+    size_t clen = st_snap_conf_encode(&c, img + SNAP_HDR_BYTES, cap - SNAP_HDR_BYTES - 4);
     if (SNAP_HDR_BYTES + clen + data_len + 4 > cap)
         abort();
     memcpy(img, SNAP_MAGIC, 8);
-    rec_put32(img + 8, SNAP_FORMAT_VERSION);
-    rec_put32(img + 12, (uint32_t)clen);
-    rec_put64(img + 16, index);
-    rec_put64(img + 24, term);
-    rec_put64(img + 32, data_len);
+    st_rec_put32(img + 8, SNAP_FORMAT_VERSION);
+    st_rec_put32(img + 12, (uint32_t)clen);
+    st_rec_put64(img + 16, index);
+    st_rec_put64(img + 24, term);
+    st_rec_put64(img + 32, data_len);
     memset(img + SNAP_HDR_BYTES + clen, 's', data_len);
     size_t len = SNAP_HDR_BYTES + clen + data_len;
-    rec_put32(img + len, crc32c(0, img, len));
+    st_rec_put32(img + len, crc32c(0, img, len));
     return len + 4;
 }

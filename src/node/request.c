@@ -1,4 +1,4 @@
-/* client.c: the /request endpoint (the v1 protocol, extended); the table of
+/* request.c: the /request endpoint (the v1 protocol, extended); the table of
  * requests waiting on the log is pending.c.
  *
  * Every answer a client gets is provably true:
@@ -25,11 +25,11 @@
 #include <string.h>
 #include <sys/time.h>
 
-#include "http/api.h"
+#include "api/api.h"
 #include "kv/kv.h"
 #include "kv/kv_cmd.h"
 #include "net/bearer.h"
-#include "util/log.h"
+#include "util/logging.h"
 
 void node_send_json(h2o_req_t *req, int status, const char *body, size_t len)
 {
@@ -48,14 +48,27 @@ void node_send_json(h2o_req_t *req, int status, const char *body, size_t len)
     h2o_send_inline(req, body, len);
 }
 
+void node_send_api(h2o_req_t *req, int status, struct api_reply *r, int rv)
+{
+    if (rv != 0)
+        api_reply_internal(r);
+    node_send_json(req, status ? status : r->http_status, r->body, r->body_len);
+    api_reply_free(r);
+}
+
+void node_send_error(h2o_req_t *req, int status, int e, const char *message)
+{
+    struct api_reply r;
+    node_send_api(req, status, &r, api_reply_fail((enum api_error)e, message, &r));
+}
+
 void node_send_reply(struct node *n, h2o_req_t *req, int op, struct api_reply *r, int rv)
 {
     if (rv != 0) {
-        static const char oom[] = "{\"code\":\"fail\",\"error\":\"internal\"}";
-        node_send_json(req, 500, oom, sizeof oom - 1);
+        node_send_api(req, 0, r, rv);
         return;
     }
-    int outcome = r->http_status != 200 ? 2 : strstr(r->body, "\"success\"") ? 0 : 1;
+    int outcome = r->http_status != 200 ? 2 : r->error == API_OK ? 0 : 1;
     if (op >= 0 && op <= NODE_OP_ADMIN)
         n->m.requests[op][outcome]++;
     struct timeval now;
@@ -63,8 +76,7 @@ void node_send_reply(struct node *n, h2o_req_t *req, int op, struct api_reply *r
     const struct timeval *t0 = &req->timestamps.request_begin_at;
     metrics_observe(&n->m.request,
                     (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_usec - t0->tv_usec) / 1e6);
-    node_send_json(req, r->http_status, r->body, r->body_len);
-    api_reply_free(r);
+    node_send_api(req, 0, r, 0);
 }
 
 void node_reply_fail(struct node *n, h2o_req_t *req, int op, int e, const char *message)
@@ -94,11 +106,9 @@ void node_answer_get(struct node *n, h2o_req_t *req, const char *key, size_t key
  * rather than queued without bound. */
 static void shed(struct node *n, h2o_req_t *req)
 {
-    static const char body[] =
-        "{\"code\":\"fail\",\"error\":\"unavailable\",\"message\":\"too many pending requests\"}";
     n->m.requests_shed++;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
-    node_send_json(req, 503, body, sizeof body - 1);
+    node_send_error(req, 503, API_ERR_UNAVAILABLE, "too many pending requests");
 }
 
 static bool redirect_if_not_leader(struct node *n, h2o_req_t *req, const struct api_request *ar)
@@ -156,12 +166,11 @@ bool node_client_authorized(struct node *n, h2o_req_t *req)
     if (i >= 0 && bearer_matches(req->headers.entries[i].value.base,
                                  req->headers.entries[i].value.len, n->client_token))
         return true;
-    static const char body[] = "{\"code\":\"fail\",\"error\":\"unauthorized\"}";
-    node_send_json(req, 401, body, sizeof body - 1);
+    node_send_error(req, 0, API_ERR_UNAUTHORIZED, NULL);
     return false;
 }
 
-static int on_request(h2o_handler_t *self, h2o_req_t *req)
+int node_on_request(h2o_handler_t *self, h2o_req_t *req)
 {
     struct node *n = NODE_OF(self);
     if (!node_client_authorized(n, req))
@@ -192,13 +201,5 @@ static int on_request(h2o_handler_t *self, h2o_req_t *req)
             propose(n, req, &ar);
     }
     api_request_free(&ar);
-    return 0;
-}
-
-int node_client_register(struct node *n, h2o_hostconf_t *host)
-{
-    node_handler_add(n, host, "/request", on_request);
-    h2o_linklist_init_anchor(&n->writes);
-    h2o_linklist_init_anchor(&n->reads);
     return 0;
 }

@@ -1,4 +1,4 @@
-/* kv_test_main.c: entry point of build/test-kv (kv_*.c and api_*.c suites). */
+/* test_kv_main.c: entry point of build/test-kv (the test_kv_*.c suites). */
 #include "lib/test.h"
 
 int main(int argc, char **argv)

@@ -6,8 +6,8 @@
  * string escaping) with insertion order and the plain, slash-preserving
  * serializer so the v1 protocol's replies come out byte for byte.
  */
-#include "http/api.h"
-#include "http/validate.h"
+#include "api/api.h"
+#include "api/validate.h"
 
 #include <json-c/json.h>
 #include <limits.h>
@@ -400,6 +400,7 @@ static int finish(struct jb *b, json_object *o, enum api_error e, struct api_rep
         return -1;
     }
     out->http_status = api_error_http_status(e);
+    out->error = e;
     return 0;
 }
 
@@ -407,6 +408,17 @@ int api_reply_success(struct api_reply *out)
 {
     struct jb b = {0};
     return finish(&b, reply_head(&b, API_OK), API_OK, out);
+}
+
+int api_reply_success_index(uint64_t index, struct api_reply *out)
+{
+    struct jb b = {0};
+    json_object *o = reply_head(&b, API_OK);
+    json_object *v = index <= INT64_MAX ? json_object_new_int64((int64_t)index) : NULL;
+    if (v == NULL)
+        b.failed = 1;
+    jb_add(&b, o, "index", v);
+    return finish(&b, o, API_OK, out);
 }
 
 static json_object *key_value(struct jb *b, const char *key, size_t key_len, const char *value,
@@ -467,8 +479,19 @@ int api_reply_cas_failed(const char *key, size_t key_len, const char *current, s
     return finish(&b, o, API_ERR_CAS_FAILED, out);
 }
 
+void api_reply_internal(struct api_reply *out)
+{
+    static char body[] = "{\"code\":\"fail\",\"error\":\"internal\"}";
+    out->http_status = api_error_http_status(API_ERR_INTERNAL);
+    out->error = API_ERR_INTERNAL;
+    out->body = body;
+    out->body_len = sizeof body - 1;
+    out->body_static = true;
+}
+
 void api_reply_free(struct api_reply *r)
 {
-    free(r->body);
+    if (!r->body_static)
+        free(r->body);
     memset(r, 0, sizeof *r);
 }

@@ -1,17 +1,21 @@
 /* crc32c.c: CRC-32C with a hardware path and a table fallback.
  *
+ * The fallback is slicing-by-8: eight 256-entry tables, 8 bytes per step (several
+ * times the speed of one table lookup per byte), loading words byte by byte so it
+ * is the same on any byte order.
+ *
  * The hardware path is compiled with __attribute__((target("sse4.2"))) so the rest
  * of the build needs no -msse4.2, and it is only called after
  * __builtin_cpu_supports("sse4.2") said yes, so the binary still runs on a CPU
  * without it. Appends checksum every byte they write, so this is on the hot path.
  */
-#include "storage/crc32c.h"
+#include "util/crc32c.h"
 
 #include <string.h>
 
 #define CRC32C_POLY 0x82f63b78u /* reflected Castagnoli polynomial */
 
-static uint32_t crc_table[256];
+static uint32_t crc_table[8][256];
 static int crc_mode; /* 0: not yet decided, 1: table, 2: hardware */
 
 static void crc_init(void)
@@ -20,8 +24,11 @@ static void crc_init(void)
         uint32_t c = i;
         for (int k = 0; k < 8; k++)
             c = (c & 1) ? (c >> 1) ^ CRC32C_POLY : c >> 1;
-        crc_table[i] = c;
+        crc_table[0][i] = c;
     }
+    for (uint32_t i = 0; i < 256; i++)
+        for (int t = 1; t < 8; t++)
+            crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
     int mode = 1;
 #if defined(__x86_64__)
     __builtin_cpu_init();
@@ -43,8 +50,17 @@ uint32_t crc32c_sw(uint32_t crc, const void *buf, size_t n)
     crc_ensure();
     const uint8_t *p = buf;
     crc = ~crc;
+    while (n >= 8) {
+        uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                             (uint32_t)p[3] << 24);
+        crc = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^
+              crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24] ^ crc_table[3][p[4]] ^
+              crc_table[2][p[5]] ^ crc_table[1][p[6]] ^ crc_table[0][p[7]];
+        p += 8;
+        n -= 8;
+    }
     while (n--)
-        crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+        crc = crc_table[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
     return ~crc;
 }
 

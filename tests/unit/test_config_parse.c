@@ -1,9 +1,10 @@
-/* test_config.c: vesperd's configuration parser (src/config.c): defaults, the ip_list.txt
+/* test_config_parse.c: vesperd's configuration parser (src/config.c): defaults, the ip_list.txt
  * contract and every error it names, environment variables and their precedence, modes.
  * ip_list files are written into a mkdtemp() directory removed at the end of each test.
  */
 #include "config.h"
 #include "lib/test.h"
+#include "raft/raft.h" /* the limits config.h mirrors */
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,10 +1,10 @@
-/* kv_snap_test.c: snapshot round trip, streaming, and rejection of corrupt input. */
+/* test_kv_snap.c: snapshot round trip, streaming, and rejection of corrupt input. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kv/kv_cmd.h"
-#include "kv/kv_crc32c.h"
+#include "util/crc32c.h"
 #include "kv/kv_snap.h"
 #include "lib/test.h"
 
@@ -75,8 +75,8 @@ static int same_state(const struct kv *a, const struct kv *b)
 
 TEST(crc32c_known_vector)
 {
-    CHECK_EQ_U64(kv_crc32c(0, "123456789", 9), 0xe3069283u);
-    uint32_t part = kv_crc32c(kv_crc32c(0, "1234", 4), "56789", 5);
+    CHECK_EQ_U64(crc32c(0, "123456789", 9), 0xe3069283u);
+    uint32_t part = crc32c(crc32c(0, "1234", 4), "56789", 5);
     CHECK_EQ_U64(part, 0xe3069283u);
 }
 
@@ -229,7 +229,7 @@ TEST(snap_rejects_every_flip_and_truncation)
 /* Rewrites the trailing CRC so a crafted body passes the checksum. */
 static void reseal(uint8_t *buf, size_t len)
 {
-    uint32_t crc = kv_crc32c(0, buf, len - 4);
+    uint32_t crc = crc32c(0, buf, len - 4);
     for (int i = 0; i < 4; i++)
         buf[len - 4 + i] = (uint8_t)(crc >> (8 * i));
 }

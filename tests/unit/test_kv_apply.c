@@ -1,4 +1,4 @@
-/* kv_apply_test.c: command codec and state-machine semantics (CAS, dedup). */
+/* test_kv_apply.c: command codec and state-machine semantics (CAS, dedup). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

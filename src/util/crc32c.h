@@ -1,10 +1,11 @@
-/* crc32c.h: CRC-32C (Castagnoli), the checksum of every WAL record and snapshot.
+/* crc32c.h: CRC-32C (Castagnoli), the checksum of every WAL record, snapshot file
+ * and kv snapshot.
  *
  * Uses the SSE4.2 crc32 instruction when the CPU has it (checked once at run
  * time), a table otherwise; both give identical results.
  */
-#ifndef VESPER_STORAGE_CRC32C_H
-#define VESPER_STORAGE_CRC32C_H
+#ifndef VESPER_UTIL_CRC32C_H
+#define VESPER_UTIL_CRC32C_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* kv_once_test.c: exactly-once answers through the state machine's public API:
+/* test_kv_once.c: exactly-once answers through the state machine's public API:
  * a duplicate gets the first answer byte for byte (a failed CAS reports the value
  * it saw then), a retry whose session was evicted is refused as
  * session_expired instead of being applied a second time, and both survive a

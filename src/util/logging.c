@@ -1,11 +1,11 @@
-/* log.c: formatting and writing of vesperd's event log (see log.h).
+/* logging.c: formatting and writing of vesperd's event log (see logging.h).
  *
  * Each line is formatted into one buffer and written with one write(2) so lines
  * from the sync thread and the loop never interleave mid-line. JSON mode escapes
  * the message itself rather than trusting callers, since messages may quote
  * client keys and peer addresses.
  */
-#include "util/log.h"
+#include "util/logging.h"
 
 #include <stdarg.h>
 #include <stdio.h>

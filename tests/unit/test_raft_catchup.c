@@ -1,4 +1,4 @@
-/* raft_catchup_test.c: snapshot catch-up of a lagging follower, driven on three raft
+/* test_raft_catchup.c: snapshot catch-up of a lagging follower, driven on three raft
  * cores with a hand-held network (no simulation world): every message is delivered at
  * once unless the test holds or drops it, persistence is instant, and the leader's
  * snapshot bytes are filled in by the harness as the shell would from disk.

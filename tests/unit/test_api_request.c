@@ -1,8 +1,8 @@
-/* api_test.c: /request parsing (every error case) and exact reply bytes. */
+/* test_api_request.c: /request parsing (every error case) and exact reply bytes. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/api.h"
+#include "api/api.h"
 #include "lib/test.h"
 
 static const struct api_limits limits = {.max_key_bytes = 1024, .max_value_bytes = 1 << 20};
@@ -297,4 +297,34 @@ TEST(api_parse_mutations_never_crash)
             }
         }
     }
+}
+
+/* The bodies vesperd's endpoints used to spell out by hand, and the outcome the
+ * request metrics count, from the one builder. */
+TEST(api_reply_endpoint_errors_and_outcome)
+{
+    struct api_reply r;
+    CHECK(api_reply_fail(API_ERR_UNAUTHORIZED, NULL, &r) == 0);
+    CHECK(reply_is(&r, 401, "{\"code\":\"fail\",\"error\":\"unauthorized\"}"));
+    CHECK(r.error == API_ERR_UNAUTHORIZED);
+    api_reply_free(&r);
+    CHECK(api_reply_fail(API_ERR_TOO_LARGE, NULL, &r) == 0);
+    CHECK(reply_is(&r, 413, "{\"code\":\"fail\",\"error\":\"too_large\"}"));
+    api_reply_free(&r);
+    CHECK(api_reply_fail(API_ERR_NOT_FOUND, "unknown path", &r) == 0);
+    CHECK(reply_is(&r, 200,
+                   "{\"code\":\"fail\",\"error\":\"not_found\",\"message\":\"unknown path\"}"));
+    api_reply_free(&r);
+    CHECK(api_reply_success_index(42, &r) == 0);
+    CHECK(reply_is(&r, 200, "{\"code\":\"success\",\"index\":42}"));
+    CHECK(r.error == API_OK);
+    api_reply_free(&r);
+    /* A key spelled "success" does not make a redirect a success. */
+    struct api_request req = {.op = API_OP_GET, .key = "success", .key_len = 7};
+    CHECK(api_reply_redirect(&req, "http://n1:5000", &r) == 0);
+    CHECK(r.error == API_ERR_NOT_LEADER);
+    api_reply_free(&r);
+    api_reply_internal(&r);
+    CHECK(reply_is(&r, 500, "{\"code\":\"fail\",\"error\":\"internal\"}"));
+    api_reply_free(&r);
 }

@@ -40,6 +40,7 @@
  *                             a new client_id for further writes
  *   bad_request         400   malformed JSON / wrong types / missing fields
  *   method_not_allowed  405
+ *   unauthorized        401   a client token is set and the request lacks it
  *   too_large           413   key or value over the configured limit
  *   internal            500
  * Protocol-level fails stay 200 as in the v1 protocol, whose clients
@@ -50,8 +51,8 @@
  * api_reply (api_reply_free). Strings are byte strings with lengths (a key may
  * contain NUL); each also ends with a NUL for convenience.
  */
-#ifndef VESPER_HTTP_API_H
-#define VESPER_HTTP_API_H
+#ifndef VESPER_API_API_H
+#define VESPER_API_API_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -72,6 +73,7 @@
     X(API_ERR_SESSION_EXPIRED, "session_expired", 200) \
     X(API_ERR_BAD_REQUEST, "bad_request", 400)         \
     X(API_ERR_BAD_METHOD, "method_not_allowed", 405)   \
+    X(API_ERR_UNAUTHORIZED, "unauthorized", 401)       \
     X(API_ERR_TOO_LARGE, "too_large", 413)             \
     X(API_ERR_INTERNAL, "internal", 500)
 
@@ -121,12 +123,17 @@ int api_request_to_cmd(const struct api_request *r, struct kv_cmd *cmd);
 
 struct api_reply {
     int http_status;
-    char *body; /* malloc'd JSON, NUL-terminated */
+    enum api_error error; /* the outcome it reports: API_OK for success */
+    char *body;           /* JSON, NUL-terminated; malloc'd unless body_static */
     size_t body_len;
+    bool body_static;
 };
 
-/* Each builder returns 0, or -1 on ENOMEM (*out then holds nothing to free). */
+/* Each builder returns 0, or -1 on ENOMEM (*out then holds nothing to free).
+ * Every error reply of vesperd's endpoints is built by api_reply_fail. */
 int api_reply_success(struct api_reply *out);
+/* {"code":"success","index":N}: a membership change applied at index N. */
+int api_reply_success_index(uint64_t index, struct api_reply *out);
 int api_reply_value(const char *key, size_t key_len, const char *value, size_t value_len,
                     struct api_reply *out);
 /* {"code":"fail","error":R} or, with message, {"code":"fail","error":R,"message":M}. */
@@ -143,6 +150,9 @@ int api_reply_redirect_url(const char *leader_url, struct api_reply *out);
 /* {"code":"fail","error":"cas_failed","payload":{"key":K[,"value":current]}}. */
 int api_reply_cas_failed(const char *key, size_t key_len, const char *current, size_t current_len,
                          bool has_current, struct api_reply *out);
+/* What to send when a builder ran out of memory: {"code":"fail","error":"internal"},
+ * 500, from static memory (needs no allocation; api_reply_free accepts it). */
+void api_reply_internal(struct api_reply *out);
 void api_reply_free(struct api_reply *r);
 
 #endif

@@ -4,7 +4,7 @@
  * to the largest value; the first would store keys that make every later reply
  * invalid JSON, the second would merge distinct client ids into one session.
  */
-#include "http/validate.h"
+#include "api/validate.h"
 
 #include <string.h>
 

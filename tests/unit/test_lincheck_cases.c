@@ -1,4 +1,4 @@
-/* test_lincheck.c: hand-written histories for the linearizability checker, each small enough
+/* test_lincheck_cases.c: hand-written histories for the linearizability checker, each small enough
  * to verify by reasoning: linearizable ones (overlapping writes, indeterminate writes that
  * show up later or never), known anomalies (stale read, lost acknowledged write, read of a
  * value never written, cas anomalies), the budget path, and the text format.

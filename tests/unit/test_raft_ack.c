@@ -1,4 +1,4 @@
-/* raft_ack_test.c: what a follower's acknowledgements promise when several messages
+/* test_raft_ack.c: what a follower's acknowledgements promise when several messages
  * are stepped into one Ready, as vesperd does with every peer message of a loop
  * iteration.
  *

@@ -1,6 +1,6 @@
 /* validate.h: byte-level checks json-c does not make on a request body. */
-#ifndef VESPER_HTTP_VALIDATE_H
-#define VESPER_HTTP_VALIDATE_H
+#ifndef VESPER_API_VALIDATE_H
+#define VESPER_API_VALIDATE_H
 
 #include <stdbool.h>
 #include <stddef.h>

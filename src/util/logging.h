@@ -1,11 +1,11 @@
-/* log.h: vesperd's event log: one line per event on stderr, with a level and the
+/* logging.h: vesperd's event log: one line per event on stderr, with a level and the
  * node id, as text or as JSON lines (--log-json).
  *
  *   2026-11-26T07:40:01.123Z info node=2 election won term=5
  *   {"ts":"2026-11-26T07:40:01.123Z","level":"info","node":2,"msg":"election won term=5"}
  */
-#ifndef VESPER_UTIL_LOG_H
-#define VESPER_UTIL_LOG_H
+#ifndef VESPER_UTIL_LOGGING_H
+#define VESPER_UTIL_LOGGING_H
 
 #include <stdbool.h>
 

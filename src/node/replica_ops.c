@@ -1,4 +1,4 @@
-/* ready.c: vesperd's side of the Ready loop: the operations through which the
+/* replica_ops.c: vesperd's side of the Ready loop: the operations through which the
  * replica (src/replica: core, storage, state machine and the ordering between
  * them) reaches the h2o transport, the table of waiting client requests, the
  * clock, the metrics and the log.
@@ -11,19 +11,14 @@
  */
 #include "node/node.h"
 
-#include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #include "net/transport.h"
 #include "replica/replica.h"
-#include "storage/storage.h"
-#include "util/log.h"
-
-#define SNAPSHOT_TRAILING 5000 /* entries kept behind a snapshot for slow followers */
+#include "util/logging.h"
 
 /* The replica swaps its core and storage on a reload; the shell's shortcuts follow. */
-static void bind_replica(struct node *n)
+void node_bind_replica(struct node *n)
 {
     n->raft = n->rep.raft;
     n->st = n->rep.st;
@@ -72,7 +67,7 @@ static void op_reloading(void *arg)
 
 static void op_reloaded(void *arg)
 {
-    bind_replica(arg);
+    node_bind_replica(arg);
 }
 
 static void op_synced(void *arg, uint64_t us)
@@ -125,7 +120,7 @@ static void op_after_ready(void *arg)
     note_role(n);
 }
 
-static const struct replica_ops vesperd_ops = {
+const struct replica_ops node_replica_ops = {
     .send = op_send,
     .flush = op_flush,
     .write_done = op_write_done,
@@ -139,58 +134,6 @@ static const struct replica_ops vesperd_ops = {
     .log = op_log,
     .fail_stop = op_fail_stop,
 };
-
-/* The replicated configuration wins over the file once the cluster has one: a
- * stale ip_list must not silently change who votes. Say so, loudly. */
-static void warn_if_ip_list_differs(struct node *n, const struct raft_conf *file)
-{
-    const struct raft_conf *cur = raft_current_conf(n->raft);
-    bool same = cur->n == file->n;
-    for (uint32_t k = 0; same && k < cur->n; k++) {
-        const struct raft_member *mb = raft_conf_find(file, cur->m[k].id);
-        same = mb && mb->voter == cur->m[k].voter && strcmp(mb->addr, cur->m[k].addr) == 0;
-    }
-    if (same)
-        return;
-    log_warn(
-        "%s disagrees with the replicated configuration (%u members): following the "
-        "replicated one",
-        n->cfg->ip_list_path, cur->n);
-    for (uint32_t k = 0; k < cur->n; k++)
-        log_warn("  member %u %s %s", cur->m[k].id, cur->m[k].voter ? "voter" : "learner",
-                 cur->m[k].addr);
-}
-
-/* Loads the newest snapshot and the log after it, and starts the core. */
-int node_open_state(struct node *n)
-{
-    const struct vesper_config *cfg = n->cfg;
-    struct replica_config rc;
-    memset(&rc, 0, sizeof rc);
-    rc.dir = cfg->data_dir;
-    storage_options_defaults(&rc.sopt);
-    rc.sopt.create = true;
-    rc.sopt.snapshot_entries = cfg->snapshot_entries;
-    rc.sopt.snapshot_bytes = cfg->snapshot_bytes;
-    for (int k = 0; k < cfg->n_nodes && !cfg->join; k++) {
-        struct raft_member *mb = &rc.initial.m[rc.initial.n++];
-        mb->id = (raft_id)k;
-        mb->voter = true;
-        snprintf(mb->addr, sizeof mb->addr, "%s", cfg->nodes[k].text);
-    }
-    raft_config_defaults(&rc.rc, (raft_id)cfg->id, (uint64_t)time(NULL) ^ (uint64_t)cfg->id << 17);
-    rc.rc.heartbeat_ticks = cfg->heartbeat_ms / cfg->tick_ms;
-    rc.rc.election_ticks = cfg->election_timeout_ms / cfg->tick_ms;
-    rc.snapshot_trailing = SNAPSHOT_TRAILING;
-    char err[512];
-    if (replica_open(&n->rep, &rc, &vesperd_ops, n, err, sizeof err) != 0) {
-        log_error("%s", err);
-        return -1;
-    }
-    bind_replica(n);
-    warn_if_ip_list_differs(n, &rc.initial);
-    return 0;
-}
 
 void node_process_ready(struct node *n)
 {

@@ -1,4 +1,4 @@
-/* kv_map_test.c: the hash map: growth, replace, backward-shift delete, iteration,
+/* test_kv_map.c: the hash map: growth, replace, backward-shift delete, iteration,
  * keyed hashing (reference vectors, chosen collisions) and key-ordered listing. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,0 +1,65 @@
+/* routes.c: every HTTP endpoint vesperd serves, registered in one place, and the
+ * JSON 404 for any other path.
+ *
+ *   /request                      request.c  the client API (GET and POST)
+ *   /health /ready /status /noop  status.c   liveness, readiness, state
+ *   /admin/transfer /admin/members admin.c   leadership and membership changes
+ *   /metrics                      metrics.c  Prometheus text
+ *   /raft                         src/net    peer batches (the transport's own handler)
+ *   /                             here       404 {"code":"fail","error":"not_found"}
+ *
+ * h2o takes the first registered path that is a prefix of the request's, so the
+ * catch-all "/" comes last. Every endpoint but /raft goes through node_handler_add:
+ * reserved peer connections are kept off it (listener.c) and its body is held to
+ * --max-body-bytes.
+ */
+#include "node/node.h"
+
+#include "api/api.h"
+#include "net/transport.h"
+
+/* h2o's body limit is sized for peer batches (node.c); every endpoint registered here
+ * serves clients and keeps --max-body-bytes, answering as h2o does past its own limit. */
+static int on_req_within_body_limit(h2o_handler_t *self, h2o_req_t *req)
+{
+    struct node_handler *h = (struct node_handler *)self;
+    if (req->entity.base != NULL && req->entity.len > h->node->cfg->max_body_bytes) {
+        node_send_error(req, 0, API_ERR_TOO_LARGE, NULL);
+        return 0;
+    }
+    return h->fn(self, req);
+}
+
+void node_handler_add(struct node *n, h2o_hostconf_t *host, const char *path,
+                      int (*fn)(h2o_handler_t *, h2o_req_t *))
+{
+    h2o_pathconf_t *pc = h2o_config_register_path(host, path, 0);
+    node_gate_add(n, pc);
+    struct node_handler *h = (void *)h2o_create_handler(pc, sizeof *h);
+    h->super.on_req = on_req_within_body_limit;
+    h->node = n;
+    h->fn = fn;
+}
+
+static int on_unknown_path(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    node_send_error(req, 404, API_ERR_NOT_FOUND, "unknown path");
+    return 0;
+}
+
+int node_routes_register(struct node *n, h2o_hostconf_t *host)
+{
+    node_handler_add(n, host, "/request", node_on_request);
+    node_handler_add(n, host, "/health", node_on_health);
+    node_handler_add(n, host, "/ready", node_on_ready);
+    node_handler_add(n, host, "/status", node_on_status);
+    node_handler_add(n, host, "/noop", node_on_noop);
+    node_handler_add(n, host, "/admin/transfer", node_on_transfer);
+    node_handler_add(n, host, "/admin/members", node_on_members);
+    node_handler_add(n, host, "/metrics", node_on_metrics);
+    if (transport_register(n->tp, host) != RAFT_OK)
+        return -1;
+    node_handler_add(n, host, "/", on_unknown_path); /* last: every path starts with "/" */
+    return 0;
+}
