@@ -44,7 +44,12 @@ void sim_rules_delivered(struct sim_world *w, const struct raft_msg *m)
     raft_status(w->node[m->to].rep.raft, &st);
     bool up_to_date =
         m->log_term > st.last_term || (m->log_term == st.last_term && m->index >= st.last_index);
-    struct sim_prevote_req *q = &ru->prevote[m->to][m->from];
+    /* The slot of this term, else the one of the lowest term. */
+    struct sim_prevote_req *slots = ru->prevote[m->to][m->from], *q = &slots[0];
+    for (int k = 0; k < SIM_PREVOTE_TERMS && q->term != m->term; k++) {
+        if (slots[k].term == m->term || slots[k].term < q->term)
+            q = &slots[k];
+    }
     if (q->term != m->term) {
         q->term = m->term;
         q->grantable = false;
@@ -60,8 +65,12 @@ void sim_rules_sent(struct sim_world *w, struct sim_node *n, const struct raft_m
 {
     if (m->type != RAFT_MSG_VOTE_RESP || !m->prevote || !m->granted || m->to >= SIM_MAX_NODES)
         return;
-    const struct sim_prevote_req *q = &w->rules.prevote[n->id][m->to];
-    if (q->term != m->term || q->grantable)
+    const struct sim_prevote_req *q = NULL;
+    for (int k = 0; k < SIM_PREVOTE_TERMS; k++) {
+        if (w->rules.prevote[n->id][m->to][k].term == m->term)
+            q = &w->rules.prevote[n->id][m->to][k];
+    }
+    if (!q || q->grantable)
         return;
     sim_fail(w, "pre-vote-log",
              "n%u grants a pre-vote for term %llu to n%u whose log %llu/%llu is behind its "

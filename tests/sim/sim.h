@@ -129,8 +129,10 @@ typedef bool (*sim_filter_fn)(void *arg, struct raft_msg *m);
 struct sim_check; /* check.c */
 
 /* check_rules.c: what the liveness rules need to remember. */
+#define SIM_PREVOTE_TERMS 4 /* pre-vote terms remembered per (receiver, candidate) */
+
 struct sim_prevote_req {
-    raft_term term;   /* of the latest pre-vote request delivered */
+    raft_term term;   /* of a pre-vote request delivered; 0: free slot */
     bool grantable;   /* some delivery of it found the candidate up to date */
     raft_index index; /* the candidate's advertised last entry */
     raft_term log_term;
@@ -139,8 +141,10 @@ struct sim_prevote_req {
 };
 
 struct sim_rules {
-    uint64_t heard_ms[SIM_MAX_NODES][SIM_MAX_NODES];              /* [to][from]: last delivery */
-    struct sim_prevote_req prevote[SIM_MAX_NODES][SIM_MAX_NODES]; /* [to][from] */
+    uint64_t heard_ms[SIM_MAX_NODES][SIM_MAX_NODES]; /* [to][from]: last delivery */
+    /* [to][from][slot]: requests of several terms may be stepped before one Ready
+     * answers them all (a batch, or a node that resumes from a pause). */
+    struct sim_prevote_req prevote[SIM_MAX_NODES][SIM_MAX_NODES][SIM_PREVOTE_TERMS];
     raft_term leader_term[SIM_MAX_NODES];
     uint64_t leader_since_ms[SIM_MAX_NODES];
     struct raft_conf conf[SIM_MAX_NODES]; /* each node's configuration, and since when */
