@@ -52,8 +52,9 @@ fuzz-build: $(foreach t,$(FUZZ_TARGETS),$(BUILD)/fuzz/$(t))
 fuzz: fuzz-build
 	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(BUILD) $(FUZZ_TARGETS)
 
+# Rewrites the seed inputs (named after what they reach) in place: the corpora also hold
+# inputs grown by fuzzing campaigns (named by their SHA-1), which stay.
 fuzz-seeds: $(BUILD)/fuzz-seeds
-	rm -rf tests/fuzz/corpus
 	$(BUILD)/fuzz-seeds tests/fuzz/corpus
 
 fuzz-crashes: $(foreach t,$(FUZZ_TARGETS),$(BUILD)/fuzz-replay-$(t))
