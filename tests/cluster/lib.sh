@@ -1,4 +1,5 @@
-# lib.sh: process and cluster helpers for tests/cluster/run.sh (sourced, bash only).
+# lib.sh: process, cluster and scenario helpers for tests/cluster/run.sh and
+# tests/tls/run.sh (sourced, bash only).
 #
 # Owns the life of the vesperd processes a scenario starts: their ports, data dirs,
 # logs and pids, and the polls that wait for a leader or for a node to catch up.
@@ -286,4 +287,43 @@ cl_cleanup() {
     for pid in "${BG_PIDS[@]}"; do [ -n "$pid" ] && wait "$pid" 2>/dev/null; done
     NODE_PID=()
     BG_PIDS=()
+}
+
+# A failed check of the running scenario: noted in SCEN_ERR, which fails it.
+fail() {
+    SCEN_ERR+="${SCEN_ERR:+; }$*"
+    echo "   ASSERTION FAILED: $*"
+}
+
+# Runs scenario fn as number num: any node that crashed, did not stop on SIGTERM or left
+# a sanitizer report fails it; prints "ok"/"FAIL" and counts PASSED/FAILED.
+run_scenario() {
+    local num=$1 name=$2 fn=$3 t0 c i
+    SCEN_ERR=""
+    t0=$(now_ms)
+    echo "-- scenario $num: $name"
+    CL_N=""
+    "$fn"
+    if [ -n "$CL_N" ]; then
+        c=$(crashed_nodes)
+        [ -n "$c" ] && fail "node(s) $c exited on their own (crash)"
+        for i in $c; do NODE_PID[i]=""; done
+        # SIGTERM (not kill -9) so that a sanitized node runs its leak check on the way out.
+        c=$(stop_all)
+        [ -n "$c" ] && fail "node(s) $c did not exit within 5 s of SIGTERM"
+        san_check "$CL_DIR" || fail "sanitizer report(s), printed above"
+    fi
+    if [ -n "$SCEN_ERR" ] && [ -n "$CL_N" ]; then
+        for ((i = 0; i < CL_N; i++)); do show_log "$i"; done
+    fi
+    cl_cleanup
+    local secs
+    secs=$(awk -v ms=$(($(now_ms) - t0)) 'BEGIN {printf "%.1f", ms / 1000}')
+    if [ -z "$SCEN_ERR" ]; then
+        echo "ok $num - $name (${secs}s)"
+        PASSED=$((PASSED + 1))
+    else
+        echo "FAIL $num - $name (${secs}s): $SCEN_ERR"
+        FAILED=$((FAILED + 1))
+    fi
 }

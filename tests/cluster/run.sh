@@ -46,11 +46,6 @@ declare -a HISTS=()     # "scenario:history file" for scenario 7
 declare -a FO_KILL=()   # failover times (ms) after kill -9 of the leader
 declare -a FO_STOP=()   # failover times (ms) after SIGSTOP of the leader
 
-fail() {
-    SCEN_ERR+="${SCEN_ERR:+; }$*"
-    echo "   ASSERTION FAILED: $*"
-}
-
 # judge_read REPLY OLD NEW: a linearizable read may return NEW or refuse with a clear error;
 # OLD is a stale read; no answer at all (the server's own deadline is 3 s) is a hang.
 judge_read() {
@@ -72,37 +67,6 @@ print("unexpected reply %s" % reply); sys.exit(1)' "$@"
 }
 
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]}'; }
-
-run_scenario() {
-    local num=$1 name=$2 fn=$3 t0 c i
-    SCEN_ERR=""
-    t0=$(now_ms)
-    echo "-- scenario $num: $name"
-    CL_N=""
-    "$fn"
-    if [ -n "$CL_N" ]; then
-        c=$(crashed_nodes)
-        [ -n "$c" ] && fail "node(s) $c exited on their own (crash)"
-        for i in $c; do NODE_PID[i]=""; done
-        # SIGTERM (not kill -9) so that a sanitized node runs its leak check on the way out.
-        c=$(stop_all)
-        [ -n "$c" ] && fail "node(s) $c did not exit within 5 s of SIGTERM"
-        san_check "$CL_DIR" || fail "sanitizer report(s), printed above"
-    fi
-    if [ -n "$SCEN_ERR" ] && [ -n "$CL_N" ]; then
-        for ((i = 0; i < CL_N; i++)); do show_log "$i"; done
-    fi
-    cl_cleanup
-    local secs
-    secs=$(awk -v ms=$(($(now_ms) - t0)) 'BEGIN {printf "%.1f", ms / 1000}')
-    if [ -z "$SCEN_ERR" ]; then
-        echo "ok $num - $name (${secs}s)"
-        PASSED=$((PASSED + 1))
-    else
-        echo "FAIL $num - $name (${secs}s): $SCEN_ERR"
-        FAILED=$((FAILED + 1))
-    fi
-}
 
 # Scenario 1: a cluster started as in the v1 protocol's project, the CLI in both forms and raw
 # v1 protocol HTTP.

@@ -29,11 +29,6 @@ trap finish EXIT
 trap 'exit 130' INT TERM
 
 PASSED=0 FAILED=0 SCEN_ERR=""
-fail() {
-    SCEN_ERR+="${SCEN_ERR:+; }$*"
-    echo "   ASSERTION FAILED: $*"
-}
-
 # tls_init DIR PORT0: a three-node https cluster; node i gets its own copy of nodeI.pem/.key
 # (so a scenario may rotate it) and serves it to clients and peers alike.
 tls_init() {
@@ -70,36 +65,6 @@ tls_start_all() {
 served_serial() {
     echo | openssl s_client -connect "127.0.0.1:$1" -CAfile "$CERTS/ca.pem" \
         -verify_return_error 2>/dev/null | openssl x509 -noout -serial 2>/dev/null
-}
-
-run_scenario() {
-    local num=$1 name=$2 fn=$3 t0 c i
-    SCEN_ERR=""
-    t0=$(now_ms)
-    echo "-- scenario $num: $name"
-    CL_N=""
-    "$fn"
-    if [ -n "$CL_N" ]; then
-        c=$(crashed_nodes)
-        [ -n "$c" ] && fail "node(s) $c exited on their own (crash)"
-        for i in $c; do NODE_PID[i]=""; done
-        c=$(stop_all)
-        [ -n "$c" ] && fail "node(s) $c did not exit within 5 s of SIGTERM"
-        san_check "$CL_DIR" || fail "sanitizer report(s), printed above"
-    fi
-    if [ -n "$SCEN_ERR" ] && [ -n "$CL_N" ]; then
-        for ((i = 0; i < CL_N; i++)); do show_log "$i"; done
-    fi
-    cl_cleanup
-    local secs
-    secs=$(awk -v ms=$(($(now_ms) - t0)) 'BEGIN {printf "%.1f", ms / 1000}')
-    if [ -z "$SCEN_ERR" ]; then
-        echo "ok $num - $name (${secs}s)"
-        PASSED=$((PASSED + 1))
-    else
-        echo "FAIL $num - $name (${secs}s): $SCEN_ERR"
-        FAILED=$((FAILED + 1))
-    fi
 }
 
 echo "# vesper TLS suite: SEED=$SEED, data in $TOP, server ${VESPERD#"$ROOT"/}"
