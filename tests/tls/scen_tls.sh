@@ -231,7 +231,7 @@ t7_cli() {
     [[ $out == *'"value":"v1"'* ]] || fail "get --cacert --cert --key: $out"
     out=$(VESPER_CACERT=$CERTS/ca.pem "$VESPER" get c1 --ip-list "$list")
     [[ $out == *'"value":"v1"'* ]] || fail "get with VESPER_CACERT: $out"
-    out=$(env -u VESPER_CACERT "$VESPER" get c1 --ip-list "$list" --timeout 1 2>&1)
+    out=$(env -u VESPER_CACERT "$VESPER" get c1 --ip-list "$list" --timeout 5 2>&1)
     rc=$?
     [ $rc = 2 ] && [[ $out == *"certificate"* ]] ||
         fail "get without the CA: exit $rc, want 2 and a certificate error: $out"
