@@ -1,4 +1,5 @@
-/* test_kv_snap.c: snapshot round trip, streaming, and rejection of corrupt input. */
+/* test_kv_snap.c: snapshot round trip, streaming, rejection of corrupt input, and
+ * reading the older versions 1 and 2. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +7,7 @@
 #include "kv/kv_cmd.h"
 #include "util/crc32c.h"
 #include "kv/kv_snap.h"
+#include "lib/kv_snap_v2.h"
 #include "lib/test.h"
 
 static void put(struct kv *kv, const char *k, size_t kl, const char *v, size_t vl, uint64_t client,
@@ -19,10 +21,15 @@ static void put(struct kv *kv, const char *k, size_t kl, const char *v, size_t v
     c.has_session = client != 0;
     c.client_id = client;
     c.seq = seq;
-    uint8_t buf[256];
-    size_t n = kv_cmd_encode(&c, buf, sizeof buf);
+    uint8_t *buf;
+    size_t n;
+    if (kv_cmd_encode_alloc(&c, &buf, &n) != 0)
+        abort();
     struct kv_result res;
     kv_apply(kv, kv->applied_index + 1, 5, buf, n, &res);
+    free(buf);
+    if (res.status != KV_OK)
+        abort();
 }
 
 static struct kv *sample(void)
@@ -37,17 +44,14 @@ static struct kv *sample(void)
         put(kv, k, (size_t)kl, v, (size_t)vl, (uint64_t)(i % 7) + 1, (uint64_t)i + 1);
     }
     put(kv, "nul\0key", 7, "", 0, 0, 0);
-    if (kv_set_members(kv, "http://a:1\nhttp://b:2\n", 22) != 0)
-        abort();
     return kv;
 }
 
 static int same_state(const struct kv *a, const struct kv *b)
 {
     if (a->applied_index != b->applied_index || a->applied_term != b->applied_term ||
-        a->map.count != b->map.count || a->members_len != b->members_len ||
-        (a->members_len && memcmp(a->members, b->members, a->members_len) != 0) ||
-        a->sessions.live.count != b->sessions.live.count || a->sessions.max != b->sessions.max)
+        a->map.count != b->map.count || a->sessions.live.count != b->sessions.live.count ||
+        a->sessions.max != b->sessions.max)
         return 0;
     size_t cur = 0;
     const struct kv_rec *r;
@@ -122,11 +126,10 @@ TEST(snap_empty_state)
     uint8_t *buf;
     size_t len;
     CHECK(kv_snap_encode(a, &buf, &len) == 0);
-    CHECK_EQ_U64(len, 4 + 4 + 8 + 8 + 4 + 4 + 4 + 4 + 8 + 4);
+    CHECK_EQ_U64(len, 4 + 4 + 8 + 8 + 4 + 4 + 4 + 8);
     struct kv *b = NULL;
     CHECK(kv_snap_decode(buf, len, &b, NULL, 0) == 0);
     CHECK(same_state(a, b));
-    CHECK(b->members == NULL);
     free(buf);
     kv_free(a);
     kv_free(b);
@@ -178,6 +181,7 @@ TEST(snap_streaming_and_write_failure)
     CHECK(kv_snap_write(a, chunk_write, &c, &size) == 0);
     CHECK(c.calls > 1);
     CHECK_EQ_U64(size, c.len);
+    CHECK(c.len > 10 * sizeof big);
     struct kv *b = NULL;
     char err[128];
     CHECK(kv_snap_read(chunk_read, &c, &b, err, sizeof err) == 0);
@@ -190,16 +194,16 @@ TEST(snap_streaming_and_write_failure)
     kv_free(a);
 }
 
-TEST(snap_rejects_every_flip_and_truncation)
+/* Version 2 carries its own CRC: every flipped bit and every cut is refused. */
+TEST(snap_v2_rejects_every_flip_and_truncation)
 {
     struct kv *a = kv_new(4);
     CHECK(a != NULL);
     put(a, "k1", 2, "v1", 2, 9, 1);
     put(a, "k2", 2, "v22", 3, 0, 0);
-    CHECK(kv_set_members(a, "m", 1) == 0);
     uint8_t *buf;
     size_t len;
-    CHECK(kv_snap_encode(a, &buf, &len) == 0);
+    CHECK(kv_snap_encode_v2(a, "m", 1, &buf, &len) == 0);
     struct kv *b = (struct kv *)&b; /* must stay untouched on failure */
     struct kv *sentinel = b;
     char err[128];
@@ -226,6 +230,53 @@ TEST(snap_rejects_every_flip_and_truncation)
     kv_free(a);
 }
 
+/* Version 3 has no CRC (the storage snapshot file's covers it): every cut, every
+ * extra byte and every flip in magic or version is refused; any other flip either
+ * decodes or is refused cleanly, never touching *out on failure. */
+TEST(snap_v3_rejects_truncation_and_survives_flips)
+{
+    struct kv *a = kv_new(4);
+    CHECK(a != NULL);
+    put(a, "k1", 2, "v1", 2, 9, 1);
+    put(a, "k2", 2, "v22", 3, 0, 0);
+    uint8_t *buf;
+    size_t len;
+    CHECK(kv_snap_encode(a, &buf, &len) == 0);
+    struct kv *b = (struct kv *)&b;
+    struct kv *sentinel = b;
+    char err[128];
+    for (size_t cut = 0; cut < len; cut++) {
+        CHECK(kv_snap_decode(buf, cut, &b, err, sizeof err) == -1);
+        CHECK(b == sentinel && strncmp(err, "snapshot: ", 10) == 0);
+    }
+    uint8_t *longer = malloc(len + 1);
+    CHECK(longer != NULL);
+    memcpy(longer, buf, len);
+    longer[len] = 0;
+    CHECK(kv_snap_decode(longer, len + 1, &b, err, sizeof err) == -1);
+    CHECK(strstr(err, "trailing") != NULL);
+    free(longer);
+    for (size_t i = 0; i < len; i++) {
+        for (int bit = 0; bit < 8; bit++) {
+            buf[i] ^= (uint8_t)(1u << bit);
+            int rc = kv_snap_decode(buf, len, &b, err, sizeof err);
+            if (i < 8)
+                CHECK(rc == -1);
+            if (rc == 0) {
+                kv_free(b);
+                b = sentinel;
+            } else {
+                CHECK(b == sentinel && strncmp(err, "snapshot: ", 10) == 0);
+            }
+            buf[i] ^= (uint8_t)(1u << bit);
+        }
+    }
+    CHECK(kv_snap_decode(buf, len, &b, err, sizeof err) == 0);
+    kv_free(b);
+    free(buf);
+    kv_free(a);
+}
+
 /* Rewrites the trailing CRC so a crafted body passes the checksum. */
 static void reseal(uint8_t *buf, size_t len)
 {
@@ -243,23 +294,20 @@ TEST(snap_rejects_crafted_bodies)
     uint8_t *buf;
     size_t len;
     CHECK(kv_snap_encode(a, &buf, &len) == 0);
-    /* magic, version, index, term, members_len (28) + max_sessions 4 + n_sessions 4 +
-     * n_expired 4 + n_pairs 8 = 48; each pair here is 4 + 4 + 2 + 2 bytes. */
-    size_t p0 = 48, p1 = p0 + 12;
+    /* magic, version, index, term (24) + max_sessions 4 + n_sessions 4 + n_expired 4 +
+     * n_pairs 8 = 44; each pair here is 4 + 4 + 2 + 2 bytes. */
+    size_t p0 = 44, p1 = p0 + 12;
     struct kv *b = NULL;
     char err[128];
     uint8_t save = buf[p1 + 8 + 1];
     buf[p1 + 8 + 1] = buf[p0 + 8 + 1]; /* second key := first key */
-    reseal(buf, len);
     CHECK(kv_snap_decode(buf, len, &b, err, sizeof err) == -1);
     CHECK(strstr(err, "duplicate key") != NULL);
     buf[p1 + 8 + 1] = save;
     buf[p0 + 4 + 3] = 0x7f; /* a value of ~2 GB claimed */
-    reseal(buf, len);
     CHECK(kv_snap_decode(buf, len, &b, err, sizeof err) == -1);
     buf[p0 + 4 + 3] = 0;
-    memset(buf + 28, 0, 4); /* max_sessions 0 */
-    reseal(buf, len);
+    memset(buf + 24, 0, 4); /* max_sessions 0 */
     CHECK(kv_snap_decode(buf, len, &b, err, sizeof err) == -1);
     CHECK(strstr(err, "session table size 0") != NULL);
     free(buf);
@@ -314,5 +362,71 @@ TEST(snap_reads_version_1)
     CHECK_EQ_U64(b->sessions.expired.count, 0);
     const struct kv_session *s = kv_sessions_find(&b->sessions, 9);
     CHECK(s != NULL && s->seq == 3 && s->result == KV_NOT_FOUND && !s->has_current);
+    kv_free(b);
+}
+
+/* A version 2 snapshot (written before the member list and the CRC were dropped)
+ * still loads: the member list is skipped, the CRC checked. */
+TEST(snap_reads_version_2)
+{
+    struct kv *a = sample();
+    static uint8_t members[5000]; /* longer than the reader's scratch buffer */
+    memset(members, 'm', sizeof members);
+    uint8_t *buf;
+    size_t len;
+    CHECK(kv_snap_encode_v2(a, members, sizeof members, &buf, &len) == 0);
+    CHECK_EQ_U64(buf[4], 2);
+    struct kv *b = NULL;
+    char err[128];
+    CHECK(kv_snap_decode(buf, len, &b, err, sizeof err) == 0);
+    CHECK(same_state(a, b));
+    /* Re-encoding writes version 3: no member list, no CRC. */
+    uint8_t *v3;
+    size_t v3_len;
+    CHECK(kv_snap_encode(b, &v3, &v3_len) == 0);
+    CHECK_EQ_U64(v3[4], 3);
+    CHECK_EQ_U64(v3_len, len - 4 - sizeof members - 4);
+    free(v3);
+    kv_free(b);
+    /* The streaming reader takes it too. */
+    struct chunks c = {.data = buf, .len = len};
+    CHECK(kv_snap_read(chunk_read, &c, &b, err, sizeof err) == 0);
+    CHECK(same_state(a, b));
+    kv_free(b);
+    /* A flip inside the skipped member list still fails the CRC. */
+    buf[24 + 4 + 100] ^= 1;
+    b = NULL;
+    CHECK(kv_snap_decode(buf, len, &b, err, sizeof err) == -1);
+    CHECK(b == NULL && strstr(err, "checksum mismatch") != NULL);
+    buf[24 + 4 + 100] ^= 1;
+    /* An oversized member list is refused before anything is read. */
+    le32(buf + 24, KV_SNAP_MAX_MEMBERS + 1);
+    CHECK(kv_snap_decode(buf, len, &b, err, sizeof err) == -1);
+    CHECK(strstr(err, "member list") != NULL);
+    free(buf);
+    kv_free(a);
+}
+
+/* Reads back a fixed version 2 sample (the bytes the version 2 encoder wrote):
+ * applied (5, 3), session table 4, no sessions, members "ab", pair "k" = "v". */
+TEST(snap_reads_committed_version_2_sample)
+{
+    static const uint8_t v2[] = {
+        'V',  'S',  'N',  'P',  2,   0,   0, 0,                             /* magic, version */
+        5,    0,    0,    0,    0,   0,   0, 0, 3,   0,   0, 0, 0, 0, 0, 0, /* index, term */
+        2,    0,    0,    0,    'a', 'b',                                   /* members */
+        4,    0,    0,    0,    0,   0,   0, 0, 0,   0,   0, 0,             /* max, live, expired */
+        1,    0,    0,    0,    0,   0,   0, 0,                             /* one pair */
+        1,    0,    0,    0,    1,   0,   0, 0, 'k', 'v',                   /* "k" = "v" */
+        0x89, 0x62, 0x0e, 0xf4,                                             /* CRC-32C */
+    };
+    struct kv *b = NULL;
+    char err[128];
+    CHECK(kv_snap_decode(v2, sizeof v2, &b, err, sizeof err) == 0);
+    CHECK_EQ_U64(b->applied_index, 5);
+    CHECK_EQ_U64(b->applied_term, 3);
+    CHECK_EQ_U64(b->sessions.max, 4);
+    const struct kv_rec *r = kv_get(b, "k", 1);
+    CHECK(r != NULL && r->value_len == 1 && kv_rec_value(r)[0] == 'v');
     kv_free(b);
 }
