@@ -1,9 +1,10 @@
 # The replicated state machine (src/kv) and its unit suite build/test-kv. No h2o.
 KV_SRC := $(sort $(wildcard src/kv/*.c))
 KV_TEST_SRC := tests/unit/test_kv_main.c tests/unit/test_kv_map.c tests/unit/test_kv_apply.c \
-               tests/unit/test_kv_once.c tests/unit/test_kv_snap.c
+               tests/unit/test_kv_once.c tests/unit/test_kv_snap.c \
+               tests/unit/test_kv_snap_compat.c
 
-$(BUILD)/test-kv: $(call san,$(KV_TEST_SRC) $(KV_SRC) $(UTIL_SRC) $(TEST_LIB_SRC))
+$(BUILD)/test-kv: $(call san,$(KV_TEST_SRC) tests/lib/kv_snap_v2.c $(KV_SRC) $(UTIL_SRC) $(TEST_LIB_SRC))
 	$(CC) $(TEST_LDFLAGS) $^ -o $@
 
 TEST_BINS += $(BUILD)/test-kv

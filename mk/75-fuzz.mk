@@ -43,6 +43,7 @@ endef
 $(foreach t,api codec storage snap config raft,$(eval $(call FUZZ_TARGET_RULES,$(t))))
 
 FUZZ_SEEDS_SRC := tests/fuzz/seeds.c tests/fuzz/seeds_more.c tests/net/codec_samples.c \
+                  tests/lib/kv_snap_v2.c \
                   src/net/codec.c $(RAFT_SRC) $(KV_SRC) $(STORAGE_SRC) $(UTIL_SRC)
 $(BUILD)/fuzz-seeds: $(call san,$(FUZZ_SEEDS_SRC))
 	$(CC) $(TEST_LDFLAGS) $^ -lpthread -o $@

@@ -48,7 +48,6 @@ void kv_free(struct kv *kv)
         return;
     kv_map_free(&kv->map);
     kv_sessions_free(&kv->sessions);
-    free(kv->members);
     free(kv);
 }
 
@@ -180,27 +179,4 @@ uint64_t kv_applied_term(const struct kv *kv)
 const struct kv_rec *kv_get(const struct kv *kv, const void *key, size_t key_len)
 {
     return kv_map_get(&kv->map, key, key_len);
-}
-
-int kv_set_members(struct kv *kv, const void *blob, size_t len)
-{
-    uint8_t *copy = NULL;
-    if (len > KV_MEMBERS_MAX)
-        return -1;
-    if (len > 0) {
-        copy = malloc(len);
-        if (copy == NULL)
-            return -1;
-        memcpy(copy, blob, len);
-    }
-    free(kv->members);
-    kv->members = copy;
-    kv->members_len = len;
-    return 0;
-}
-
-const uint8_t *kv_members(const struct kv *kv, size_t *len)
-{
-    *len = kv->members_len;
-    return kv->members;
 }

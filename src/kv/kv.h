@@ -1,5 +1,7 @@
 /* kv.h: Vesper's replicated state machine: the key-value map, the exactly-once
- * session table, the applied position and the cluster member list.
+ * session table and the applied position. (Cluster membership is not kept
+ * here: the replica tracks the applied configuration, and storage keeps it in
+ * the snapshot file header.)
  *
  * The shell feeds every committed entry in log order: kv_apply for a KV
  * command (payload format in kv_cmd.h), kv_set_applied for any other entry
@@ -8,9 +10,9 @@
  * Reads (kv_get) do not go through the log; the shell decides when a read is
  * safe (ReadIndex, lease, or stale). Snapshots: kv_snap.h.
  *
- * Ownership: struct kv owns everything inside it. Pointers returned by kv_get,
- * kv_members and in struct kv_result are borrowed and valid until the next call
- * that mutates this kv (kv_apply, kv_set_members, kv_free).
+ * Ownership: struct kv owns everything inside it. Pointers returned by kv_get
+ * and in struct kv_result are borrowed and valid until the next call that
+ * mutates this kv (kv_apply, kv_free).
  * Out of memory inside kv_apply aborts the process: a replica that skipped a
  * committed command would silently diverge from the others (fail-stop).
  */
@@ -56,8 +58,6 @@ struct kv {
     struct kv_sessions sessions;
     uint64_t applied_index;
     uint64_t applied_term;
-    uint8_t *members; /* opaque blob from the shell (NULL when empty) */
-    size_t members_len;
 };
 
 /* max_sessions: size of the exactly-once table, a cluster-wide constant
@@ -85,13 +85,5 @@ uint64_t kv_applied_term(const struct kv *kv);
 
 /* Borrowed record for key, or NULL. Use kv_rec_value()/->value_len. */
 const struct kv_rec *kv_get(const struct kv *kv, const void *key, size_t key_len);
-
-#define KV_MEMBERS_MAX (1u << 20)
-
-/* Replaces the member list blob (copied). 0 ok, -1 ENOMEM or len over
- * KV_MEMBERS_MAX (unchanged). */
-int kv_set_members(struct kv *kv, const void *blob, size_t len);
-/* Borrowed blob (NULL when empty); *len gets its size. */
-const uint8_t *kv_members(const struct kv *kv, size_t *len);
 
 #endif

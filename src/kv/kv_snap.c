@@ -1,10 +1,10 @@
 /* kv_snap.c: streaming snapshot writer and validating reader (see kv_snap.h).
  *
- * The writer batches fields into a 64 KiB buffer and folds every flushed chunk
- * into a running CRC-32C. The reader pulls fields through the caller's read
- * callback, checks each length against a hard cap (and against the bytes left,
- * when the input size is known) before it allocates, and builds a private kv
- * that only escapes once the trailing checksum matched.
+ * The writer batches fields into a 64 KiB buffer. The reader pulls fields
+ * through the caller's read callback, checks each length against a hard cap (and
+ * against the bytes left, when the input size is known) before it allocates, and
+ * builds a private kv that only escapes once the whole snapshot decoded (and, for
+ * versions 1 and 2, once their trailing checksum matched).
  */
 #include "kv/kv_snap.h"
 
@@ -21,7 +21,6 @@
 struct snap_out {
     kv_snap_write_cb write_cb;
     void *ctx;
-    uint32_t crc;
     uint64_t total;
     size_t used;
     int failed;
@@ -32,7 +31,6 @@ static void out_flush(struct snap_out *o)
 {
     if (o->used == 0 || o->failed)
         return;
-    o->crc = crc32c(o->crc, o->buf, o->used);
     if (o->write_cb(o->ctx, o->buf, o->used) != 0)
         o->failed = 1;
     o->total += o->used;
@@ -103,8 +101,6 @@ int kv_snap_write(const struct kv *kv, kv_snap_write_cb write_cb, void *ctx, uin
     out_u32(o, KV_SNAP_VERSION);
     out_u64(o, kv->applied_index);
     out_u64(o, kv->applied_term);
-    out_u32(o, (uint32_t)kv->members_len);
-    out_bytes(o, kv->members, kv->members_len);
     out_sessions(o, &kv->sessions);
     out_u64(o, kv->map.count);
     /* Key order, not table order: the table depends on the process's hash key. */
@@ -118,13 +114,6 @@ int kv_snap_write(const struct kv *kv, kv_snap_write_cb write_cb, void *ctx, uin
     }
     free(recs);
     out_flush(o);
-    uint32_t crc = o->crc;
-    out_u32(o, crc); /* the CRC itself is not covered */
-    if (!o->failed) {
-        if (write_cb(ctx, o->buf, o->used) != 0)
-            o->failed = 1;
-        o->total += o->used;
-    }
     int rc = o->failed ? -1 : 0;
     if (rc == 0 && size_bytes != NULL)
         *size_bytes = o->total;
@@ -200,7 +189,8 @@ static int in_bytes(struct snap_in *in, void *p, size_t n, const char *what)
         return in_fail(in, "truncated in %s", what);
     if (in->left != UINT64_MAX)
         in->left -= n;
-    in->crc = crc32c(in->crc, p, n);
+    if (in->version < 3) /* still 0 while the header is read */
+        in->crc = crc32c(in->crc, p, n);
     return 0;
 }
 
@@ -222,10 +212,28 @@ static int in_u64(struct snap_in *in, uint64_t *v, const char *what)
     return 0;
 }
 
+/* Versions 1 and 2: the member list blob the format no longer carries, skipped. */
+static int skip_members(struct snap_in *in)
+{
+    uint32_t len;
+    if (in_u32(in, &len, "header") != 0)
+        return -1;
+    if (len > KV_SNAP_MAX_MEMBERS || len > in->left)
+        return in_fail(in, "member list of %u bytes", len);
+    uint8_t scratch[4096];
+    while (len > 0) {
+        uint32_t take = len < sizeof scratch ? len : (uint32_t)sizeof scratch;
+        if (in_bytes(in, scratch, take, "member list") != 0)
+            return -1;
+        len -= take;
+    }
+    return 0;
+}
+
 static int read_header(struct snap_in *in, struct kv **kvp)
 {
     char magic[4];
-    uint32_t version, members_len, max_sessions;
+    uint32_t version, max_sessions;
     uint64_t index, term;
     if (in_bytes(in, magic, 4, "header") != 0)
         return -1;
@@ -236,32 +244,19 @@ static int read_header(struct snap_in *in, struct kv **kvp)
     if (version < KV_SNAP_VERSION_MIN || version > KV_SNAP_VERSION)
         return in_fail(in, "unsupported version %u", version);
     in->version = version;
-    if (in_u64(in, &index, "header") != 0 || in_u64(in, &term, "header") != 0 ||
-        in_u32(in, &members_len, "header") != 0)
+    if (in_u64(in, &index, "header") != 0 || in_u64(in, &term, "header") != 0)
         return -1;
-    if (members_len > KV_SNAP_MAX_MEMBERS || members_len > in->left)
-        return in_fail(in, "member list of %u bytes", members_len);
-    uint8_t *members = members_len ? malloc(members_len) : NULL;
-    if (members_len && members == NULL)
-        return in_fail(in, "out of memory");
-    if (in_bytes(in, members, members_len, "member list") != 0 ||
-        in_u32(in, &max_sessions, "session header") != 0) {
-        free(members);
+    if (version <= 2 && skip_members(in) != 0)
         return -1;
-    }
-    if (max_sessions == 0 || max_sessions > KV_SNAP_MAX_SESSIONS) {
-        free(members);
+    if (in_u32(in, &max_sessions, "session header") != 0)
+        return -1;
+    if (max_sessions == 0 || max_sessions > KV_SNAP_MAX_SESSIONS)
         return in_fail(in, "session table size %u", max_sessions);
-    }
     struct kv *kv = kv_new(max_sessions);
-    if (kv == NULL) {
-        free(members);
+    if (kv == NULL)
         return in_fail(in, "out of memory");
-    }
     kv->applied_index = index;
     kv->applied_term = term;
-    kv->members = members;
-    kv->members_len = members_len;
     *kvp = kv;
     return 0;
 }
@@ -391,6 +386,10 @@ static int snap_read(struct snap_in *in, struct kv **out)
         return -1;
     if (read_sessions(in, kv) != 0 || read_pairs(in, kv) != 0)
         goto fail;
+    if (in->version >= 3) { /* the storage snapshot file's CRC covers these bytes */
+        *out = kv;
+        return 0;
+    }
     uint32_t computed = in->crc, stored;
     if (in_u32(in, &stored, "checksum") != 0)
         goto fail;

@@ -130,11 +130,6 @@ static int apply_entry(struct replica *r, const struct raft_entry *e)
             break;
         }
         r->applied_conf = conf;
-        if (kv_set_members(r->kv, e->data, e->len) != 0) {
-            r->failed = true;
-            r->ops->fail_stop(r->arg, "apply", "out of memory");
-            return -1;
-        }
         kv_set_applied(r->kv, e->index, e->term);
         replica_log(r, REPLICA_LOG_INFO, "configuration applied at %llu: %u members",
                     (unsigned long long)e->index, r->applied_conf.n);

@@ -15,6 +15,7 @@
 #include "kv/kv.h"
 #include "kv/kv_cmd.h"
 #include "kv/kv_snap.h"
+#include "lib/kv_snap_v2.h"
 #include "net/codec.h"
 #include "net/codec_samples.h"
 #include "seeds.h"
@@ -109,11 +110,17 @@ static void seeds_snap(void)
         kv_apply(kv, kv->applied_index + 1, 3, cmd, cmd_len, &res);
         free(cmd);
     }
-    if (kv_set_members(kv, "members-blob", 12) != 0 || kv_snap_encode(kv, &enc, &len) != 0)
+    if (kv_snap_encode(kv, &enc, &len) != 0)
         exit(1);
     seed_write_prefixed("snap", "kv-five", 0, enc, len);
-    seed_write_prefixed("snap", "kv-five-fixcrc", 1, enc, len);
-    seed_write_prefixed("snap", "kv-truncated", 1, enc, len / 2);
+    seed_write_prefixed("snap", "kv-truncated", 0, enc, len / 2);
+    free(enc);
+    /* Version 2, still read: a member list to skip and a trailing CRC. */
+    if (kv_snap_encode_v2(kv, "members-blob", 12, &enc, &len) != 0)
+        exit(1);
+    seed_write_prefixed("snap", "kv-v2-five", 0, enc, len);
+    seed_write_prefixed("snap", "kv-v2-five-fixcrc", 1, enc, len);
+    seed_write_prefixed("snap", "kv-v2-truncated", 1, enc, len / 2);
     free(enc);
     kv_free(kv);
 }

@@ -68,12 +68,9 @@ int main(int argc, char **argv)
         return 2;
     }
     kv_set_applied(kv, index, term);
-    uint8_t blob[RAFT_MAX_MEMBERS * 300];
-    size_t blob_len = raft_conf_encode(&conf, blob, sizeof blob);
     uint8_t *data;
     size_t len;
-    if (blob_len == 0 || kv_set_members(kv, blob, blob_len) != 0 ||
-        kv_snap_encode(kv, &data, &len) != 0)
+    if (kv_snap_encode(kv, &data, &len) != 0)
         return 1;
     char dir[] = "/tmp/neg-mksnap.XXXXXX";
     if (mkdtemp(dir) == NULL)

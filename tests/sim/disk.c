@@ -4,9 +4,11 @@
  * sim_log) with, per entry, a hash of its data and a chain hash of it and every
  * entry before it, so log matching compares whole prefixes in O(1). The shadow of
  * a running node follows what its Ready loop hands storage; after a crash it is
- * rebuilt from what storage recovers. The state machine is the real src/kv; its
- * digest is an order-independent hash of the map and the member list, so two
- * replicas built differently (applied entry by entry, or restored from a
+ * rebuilt from what storage recovers. The state machine is the real src/kv plus
+ * the configuration as of the applied index (sm_conf: the last CONF entry
+ * applied, or the snapshot header's configuration after a restore); its digest
+ * is an order-independent hash of the map mixed with the encoded configuration,
+ * so two replicas built differently (applied entry by entry, or restored from a
  * snapshot) compare equal exactly when their contents are equal.
  */
 #include "sim/sim.h"
@@ -67,7 +69,7 @@ void sim_disk_free(struct sim_disk *d)
     memset(d, 0, sizeof *d);
 }
 
-uint64_t sim_kv_digest(const struct kv *kv)
+uint64_t sim_sm_digest(const struct kv *kv, const struct raft_conf *conf)
 {
     uint64_t sum = 0;
     size_t cursor = 0;
@@ -77,7 +79,9 @@ uint64_t sim_kv_digest(const struct kv *kv)
         uint64_t hv = sim_hash_bytes(kv_rec_value(rec), rec->value_len, 2);
         sum += sim_mix(hk, hv);
     }
-    size_t len = 0;
-    const uint8_t *members = kv_members(kv, &len);
-    return sim_mix(sum, sim_hash_bytes(members, len, 3));
+    uint8_t buf[RAFT_MAX_MEMBERS * (8 + RAFT_ADDR_MAX) + 16];
+    size_t len = raft_conf_encode(conf, buf, sizeof buf);
+    if (len > sizeof buf)
+        abort();
+    return sim_mix(sum, sim_hash_bytes(buf, len, 3));
 }

@@ -127,7 +127,7 @@ void sim_node_start(struct sim_world *w, raft_id id)
         return;
     }
     if (n->applied == 0)
-        n->sm_hash = sim_kv_digest(n->rep.kv);
+        n->sm_hash = sim_sm_digest(n->rep.kv, &n->sm_conf);
     n->started = true;
     n->up = true;
     n->commit_seen = 0;

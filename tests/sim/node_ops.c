@@ -72,11 +72,11 @@ static void op_write_done(void *arg, const struct raft_entry *e, const struct kv
     }
     struct sim_entry se = {e->term, e->index, e->type, sim_hash_bytes(e->data, e->len, e->type), 0};
     n->applied = e->index;
-    n->sm_hash = sim_kv_digest(n->rep.kv);
     if (e->type == RAFT_ENTRY_NORMAL)
         n->sm_count++;
     else if (e->type == RAFT_ENTRY_CONF)
         note_conf(w, n, e);
+    n->sm_hash = sim_sm_digest(n->rep.kv, &n->sm_conf);
     sim_check_apply(w, n, &se);
 }
 
@@ -141,7 +141,7 @@ static void op_reloaded(void *arg)
 {
     struct sim_node *n = node_of(arg);
     if (n->applied == 0)
-        n->sm_hash = sim_kv_digest(n->rep.kv);
+        n->sm_hash = sim_sm_digest(n->rep.kv, &n->sm_conf);
 }
 
 static void op_recovered(void *arg, const struct storage_boot *boot)
@@ -169,8 +169,8 @@ static void op_restored(void *arg, const struct storage_snapshot *s)
         return;
     }
     n->applied = s->index;
-    n->sm_hash = sim_kv_digest(n->rep.kv);
     n->sm_conf = s->conf;
+    n->sm_hash = sim_sm_digest(n->rep.kv, &n->sm_conf);
     sim_check_sm_state(w, n);
     /* An install keeps the log after the snapshot when it holds the snapshot's
      * entry, else drops it all (what the loop asks storage for). */
