@@ -23,9 +23,12 @@ struct lm_rec {
     uint64_t hash, chain;
 };
 
+/* Terms remembered per index: stale leaders of many terms can each write one. */
+#define SIM_LM_TERMS 8
+
 struct lm_slot {
     uint32_t n;
-    struct lm_rec r[4];
+    struct lm_rec r[SIM_LM_TERMS];
 };
 
 struct ap_rec {
@@ -104,10 +107,21 @@ void sim_check_entries(struct sim_world *w, struct sim_node *n, const struct sim
                          s->r[k].hash != e[i].hash ? "data" : "earlier entries");
                 return;
             }
-        } else if (s->n < 4) {
+        } else if (s->n < SIM_LM_TERMS) {
             s->r[s->n++] = (struct lm_rec){e[i].term, e[i].hash, e[i].chain};
+        } else {
+            /* Full: a newer term replaces the oldest. Entries written at an index
+             * after its entry committed are the committed one or older terms of stale
+             * leaders, so the committed entry, whose chain a snapshot install looks up
+             * (sim_check_chain_of), is kept unless more than SIM_LM_TERMS newer terms
+             * wrote there before it committed. The dropped term goes unchecked. */
+            uint32_t low = 0;
+            for (uint32_t q = 1; q < s->n; q++)
+                if (s->r[q].term < s->r[low].term)
+                    low = q;
+            if (e[i].term > s->r[low].term)
+                s->r[low] = (struct lm_rec){e[i].term, e[i].hash, e[i].chain};
         }
-        /* Slots hold four terms; a fifth competing term at one index goes unchecked. */
     }
 }
 
