@@ -294,6 +294,7 @@ struct raft_status {
     raft_index durable_index;
     raft_index snap_index;
     raft_term snap_term;
+    raft_index conf_index; /* entry the current configuration comes from; 0: the base one */
     raft_id transferee;
     uint32_t n_progress; /* leader only */
     struct raft_progress_info progress[RAFT_MAX_MEMBERS];

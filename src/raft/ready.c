@@ -164,6 +164,7 @@ void raft_status(const struct raft *r, struct raft_status *st)
     st->first_index = r->log.offset + 1;
     st->last_index = raft__log_last(&r->log);
     st->last_term = raft__log_last_term(&r->log);
+    st->conf_index = r->conf_index;
     st->durable_index = r->log.durable;
     st->snap_index = r->snap_index;
     st->snap_term = r->snap_term;

@@ -155,7 +155,17 @@ void sim_rules_node(struct sim_world *w, struct sim_node *n)
                      (unsigned)i, (unsigned long long)term, (unsigned long long)ru->seen_commit[i],
                      (unsigned long long)st.commit, (unsigned long long)t);
     }
+    /* Single-server changes (thesis 4.1): a leader appends a configuration entry
+     * only once the previous one is committed. */
+    if (leader && ru->seen_leader[i] && ru->seen_term[i] == term &&
+        st.conf_index > ru->seen_conf_index[i] && ru->seen_conf_index[i] > st.commit)
+        sim_fail(w, "one-change-at-a-time",
+                 "n%u, leader of term %llu, appends configuration %llu while %llu is not "
+                 "committed (commit %llu)",
+                 (unsigned)i, (unsigned long long)term, (unsigned long long)st.conf_index,
+                 (unsigned long long)ru->seen_conf_index[i], (unsigned long long)st.commit);
     ru->seen_leader[i] = leader;
     ru->seen_term[i] = term;
     ru->seen_commit[i] = st.commit;
+    ru->seen_conf_index[i] = st.conf_index;
 }

@@ -189,8 +189,12 @@ static void client_actions(struct run *run)
                       raft_strerror(rc));
             sim_shell_process(w, &w->node[lead]);
         }
-        if (sim_chance(&w->prng, 2) && w->node[lead].up && !sim_skip_membership)
+        if (sim_chance(&w->prng, 2) && w->node[lead].up && !sim_skip_membership) {
             membership_action(w, lead);
+            /* Often a second change right behind it: the core must answer busy. */
+            if (sim_chance(&w->prng, 300) && w->node[lead].up)
+                membership_action(w, lead);
+        }
     }
     raft_id any = random_node(w, true);
     if (any != RAFT_NONE && sim_chance(&w->prng, 3) &&

@@ -153,6 +153,7 @@ struct sim_rules {
     bool seen_leader[SIM_MAX_NODES]; /* each node after its last ready */
     raft_term seen_term[SIM_MAX_NODES];
     raft_index seen_commit[SIM_MAX_NODES];
+    raft_index seen_conf_index[SIM_MAX_NODES]; /* as of the last check, while leading */
 };
 
 struct sim_world {
