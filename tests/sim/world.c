@@ -8,6 +8,7 @@
  */
 #include "sim/sim.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,12 +65,12 @@ void sim_opts_default(struct sim_opts *o, uint32_t n_nodes, uint64_t seed)
 /* One root per process and world: workers and scenarios never share a directory. */
 static void make_root(struct sim_world *w)
 {
-    static uint64_t worlds;
     const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR");
-    snprintf(w->root, sizeof w->root, "%s/vesper-sim-%ld-%llu", base ? base : "/tmp",
-             (long)getpid(), (unsigned long long)++worlds);
-    if (mkdir(w->root, 0755) != 0)
-        sim_fail(w, "setup", "cannot create %s", w->root);
+    /* A unique new name: a killed run leaves its worlds behind, and a later process
+     * may get the same pid. */
+    snprintf(w->root, sizeof w->root, "%s/vesper-sim-XXXXXX", base ? base : "/tmp");
+    if (!mkdtemp(w->root))
+        sim_fail(w, "setup", "cannot create %s: %s", w->root, strerror(errno));
 }
 
 void sim_world_init(struct sim_world *w, const struct sim_opts *o)
