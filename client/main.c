@@ -232,7 +232,7 @@ static void set_str(const char **p, size_t *n, const char *s)
 
 /* The v1 form: ADDRESS KEY [VALUE]; the given address goes first, --endpoints
  * add failover targets. */
-static int parse_seed_form(struct cli *cli, int n, char **args)
+static int parse_v1_form(struct cli *cli, int n, char **args)
 {
     struct vclient_req *r = &cli->req;
     int with_value = n == 3 || cli->has_file_value;
@@ -276,7 +276,7 @@ static int parse_command(struct cli *cli, int n, char **args)
     } else if (strcmp(cmd, "cas") == 0) {
         r->op = VCLIENT_CAS;
         want = cli->absent ? 3 : 4;
-    } else if (parse_seed_form(cli, n, args) != 0) {
+    } else if (parse_v1_form(cli, n, args) != 0) {
         return -1;
     } else {
         goto file_value;

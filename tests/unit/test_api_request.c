@@ -17,7 +17,7 @@ static enum api_error parse(const char *method, const char *body, struct api_req
     return e;
 }
 
-TEST(api_parse_seed_get_and_put)
+TEST(api_parse_v1_get_and_put)
 {
     struct api_request r;
     CHECK(parse("GET", "{\"type\": \"get\", \"payload\": {\"key\": \"name\"}}", &r) == API_OK);
@@ -172,7 +172,7 @@ static int reply_is(const struct api_reply *r, int status, const char *body)
     return ok;
 }
 
-TEST(api_reply_seed_bytes)
+TEST(api_reply_v1_bytes)
 {
     struct api_reply r;
     CHECK(api_reply_success(&r) == 0);
