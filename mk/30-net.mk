@@ -8,7 +8,7 @@ NET_TEST_SRC := tests/net/test_codec.c tests/net/codec_samples.c tests/net/test_
 # raft_conf_encode/decode come from the core's archive.
 NET_CONF_LINK := $(BUILD)/libraftcore.a
 
-$(call obj,$(NET_SRC) $(NET_TEST_SRC) tests/net/codec_bench.c) \
+$(call obj,$(NET_SRC) $(NET_TEST_SRC) bench/codec_bench.c) \
 $(call san,$(NET_SRC) $(NET_TEST_SRC)): | $(H2O_LIB)
 
 NET_TEST_OBJS := $(call san,$(NET_SRC) $(NET_TEST_SRC) $(TEST_LIB_SRC))
@@ -19,7 +19,7 @@ TEST_BINS += $(BUILD)/test-net
 TEST_SUITES += "$(BUILD)/test-net"
 
 # Binary codec vs json-c on a typical APPEND batch: `make bench-codec`.
-NET_BENCH_OBJS := $(call obj,tests/net/codec_bench.c tests/net/codec_samples.c $(NET_CODEC_SRC))
+NET_BENCH_OBJS := $(call obj,bench/codec_bench.c tests/net/codec_samples.c $(NET_CODEC_SRC))
 $(BUILD)/codec-bench: $(NET_BENCH_OBJS) $(NET_CONF_LINK)
 	$(CC) $(NET_BENCH_OBJS) $(NET_CONF_LINK) -ljson-c -o $@
 
