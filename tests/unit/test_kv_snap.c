@@ -6,30 +6,9 @@
 
 #include "kv/kv_cmd.h"
 #include "kv/kv_snap.h"
+#include "lib/kv_put.h"
 #include "lib/test.h"
 #include "util/crc32c.h"
-
-static void put(struct kv *kv, const char *k, size_t kl, const char *v, size_t vl, uint64_t client,
-                uint64_t seq)
-{
-    struct kv_cmd c = {.op = KV_OP_PUT,
-                       .key = (const uint8_t *)k,
-                       .key_len = kl,
-                       .value = (const uint8_t *)v,
-                       .value_len = vl};
-    c.has_session = client != 0;
-    c.client_id = client;
-    c.seq = seq;
-    uint8_t *buf;
-    size_t n;
-    if (kv_cmd_encode_alloc(&c, &buf, &n) != 0)
-        abort();
-    struct kv_result res;
-    kv_apply(kv, kv->applied_index + 1, 5, buf, n, &res);
-    free(buf);
-    if (res.status != KV_OK)
-        abort();
-}
 
 static struct kv *sample(void)
 {
@@ -40,9 +19,9 @@ static struct kv *sample(void)
     for (int i = 0; i < 500; i++) {
         int kl = snprintf(k, sizeof k, "key%d", i);
         int vl = snprintf(v, sizeof v, "value-%d-%d", i, i * i);
-        put(kv, k, (size_t)kl, v, (size_t)vl, (uint64_t)(i % 7) + 1, (uint64_t)i + 1);
+        kv_test_put(kv, k, (size_t)kl, v, (size_t)vl, (uint64_t)(i % 7) + 1, (uint64_t)i + 1);
     }
-    put(kv, "nul\0key", 7, "", 0, 0, 0);
+    kv_test_put(kv, "nul\0key", 7, "", 0, 0, 0);
     return kv;
 }
 
@@ -173,7 +152,7 @@ TEST(snap_streaming_and_write_failure)
     for (int i = 0; i < 10; i++) {
         char k[8];
         int kl = snprintf(k, sizeof k, "b%d", i);
-        put(a, k, (size_t)kl, big, sizeof big, 0, 0);
+        kv_test_put(a, k, (size_t)kl, big, sizeof big, 0, 0);
     }
     struct chunks c = {0};
     uint64_t size = 0;
@@ -200,8 +179,8 @@ TEST(snap_v3_rejects_truncation_and_survives_flips)
 {
     struct kv *a = kv_new(4);
     CHECK(a != NULL);
-    put(a, "k1", 2, "v1", 2, 9, 1);
-    put(a, "k2", 2, "v22", 3, 0, 0);
+    kv_test_put(a, "k1", 2, "v1", 2, 9, 1);
+    kv_test_put(a, "k2", 2, "v22", 3, 0, 0);
     uint8_t *buf;
     size_t len;
     CHECK(kv_snap_encode(a, &buf, &len) == 0);
@@ -244,8 +223,8 @@ TEST(snap_rejects_crafted_bodies)
 {
     struct kv *a = kv_new(4);
     CHECK(a != NULL);
-    put(a, "aa", 2, "v1", 2, 0, 0);
-    put(a, "ab", 2, "v2", 2, 0, 0);
+    kv_test_put(a, "aa", 2, "v1", 2, 0, 0);
+    kv_test_put(a, "ab", 2, "v2", 2, 0, 0);
     uint8_t *buf;
     size_t len;
     CHECK(kv_snap_encode(a, &buf, &len) == 0);

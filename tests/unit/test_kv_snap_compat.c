@@ -7,39 +7,19 @@
 
 #include "kv/kv_cmd.h"
 #include "kv/kv_snap.h"
+#include "lib/kv_put.h"
 #include "lib/kv_snap_v2.h"
 #include "lib/test.h"
 #include "util/crc32c.h"
-
-static void put(struct kv *kv, const char *k, const char *v, uint64_t client, uint64_t seq)
-{
-    struct kv_cmd c = {.op = KV_OP_PUT,
-                       .key = (const uint8_t *)k,
-                       .key_len = strlen(k),
-                       .value = (const uint8_t *)v,
-                       .value_len = strlen(v),
-                       .has_session = client != 0,
-                       .client_id = client,
-                       .seq = seq};
-    uint8_t *buf;
-    size_t n;
-    if (kv_cmd_encode_alloc(&c, &buf, &n) != 0)
-        abort();
-    struct kv_result res;
-    kv_apply(kv, kv->applied_index + 1, 5, buf, n, &res);
-    free(buf);
-    if (res.status != KV_OK)
-        abort();
-}
 
 static struct kv *sample(void)
 {
     struct kv *kv = kv_new(4);
     if (kv == NULL)
         abort();
-    put(kv, "k1", "v1", 9, 1);
-    put(kv, "k2", "v22", 0, 0);
-    put(kv, "k3", "", 11, 4);
+    kv_test_put(kv, "k1", 2, "v1", 2, 9, 1);
+    kv_test_put(kv, "k2", 2, "v22", 3, 0, 0);
+    kv_test_put(kv, "k3", 2, "", 0, 11, 4);
     return kv;
 }
 
