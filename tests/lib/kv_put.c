@@ -7,7 +7,7 @@
 #include "kv/kv_cmd.h"
 
 void kv_test_put(struct kv *kv, const char *k, size_t kl, const char *v, size_t vl, uint64_t client,
-                uint64_t seq)
+                 uint64_t seq)
 {
     struct kv_cmd c = {.op = KV_OP_PUT,
                        .key = (const uint8_t *)k,
