@@ -74,12 +74,12 @@ static int cmp_snap_desc(const void *a, const void *b)
 
 static int rv_list(struct rv *rv)
 {
-    DIR *d = opendir(rv->dir);
+    DIR *d = storage_opendir(rv->sys, rv->dir);
     if (!d)
         return st_rv_err(rv, STORAGE_EIO, "storage: opendir %s: %s", rv->dir, strerror(errno));
     struct dirent *de;
     int rc = 0;
-    while (rc == 0 && (de = readdir(d)) != NULL) {
+    while (rc == 0 && (de = storage_readdir(rv->sys, d)) != NULL) {
         const char *n = de->d_name;
         size_t len = strlen(n);
         unsigned long long a, b;
@@ -106,7 +106,7 @@ static int rv_list(struct rv *rv)
             }
         }
     }
-    closedir(d);
+    storage_closedir(rv->sys, d);
     if (rc == 0 && rv->st && rv->n_tmps && storage_fsync_dir(rv->sys, rv->dir) < 0)
         rc =
             st_rv_err(rv, STORAGE_EIO, "storage: fsync directory %s: %s", rv->dir, strerror(errno));

@@ -179,12 +179,12 @@ int st_snap_open_current(struct storage *st)
  * the current file readable for a transfer in progress even after it is replaced. */
 int st_snap_remove_older(struct storage *st)
 {
-    DIR *d = opendir(st->dir);
+    DIR *d = storage_opendir(st->sys, st->dir);
     if (!d)
         return st_fail(st, STORAGE_EIO, "snapshot: opendir %s: %s", st->dir, strerror(errno));
     int removed = 0, rc = 0;
     struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
+    while ((de = storage_readdir(st->sys, d)) != NULL) {
         unsigned long long idx, term;
         int end = 0;
         if (sscanf(de->d_name, "%16llx-%16llx.snap%n", &idx, &term, &end) != 2 ||
@@ -200,7 +200,7 @@ int st_snap_remove_older(struct storage *st)
         }
         removed++;
     }
-    closedir(d);
+    storage_closedir(st->sys, d);
     if (rc == 0 && removed && storage_fsync_dir(st->sys, st->dir) < 0)
         rc = st_fail(st, STORAGE_EIO, "snapshot: fsync directory: %s", strerror(errno));
     return rc;

@@ -29,6 +29,9 @@ const struct storage_sys storage_sys_default = {
     .mkdir = mkdir,
     .fstat = fstat,
     .fallocate = fallocate,
+    .opendir = opendir,
+    .readdir = readdir,
+    .closedir = closedir,
 };
 
 int storage_pwrite_all(const struct storage_sys *sys, int fd, const void *buf, size_t n,
@@ -81,6 +84,24 @@ int storage_fsync_dir(const struct storage_sys *sys, const char *dir)
     sys->close(fd);
     errno = saved;
     return rc;
+}
+
+DIR *storage_opendir(const struct storage_sys *sys, const char *dir)
+{
+    return sys->opendir ? sys->opendir(dir) : opendir(dir);
+}
+
+struct dirent *storage_readdir(const struct storage_sys *sys, DIR *d)
+{
+    return sys->readdir ? sys->readdir(d) : readdir(d);
+}
+
+void storage_closedir(const struct storage_sys *sys, DIR *d)
+{
+    if (sys->closedir)
+        sys->closedir(d);
+    else
+        closedir(d);
 }
 
 int storage_read_file(const struct storage_sys *sys, const char *path, uint8_t **buf, size_t *len)

@@ -3,8 +3,9 @@
  * Every write-side system call of src/storage goes through a struct storage_sys:
  * tests wrap storage_sys_default with versions that fail with ENOSPC or EIO on
  * write or on sync, or write short, and show that storage fails stop and that a
- * reopen recovers a valid prefix. Directory listing (opendir) stays direct: it
- * cannot corrupt anything.
+ * reopen recovers a valid prefix. Directory listing goes through the table too, so
+ * a simulated disk can serve it; a table that leaves the three listing members
+ * NULL lists through the real opendir/readdir/closedir.
  *
  * The helpers below add the loops and the error context every caller needs.
  */
@@ -12,6 +13,7 @@
 #define VESPER_STORAGE_SYS_H
 
 #include <stddef.h>
+#include <dirent.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -29,6 +31,9 @@ struct storage_sys {
     int (*mkdir)(const char *path, mode_t mode);
     int (*fstat)(int fd, struct stat *st);
     int (*fallocate)(int fd, int mode, off_t off, off_t len);
+    DIR *(*opendir)(const char *dir);
+    struct dirent *(*readdir)(DIR *d);
+    int (*closedir)(DIR *d);
 };
 
 /* The real calls. Tests copy it and replace members. */
@@ -43,6 +48,10 @@ ssize_t storage_pread_all(const struct storage_sys *sys, int fd, void *buf, size
 /* Opens dir read-only and fsyncs it so that created, renamed and removed names in it
  * are durable. Returns 0 or -1 (errno). */
 int storage_fsync_dir(const struct storage_sys *sys, const char *dir);
+/* Directory listing through sys (the real calls when its listing members are NULL). */
+DIR *storage_opendir(const struct storage_sys *sys, const char *dir);
+struct dirent *storage_readdir(const struct storage_sys *sys, DIR *d);
+void storage_closedir(const struct storage_sys *sys, DIR *d);
 /* Reads the whole file at path into a malloc'd buffer. Returns 0, or -1 (errno). */
 int storage_read_file(const struct storage_sys *sys, const char *path, uint8_t **buf, size_t *len);
 
