@@ -1,24 +1,20 @@
-/* simfs.c: the simulated disk's syscalls (see simfs.h): pass-through calls that
- * remember what is not yet durable, gated by the armed crash point.
+/* simfs.c: the simulated disk's file calls (see simfs.h): open, close, read,
+ * write, truncate, sync, stat and allocate, served from memory and gated by the
+ * armed crash point, each mutating call remembered until it is durable.
  *
- * An inode here is one file's history: the name it has now, the name it has in the
- * durable directory (empty until a directory fsync), its content as of its last
- * fsync, and the writes and truncations since, in order.
+ * A slot (struct simfs_inode) is one file's history: the name it has now, the name
+ * it has in the durable directory (empty until a directory fsync), its content as
+ * of its last fsync, and the writes and truncations since, in order. Its live
+ * content (struct simfs_data) is what reads see.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "sim/simfs_int.h"
 
-static struct simfs *registered[SIMFS_MAX];
-static struct {
-    struct simfs *fs;
-    long ino; /* -1: the directory itself */
-} fds[SIMFS_FDS];
+struct simfs_fd simfs_fds[SIMFS_FDS];
 
 void *simfs_xrealloc(void *p, size_t n)
 {
@@ -28,35 +24,32 @@ void *simfs_xrealloc(void *p, size_t n)
     return p;
 }
 
-/* The simfs owning path, and the file name inside its directory (NULL: the dir). */
-static struct simfs *lookup(const char *path, const char **name)
+struct simfs_data *simfs_data_new(void)
 {
-    for (int i = 0; i < SIMFS_MAX; i++) {
-        struct simfs *fs = registered[i];
-        if (!fs)
-            continue;
-        size_t n = strlen(fs->dir);
-        if (strncmp(path, fs->dir, n) != 0)
-            continue;
-        if (path[n] == '\0') {
-            *name = NULL;
-            return fs;
-        }
-        if (path[n] == '/' && !strchr(path + n + 1, '/') && strlen(path + n + 1) < SIMFS_NAME) {
-            *name = path + n + 1;
-            return fs;
-        }
-    }
-    return NULL;
+    struct simfs_data *d = calloc(1, sizeof *d);
+    if (!d)
+        abort();
+    d->refs = 1;
+    return d;
 }
 
-static long find(const struct simfs *fs, const char *name)
+void simfs_data_put(struct simfs_data *d)
 {
-    for (size_t i = 0; i < fs->n_ino; i++) {
-        if (fs->ino[i].used && strcmp(fs->ino[i].name, name) == 0)
-            return (long)i;
+    if (d && --d->refs == 0) {
+        free(d->buf);
+        free(d);
     }
-    return -1;
+}
+
+void simfs_data_resize(struct simfs_data *d, uint64_t len)
+{
+    if (len > d->cap) {
+        d->cap = len > 2 * d->cap ? len : 2 * d->cap;
+        d->buf = simfs_xrealloc(d->buf, d->cap);
+    }
+    if (len > d->len)
+        memset(d->buf + d->len, 0, len - d->len);
+    d->len = len;
 }
 
 void simfs_clear_pend(struct simfs_inode *in)
@@ -71,32 +64,8 @@ void simfs_drop_inode(struct simfs_inode *in)
     simfs_clear_pend(in);
     free(in->pend);
     free(in->dur);
+    simfs_data_put(in->live);
     memset(in, 0, sizeof *in);
-}
-
-static long new_inode(struct simfs *fs, const char *name)
-{
-    size_t i = 0;
-    while (i < fs->n_ino && fs->ino[i].used)
-        i++;
-    if (i == fs->n_ino) {
-        if (fs->n_ino == fs->cap_ino) {
-            fs->cap_ino = fs->cap_ino ? 2 * fs->cap_ino : 16;
-            fs->ino = simfs_xrealloc(fs->ino, fs->cap_ino * sizeof *fs->ino);
-        }
-        fs->n_ino++;
-    }
-    memset(&fs->ino[i], 0, sizeof fs->ino[i]);
-    fs->ino[i].used = true;
-    snprintf(fs->ino[i].name, SIMFS_NAME, "%s", name);
-    return (long)i;
-}
-
-/* An inode with neither a current nor a durable name is gone for good. */
-static void maybe_drop(struct simfs_inode *in)
-{
-    if (in->used && !in->name[0] && !in->dname[0])
-        simfs_drop_inode(in);
 }
 
 static void add_pend(struct simfs_inode *in, struct simfs_pend p)
@@ -108,7 +77,6 @@ static void add_pend(struct simfs_inode *in, struct simfs_pend p)
     in->pend[in->n_pend++] = p;
 }
 
-/* Applies the first `keep` bytes of p (all of a truncation when keep > 0). */
 void simfs_apply(uint8_t **buf, uint64_t *len, const struct simfs_pend *p, uint64_t keep)
 {
     if (p->trunc) {
@@ -132,8 +100,7 @@ void simfs_apply(uint8_t **buf, uint64_t *len, const struct simfs_pend *p, uint6
     memcpy(*buf + p->off, p->data, keep);
 }
 
-/* 0: go on; -1: fail with EIO (the process is dead). */
-static int gate(struct simfs *fs)
+int simfs_gate(struct simfs *fs)
 {
     if (fs->crashed) {
         errno = EIO;
@@ -150,177 +117,200 @@ static int gate(struct simfs *fs)
     return 0;
 }
 
-static struct simfs *fs_of(int fd)
+static struct simfs_fd *fd_of(int fd)
 {
-    return fd >= 0 && fd < SIMFS_FDS ? fds[fd].fs : NULL;
+    long i = (long)fd - SIMFS_FD_BASE;
+    if (i < 0 || i >= SIMFS_FDS || !simfs_fds[i].fs) {
+        errno = EBADF;
+        return NULL;
+    }
+    return &simfs_fds[i];
+}
+
+/* The slot a descriptor writes into: NULL once its name went and the slot moved on. */
+static struct simfs_inode *slot_of(const struct simfs_fd *f)
+{
+    if (f->ino < 0)
+        return NULL;
+    struct simfs_inode *in = &f->fs->ino[f->ino];
+    return in->used && in->live == f->live ? in : NULL;
+}
+
+static int new_fd(struct simfs *fs, long ino, int flags)
+{
+    for (int i = 0; i < SIMFS_FDS; i++) {
+        struct simfs_fd *f = &simfs_fds[i];
+        if (f->fs)
+            continue;
+        f->fs = fs;
+        f->ino = ino;
+        f->live = ino >= 0 ? fs->ino[ino].live : NULL;
+        if (f->live)
+            f->live->refs++;
+        f->writable = (flags & O_ACCMODE) != O_RDONLY;
+        return SIMFS_FD_BASE + i;
+    }
+    errno = EMFILE;
+    return -1;
 }
 
 static int sf_open(const char *path, int flags, mode_t mode)
 {
+    (void)mode;
     const char *name = NULL;
-    struct simfs *fs = lookup(path, &name);
-    if (!fs)
-        return open(path, flags, mode);
-    long ino = -1;
-    if (name) {
-        ino = find(fs, name);
-        bool creates = ino < 0 && (flags & O_CREAT);
-        bool truncs = ino >= 0 && (flags & O_TRUNC);
-        if ((creates || truncs) && gate(fs) != 0)
-            return -1;
-    }
-    int fd = open(path, flags, mode);
-    if (fd < 0)
-        return -1;
-    if (fd >= SIMFS_FDS) {
-        close(fd);
-        errno = EMFILE;
+    struct simfs *fs = simfs_lookup(path, &name);
+    if (!fs) {
+        errno = ENOENT;
         return -1;
     }
-    if (name && ino < 0)
-        ino = new_inode(fs, name);
-    else if (name && (flags & O_TRUNC))
+    if (!name)
+        return (flags & O_ACCMODE) == O_RDONLY ? new_fd(fs, -1, flags) : (errno = EISDIR, -1);
+    long ino = simfs_find(fs, name);
+    bool creates = ino < 0 && (flags & O_CREAT);
+    bool truncs = ino >= 0 && (flags & O_TRUNC);
+    if ((creates || truncs) && simfs_gate(fs) != 0)
+        return -1;
+    if (ino < 0 && !creates) {
+        errno = ENOENT;
+        return -1;
+    }
+    if (ino >= 0 && (flags & O_CREAT) && (flags & O_EXCL)) {
+        errno = EEXIST;
+        return -1;
+    }
+    if (flags & O_DIRECTORY) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    if (creates) {
+        ino = simfs_new_inode(fs, name);
+    } else if (truncs) {
+        simfs_data_resize(fs->ino[ino].live, 0);
         add_pend(&fs->ino[ino], (struct simfs_pend){.trunc = true, .off = 0});
-    fds[fd].fs = fs;
-    fds[fd].ino = ino;
-    return fd;
+    }
+    return new_fd(fs, ino, flags);
 }
 
 static int sf_close(int fd)
 {
-    if (fs_of(fd))
-        fds[fd].fs = NULL;
-    return close(fd);
+    struct simfs_fd *f = fd_of(fd);
+    if (!f)
+        return -1;
+    simfs_data_put(f->live);
+    memset(f, 0, sizeof *f);
+    return 0;
 }
 
 static ssize_t sf_pwrite(int fd, const void *buf, size_t n, off_t off)
 {
-    struct simfs *fs = fs_of(fd);
-    if (!fs)
-        return pwrite(fd, buf, n, off);
-    if (gate(fs) != 0)
+    struct simfs_fd *f = fd_of(fd);
+    if (!f)
         return -1;
-    ssize_t w = pwrite(fd, buf, n, off);
-    if (w > 0 && fds[fd].ino >= 0) {
-        struct simfs_pend p = {.off = (uint64_t)off, .len = (uint64_t)w};
-        p.data = simfs_xrealloc(NULL, (size_t)w);
-        memcpy(p.data, buf, (size_t)w);
-        add_pend(&fs->ino[fds[fd].ino], p);
+    if (simfs_gate(f->fs) != 0)
+        return -1;
+    if (!f->live || !f->writable || off < 0) {
+        errno = f->live ? EBADF : EISDIR;
+        return -1;
     }
-    return w;
+    if (n == 0)
+        return 0;
+    uint64_t end = (uint64_t)off + n;
+    if (end > f->live->len)
+        simfs_data_resize(f->live, end);
+    memcpy(f->live->buf + off, buf, n);
+    struct simfs_inode *in = slot_of(f);
+    if (in) {
+        struct simfs_pend p = {.off = (uint64_t)off, .len = n};
+        p.data = simfs_xrealloc(NULL, n);
+        memcpy(p.data, buf, n);
+        add_pend(in, p);
+    }
+    return (ssize_t)n;
 }
 
 static ssize_t sf_pread(int fd, void *buf, size_t n, off_t off)
 {
-    return pread(fd, buf, n, off);
-}
-
-static void commit_names(struct simfs *fs)
-{
-    for (size_t i = 0; i < fs->n_ino; i++) {
-        struct simfs_inode *in = &fs->ino[i];
-        if (!in->used)
-            continue;
-        memcpy(in->dname, in->name, SIMFS_NAME);
-        maybe_drop(in);
+    struct simfs_fd *f = fd_of(fd);
+    if (!f)
+        return -1;
+    if (!f->live || off < 0) {
+        errno = f->live ? EINVAL : EISDIR;
+        return -1;
     }
+    if ((uint64_t)off >= f->live->len)
+        return 0;
+    uint64_t avail = f->live->len - (uint64_t)off;
+    size_t k = avail < n ? (size_t)avail : n;
+    memcpy(buf, f->live->buf + off, k);
+    return (ssize_t)k;
 }
 
-static int sync_common(int fd, int (*real)(int))
+static int sf_sync(int fd)
 {
-    struct simfs *fs = fs_of(fd);
-    if (!fs)
-        return real(fd);
-    if (gate(fs) != 0)
+    struct simfs_fd *f = fd_of(fd);
+    if (!f)
         return -1;
-    if (real(fd) != 0)
+    if (simfs_gate(f->fs) != 0)
         return -1;
-    if (fds[fd].ino < 0) {
-        commit_names(fs);
+    if (f->ino < 0) {
+        simfs_commit_names(f->fs);
         return 0;
     }
-    struct simfs_inode *in = &fs->ino[fds[fd].ino];
+    struct simfs_inode *in = slot_of(f);
+    if (!in)
+        return 0;
     for (size_t k = 0; k < in->n_pend; k++)
         simfs_apply(&in->dur, &in->dur_len, &in->pend[k], in->pend[k].trunc ? 1 : in->pend[k].len);
     simfs_clear_pend(in);
     return 0;
 }
 
-static int sf_fdatasync(int fd)
-{
-    return sync_common(fd, fdatasync);
-}
-
-static int sf_fsync(int fd)
-{
-    return sync_common(fd, fsync);
-}
-
 static int sf_ftruncate(int fd, off_t len)
 {
-    struct simfs *fs = fs_of(fd);
-    if (!fs)
-        return ftruncate(fd, len);
-    if (gate(fs) != 0)
+    struct simfs_fd *f = fd_of(fd);
+    if (!f)
         return -1;
-    if (ftruncate(fd, len) != 0)
+    if (simfs_gate(f->fs) != 0)
         return -1;
-    if (fds[fd].ino >= 0)
-        add_pend(&fs->ino[fds[fd].ino], (struct simfs_pend){.trunc = true, .off = (uint64_t)len});
-    return 0;
-}
-
-static int sf_rename(const char *from, const char *to)
-{
-    const char *a = NULL, *b = NULL;
-    struct simfs *fs = lookup(from, &a);
-    if (!fs || lookup(to, &b) != fs || !a || !b)
-        return rename(from, to);
-    if (gate(fs) != 0)
+    if (!f->live || !f->writable || len < 0) {
+        errno = EINVAL;
         return -1;
-    if (rename(from, to) != 0)
-        return -1;
-    long src = find(fs, a), dst = find(fs, b);
-    if (dst >= 0 && dst != src) {
-        fs->ino[dst].name[0] = '\0';
-        maybe_drop(&fs->ino[dst]);
     }
-    if (src >= 0)
-        snprintf(fs->ino[src].name, SIMFS_NAME, "%s", b);
+    simfs_data_resize(f->live, (uint64_t)len);
+    struct simfs_inode *in = slot_of(f);
+    if (in)
+        add_pend(in, (struct simfs_pend){.trunc = true, .off = (uint64_t)len});
     return 0;
-}
-
-static int sf_unlink(const char *path)
-{
-    const char *name = NULL;
-    struct simfs *fs = lookup(path, &name);
-    if (!fs || !name)
-        return unlink(path);
-    if (gate(fs) != 0)
-        return -1;
-    if (unlink(path) != 0)
-        return -1;
-    long i = find(fs, name);
-    if (i >= 0) {
-        fs->ino[i].name[0] = '\0';
-        maybe_drop(&fs->ino[i]);
-    }
-    return 0;
-}
-
-static int sf_mkdir(const char *path, mode_t mode)
-{
-    return mkdir(path, mode);
 }
 
 static int sf_fstat(int fd, struct stat *st)
 {
-    return fstat(fd, st);
+    struct simfs_fd *f = fd_of(fd);
+    if (!f)
+        return -1;
+    memset(st, 0, sizeof *st);
+    st->st_mode = f->live ? S_IFREG | 0644 : S_IFDIR | 0755;
+    st->st_nlink = 1;
+    st->st_size = f->live ? (off_t)f->live->len : 0;
+    st->st_blksize = 4096;
+    return 0;
 }
 
+/* Space reservation only: the live size grows, nothing of it is modelled as
+ * durable (a crash keeps the synced writes, not the reserved length). */
 static int sf_fallocate(int fd, int mode, off_t off, off_t len)
 {
-    return fallocate(fd, mode, off, len);
+    struct simfs_fd *f = fd_of(fd);
+    if (!f)
+        return -1;
+    if (!f->live || !f->writable || mode != 0 || off < 0 || len <= 0) {
+        errno = f->live && f->writable && mode != 0 ? EOPNOTSUPP : EINVAL;
+        return -1;
+    }
+    uint64_t end = (uint64_t)off + (uint64_t)len;
+    if (end > f->live->len)
+        simfs_data_resize(f->live, end);
+    return 0;
 }
 
 const struct storage_sys simfs_sys = {
@@ -328,35 +318,15 @@ const struct storage_sys simfs_sys = {
     .close = sf_close,
     .pwrite = sf_pwrite,
     .pread = sf_pread,
-    .fdatasync = sf_fdatasync,
-    .fsync = sf_fsync,
+    .fdatasync = sf_sync,
+    .fsync = sf_sync,
     .ftruncate = sf_ftruncate,
-    .rename = sf_rename,
-    .unlink = sf_unlink,
-    .mkdir = sf_mkdir,
+    .rename = simfs_rename,
+    .unlink = simfs_unlink,
+    .mkdir = simfs_mkdir,
     .fstat = sf_fstat,
     .fallocate = sf_fallocate,
+    .opendir = simfs_opendir,
+    .readdir = simfs_readdir,
+    .closedir = simfs_closedir,
 };
-
-int simfs_register(struct simfs *fs)
-{
-    for (int i = 0; i < SIMFS_MAX; i++) {
-        if (!registered[i]) {
-            registered[i] = fs;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-void simfs_unregister(struct simfs *fs)
-{
-    for (int i = 0; i < SIMFS_MAX; i++) {
-        if (registered[i] == fs)
-            registered[i] = NULL;
-    }
-    for (int fd = 0; fd < SIMFS_FDS; fd++) {
-        if (fds[fd].fs == fs)
-            fds[fd].fs = NULL;
-    }
-}

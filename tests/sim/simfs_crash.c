@@ -1,47 +1,20 @@
-/* simfs_crash.c: the simulated disk's life cycle and power loss: creating and
- * removing a node's directory, arming a crash point, and rewriting the directory
+/* simfs_crash.c: the simulated disk's life cycle and power loss: registering and
+ * forgetting a node's directory, arming a crash point, and turning the directory
  * into what a disk could hold after power fails (see simfs.h).
  */
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "sim/sim.h"
 #include "sim/simfs_int.h"
-
-/* Removes every file in dir (not recursive: storage keeps no subdirectories). */
-static int empty_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return -1;
-    struct dirent *de;
-    char path[512];
-    while ((de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        if (unlink(path) != 0) {
-            closedir(d);
-            return -1;
-        }
-    }
-    closedir(d);
-    return 0;
-}
 
 int simfs_init(struct simfs *fs, const char *dir, uint64_t *prng)
 {
     memset(fs, 0, sizeof *fs);
     snprintf(fs->dir, sizeof fs->dir, "%s", dir);
     fs->prng = prng;
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return -1;
-    if (empty_dir(dir) != 0)
+    if (strlen(dir) >= sizeof fs->dir)
         return -1;
     return simfs_register(fs);
 }
@@ -52,8 +25,6 @@ void simfs_destroy(struct simfs *fs)
     for (size_t i = 0; i < fs->n_ino; i++)
         simfs_drop_inode(&fs->ino[i]);
     free(fs->ino);
-    (void)empty_dir(fs->dir);
-    (void)rmdir(fs->dir);
     memset(fs, 0, sizeof *fs);
 }
 
@@ -96,8 +67,12 @@ static uint64_t survives(struct simfs *fs, const struct simfs_pend *p)
 
 int simfs_crash(struct simfs *fs)
 {
-    if (empty_dir(fs->dir) != 0)
-        return -1;
+    for (int i = 0; i < SIMFS_FDS; i++) {
+        if (simfs_fds[i].fs == fs) {
+            simfs_data_put(simfs_fds[i].live);
+            memset(&simfs_fds[i], 0, sizeof simfs_fds[i]);
+        }
+    }
     for (size_t i = 0; i < fs->n_ino; i++) {
         struct simfs_inode *in = &fs->ino[i];
         if (!in->used)
@@ -110,16 +85,12 @@ int simfs_crash(struct simfs *fs)
             simfs_apply(&in->dur, &in->dur_len, &in->pend[k], survives(fs, &in->pend[k]));
         simfs_clear_pend(in);
         memcpy(in->name, in->dname, SIMFS_NAME);
-        char path[512];
-        snprintf(path, sizeof path, "%s/%s", fs->dir, in->name);
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd < 0)
-            return -1;
-        int rc =
-            in->dur_len ? storage_pwrite_all(&storage_sys_default, fd, in->dur, in->dur_len, 0) : 0;
-        close(fd);
-        if (rc != 0)
-            return -1;
+        in->linked = ++fs->clock;
+        simfs_data_put(in->live);
+        in->live = simfs_data_new();
+        simfs_data_resize(in->live, in->dur_len);
+        if (in->dur_len)
+            memcpy(in->live->buf, in->dur, in->dur_len);
     }
     fs->crashed = false;
     fs->crash_in = 0;

@@ -4,7 +4,7 @@
  * deliveries fire in (time, sequence) order, then every up node whose tick phase
  * matches ticks. Ordering by a sequence number as tie-break keeps the run a pure
  * function of the seed. Each world keeps its nodes' data directories under one
- * root (in /dev/shm when it exists), removed when the world is freed.
+ * root, a name for simfs only: no real directory is made.
  */
 #include "sim/sim.h"
 
@@ -62,15 +62,11 @@ void sim_opts_default(struct sim_opts *o, uint32_t n_nodes, uint64_t seed)
     o->snapshot_trailing = 5;
 }
 
-/* One root per process and world: workers and scenarios never share a directory. */
+/* One root per world: two worlds alive at once never share a simfs directory. */
 static void make_root(struct sim_world *w)
 {
-    const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR");
-    /* A unique new name: a killed run leaves its worlds behind, and a later process
-     * may get the same pid. */
-    snprintf(w->root, sizeof w->root, "%s/vesper-sim-XXXXXX", base ? base : "/tmp");
-    if (!mkdtemp(w->root))
-        sim_fail(w, "setup", "cannot create %s: %s", w->root, strerror(errno));
+    static uint64_t worlds;
+    snprintf(w->root, sizeof w->root, "/sim/w%llu", (unsigned long long)++worlds);
 }
 
 void sim_world_init(struct sim_world *w, const struct sim_opts *o)
@@ -132,8 +128,6 @@ void sim_world_free(struct sim_world *w)
     free(w->heap);
     free(w->captured);
     sim_check_free(w);
-    if (w->root[0])
-        (void)rmdir(w->root);
 }
 
 void sim_trace(struct sim_world *w, const char *fmt, ...)
