@@ -105,7 +105,7 @@ void sim_node_start(struct sim_world *w, raft_id id)
     rc.rc = w->cfg_template;
     rc.rc.id = id;
     rc.rc.seed = sim_rand(&w->prng);
-    rc.rc.trace = w->trace_core ? core_trace_cb : NULL;
+    rc.rc.trace = w->trace_core && !w->quiet ? core_trace_cb : NULL;
     rc.rc.trace_arg = n;
     rc.initial = w->initial;
     rc.snapshot_trailing = w->snapshot_trailing;

@@ -8,7 +8,7 @@
  * Everything random comes from the world's one PRNG, so a seed replays a run
  * exactly. Time is in simulated milliseconds; a node ticks every SIM_TICK_MS.
  * Files: world.c (PRNG, heap, trace, stepping), node.c (node life cycle and
- * crashes), node_ops.c (the replica's operations), simfs*.c (the disk), disk.c
+ * crashes), node_ops.c (the replica's operations), simfs*.c (the in-memory disk), disk.c
  * (shadow logs, state digest), apply.c (client actions), net.c (network), check.c,
  * check_restart.c and check_rules.c (invariants), random_run.c (seeded runs), main.c
  * (CLI), scen_lib.c and scenarios*.c (scripted tests).
@@ -205,6 +205,9 @@ struct sim_world {
     uint64_t n_trace;
     bool verbose;
     bool trace_core;
+    /* no trace at all, not even the core's: a random run that fails is run again
+     * with its trace kept, for the report (a run is a pure function of its seed) */
+    bool quiet;
 
     struct sim_rules rules;
 
@@ -227,6 +230,7 @@ struct sim_opts {
     uint64_t snapshot_trailing; /* entries kept behind an automatic snapshot */
     uint64_t segment_bytes;     /* WAL segment size (small: many rolls) */
     bool verbose;
+    bool quiet; /* see sim_world.quiet */
 };
 void sim_opts_default(struct sim_opts *o, uint32_t n_nodes, uint64_t seed);
 void sim_world_init(struct sim_world *w, const struct sim_opts *o);

@@ -75,6 +75,7 @@ void sim_world_init(struct sim_world *w, const struct sim_opts *o)
     w->prng = o->seed * 0x2545f4914f6cdd1dULL + 1;
     w->n_initial = w->n_nodes = o->n_nodes;
     w->verbose = o->verbose;
+    w->quiet = o->quiet && !o->verbose;
     w->trace_core = true;
     w->max_delay_ms = 8;
     w->snapshot_entries = o->snapshot_entries;
@@ -132,6 +133,8 @@ void sim_world_free(struct sim_world *w)
 
 void sim_trace(struct sim_world *w, const char *fmt, ...)
 {
+    if (w->quiet && !w->capture)
+        return;
     char *line = w->trace[w->n_trace % SIM_TRACE_LINES];
     int off = snprintf(line, SIM_TRACE_WIDTH, "t=%llu ", (unsigned long long)w->now_ms);
     va_list ap;
