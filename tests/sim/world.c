@@ -8,12 +8,9 @@
  */
 #include "sim/sim.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 uint64_t sim_rand(uint64_t *state)
 {
