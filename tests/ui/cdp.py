@@ -91,7 +91,9 @@ class Browser:
         """A headless Chromium with a fresh profile, or None (reason in Browser.why)."""
         exe = find_chromium()
         if not exe:
-            cls.why = "no chromium on PATH (make deps installs Debian's chromium)"
+            cls.why = ("CHROMIUM=%s is not executable" % os.environ["CHROMIUM"]
+                       if os.environ.get("CHROMIUM") else
+                       "no chromium on PATH (make deps installs Debian's chromium)")
             return None
         profile = tempfile.mkdtemp(prefix="vesper-chromium.")
         cmd_r, cmd_w = os.pipe()  # we write commands, Chromium reads fd 3

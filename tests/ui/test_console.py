@@ -251,16 +251,18 @@ def main():
                     raise Skip(cdp.Browser.why)
                 return fn(*args)
             return wrapped
-        writer = Writer(c)
-        writer.start()
+        if browser:
+            writer = Writer(c)
+            writer.start()
         run("browser: five nodes, one leader, rates move", need_browser(five_nodes_one_leader),
             page, c, lead)
         run("browser: kill -9 of the leader shows a new one and the dead node down",
             need_browser(leader_killed), page, c, lead)
         run("browser: the page's own node dies, the page goes on",
             need_browser(origin_killed), page, c, origin)
-        writer.stop()
-        print("   %d writes acknowledged under the page" % writer.acked)
+        if writer:
+            writer.stop()
+            print("   %d writes acknowledged under the page" % writer.acked)
         run("browser: token form, sessionStorage, Authorization across origins",
             need_browser(token_form), browser, top)
     finally:
