@@ -54,15 +54,17 @@ class Cluster:
     def url(self, i):
         return "http://%s:%d" % (HOST, self.port(i))
 
+    def start(self, i, ip_list=None, extra=()):
+        log = open(os.path.join(self.dir, "node%d.log" % i), "ab")
+        self.pids[i] = subprocess.Popen(
+            [self.vesperd, str(i), ip_list or self.ip_list, "--data-dir",
+             os.path.join(self.dir, "data%d" % i), "--listen", "%s:%d" % (HOST, self.port(i)),
+             *extra], stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=self.env)
+        log.close()
+
     def start_all(self):
         for i in range(self.n):
-            log = open(os.path.join(self.dir, "node%d.log" % i), "ab")
-            p = subprocess.Popen([self.vesperd, str(i), self.ip_list, "--data-dir",
-                                  os.path.join(self.dir, "data%d" % i), "--listen",
-                                  "%s:%d" % (HOST, self.port(i))],
-                                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=self.env)
-            log.close()
-            self.pids[i] = p
+            self.start(i)
 
     def kill(self, i):
         p = self.pids[i]

@@ -3,7 +3,7 @@
 dashboard against a live /metrics.
 
 A five-node cluster of build/vesperd-san on 127.0.0.1:UI_PORT.. (default 17850-17854)
-and, for the token case, a three-node one with a client token (17860-17862). Headless
+and, for the token case, three voters and a learner with a client token (17860-17863). Headless
 Chromium (Debian's package) is driven over the DevTools protocol (cdp.py) and the
 checks read the page's DOM:
   - endpoints: /ui is one HTML page with a strict CSP; /status has the console's
@@ -15,7 +15,8 @@ checks read the page's DOM:
   - kill -9 of the leader: the page names a new leader and shows the old one down;
   - kill -9 of the node the page came from: it keeps updating from the others;
   - token: a token typed into the page's form is kept in sessionStorage and sent
-    (cross-origin, so through the CORS preflight) to every node.
+    (cross-origin, so through the CORS preflight) to every node; a node added as a
+    learner (admin API, with the token) is marked as one.
 Screenshots go to UI_ARTIFACTS (default build/ui-artifacts). Without a working Chromium
 the browser cases print "skip" with the reason and count as skipped.
 
@@ -194,12 +195,26 @@ def origin_killed(page, c, origin):
 
 
 def token_form(browser, top):
-    c = Cluster(VESPERD, top, "token", 3, PORT0 + 10, env={"VESPER_CLIENT_TOKEN": TOKEN})
-    c.start_all()
+    """Three voters with a client token, and node 3 started with --join and added as a
+    learner through the admin API (with the token)."""
+    c = Cluster(VESPERD, top, "token", 4, PORT0 + 10, env={"VESPER_CLIENT_TOKEN": TOKEN})
+    three = os.path.join(c.dir, "ip_list3.txt")
+    with open(c.ip_list) as f, open(three, "w") as out:
+        out.writelines(f.readlines()[:3])
+    for i in range(3):
+        c.start(i, three)
+    c.start(3, extra=("--join",))
+    auth = {"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"}
     try:
-        check(c.leader() is not None, "no leader in the token cluster")
+        lead = c.leader()
+        check(lead is not None, "no leader in the token cluster")
+        add = json.dumps({"op": "add", "id": 3, "url": c.url(3)})
+        st, _, body = request(c.port(lead), "POST", "/admin/members", add, auth)
+        check(st == 200 and json.loads(body).get("code") == "success",
+              "adding learner 3: %d %r" % (st, body))
         page = browser.open(c.url(0) + "/ui")
-        check(page.wait_for("!!document.getElementById('token-open') && +document.body.dataset.rounds > 0", 15), "page did not load")
+        check(page.wait_for("!!document.getElementById('token-open') && "
+                            "+document.body.dataset.rounds > 0", 15), "page did not load")
         page.eval("document.getElementById('token-open').click()")
         check(page.eval("!document.getElementById('token-section').hidden"), "no token form")
         page.eval("document.getElementById('token').value = %r;"
@@ -207,14 +222,19 @@ def token_form(browser, top):
         check(page.eval("sessionStorage.getItem('vesper-client-token')") == TOKEN,
               "token not kept in sessionStorage")
         check(page.eval("document.getElementById('token-section').hidden"), "form still shown")
-        ok = page.wait_for(ROWS + ".filter(r => r.dataset.up === '1').length === 3", 15)
+        ok = page.wait_for(ROWS + ".filter(r => r.dataset.up === '1').length === 4", 15)
         check(ok, "with the token sent, rows: %r" % page.eval(ROW_STATE))
+        learner = page.wait_for(
+            "!!document.querySelector('#nodes tr[data-id=\"3\"] .badge.learner') && "
+            "!!document.querySelector('#members [data-member=\"3\"][data-member-role=\"learner\"]')",
+            10)
+        check(learner, "node 3 is not marked a learner")
         # The token reached the other nodes: a page fetch with it is a preflighted request.
         got = page.eval("fetch('%s/status', {headers: {Authorization: 'Bearer ' + "
                         "sessionStorage.getItem('vesper-client-token')}}).then(r => r.status)"
                         % c.url(2))
         check(got == 200, "cross-origin fetch with Authorization: %r" % got)
-        shot(page, "console-token.png")
+        shot(page, "console-token-learner.png")
     finally:
         bad = c.stop()
         check(not bad and not c.san_reports(), "token cluster: exits %r, sanitizer %r" %
@@ -263,7 +283,7 @@ def main():
         if writer:
             writer.stop()
             print("   %d writes acknowledged under the page" % writer.acked)
-        run("browser: token form, sessionStorage, Authorization across origins",
+        run("browser: token form, Authorization across origins, a learner marked",
             need_browser(token_form), browser, top)
     finally:
         if writer:
