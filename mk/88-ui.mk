@@ -1,5 +1,5 @@
 # The cluster console (GET /ui, src/ui/console.html, embedded by mk/90-vesperd.mk) and its
-# suite (tests/ui): a five-node build/vesperd-san cluster on 127.0.0.1:17850-17862 watched
+# suite (tests/ui): a five-node build/vesperd-san cluster on 127.0.0.1:17850-17863 watched
 # by headless Chromium over the DevTools protocol, node and leader killed under it, plus the
 # Grafana dashboard (deploy/grafana) checked against a live /metrics. Screenshots go to
 # build/ui-artifacts. Without Chromium (make deps installs it) the browser cases skip.
