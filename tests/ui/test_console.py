@@ -3,9 +3,9 @@
 dashboard against a live /metrics.
 
 A five-node cluster of build/vesperd-san on 127.0.0.1:UI_PORT.. (default 17850-17854)
-and, for the token case, three voters and a learner with a client token (17860-17863). Headless
-Chromium (Debian's package) is driven over the DevTools protocol (cdp.py) and the
-checks read the page's DOM:
+and, for the token case, three voters and a learner with a client token (17860-17863).
+Headless Chromium (Debian's package) is driven over the DevTools protocol (cdp.py) and
+the checks read the page's DOM:
   - endpoints: /ui is one HTML page with a strict CSP; /status has the console's
     fields; CORS answers member origins only, GET only, Authorization only;
   - grafana: deploy/grafana/vesper-dashboard.json parses and every metric it uses is
@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
