@@ -9,11 +9,11 @@
  * The page is loaded from one node and reads the others directly, so it keeps
  * working when that node dies. Those reads are cross-origin (another port or host),
  * so the polled endpoints name the page's origin in Access-Control-Allow-Origin.
- * Only the origins of the cluster's own members are named (their advertised client
- * URLs and ip_list lines): a page on any other site cannot read a node through a
- * browser that can reach it. Only GET is allowed, the only header a page may add is
- * Authorization (the client token, held by the page; never a cookie), and
- * Access-Control-Allow-Credentials is never sent.
+ * Only origins on the hosts of the cluster's own nodes are named (the hosts of their
+ * advertised client URLs, ip_list lines and member addresses, any port): a page on any
+ * other site cannot read a node through a browser that can reach it. Only GET is
+ * allowed, the only header a page may add is Authorization (the client token, held by
+ * the page; never a cookie), and Access-Control-Allow-Credentials is never sent.
  *
  * /ui is served without the client token: it holds no data, only the script that
  * asks for it.
@@ -33,26 +33,61 @@ static bool is_method(h2o_req_t *req, const char *m)
     return h2o_memis(req->method.base, req->method.len, m, strlen(m));
 }
 
-/* True when url ("scheme://host:port[/...]") has exactly the origin o. */
-static bool url_has_origin(const char *url, const char *o, size_t len)
+/* The host of a URL or origin ("scheme://host[:port][/...]", host possibly "[v6]"):
+ * its start and length, or false. */
+static bool host_of(const char *s, size_t len, const char **host, size_t *host_len)
 {
-    if (!url || strlen(url) < len || strncasecmp(url, o, len) != 0)
+    const char *p = s ? memmem(s, len, "://", 3) : NULL;
+    if (!p)
         return false;
-    return url[len] == '\0' || url[len] == '/';
+    p += 3;
+    const char *end = s + len, *q = p;
+    if (q < end && *q == '[') {
+        while (q < end && *q != ']')
+            q++;
+        if (q < end)
+            q++;
+    } else {
+        while (q < end && *q != ':' && *q != '/')
+            q++;
+    }
+    *host = p;
+    *host_len = (size_t)(q - p);
+    return *host_len > 0;
 }
 
-/* The origin of a member, a peer of the ip_list, or this node. */
+static bool same_host(const char *url, const char *h, size_t h_len)
+{
+    const char *uh;
+    size_t uh_len;
+    return url && host_of(url, strlen(url), &uh, &uh_len) && uh_len == h_len &&
+           strncasecmp(uh, h, h_len) == 0;
+}
+
+/* A page served from a host that runs or names a cluster node: this node's advertised
+ * URL, a line of its ip_list, a member's address or client URL. Any port: in the compose
+ * cluster the nodes share the host, and a follower knows the other followers' advertised
+ * URLs only by their ip_list names (peers announce theirs to the leader). */
 static bool origin_allowed(struct node *n, const char *o, size_t len)
 {
-    if (url_has_origin(n->cfg->advertise_url.text, o, len))
+    const char *h;
+    size_t h_len;
+    if (!host_of(o, len, &h, &h_len))
+        return false;
+    /* An origin ends with its host or ":port". */
+    const char *rest = h + h_len, *end = o + len;
+    if (rest < end && (*rest != ':' || rest + 1 == end ||
+                       strspn(rest + 1, "0123456789") != (size_t)(end - rest - 1)))
+        return false;
+    if (same_host(n->cfg->advertise_url.text, h, h_len))
         return true;
     for (int k = 0; k < n->cfg->n_nodes; k++)
-        if (url_has_origin(n->cfg->nodes[k].text, o, len))
+        if (same_host(n->cfg->nodes[k].text, h, h_len))
             return true;
     const struct raft_conf *c = raft_current_conf(n->raft);
     for (uint32_t k = 0; k < c->n; k++)
-        if (url_has_origin(c->m[k].addr, o, len) ||
-            url_has_origin(node_client_url(n, c->m[k].id), o, len))
+        if (same_host(c->m[k].addr, h, h_len) ||
+            same_host(node_client_url(n, c->m[k].id), h, h_len))
             return true;
     return false;
 }

@@ -29,12 +29,16 @@ def request(port, method, path, body=None, headers=None, timeout=5.0):
 
 
 class Cluster:
-    def __init__(self, vesperd, top, name, n, port0, env=None):
+    def __init__(self, vesperd, top, name, n, port0, env=None, advertise_host=None):
         self.vesperd = vesperd
         self.dir = os.path.join(top, name)
         self.n = n
         self.port0 = port0
         self.pids = [None] * n
+        # Nodes advertise http://ADVERTISE_HOST:port to clients while their peers know
+        # them by the ip_list's 127.0.0.1, as in the compose cluster (service names for
+        # peers, published ports for clients).
+        self.advertise_host = advertise_host
         os.makedirs(os.path.join(self.dir, "san"), exist_ok=True)
         self.ip_list = os.path.join(self.dir, "ip_list.txt")
         with open(self.ip_list, "w") as f:
@@ -59,8 +63,16 @@ class Cluster:
         self.pids[i] = subprocess.Popen(
             [self.vesperd, str(i), ip_list or self.ip_list, "--data-dir",
              os.path.join(self.dir, "data%d" % i), "--listen", "%s:%d" % (HOST, self.port(i)),
-             *extra], stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=self.env)
+             *self.advertise_args(i), *extra], stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=self.env)
         log.close()
+
+    def advertise_args(self, i):
+        if not self.advertise_host:
+            return ()
+        return ("--advertise-url", "http://%s:%d" % (self.advertise_host, self.port(i)))
+
+    def client_url(self, i):
+        return "http://%s:%d" % (self.advertise_host or HOST, self.port(i))
 
     def start_all(self):
         for i in range(self.n):

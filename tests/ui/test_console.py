@@ -2,12 +2,15 @@
 """test_console.py: the cluster console (GET /ui) in a real browser, and the Grafana
 dashboard against a live /metrics.
 
-A five-node cluster of build/vesperd-san on 127.0.0.1:UI_PORT.. (default 17850-17854)
-and, for the token case, three voters and a learner with a client token (17860-17863).
+A five-node cluster of build/vesperd-san on 127.0.0.1:UI_PORT.. (default 17850-17854),
+known to each other by 127.0.0.1 and advertising http://localhost:PORT to clients (as
+the compose cluster does with service names and published ports), the page opened at
+a follower's advertised URL; for the token case, three voters and a learner with a
+client token (17860-17863).
 Headless Chromium (Debian's package) is driven over the DevTools protocol (cdp.py) and
 the checks read the page's DOM:
   - endpoints: /ui is one HTML page with a strict CSP; /status has the console's
-    fields; CORS answers member origins only, GET only, Authorization only;
+    fields; CORS answers origins on the nodes' hosts only, GET only, Authorization only;
   - grafana: deploy/grafana/vesper-dashboard.json parses and every metric it uses is
     in a live /metrics;
   - browser, loaded from a follower: five nodes up, exactly one leader (the cluster's),
@@ -88,7 +91,8 @@ def endpoints(c, lead):
     for field in ("version", "uptime_ms", "keys", "data_bytes", "client_url", "commit_index"):
         check(s and field in s, "/status lacks %s: %r" % (field, s))
     check(all(m.get("client_url") for m in s["members"]), "members without client_url")
-    own, other = c.url(0), "http://evil.example:5000"
+    check(s["client_url"] == c.client_url(1), "client_url %r" % s["client_url"])
+    own, other = c.client_url(0), "http://evil.example:5000"
     pre = {"Origin": own, "Access-Control-Request-Method": "GET",
            "Access-Control-Request-Headers": "authorization"}
     st, h, _ = request(c.port(1), "OPTIONS", "/status", headers=pre)
@@ -99,9 +103,12 @@ def endpoints(c, lead):
           "access-control-allow-credentials" not in h, "preflight allows too much: %r" % h)
     st, h, _ = request(c.port(1), "OPTIONS", "/metrics", headers=dict(pre, Origin=other))
     check("access-control-allow-origin" not in h, "preflight from a foreign origin allowed")
-    st, h, _ = request(c.port(2), "GET", "/metrics", headers={"Origin": own})
-    check(st == 200 and h.get("access-control-allow-origin") == own, "GET /metrics: no CORS")
-    for bad in (other, own[:-1], own + "0", own + ".evil.example", "null"):
+    for good in (own, c.url(3), "http://127.0.0.1:17999", "http://LOCALHOST:5000"):
+        st, h, _ = request(c.port(2), "GET", "/metrics", headers={"Origin": good})
+        check(st == 200 and h.get("access-control-allow-origin") == good,
+              "GET /metrics from %s: no CORS" % good)
+    for bad in (other, "http://127.0.0.1.evil.example", "http://localhost.evil.example:5000",
+                "http://127.0.0.1:17850.evil.example", "http://127.0.0.1:", "null", ""):
         st, h, _ = request(c.port(2), "GET", "/status", headers={"Origin": bad})
         check(st == 200 and "access-control-allow-origin" not in h, "origin %r allowed" % bad)
     st, h, _ = request(c.port(lead), "OPTIONS", "/request", headers=pre)
@@ -249,7 +256,7 @@ def main():
         print("0 passed, 1 failed")
         return 1
     top = tempfile.mkdtemp(prefix="vesper-ui.")
-    c = Cluster(VESPERD, top, "five", 5, PORT0)
+    c = Cluster(VESPERD, top, "five", 5, PORT0, advertise_host="localhost")
     browser = None
     writer = None
     print("# console suite: %s, ports %d-%d, data in %s" % (os.path.relpath(VESPERD, ROOT),
@@ -261,11 +268,11 @@ def main():
             print("FAIL cluster: no leader in 15 s")
             results["failed"] += 1
             return 1
-        run("endpoints: /ui, /status fields, CORS for members only", endpoints, c, lead)
+        run("endpoints: /ui, /status fields, CORS for the nodes' hosts only", endpoints, c, lead)
         run("grafana dashboard: valid JSON, every metric live", grafana, c)
         browser = cdp.Browser.start()
         origin = (lead + 1) % 5
-        page = browser.open(c.url(origin) + "/ui") if browser else None
+        page = browser.open(c.client_url(origin) + "/ui") if browser else None
 
         def need_browser(fn):
             def wrapped(*args):
