@@ -157,6 +157,10 @@ def five_nodes_one_leader(page, c, lead):
     want = " ".join("%d:1:%s" % (i, "leader" if i == lead else "follower") for i in range(5))
     got = page.wait_for("(%s) === %r && (%s)" % (ROW_STATE, want, ROW_STATE), 20)
     check(got, "rows: %r, want %r" % (page.eval(ROW_STATE), want))
+    urls = ROWS + ".map(r => r.cells[1].textContent).join(' ')"
+    want_urls = " ".join(c.client_url(i) for i in range(5))
+    check(page.wait_for("(%s) === %r" % (urls, want_urls), 10),
+          "the page does not poll the advertised URLs: %r" % page.eval(urls))
     leaders = page.eval(ROWS + ".filter(r => r.dataset.role === 'leader').length")
     check(leaders == 1, "%s leaders shown" % leaders)
     check(page.eval("document.getElementById('summary').dataset.leader") == str(lead),
