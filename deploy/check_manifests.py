@@ -11,7 +11,8 @@ The node count N is the number of lines of ip_list.txt. Checked:
   - deploy/k8s: the StatefulSet has N replicas, Parallel pod management, and is governed by
     a headless Service (publishNotReadyAddresses) of the same name on port 5000; its
     ConfigMap ip_list is `deploy/gen-ip-list.sh --k8s N NAMESPACE`; startup/liveness probes
-    hit /health and readiness /ready on the client port; /data is a volumeClaimTemplate;
+    hit /health and readiness /ready on the client port; the pod template carries the
+    prometheus.io scrape annotations for /metrics on that port; /data is a volumeClaimTemplate;
     a PodDisruptionBudget selects the pods and allows at most one voluntary disruption.
 Prints one ok/FAIL line per check and "N passed, N failed"; exit 1 on any failure.
 """
@@ -129,6 +130,10 @@ def check_k8s(n):
           and hl.get("selector") == labels and [p.get("port") for p in hl.get("ports", [])] == [PORT])
     ctr = spec["template"]["spec"]["containers"][0]
     check_k8s_probes(ctr)
+    ann = spec["template"]["metadata"].get("annotations") or {}
+    check("k8s pods are annotated for Prometheus: /metrics on port %d" % PORT,
+          ann.get("prometheus.io/scrape") == "true" and ann.get("prometheus.io/port") == str(PORT)
+          and ann.get("prometheus.io/path") == "/metrics", str(ann))
     mounts = {m["name"]: m["mountPath"] for m in ctr.get("volumeMounts", [])}
     claims = [c["metadata"]["name"] for c in spec.get("volumeClaimTemplates", [])]
     check("k8s /data is a volumeClaimTemplate", any(mounts.get(c) == "/data" for c in claims), str(claims))

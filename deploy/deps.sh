@@ -6,7 +6,8 @@
 # Idempotent: every step checks first and does nothing when its result exists.
 #   1. a deb-src entry (own file vesper-deb-src.sources) unless one already exists;
 #   2. apt-get update only when a wanted package or the Sources index is unknown;
-#   3. apt-get install of the packages not yet installed;
+#   3. apt-get install of the packages not yet installed (chromium for the console's
+#      browser test is optional: a failure there is logged, not fatal);
 #   4. apt-get source h2o into build/deps/src (skipped when unpacked already);
 #   5. build/deps/lib/libh2o-evloop.a + build/deps/include (skipped when the stamp
 #      matches the source version).
@@ -35,6 +36,10 @@ host) PKGS=("${BUILD_PKGS[@]}" clang clang-format curl python3 python3-yaml
 image) PKGS=("${BUILD_PKGS[@]}") ;;
 *) echo "deps: VESPER_DEPS is 'host' (default) or 'image'" >&2; exit 2 ;;
 esac
+# Headless Chromium and a font for the console's browser test (tests/ui). Optional: where
+# they cannot be installed the deps still succeed and that test skips with the reason.
+OPTIONAL_PKGS=()
+[ "${VESPER_DEPS:-host}" = host ] && OPTIONAL_PKGS=(chromium fonts-dejavu-core)
 
 log() { echo "deps: $*"; }
 
@@ -119,6 +124,22 @@ ensure_packages() {
         apt-get install -y -q --no-install-recommends $missing
 }
 
+ensure_optional_packages() {
+    local missing="" p
+    for p in "${OPTIONAL_PKGS[@]}"; do
+        dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
+            missing+=" $p"
+    done
+    [ -n "$missing" ] || return 0
+    # shellcheck disable=SC2086
+    have_candidates $missing || apt_update
+    log "installing (optional):$missing"
+    # shellcheck disable=SC2086
+    as_root env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -q --no-install-recommends $missing ||
+        log "could not install$missing; the console browser test will skip"
+}
+
 # ===== 4. h2o source =====
 h2o_dir() {
     find "$DEPS/src" -maxdepth 1 -type d -name 'h2o-*' 2>/dev/null | head -n 1 || true
@@ -142,6 +163,7 @@ fetch_h2o() {
 t0=$(date +%s)
 have_deb_src || add_deb_src
 ensure_packages
+ensure_optional_packages
 fetch_h2o
 "$HERE/build-h2o.sh" "$(h2o_dir)" "$DEPS" "$CC" "$JOBS"
 log "done in $(($(date +%s) - t0)) s"

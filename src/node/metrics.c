@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "api/api.h"
+#include "kv/kv.h"
 #include "net/transport.h"
 #include "node/node.h"
 
@@ -144,6 +145,13 @@ int node_on_metrics(h2o_handler_t *self, h2o_req_t *req)
            (double)n->m.requests_shed);
     metric(&o, "vesper_requests_pending", "gauge", "Requests waiting on the log.",
            (double)n->n_pending);
+    metric(&o, "vesper_kv_keys", "gauge", "Keys in the state machine.", (double)n->kv->map.count);
+    metric(&o, "vesper_kv_data_bytes", "gauge", "Key and value bytes in the state machine.",
+           (double)n->kv->map.data_bytes);
+    put(&o,
+        "# HELP vesper_build_info The running version.\n# TYPE vesper_build_info gauge\n"
+        "vesper_build_info{version=\"%s\"} 1\n",
+        VESPER_VERSION);
     requests(&o, &n->m);
     hist(&o, "vesper_disk_wal_fsync_duration_seconds", "Latency of WAL fdatasync.", &n->m.fsync);
     hist(&o, "vesper_request_duration_seconds", "Client request latency.", &n->m.request);

@@ -23,6 +23,9 @@
 #include "raft/raft.h"
 #include "replica/replica.h"
 
+/* What /status and /metrics (vesper_build_info) report as this build's version. */
+#define VESPER_VERSION "0.1.0"
+
 struct storage;
 struct transport;
 struct tls;
@@ -221,6 +224,12 @@ void node_forward_set_ssl_ctx(struct node *n, SSL_CTX *ctx);
 /* metrics.c */
 int node_on_metrics(h2o_handler_t *self, h2o_req_t *req);
 
+/* console.c: GET /ui (the page) and the CORS answers of the endpoints it polls. */
+int node_on_console(h2o_handler_t *self, h2o_req_t *req);
+/* For a console endpoint: answers an OPTIONS preflight (true: answered) or adds the
+ * CORS headers of a cross-origin GET to req's response (false: go on). */
+bool node_console_cors(struct node *n, h2o_req_t *req);
+
 /* admin.c */
 int node_on_transfer(h2o_handler_t *self, h2o_req_t *req);
 int node_on_members(h2o_handler_t *self, h2o_req_t *req);
@@ -239,10 +248,14 @@ struct node_handler {
     h2o_handler_t super;
     struct node *node;
     int (*fn)(h2o_handler_t *self, h2o_req_t *req); /* called within --max-body-bytes */
+    bool console; /* read by the console from other nodes' pages: CORS (console.c) */
 };
 /* Registers fn for path (before h2o_context_init); h2o matches paths in order. */
 void node_handler_add(struct node *n, h2o_hostconf_t *host, const char *path,
                       int (*fn)(h2o_handler_t *, h2o_req_t *));
+/* node_handler_add for a GET endpoint the console polls across origins (console.c). */
+void node_console_handler_add(struct node *n, h2o_hostconf_t *host, const char *path,
+                              int (*fn)(h2o_handler_t *, h2o_req_t *));
 #define NODE_OF(self) (((struct node_handler *)(self))->node)
 
 /* Replies with a JSON body (copied) and closes the request's pending record. */

@@ -5,13 +5,15 @@
  *   /health /ready /status /noop  status.c   liveness, readiness, state
  *   /admin/transfer /admin/members admin.c   leadership and membership changes
  *   /metrics                      metrics.c  Prometheus text
+ *   /ui                           console.c  the cluster console (one HTML page)
  *   /raft                         src/net    peer batches (the transport's own handler)
  *   /                             here       404 {"code":"fail","error":"not_found"}
  *
  * h2o takes the first registered path that is a prefix of the request's, so the
  * catch-all "/" comes last. Every endpoint but /raft goes through node_handler_add:
  * reserved peer connections are kept off it (listener.c) and its body is held to
- * --max-body-bytes.
+ * --max-body-bytes. The endpoints the console polls from other nodes' pages are
+ * added with node_console_handler_add, which answers their CORS preflight.
  */
 #include "node/node.h"
 
@@ -27,11 +29,13 @@ static int on_req_within_body_limit(h2o_handler_t *self, h2o_req_t *req)
         node_send_error(req, 0, API_ERR_TOO_LARGE, NULL);
         return 0;
     }
+    if (h->console && node_console_cors(h->node, req))
+        return 0;
     return h->fn(self, req);
 }
 
-void node_handler_add(struct node *n, h2o_hostconf_t *host, const char *path,
-                      int (*fn)(h2o_handler_t *, h2o_req_t *))
+static struct node_handler *handler_add(struct node *n, h2o_hostconf_t *host, const char *path,
+                                        int (*fn)(h2o_handler_t *, h2o_req_t *))
 {
     h2o_pathconf_t *pc = h2o_config_register_path(host, path, 0);
     node_gate_add(n, pc);
@@ -39,6 +43,20 @@ void node_handler_add(struct node *n, h2o_hostconf_t *host, const char *path,
     h->super.on_req = on_req_within_body_limit;
     h->node = n;
     h->fn = fn;
+    h->console = false;
+    return h;
+}
+
+void node_handler_add(struct node *n, h2o_hostconf_t *host, const char *path,
+                      int (*fn)(h2o_handler_t *, h2o_req_t *))
+{
+    handler_add(n, host, path, fn);
+}
+
+void node_console_handler_add(struct node *n, h2o_hostconf_t *host, const char *path,
+                              int (*fn)(h2o_handler_t *, h2o_req_t *))
+{
+    handler_add(n, host, path, fn)->console = true;
 }
 
 static int on_unknown_path(h2o_handler_t *self, h2o_req_t *req)
@@ -51,13 +69,14 @@ static int on_unknown_path(h2o_handler_t *self, h2o_req_t *req)
 int node_routes_register(struct node *n, h2o_hostconf_t *host)
 {
     node_handler_add(n, host, "/request", node_on_request);
-    node_handler_add(n, host, "/health", node_on_health);
-    node_handler_add(n, host, "/ready", node_on_ready);
-    node_handler_add(n, host, "/status", node_on_status);
+    node_console_handler_add(n, host, "/health", node_on_health);
+    node_console_handler_add(n, host, "/ready", node_on_ready);
+    node_console_handler_add(n, host, "/status", node_on_status);
     node_handler_add(n, host, "/noop", node_on_noop);
     node_handler_add(n, host, "/admin/transfer", node_on_transfer);
     node_handler_add(n, host, "/admin/members", node_on_members);
-    node_handler_add(n, host, "/metrics", node_on_metrics);
+    node_console_handler_add(n, host, "/metrics", node_on_metrics);
+    node_handler_add(n, host, "/ui", node_on_console);
     if (transport_register(n->tp, host) != RAFT_OK)
         return -1;
     node_handler_add(n, host, "/", on_unknown_path); /* last: every path starts with "/" */

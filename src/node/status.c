@@ -3,7 +3,8 @@
  *   GET /health  200 while the loop turns (liveness; the scratch image probes it)
  *   GET /ready   200 once a leader is known and this node applied what it knows
  *                is committed; 503 otherwise (readiness)
- *   GET /status  JSON: role, term, leader, indexes, per-peer progress, members
+ *   GET /status  JSON: role, term, leader, indexes, per-peer progress, members,
+ *                version, uptime and the state machine's size (keys, data_bytes)
  *   GET /noop    the cheapest answer the loop can give: the HTTP ceiling for
  *                benchmarks
  */
@@ -12,6 +13,7 @@
 #include <json-c/json.h>
 #include <string.h>
 
+#include "kv/kv.h"
 #include "util/logging.h"
 
 static void send_text(h2o_req_t *req, int status, const char *body)
@@ -58,6 +60,9 @@ static json_object *members_json(struct node *n)
         json_object_object_add(m, "role",
                                json_object_new_string(c->m[k].voter ? "voter" : "learner"));
         json_object_object_add(m, "url", json_object_new_string(c->m[k].addr));
+        /* The URL clients (and the console) reach it at, as this node knows it. */
+        const char *client = node_client_url(n, c->m[k].id);
+        json_object_object_add(m, "client_url", client ? json_object_new_string(client) : NULL);
         json_object_array_add(arr, m);
     }
     return arr;
@@ -96,6 +101,11 @@ int node_on_status(h2o_handler_t *self, h2o_req_t *req)
     json_object_object_add(o, "last_index", u64(st.last_index));
     json_object_object_add(o, "durable_index", u64(st.durable_index));
     json_object_object_add(o, "snapshot_index", u64(st.snap_index));
+    json_object_object_add(o, "client_url", json_object_new_string(n->cfg->advertise_url.text));
+    json_object_object_add(o, "version", json_object_new_string(VESPER_VERSION));
+    json_object_object_add(o, "uptime_ms", u64(node_now_ms(n) - n->started_ms));
+    json_object_object_add(o, "keys", u64(n->kv->map.count));
+    json_object_object_add(o, "data_bytes", u64(n->kv->map.data_bytes));
     json_object_object_add(o, "peers", peers_json(n, &st));
     json_object_object_add(o, "members", members_json(n));
     size_t len;
