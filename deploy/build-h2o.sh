@@ -72,6 +72,12 @@ grep -q 'error\\":\\"too_large' "$PATCHED/http1.c" ||
 # drained (bounded in bytes and time) before the close.
 patch -s "$PATCHED/http1.c" <"$PATCHES/h2o-http1-lingering-close.patch" ||
     { echo "deps: could not apply h2o-http1-lingering-close.patch" >&2; exit 1; }
+# And an empty send (deploy/patches/h2o-http1-empty-send.patch, ours): a response with
+# no body (HEAD) reaches the send path with no buffers, and h2o copied them with
+# memcpy from a null pointer, which is undefined behaviour (UBSan stops the sanitizer
+# build on any HEAD request); h2o's own h2o_memcpy allows that empty copy.
+patch -s "$PATCHED/http1.c" <"$PATCHES/h2o-http1-empty-send.patch" ||
+    { echo "deps: could not apply h2o-http1-empty-send.patch" >&2; exit 1; }
 FILES=$(echo "$FILES" | sed "s|^lib/http1.c$|$PATCHED/http1.c|")
 # And a disposal fix (deploy/patches/h2o-evloop-dispose-pending.patch, ours): a socket
 # closed outside the loop's callbacks right after a write completed at once (vesperd
