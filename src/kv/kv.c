@@ -78,8 +78,9 @@ static enum kv_status run_cas(struct kv *kv, const struct kv_cmd *c, struct kv_r
         set_current(kv, c, res);
         return KV_CAS_MISMATCH;
     }
-    if (kv_map_put(&kv->map, c->key, c->key_len, c->value, c->value_len) != 0)
+    if (kv_map_put_rev(&kv->map, c->key, c->key_len, c->value, c->value_len, kv->revision + 1) != 0)
         die_nomem("CAS");
+    kv->revision++;
     return KV_OK;
 }
 
@@ -87,11 +88,16 @@ static enum kv_status run(struct kv *kv, const struct kv_cmd *c, struct kv_resul
 {
     switch (c->op) {
     case KV_OP_PUT:
-        if (kv_map_put(&kv->map, c->key, c->key_len, c->value, c->value_len) != 0)
+        if (kv_map_put_rev(&kv->map, c->key, c->key_len, c->value, c->value_len,
+                           kv->revision + 1) != 0)
             die_nomem("PUT");
+        kv->revision++;
         return KV_OK;
     case KV_OP_DELETE:
-        return kv_map_del(&kv->map, c->key, c->key_len) ? KV_OK : KV_NOT_FOUND;
+        if (!kv_map_del(&kv->map, c->key, c->key_len))
+            return KV_NOT_FOUND;
+        kv->revision++;
+        return KV_OK;
     case KV_OP_CAS:
         return run_cas(kv, c, res);
     default:
@@ -123,9 +129,11 @@ static bool session_answers(struct kv *kv, const struct kv_cmd *c, struct kv_res
     kv_sessions_touch(&kv->sessions, s);
     if (c->seq < s->seq) {
         res->status = KV_STALE_SEQ;
+        res->revision = kv->revision;
         return true;
     }
     res->status = (enum kv_status)s->result;
+    res->revision = s->revision;
     res->duplicate = true;
     res->has_current = s->has_current;
     res->current = s->current;
@@ -144,6 +152,7 @@ void kv_apply(struct kv *kv, uint64_t index, uint64_t term, const uint8_t *cmd, 
     kv->applied_index = index;
     kv->applied_term = term;
     struct kv_cmd c;
+    res->revision = kv->revision;
     if (kv_cmd_decode(cmd, len, &c) != 0) {
         res->status = KV_BAD_COMMAND;
         return;
@@ -151,9 +160,13 @@ void kv_apply(struct kv *kv, uint64_t index, uint64_t term, const uint8_t *cmd, 
     if (c.has_session && session_answers(kv, &c, res))
         return;
     res->status = run(kv, &c, res);
-    if (c.has_session && kv_sessions_record(&kv->sessions, c.client_id, c.seq, (uint8_t)res->status,
-                                            res->has_current, res->current, res->current_len) != 0)
-        die_nomem("session");
+    res->revision = kv->revision;
+    if (c.has_session) {
+        if (kv_sessions_record(&kv->sessions, c.client_id, c.seq, (uint8_t)res->status,
+                               res->has_current, res->current, res->current_len) != 0)
+            die_nomem("session");
+        kv_sessions_find(&kv->sessions, c.client_id)->revision = res->revision;
+    }
     /* Recording copies the answer and moves no map record, so res->current (if
      * set) is still valid. */
 }
@@ -174,6 +187,11 @@ uint64_t kv_applied_index(const struct kv *kv)
 uint64_t kv_applied_term(const struct kv *kv)
 {
     return kv->applied_term;
+}
+
+uint64_t kv_revision(const struct kv *kv)
+{
+    return kv->revision;
 }
 
 const struct kv_rec *kv_get(const struct kv *kv, const void *key, size_t key_len)

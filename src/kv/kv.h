@@ -7,8 +7,18 @@
  * command (payload format in kv_cmd.h), kv_set_applied for any other entry
  * (no-op, configuration). kv_apply is a pure function of the state and the
  * command, so every replica reaches the same state and the same answers.
- * Reads (kv_get) do not go through the log; the shell decides when a read is
- * safe (ReadIndex, lease, or stale). Snapshots: kv_snap.h.
+ * Reads (kv_get, kv_range.h) do not go through the log; the shell decides when
+ * a read is safe (ReadIndex, lease, or stale). Snapshots: kv_snap.h.
+ *
+ * Revisions: the store keeps one counter, `revision`, that every applied command
+ * which changes a key advances by exactly one (a PUT, a DELETE that removed a
+ * key, a CAS that matched, a transaction whose branch changed a key: all of a
+ * transaction's writes share one revision). Commands that change nothing (a
+ * DELETE of an absent key, a failed CAS, a read-only transaction, a duplicate)
+ * leave it. Each key records create_revision, mod_revision and version (struct
+ * kv_rec); a DELETE forgets them, so a key created again starts at version 1.
+ * Being part of the applied state, revisions are identical on every replica
+ * and a watch can resume from any of them.
  *
  * Ownership: struct kv owns everything inside it. Pointers returned by kv_get
  * and in struct kv_result are borrowed and valid until the next call that
@@ -46,8 +56,10 @@ const char *kv_status_str(enum kv_status st);
 
 struct kv_result {
     enum kv_status status;
-    bool duplicate;   /* answered from the session table, not applied again */
-    bool has_current; /* KV_CAS_MISMATCH and the key exists: its value now */
+    uint64_t revision; /* store revision after the command (for a duplicate:
+                          the one its first application reported) */
+    bool duplicate;    /* answered from the session table, not applied again */
+    bool has_current;  /* KV_CAS_MISMATCH and the key exists: its value now */
     const uint8_t *current;
     size_t current_len;
 };
@@ -58,6 +70,7 @@ struct kv {
     struct kv_sessions sessions;
     uint64_t applied_index;
     uint64_t applied_term;
+    uint64_t revision; /* see "Revisions" above */
 };
 
 /* max_sessions: size of the exactly-once table, a cluster-wide constant
@@ -82,6 +95,9 @@ void kv_set_applied(struct kv *kv, uint64_t index, uint64_t term);
 /* The applied position: index and term of the last entry applied (0, 0: none). */
 uint64_t kv_applied_index(const struct kv *kv);
 uint64_t kv_applied_term(const struct kv *kv);
+
+/* The store revision: how many applied commands changed a key (see above). */
+uint64_t kv_revision(const struct kv *kv);
 
 /* Borrowed record for key, or NULL. Use kv_rec_value()/->value_len. */
 const struct kv_rec *kv_get(const struct kv *kv, const void *key, size_t key_len);

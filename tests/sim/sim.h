@@ -72,7 +72,8 @@ bool sim_log_write(struct sim_log *l, const struct sim_entry *e, size_t n);
 /* Empties the log and starts it after (i, t), whose chain hash is chain. */
 void sim_log_reset(struct sim_log *l, raft_index i, raft_term t, uint64_t chain);
 void sim_disk_free(struct sim_disk *d);
-/* Hash of the state machine: the kv map's contents (independent of layout) and
+/* Hash of the state machine: the kv map's contents with every key's revisions and
+ * the store revision (independent of layout), and
  * the configuration as of the applied index (the node's sm_conf). */
 uint64_t sim_sm_digest(const struct kv *kv, const struct raft_conf *conf);
 
