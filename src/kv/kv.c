@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "kv/kv_cmd.h"
+#include "kv/kv_txn.h"
 
 const char *kv_status_str(enum kv_status st)
 {
@@ -48,6 +49,7 @@ void kv_free(struct kv *kv)
         return;
     kv_map_free(&kv->map);
     kv_sessions_free(&kv->sessions);
+    free(kv->answer);
     free(kv);
 }
 
@@ -67,14 +69,18 @@ static void set_current(const struct kv *kv, const struct kv_cmd *c, struct kv_r
     }
 }
 
+/* CAS is a transaction of one compare and one put (kv_txn.h) with its own answer:
+ * the value it saw when the compare failed. */
 static enum kv_status run_cas(struct kv *kv, const struct kv_cmd *c, struct kv_result *res)
 {
-    const struct kv_rec *r = kv_map_get(&kv->map, c->key, c->key_len);
-    bool match = c->expect_absent ? r == NULL
-                                  : (r != NULL && r->value_len == c->expected_len &&
-                                     (c->expected_len == 0 ||
-                                      memcmp(kv_rec_value(r), c->expected, c->expected_len) == 0));
-    if (!match) {
+    struct kv_txn_cmp cmp = {.target = c->expect_absent ? KV_TXN_EXISTS : KV_TXN_VALUE,
+                             .op = KV_TXN_EQ,
+                             .key = c->key,
+                             .key_len = c->key_len,
+                             .value = c->expected,
+                             .value_len = c->expected_len,
+                             .number = 0};
+    if (!kv_txn_compare(kv, &cmp)) {
         set_current(kv, c, res);
         return KV_CAS_MISMATCH;
     }
@@ -82,6 +88,18 @@ static enum kv_status run_cas(struct kv *kv, const struct kv_cmd *c, struct kv_r
         die_nomem("CAS");
     kv->revision++;
     return KV_OK;
+}
+
+static enum kv_status run_txn(struct kv *kv, const struct kv_cmd *c, struct kv_result *res)
+{
+    struct kv_txn *t = malloc(sizeof *t);
+    if (t == NULL)
+        die_nomem("TXN");
+    int rc = kv_txn_decode(c->txn, c->txn_len, t);
+    if (rc == 0)
+        kv_txn_run(kv, t, res);
+    free(t);
+    return rc == 0 ? KV_OK : KV_BAD_COMMAND; /* kv_cmd_decode checked the body */
 }
 
 static enum kv_status run(struct kv *kv, const struct kv_cmd *c, struct kv_result *res)
@@ -100,6 +118,8 @@ static enum kv_status run(struct kv *kv, const struct kv_cmd *c, struct kv_resul
         return KV_OK;
     case KV_OP_CAS:
         return run_cas(kv, c, res);
+    case KV_OP_TXN:
+        return run_txn(kv, c, res);
     default:
         return KV_BAD_COMMAND; /* unreachable: kv_cmd_decode checked op */
     }

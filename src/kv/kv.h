@@ -33,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kv/kv_index.h"
 #include "kv/kv_map.h"
 #include "kv/kv_session.h"
 
@@ -54,6 +55,8 @@ enum kv_status {
 
 const char *kv_status_str(enum kv_status st);
 
+/* The answer of a transaction (KV_OP_TXN) is status KV_OK with has_current and
+ * current holding the encoded answer of kv_txn.h (which branch ran, results). */
 struct kv_result {
     enum kv_status status;
     uint64_t revision; /* store revision after the command (for a duplicate:
@@ -71,6 +74,8 @@ struct kv {
     uint64_t applied_index;
     uint64_t applied_term;
     uint64_t revision; /* see "Revisions" above */
+    uint8_t *answer;   /* the last transaction's answer (kv_txn.h), reused */
+    size_t answer_len, answer_cap;
 };
 
 /* max_sessions: size of the exactly-once table, a cluster-wide constant
@@ -86,6 +91,7 @@ void kv_free(struct kv *kv);
  *   failed CAS, the value seen then), duplicate = true, nothing applied;
  *   seq < last seq -> KV_STALE_SEQ, nothing applied; seq == the last seq of
  *   an evicted session -> KV_SESSION_EXPIRED (outcome unknown), nothing applied.
+ * - TXN: KV_OK and the answer in current (see struct kv_result, kv_txn.h).
  * - Malformed payload -> KV_BAD_COMMAND (the position still advances).
  * - index <= applied index -> KV_ALREADY_APPLIED, nothing changes. */
 void kv_apply(struct kv *kv, uint64_t index, uint64_t term, const uint8_t *cmd, size_t len,
