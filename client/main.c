@@ -265,12 +265,11 @@ static int parse_v1_form(struct cli *cli, int n, char **args)
     struct vclient_req *r = &cli->req;
     int with_value = n == 3 || cli->has_file_value;
     if (!endpoints_is_url(args[0])) {
-        fprintf(
-            stderr,
-            "vesper: unknown command '%s': commands are get, put, delete, cas, list, txn, status, "
-            "transfer and members; the v1 form is ADDRESS KEY [VALUE] with ADDRESS "
-            "http://host:port\n",
-            args[0]);
+        fprintf(stderr,
+                "vesper: unknown command '%s': commands are get, put, delete, cas, status, "
+                "transfer, members, list and txn; the v1 form is ADDRESS KEY [VALUE] with ADDRESS "
+                "http://host:port\n",
+                args[0]);
         fputs(usage_text, stderr);
         return -1;
     }
