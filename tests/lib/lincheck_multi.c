@@ -17,9 +17,8 @@
 
 #define LINCHECK_MULTI_MAX 64
 
-int lincheck_history_add_range(struct lincheck_history *h, const struct lincheck_op *base,
-                               size_t n, const struct lincheck_val *keys,
-                               const struct lincheck_val *vals)
+int lincheck_history_add_range(struct lincheck_history *h, const struct lincheck_op *base, size_t n,
+                               const struct lincheck_val *keys, const struct lincheck_val *vals)
 {
     if (base->outcome != LINCHECK_OK)
         return 0; /* a read that failed or whose answer was lost says nothing */

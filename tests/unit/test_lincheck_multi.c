@@ -73,7 +73,7 @@ TEST(lincheck_txn_is_a_cas_and_puts)
 
 TEST(lincheck_multi_format_errors)
 {
-    CHECK(check_lines("2 txn k,j y x 20 30 ok ok\n") == -1);     /* values != keys */
+    CHECK(check_lines("2 txn k,j y x 20 30 ok ok\n") == -1);      /* values != keys */
     CHECK(check_lines("2 txn k,j y,z x 20 30 ok maybe\n") == -1); /* result */
     CHECK(check_lines("3 range p - - 20 30 ok q1=a\n") == -1);    /* not under the prefix */
     CHECK(check_lines("3 range p - - 20 30 ok p1\n") == -1);      /* no '=' */
