@@ -263,6 +263,8 @@ void sim_shell_take_snapshot(struct sim_world *w, struct sim_node *n, uint64_t t
 
 /* ---- apply.c: client actions ---- */
 int sim_propose(struct sim_world *w, raft_id id, raft_index *index);
+/* Proposes a transaction over keys k0..k7 (a compare, puts, a delete, a get). */
+int sim_propose_txn(struct sim_world *w, raft_id id);
 /* A PUT whose value is value_len bytes (large values make multi-sector writes). */
 int sim_propose_sized(struct sim_world *w, raft_id id, size_t value_len, raft_index *index);
 int sim_read(struct sim_world *w, raft_id id);

@@ -81,7 +81,8 @@ static bool read_range(struct histgen_client *c, struct json_object *payload)
         if (!json_object_is_type(v, json_type_string) ||
             (size_t)json_object_get_string_len(v) >= sizeof c->range_val[k])
             return false;
-        memcpy(c->range_val[k], json_object_get_string(v), (size_t)json_object_get_string_len(v) + 1);
+        memcpy(c->range_val[k], json_object_get_string(v),
+               (size_t)json_object_get_string_len(v) + 1);
         c->range_found[k] = true;
     }
     return true;
@@ -110,7 +111,8 @@ int histgen_multi_record(struct histgen_client *c, const struct lincheck_op *op,
             keys[k] = LINCHECK_STR(names[k]);
             vals[k] = c->range_found[k] ? LINCHECK_STR(c->range_val[k]) : LINCHECK_ABSENT;
             if (op->outcome == LINCHECK_OK)
-                snprintf(c->last[k], sizeof c->last[k], "%s", c->range_found[k] ? c->range_val[k] : "");
+                snprintf(c->last[k], sizeof c->last[k], "%s",
+                         c->range_found[k] ? c->range_val[k] : "");
         }
         return lincheck_history_add_range(&c->hist, op, (size_t)nk, keys, vals);
     }
