@@ -6,6 +6,7 @@
 
 #include "kv/kv.h"
 #include "kv/kv_cmd.h"
+#include "kv/kv_snap.h"
 #include "kv/kv_txn.h"
 #include "lib/test.h"
 
@@ -163,6 +164,18 @@ TEST(txn_retry_answers_first_outcome)
     CHECK(res.duplicate && res.revision == 1 && res.current_len == first_len);
     CHECK(memcmp(res.current, first, first_len) == 0);
     CHECK_EQ_U64(kv_get(kv, "lock", 4)->version, 1);
+    /* The stored answer survives a snapshot: a retry after a restore gets it too. */
+    uint8_t *snap;
+    size_t snap_len;
+    CHECK(kv_snap_encode(kv, &snap, &snap_len) == 0);
+    struct kv *b = NULL;
+    char err[128];
+    CHECK(kv_snap_decode(snap, snap_len, &b, err, sizeof err) == 0);
+    free(snap);
+    apply_txn(b, &t, 7, 1, &res);
+    CHECK(res.duplicate && res.revision == 1 && res.current_len == first_len);
+    CHECK(memcmp(res.current, first, first_len) == 0);
+    kv_free(b);
     apply_txn(kv, &t, 7, 2, &res); /* a new seq runs: the lock is taken now */
     struct kv_txn_answer a;
     CHECK(kv_txn_answer_open(&a, res.current, res.current_len) == 0 && !a.succeeded);
