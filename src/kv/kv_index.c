@@ -10,6 +10,7 @@
  */
 #include "kv/kv_index.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,14 +95,16 @@ static void leaves_remove(struct kv_index *ix, size_t at)
     ix->n_leaves--;
 }
 
-/* Splits full leaf li in two halves. */
-static int split(struct kv_index *ix, size_t li)
+/* Splits full leaf li in two halves; at_end (an insert past the last key of the
+ * last leaf) leaves it full and starts an empty leaf, so keys loaded in order
+ * fill their leaves instead of leaving every one half empty. */
+static int split(struct kv_index *ix, size_t li, bool at_end)
 {
     struct kv_index_leaf *l = ix->leaves[li];
     struct kv_index_leaf *r = malloc(sizeof *r);
     if (r == NULL)
         return -1;
-    uint32_t half = l->n / 2;
+    uint32_t half = at_end ? l->n : l->n / 2;
     r->n = l->n - half;
     memcpy(r->recs, l->recs + half, r->n * sizeof *r->recs);
     if (leaves_insert(ix, li + 1, r) != 0) {
@@ -124,10 +127,13 @@ int kv_index_insert(struct kv_index *ix, const struct kv_rec *rec)
         l->n = 0;
     }
     size_t li = leaf_for(ix, key, rec->key_len);
-    if (ix->leaves[li]->n == KV_INDEX_LEAF) {
-        if (split(ix, li) != 0)
+    struct kv_index_leaf *full = ix->leaves[li];
+    if (full->n == KV_INDEX_LEAF) {
+        bool at_end =
+            li + 1 == ix->n_leaves && rec_cmp(full->recs[full->n - 1], key, rec->key_len) < 0;
+        if (split(ix, li, at_end) != 0)
             return -1;
-        if (rec_cmp(ix->leaves[li + 1]->recs[0], key, rec->key_len) <= 0)
+        if (at_end || rec_cmp(ix->leaves[li + 1]->recs[0], key, rec->key_len) <= 0)
             li++;
     }
     struct kv_index_leaf *l = ix->leaves[li];
