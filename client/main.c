@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "endpoints.h"
+#include "kvcmd.h"
 #include "ops.h"
 #include "vclient.h"
 
@@ -26,6 +27,10 @@ static const char usage_text[] =
     "       vesper delete KEY          [options]\n"
     "       vesper cas KEY EXPECTED NEW [options]  set NEW if the value is EXPECTED\n"
     "       vesper cas --absent KEY NEW [options]  set NEW if KEY does not exist\n"
+    "       vesper list PREFIX [--limit N] [--keys-only] [--all]  keys in order\n"
+    "       vesper txn [JSON]          [options]  "
+    "{\"compare\":[..],\"success\":[..],\"failure\":[..]}\n"
+    "                                            as JSON, else from stdin (README: protocol)\n"
     "       vesper status              [options]  one row per node\n"
     "       vesper transfer ID         [options]  make node ID the leader\n"
     "       vesper members add ID URL | promote ID | remove ID  [options]\n"
@@ -36,7 +41,9 @@ static const char usage_text[] =
     "  --ip-list FILE           nodes from a file, one URL per line (the server's ip_list)\n"
     "  --timeout SECONDS        deadline including retries through elections (default 5)\n"
     "  --value-file FILE        read VALUE (put, v1 PUT) or NEW (cas) from FILE ('-': stdin)\n"
-    "  --stale                  get: let any node answer from its local state\n"
+    "  --stale                  get, list: let any node answer from its local state\n"
+    "  -w, --revisions          get, put, delete, cas: show revisions in the reply\n"
+    "  --limit N --all          list: keys per page; follow pages to the end\n"
     "  --forward                ask a follower to relay to the leader (no redirect)\n"
     "  --token TOKEN            client API bearer token (default: $VESPER_TOKEN)\n"
     "  --cacert FILE            https: verify nodes against this CA (default: $VESPER_CACERT,\n"
@@ -51,6 +58,7 @@ static const char usage_text[] =
 
 struct cli {
     struct endpoints eps;
+    struct kvcmd_args kv;
     struct vclient_opts opts;
     struct vclient_req req;
     bool absent;
@@ -128,7 +136,10 @@ enum {
     OPT_TOKEN,
     OPT_CACERT,
     OPT_CERT,
-    OPT_KEY
+    OPT_KEY,
+    OPT_LIMIT,
+    OPT_ALL,
+    OPT_KEYS_ONLY
 };
 
 /* Options anywhere on the line (GNU getopt permutes). -1 on a usage error. */
@@ -149,13 +160,17 @@ static int parse_options(struct cli *cli, int argc, char **argv)
         {"seq", required_argument, NULL, OPT_SEQ},
         {"absent", no_argument, NULL, OPT_ABSENT},
         {"value-file", required_argument, NULL, OPT_VALUE_FILE},
+        {"revisions", no_argument, NULL, 'w'},
+        {"limit", required_argument, NULL, OPT_LIMIT},
+        {"all", no_argument, NULL, OPT_ALL},
+        {"keys-only", no_argument, NULL, OPT_KEYS_ONLY},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int ch;
     opterr = 0;
-    while ((ch = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "vhw", longopts, NULL)) != -1) {
         char *end;
         double secs;
         switch (ch) {
@@ -176,7 +191,20 @@ static int parse_options(struct cli *cli, int argc, char **argv)
                 cli->opts.timeout_ms = 1;
             break;
         case OPT_STALE:
-            cli->req.stale = true;
+            cli->req.stale = cli->kv.stale = true;
+            break;
+        case 'w':
+            cli->req.revisions = true;
+            break;
+        case OPT_LIMIT:
+            if (parse_u64(optarg, &cli->kv.limit) != 0 || cli->kv.limit == 0)
+                return usage("--limit wants an integer >= 1"), -1;
+            break;
+        case OPT_ALL:
+            cli->kv.all = true;
+            break;
+        case OPT_KEYS_ONLY:
+            cli->kv.keys_only = true;
             break;
         case OPT_FORWARD:
             cli->opts.forward = true;
@@ -239,7 +267,7 @@ static int parse_v1_form(struct cli *cli, int n, char **args)
     if (!endpoints_is_url(args[0])) {
         fprintf(stderr,
                 "vesper: unknown command '%s': commands are get, put, delete, cas, status, "
-                "transfer and members; the v1 form is ADDRESS KEY [VALUE] with ADDRESS "
+                "transfer, members, list and txn; the v1 form is ADDRESS KEY [VALUE] with ADDRESS "
                 "http://host:port\n",
                 args[0]);
         fputs(usage_text, stderr);
@@ -328,15 +356,29 @@ static int default_endpoints(struct cli *cli)
     return 0;
 }
 
-static int run(struct cli *cli)
+static struct vclient *client_new(struct cli *cli)
 {
     cli->opts.endpoints = cli->eps.url;
     cli->opts.n_endpoints = cli->eps.n;
     struct vclient *c = vclient_new(&cli->opts);
-    if (c == NULL) {
+    if (c == NULL)
         fprintf(stderr, "vesper: cannot create the client\n");
+    return c;
+}
+
+static int run_kvcmd(struct cli *cli, int n, char **args)
+{
+    struct vclient *c = default_endpoints(cli) == 0 ? client_new(cli) : NULL;
+    int rc = c ? kvcmd_run(c, &cli->kv, n, args) : 2;
+    vclient_free(c);
+    return rc < 0 ? usage("wrong arguments for this subcommand") : rc;
+}
+
+static int run(struct cli *cli)
+{
+    struct vclient *c = client_new(cli);
+    if (c == NULL)
         return 2;
-    }
     struct vclient_resp resp;
     enum vclient_status st = vclient_do(c, &cli->req, &resp);
     if (cli->opts.verbose)
@@ -389,6 +431,10 @@ int main(int argc, char **argv)
         goto out;
     if (optind < argc && ops_is_command(argv[optind])) {
         rc = run_ops(&cli, argc - optind, argv + optind);
+        goto out;
+    }
+    if (optind < argc && kvcmd_is_command(argv[optind])) {
+        rc = run_kvcmd(&cli, argc - optind, argv + optind);
         goto out;
     }
     if (parse_command(&cli, argc - optind, argv + optind) != 0)

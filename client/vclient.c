@@ -246,6 +246,8 @@ static char *build_body(const struct vclient *c, const struct vclient_req *r, ui
     if (r->op == VCLIENT_GET && r->stale)
         bad |=
             !bad && json_object_object_add(pl, "consistency", json_object_new_string("stale")) != 0;
+    if (r->revisions)
+        bad |= !bad && json_object_object_add(o, "revisions", json_object_new_boolean(1)) != 0;
     bad |= !bad && json_object_object_add(o, "payload", pl) != 0;
     if (bad)
         json_object_put(pl);
@@ -462,20 +464,10 @@ static bool run(struct vclient *c, bool is_get, const char *body, size_t body_le
     return answered;
 }
 
-enum vclient_status vclient_do(struct vclient *c, const struct vclient_req *req,
-                               struct vclient_resp *resp)
+/* Sends body (freed here) through the retry loop and sets resp's outcome. */
+static enum vclient_status do_body(struct vclient *c, bool is_get, char *body, size_t body_len,
+                                   struct vclient_resp *resp)
 {
-    memset(resp, 0, sizeof *resp);
-    resp->status = VCLIENT_ERROR;
-    if (!req_valid(req)) {
-        snprintf(resp->error, sizeof resp->error, "invalid request");
-        return resp->status;
-    }
-    bool is_get = req->op == VCLIENT_GET;
-    uint64_t seq = (!is_get && !c->opts.no_session) ? c->next_seq++ : 0;
-    resp->seq = seq;
-    size_t body_len = 0;
-    char *body = build_body(c, req, seq, &body_len);
     if (body == NULL) {
         snprintf(resp->error, sizeof resp->error, "out of memory");
         return resp->status;
@@ -493,6 +485,50 @@ enum vclient_status vclient_do(struct vclient *c, const struct vclient_req *req,
                  last_err[0] ? last_err : "no attempt made");
     }
     return resp->status;
+}
+
+enum vclient_status vclient_do(struct vclient *c, const struct vclient_req *req,
+                               struct vclient_resp *resp)
+{
+    memset(resp, 0, sizeof *resp);
+    resp->status = VCLIENT_ERROR;
+    if (!req_valid(req)) {
+        snprintf(resp->error, sizeof resp->error, "invalid request");
+        return resp->status;
+    }
+    bool is_get = req->op == VCLIENT_GET;
+    uint64_t seq = (!is_get && !c->opts.no_session) ? c->next_seq++ : 0;
+    resp->seq = seq;
+    size_t body_len = 0;
+    char *body = build_body(c, req, seq, &body_len);
+    return do_body(c, is_get, body, body_len, resp);
+}
+
+enum vclient_status vclient_do_json(struct vclient *c, const char *type, json_object *payload,
+                                    bool is_read, struct vclient_resp *resp)
+{
+    memset(resp, 0, sizeof *resp);
+    resp->status = VCLIENT_ERROR;
+    uint64_t seq = (!is_read && !c->opts.no_session) ? c->next_seq++ : 0;
+    resp->seq = seq;
+    json_object *o = json_object_new_object();
+    int bad = o == NULL || json_object_object_add(o, "type", json_object_new_string(type)) != 0 ||
+              json_object_object_add(o, "payload", payload) != 0;
+    if (bad)
+        json_object_put(payload); /* not taken by o */
+    if (!bad && seq != 0) {
+        bad |= json_object_object_add(o, "client_id", json_object_new_uint64(c->client_id)) != 0;
+        bad |= !bad && json_object_object_add(o, "seq", json_object_new_uint64(seq)) != 0;
+    }
+    char *body = NULL;
+    size_t body_len = 0;
+    if (!bad) {
+        const char *s = json_object_to_json_string_length(
+            o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &body_len);
+        body = s ? strdup(s) : NULL;
+    }
+    json_object_put(o);
+    return do_body(c, is_read, body, body_len, resp);
 }
 
 void vclient_resp_free(struct vclient_resp *resp)

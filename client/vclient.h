@@ -53,7 +53,8 @@ struct vclient_req {
     const char *expected; /* cas; ignored when expect_absent */
     size_t expected_len;
     bool expect_absent;
-    bool stale; /* get: allow a follower's local state */
+    bool stale;     /* get: allow a follower's local state */
+    bool revisions; /* ask for revisions in the reply ("revisions":true) */
 };
 
 enum vclient_status {
@@ -86,6 +87,13 @@ uint64_t vclient_client_id(const struct vclient *c);
 /* Runs one request to completion; returns resp->status. resp must be freed. */
 enum vclient_status vclient_do(struct vclient *c, const struct vclient_req *req,
                                struct vclient_resp *resp);
+/* Any other request type: {"type":type,"payload":payload} (payload is taken,
+ * even on failure), with client_id/seq unless is_read or no_session; reads go
+ * as GET. The same retries as vclient_do. */
+struct json_object;
+enum vclient_status vclient_do_json(struct vclient *c, const char *type,
+                                    struct json_object *payload, bool is_read,
+                                    struct vclient_resp *resp);
 void vclient_resp_free(struct vclient_resp *resp);
 
 #endif

@@ -7,7 +7,9 @@
 # Each prints its tables and saves them to build/bench-last.md in the format of
 # bench/RESULTS.md (the current results); see bench/bench.sh.
 
-HISTGEN_SRC := tests/tools/histgen.c tests/tools/histgen_main.c tests/lib/lincheck_history.c
+HISTGEN_SRC := tests/tools/histgen.c tests/tools/histgen_multi.c tests/tools/histgen_main.c \
+               tests/lib/lincheck_history.c \
+               tests/lib/lincheck_multi.c
 
 $(BUILD)/histgen: $(call obj,$(HISTGEN_SRC))
 	$(CC) $^ $(CURL_LIBS) -lpthread -o $@

@@ -2,7 +2,8 @@
 # SIGSTOP/SIGCONT and restarts, with histories checked by build/lincheck. run.sh prints one
 # ok/FAIL line per scenario and "N passed, N failed". `make test-cluster` runs it alone.
 CLUSTER_TOOL_SRC := tests/cluster/cluster_tool.c tests/cluster/tool_status.c \
-                    tests/cluster/tool_casrun.c $(VCLIENT_SRC) tests/lib/lincheck_history.c
+                    tests/cluster/tool_casrun.c $(VCLIENT_SRC) tests/lib/lincheck_history.c \
+                    tests/lib/lincheck_multi.c
 CLUSTER_BINS := $(BUILD)/vesperd $(BUILD)/vesper $(BUILD)/lincheck $(BUILD)/histgen \
                 $(BUILD)/cluster-tool
 

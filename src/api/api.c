@@ -1,12 +1,12 @@
-/* api.c: parsing of /request bodies and building of replies (see api.h).
+/* api.c: parsing of /request bodies (see api.h); the range and txn payloads are
+ * range.c and txn.c, the replies reply.c.
  *
  * This is the trust boundary for client input, so every field is checked for
  * presence, JSON type and size before anything is copied, and every failure
- * names the field. json-c does the JSON; the reply builders use it too (for
- * string escaping) with insertion order and the plain, slash-preserving
- * serializer so the v1 protocol's replies come out byte for byte.
+ * names the field. json-c does the JSON.
  */
 #include "api/api.h"
+#include "api/api_int.h"
 #include "api/validate.h"
 
 #include <json-c/json.h>
@@ -62,15 +62,7 @@ enum api_error api_error_from_kv(enum kv_status st)
 
 /* ---- parsing ---- */
 
-struct parse {
-    const struct api_limits *limits;
-    struct api_request *req;
-    char *detail;
-    size_t detail_len;
-};
-
-__attribute__((format(printf, 3, 4))) static enum api_error perr(struct parse *p, enum api_error e,
-                                                                 const char *fmt, ...)
+enum api_error perr(struct parse *p, enum api_error e, const char *fmt, ...)
 {
     if (p->detail != NULL && p->detail_len > 0) {
         va_list ap;
@@ -81,7 +73,7 @@ __attribute__((format(printf, 3, 4))) static enum api_error perr(struct parse *p
     return e;
 }
 
-static char *dup_bytes(const char *s, size_t n)
+char *api_dup_bytes(const char *s, size_t n)
 {
     char *d = malloc(n + 1);
     if (d == NULL)
@@ -93,8 +85,8 @@ static char *dup_bytes(const char *s, size_t n)
 
 /* Copies the string field name of obj into *dst. Absent: 1 (nothing set).
  * Present: 0, or an error for a non-string / oversize value. */
-static int get_string(struct parse *p, json_object *obj, const char *name, size_t max, char **dst,
-                      size_t *len, enum api_error *err)
+int get_string(struct parse *p, json_object *obj, const char *name, size_t max, char **dst,
+               size_t *len, enum api_error *err)
 {
     json_object *v;
     if (!json_object_object_get_ex(obj, name, &v))
@@ -108,7 +100,7 @@ static int get_string(struct parse *p, json_object *obj, const char *name, size_
         *err = perr(p, API_ERR_TOO_LARGE, "payload.%s is %zu bytes (limit %zu)", name, n, max);
         return -1;
     }
-    *dst = dup_bytes(json_object_get_string(v), n);
+    *dst = api_dup_bytes(json_object_get_string(v), n);
     if (*dst == NULL) {
         *err = perr(p, API_ERR_INTERNAL, "out of memory");
         return -1;
@@ -128,7 +120,7 @@ static json_object *get_opt(json_object *top, json_object *payload, const char *
     return NULL;
 }
 
-static int get_u64(json_object *v, uint64_t *out)
+int get_u64(json_object *v, uint64_t *out)
 {
     if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0)
         return -1;
@@ -159,6 +151,12 @@ static enum api_error parse_options(struct parse *p, json_object *top, json_obje
         else if (strcmp(s, "linearizable") != 0)
             return perr(p, API_ERR_BAD_REQUEST,
                         "consistency must be \"stale\" or \"linearizable\"");
+    }
+    json_object *revs = get_opt(top, payload, "revisions");
+    if (revs != NULL) {
+        if (!json_object_is_type(revs, json_type_boolean))
+            return perr(p, API_ERR_BAD_REQUEST, "revisions must be true or false");
+        r->revisions = json_object_get_boolean(revs);
     }
     return API_OK;
 }
@@ -200,12 +198,12 @@ static enum api_error parse_type(struct parse *p, json_object *top, const char *
     static const struct {
         const char *name;
         enum api_op op;
-    } types[] = {
-        {"get", API_OP_GET}, {"put", API_OP_PUT}, {"delete", API_OP_DELETE}, {"cas", API_OP_CAS}};
+    } types[] = {{"get", API_OP_GET}, {"put", API_OP_PUT},     {"delete", API_OP_DELETE},
+                 {"cas", API_OP_CAS}, {"range", API_OP_RANGE}, {"txn", API_OP_TXN}};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         if (strcmp(type, types[i].name) != 0)
             continue;
-        if (only_get && types[i].op != API_OP_GET)
+        if (only_get && types[i].op != API_OP_GET && types[i].op != API_OP_RANGE)
             return perr(p, API_ERR_BAD_REQUEST, "type %s needs PUT or POST, not GET", type);
         p->req->op = types[i].op;
         return API_OK;
@@ -217,6 +215,12 @@ static enum api_error parse_fields(struct parse *p, json_object *payload)
 {
     struct api_request *r = p->req;
     enum api_error err = API_OK;
+    if (r->stale && r->op != API_OP_GET && r->op != API_OP_RANGE)
+        return perr(p, API_ERR_BAD_REQUEST, "consistency applies to get and range only");
+    if (r->op == API_OP_RANGE)
+        return api_parse_range(p, payload);
+    if (r->op == API_OP_TXN)
+        return api_parse_txn(p, payload);
     int rc = get_string(p, payload, "key", p->limits->max_key_bytes, &r->key, &r->key_len, &err);
     if (rc < 0)
         return err;
@@ -241,8 +245,6 @@ static enum api_error parse_fields(struct parse *p, json_object *payload)
             return err;
         }
     }
-    if (r->stale && r->op != API_OP_GET)
-        return perr(p, API_ERR_BAD_REQUEST, "consistency applies to get only");
     return API_OK;
 }
 
@@ -304,7 +306,7 @@ enum api_error api_parse_request(const char *method, size_t method_len, const ch
         err = parse_options(&p, top, payload);
     if (err == API_OK)
         err = parse_fields(&p, payload);
-    if (err == API_OK && (!validate_utf8(out->key, out->key_len) ||
+    if (err == API_OK && ((out->key && !validate_utf8(out->key, out->key_len)) ||
                           (out->value && !validate_utf8(out->value, out->value_len)) ||
                           (out->expected && !validate_utf8(out->expected, out->expected_len))))
         err = perr(&p, API_ERR_BAD_REQUEST, "key and values must be valid UTF-8");
@@ -319,6 +321,10 @@ void api_request_free(struct api_request *r)
     free(r->key);
     free(r->value);
     free(r->expected);
+    free(r->start);
+    free(r->end);
+    free(r->after);
+    free(r->txn);
     memset(r, 0, sizeof *r);
 }
 
@@ -327,8 +333,17 @@ int api_request_to_cmd(const struct api_request *r, struct kv_cmd *cmd)
     static const uint8_t ops[] = {
         [API_OP_PUT] = KV_OP_PUT, [API_OP_DELETE] = KV_OP_DELETE, [API_OP_CAS] = KV_OP_CAS};
     memset(cmd, 0, sizeof *cmd);
-    if (r->op == API_OP_GET)
+    if (r->op == API_OP_GET || r->op == API_OP_RANGE)
         return -1;
+    cmd->has_session = r->has_session;
+    cmd->client_id = r->client_id;
+    cmd->seq = r->seq;
+    if (r->op == API_OP_TXN) {
+        cmd->op = KV_OP_TXN;
+        cmd->txn = r->txn;
+        cmd->txn_len = r->txn_len;
+        return 0;
+    }
     cmd->op = ops[r->op];
     cmd->has_session = r->has_session;
     cmd->client_id = r->client_id;
@@ -341,157 +356,4 @@ int api_request_to_cmd(const struct api_request *r, struct kv_cmd *cmd)
     cmd->expected = (const uint8_t *)r->expected;
     cmd->expected_len = r->expected_len;
     return 0;
-}
-
-/* ---- replies ---- */
-
-/* Builds objects without checking each step; one NULL anywhere makes the whole
- * reply fail (json-c add functions accept a NULL value, so we track it). */
-struct jb {
-    int failed;
-};
-
-static json_object *jb_str(struct jb *b, const char *s, size_t n)
-{
-    json_object *o = n <= INT_MAX ? json_object_new_string_len(s, (int)n) : NULL;
-    if (o == NULL)
-        b->failed = 1;
-    return o;
-}
-
-static void jb_add(struct jb *b, json_object *obj, const char *k, json_object *v)
-{
-    if (obj == NULL || v == NULL || json_object_object_add(obj, k, v) != 0) {
-        json_object_put(v);
-        b->failed = 1;
-    }
-}
-
-static json_object *jb_obj(struct jb *b)
-{
-    json_object *o = json_object_new_object();
-    if (o == NULL)
-        b->failed = 1;
-    return o;
-}
-
-static json_object *reply_head(struct jb *b, enum api_error e)
-{
-    json_object *o = jb_obj(b);
-    jb_add(b, o, "code", jb_str(b, e == API_OK ? "success" : "fail", e == API_OK ? 7 : 4));
-    if (e != API_OK)
-        jb_add(b, o, "error", jb_str(b, api_error_str(e), strlen(api_error_str(e))));
-    return o;
-}
-
-static int finish(struct jb *b, json_object *o, enum api_error e, struct api_reply *out)
-{
-    memset(out, 0, sizeof *out);
-    if (!b->failed) {
-        size_t n;
-        const char *s = json_object_to_json_string_length(
-            o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
-        out->body = s ? dup_bytes(s, n) : NULL;
-        out->body_len = n;
-    }
-    json_object_put(o);
-    if (out->body == NULL) {
-        memset(out, 0, sizeof *out);
-        return -1;
-    }
-    out->http_status = api_error_http_status(e);
-    out->error = e;
-    return 0;
-}
-
-int api_reply_success(struct api_reply *out)
-{
-    struct jb b = {0};
-    return finish(&b, reply_head(&b, API_OK), API_OK, out);
-}
-
-int api_reply_success_index(uint64_t index, struct api_reply *out)
-{
-    struct jb b = {0};
-    json_object *o = reply_head(&b, API_OK);
-    json_object *v = index <= INT64_MAX ? json_object_new_int64((int64_t)index) : NULL;
-    if (v == NULL)
-        b.failed = 1;
-    jb_add(&b, o, "index", v);
-    return finish(&b, o, API_OK, out);
-}
-
-static json_object *key_value(struct jb *b, const char *key, size_t key_len, const char *value,
-                              size_t value_len, bool has_value)
-{
-    json_object *pl = jb_obj(b);
-    jb_add(b, pl, "key", jb_str(b, key, key_len));
-    if (has_value)
-        jb_add(b, pl, "value", jb_str(b, value, value_len));
-    return pl;
-}
-
-int api_reply_value(const char *key, size_t key_len, const char *value, size_t value_len,
-                    struct api_reply *out)
-{
-    struct jb b = {0};
-    json_object *o = reply_head(&b, API_OK);
-    jb_add(&b, o, "payload", key_value(&b, key, key_len, value, value_len, true));
-    return finish(&b, o, API_OK, out);
-}
-
-int api_reply_fail(enum api_error e, const char *message, struct api_reply *out)
-{
-    struct jb b = {0};
-    json_object *o = reply_head(&b, e);
-    if (message != NULL && message[0] != '\0')
-        jb_add(&b, o, "message", jb_str(&b, message, strlen(message)));
-    return finish(&b, o, e, out);
-}
-
-int api_reply_redirect(const struct api_request *req, const char *leader_url, struct api_reply *out)
-{
-    struct jb b = {0};
-    json_object *o = reply_head(&b, API_ERR_NOT_LEADER);
-    json_object *pl = key_value(&b, req->key ? req->key : "", req->key_len, req->value,
-                                req->value_len, req->value != NULL);
-    jb_add(&b, pl, "message", jb_str(&b, leader_url, strlen(leader_url)));
-    jb_add(&b, o, "payload", pl);
-    return finish(&b, o, API_ERR_NOT_LEADER, out);
-}
-
-int api_reply_redirect_url(const char *leader_url, struct api_reply *out)
-{
-    struct jb b = {0};
-    json_object *o = reply_head(&b, API_ERR_NOT_LEADER);
-    json_object *pl = jb_obj(&b);
-    jb_add(&b, pl, "message", jb_str(&b, leader_url, strlen(leader_url)));
-    jb_add(&b, o, "payload", pl);
-    return finish(&b, o, API_ERR_NOT_LEADER, out);
-}
-
-int api_reply_cas_failed(const char *key, size_t key_len, const char *current, size_t current_len,
-                         bool has_current, struct api_reply *out)
-{
-    struct jb b = {0};
-    json_object *o = reply_head(&b, API_ERR_CAS_FAILED);
-    jb_add(&b, o, "payload", key_value(&b, key, key_len, current, current_len, has_current));
-    return finish(&b, o, API_ERR_CAS_FAILED, out);
-}
-
-void api_reply_internal(struct api_reply *out)
-{
-    static char body[] = "{\"code\":\"fail\",\"error\":\"internal\"}";
-    out->http_status = api_error_http_status(API_ERR_INTERNAL);
-    out->error = API_ERR_INTERNAL;
-    out->body = body;
-    out->body_len = sizeof body - 1;
-    out->body_static = true;
-}
-
-void api_reply_free(struct api_reply *r)
-{
-    if (!r->body_static)
-        free(r->body);
-    memset(r, 0, sizeof *r);
 }

@@ -1,17 +1,28 @@
 /* api.h: the client wire protocol of /request, as pure functions (no h2o, no I/O).
  *
  * Request body (the v1 protocol's, extended):
- *   {"type":"get"|"put"|"delete"|"cas",
+ *   {"type":"get"|"put"|"delete"|"cas"|"range"|"txn",
  *    "payload":{"key":K, "value":V, "expected":E, "consistency":"stale"},
- *    "client_id":N, "seq":N}
+ *    "client_id":N, "seq":N, "revisions":true}
  * - get: key. put: key, value. delete: key. cas: key, value (the new value) and
  *   expected: a string (must equal the current value) or null (key must be absent).
- * - "consistency":"stale" (get only) allows a follower to answer from its own
- *   state; "linearizable" (the default) goes through the leader.
+ * - range: payload {"prefix":P} or {"start":A[,"end":B]} (B exclusive; no end:
+ *   to the last key), optional "limit" (1..API_RANGE_MAX_LIMIT, default
+ *   API_RANGE_DEFAULT_LIMIT), "after" (only keys > after: the last key of the
+ *   previous page), "keys_only", "count_only" (booleans). range.c.
+ * - txn: payload {"compare":[...],"success":[...],"failure":[...]} (each
+ *   optional, at most KV_TXN_MAX entries); txn.c has the fields.
+ * - "consistency":"stale" (get and range) allows a follower to answer from its
+ *   own state; "linearizable" (the default) goes through the leader.
+ * - "revisions":true (any type) adds revisions to a success reply: get
+ *   {"payload":{"key","value","create_revision","mod_revision","version",
+ *   "revision"}}, put/delete/cas {"payload":{"revision":R}}. Without it the
+ *   replies of get, put, delete and cas are the v1 protocol's, byte for byte;
+ *   range and txn replies always carry revisions.
  * - client_id (uint64) and seq (uint64 >= 1) give exactly-once writes; both or
  *   neither. Each of client_id, seq, consistency may sit at the top level or in
  *   payload (the top level wins).
- * - Methods: GET (type defaults to get; only get allowed: GET must not write),
+ * - Methods: GET (type defaults to get; only get and range: GET must not write),
  *   PUT (type defaults to put), DELETE (type defaults to delete), POST (any
  *   type, type required). Anything else: method_not_allowed.
  *
@@ -88,7 +99,12 @@ int api_error_http_status(enum api_error e);
 /* The protocol error for a state-machine result (KV_OK -> API_OK). */
 enum api_error api_error_from_kv(enum kv_status st);
 
-enum api_op { API_OP_GET, API_OP_PUT, API_OP_DELETE, API_OP_CAS };
+enum api_op { API_OP_GET, API_OP_PUT, API_OP_DELETE, API_OP_CAS, API_OP_RANGE, API_OP_TXN };
+#define API_OP_COUNT 6
+
+#define API_RANGE_DEFAULT_LIMIT 1000
+#define API_RANGE_MAX_LIMIT     10000
+#define API_RANGE_MAX_BYTES     (4u << 20) /* keys + values of one page (at least one key) */
 
 struct api_limits {
     size_t max_key_bytes;   /* e.g. 1024 */
@@ -104,10 +120,19 @@ struct api_request {
     char *expected; /* cas: NULL when expect_absent */
     size_t expected_len;
     bool expect_absent;
-    bool stale; /* get with "consistency":"stale" */
+    bool stale;     /* get or range with "consistency":"stale" */
+    bool revisions; /* "revisions":true */
     bool has_session;
     uint64_t client_id;
     uint64_t seq;
+    /* range: NULL start/end/after = none (prefix is turned into start and end) */
+    char *start, *end, *after;
+    size_t start_len, end_len, after_len;
+    uint64_t limit;
+    bool keys_only, count_only;
+    /* txn: the encoded transaction body (kv_txn.h), malloc'd */
+    uint8_t *txn;
+    size_t txn_len;
 };
 
 /* Parses one /request. method/method_len is the HTTP method. On API_OK *out
@@ -118,7 +143,8 @@ enum api_error api_parse_request(const char *method, size_t method_len, const ch
                                  struct api_request *out, char *detail, size_t detail_len);
 void api_request_free(struct api_request *r);
 
-/* Fills cmd (pointing into r) for a write; -1 for a get. Encode with kv_cmd.h. */
+/* Fills cmd (pointing into r) for a write; -1 for a get or range. Encode with
+ * kv_cmd.h. */
 int api_request_to_cmd(const struct api_request *r, struct kv_cmd *cmd);
 
 struct api_reply {
@@ -150,6 +176,18 @@ int api_reply_redirect_url(const char *leader_url, struct api_reply *out);
 /* {"code":"fail","error":"cas_failed","payload":{"key":K[,"value":current]}}. */
 int api_reply_cas_failed(const char *key, size_t key_len, const char *current, size_t current_len,
                          bool has_current, struct api_reply *out);
+/* A get with "revisions":true: {"code":"success","payload":{"key":K,"value":V,
+ * "create_revision":C,"mod_revision":M,"version":N,"revision":R}}. */
+int api_reply_record(const struct kv_rec *r, uint64_t revision, struct api_reply *out);
+/* A write with "revisions":true: {"code":"success","payload":{"revision":R}}. */
+int api_reply_success_revision(uint64_t revision, struct api_reply *out);
+/* The answer to a range request, read from kv now (range.c):
+ * {"code":"success","payload":{"kvs":[{"key","value","create_revision",
+ * "mod_revision","version"},...],"count":N,"more":B,"revision":R}}. */
+int api_reply_range(const struct kv *kv, const struct api_request *req, struct api_reply *out);
+/* The answer to a txn from its state-machine result (txn.c):
+ * {"code":"success","payload":{"succeeded":B,"revision":R,"results":[...]}}. */
+int api_reply_txn(const struct kv_result *res, struct api_reply *out);
 /* What to send when a builder ran out of memory: {"code":"fail","error":"internal"},
  * 500, from static memory (needs no allocation; api_reply_free accepts it). */
 void api_reply_internal(struct api_reply *out);

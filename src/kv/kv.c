@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "kv/kv_cmd.h"
+#include "kv/kv_txn.h"
 
 const char *kv_status_str(enum kv_status st)
 {
@@ -48,6 +49,7 @@ void kv_free(struct kv *kv)
         return;
     kv_map_free(&kv->map);
     kv_sessions_free(&kv->sessions);
+    free(kv->answer);
     free(kv);
 }
 
@@ -67,33 +69,57 @@ static void set_current(const struct kv *kv, const struct kv_cmd *c, struct kv_r
     }
 }
 
+/* CAS is a transaction of one compare and one put (kv_txn.h) with its own answer:
+ * the value it saw when the compare failed. */
 static enum kv_status run_cas(struct kv *kv, const struct kv_cmd *c, struct kv_result *res)
 {
-    const struct kv_rec *r = kv_map_get(&kv->map, c->key, c->key_len);
-    bool match = c->expect_absent ? r == NULL
-                                  : (r != NULL && r->value_len == c->expected_len &&
-                                     (c->expected_len == 0 ||
-                                      memcmp(kv_rec_value(r), c->expected, c->expected_len) == 0));
-    if (!match) {
+    struct kv_txn_cmp cmp = {.target = c->expect_absent ? KV_TXN_EXISTS : KV_TXN_VALUE,
+                             .op = KV_TXN_EQ,
+                             .key = c->key,
+                             .key_len = c->key_len,
+                             .value = c->expected,
+                             .value_len = c->expected_len,
+                             .number = 0};
+    if (!kv_txn_compare(kv, &cmp)) {
         set_current(kv, c, res);
         return KV_CAS_MISMATCH;
     }
-    if (kv_map_put(&kv->map, c->key, c->key_len, c->value, c->value_len) != 0)
+    if (kv_map_put_rev(&kv->map, c->key, c->key_len, c->value, c->value_len, kv->revision + 1) != 0)
         die_nomem("CAS");
+    kv->revision++;
     return KV_OK;
+}
+
+static enum kv_status run_txn(struct kv *kv, const struct kv_cmd *c, struct kv_result *res)
+{
+    struct kv_txn *t = malloc(sizeof *t);
+    if (t == NULL)
+        die_nomem("TXN");
+    int rc = kv_txn_decode(c->txn, c->txn_len, t);
+    if (rc == 0)
+        kv_txn_run(kv, t, res);
+    free(t);
+    return rc == 0 ? KV_OK : KV_BAD_COMMAND; /* kv_cmd_decode checked the body */
 }
 
 static enum kv_status run(struct kv *kv, const struct kv_cmd *c, struct kv_result *res)
 {
     switch (c->op) {
     case KV_OP_PUT:
-        if (kv_map_put(&kv->map, c->key, c->key_len, c->value, c->value_len) != 0)
+        if (kv_map_put_rev(&kv->map, c->key, c->key_len, c->value, c->value_len,
+                           kv->revision + 1) != 0)
             die_nomem("PUT");
+        kv->revision++;
         return KV_OK;
     case KV_OP_DELETE:
-        return kv_map_del(&kv->map, c->key, c->key_len) ? KV_OK : KV_NOT_FOUND;
+        if (!kv_map_del(&kv->map, c->key, c->key_len))
+            return KV_NOT_FOUND;
+        kv->revision++;
+        return KV_OK;
     case KV_OP_CAS:
         return run_cas(kv, c, res);
+    case KV_OP_TXN:
+        return run_txn(kv, c, res);
     default:
         return KV_BAD_COMMAND; /* unreachable: kv_cmd_decode checked op */
     }
@@ -123,9 +149,11 @@ static bool session_answers(struct kv *kv, const struct kv_cmd *c, struct kv_res
     kv_sessions_touch(&kv->sessions, s);
     if (c->seq < s->seq) {
         res->status = KV_STALE_SEQ;
+        res->revision = kv->revision;
         return true;
     }
     res->status = (enum kv_status)s->result;
+    res->revision = s->revision;
     res->duplicate = true;
     res->has_current = s->has_current;
     res->current = s->current;
@@ -144,6 +172,7 @@ void kv_apply(struct kv *kv, uint64_t index, uint64_t term, const uint8_t *cmd, 
     kv->applied_index = index;
     kv->applied_term = term;
     struct kv_cmd c;
+    res->revision = kv->revision;
     if (kv_cmd_decode(cmd, len, &c) != 0) {
         res->status = KV_BAD_COMMAND;
         return;
@@ -151,9 +180,13 @@ void kv_apply(struct kv *kv, uint64_t index, uint64_t term, const uint8_t *cmd, 
     if (c.has_session && session_answers(kv, &c, res))
         return;
     res->status = run(kv, &c, res);
-    if (c.has_session && kv_sessions_record(&kv->sessions, c.client_id, c.seq, (uint8_t)res->status,
-                                            res->has_current, res->current, res->current_len) != 0)
-        die_nomem("session");
+    res->revision = kv->revision;
+    if (c.has_session) {
+        if (kv_sessions_record(&kv->sessions, c.client_id, c.seq, (uint8_t)res->status,
+                               res->has_current, res->current, res->current_len) != 0)
+            die_nomem("session");
+        kv_sessions_find(&kv->sessions, c.client_id)->revision = res->revision;
+    }
     /* Recording copies the answer and moves no map record, so res->current (if
      * set) is still valid. */
 }
@@ -174,6 +207,11 @@ uint64_t kv_applied_index(const struct kv *kv)
 uint64_t kv_applied_term(const struct kv *kv)
 {
     return kv->applied_term;
+}
+
+uint64_t kv_revision(const struct kv *kv)
+{
+    return kv->revision;
 }
 
 const struct kv_rec *kv_get(const struct kv *kv, const void *key, size_t key_len)

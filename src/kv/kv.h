@@ -7,8 +7,18 @@
  * command (payload format in kv_cmd.h), kv_set_applied for any other entry
  * (no-op, configuration). kv_apply is a pure function of the state and the
  * command, so every replica reaches the same state and the same answers.
- * Reads (kv_get) do not go through the log; the shell decides when a read is
- * safe (ReadIndex, lease, or stale). Snapshots: kv_snap.h.
+ * Reads (kv_get, kv_range.h) do not go through the log; the shell decides when
+ * a read is safe (ReadIndex, lease, or stale). Snapshots: kv_snap.h.
+ *
+ * Revisions: the store keeps one counter, `revision`, that every applied command
+ * which changes a key advances by exactly one (a PUT, a DELETE that removed a
+ * key, a CAS that matched, a transaction whose branch changed a key: all of a
+ * transaction's writes share one revision). Commands that change nothing (a
+ * DELETE of an absent key, a failed CAS, a read-only transaction, a duplicate)
+ * leave it. Each key records create_revision, mod_revision and version (struct
+ * kv_rec); a DELETE forgets them, so a key created again starts at version 1.
+ * Being part of the applied state, revisions are identical on every replica
+ * and a watch can resume from any of them.
  *
  * Ownership: struct kv owns everything inside it. Pointers returned by kv_get
  * and in struct kv_result are borrowed and valid until the next call that
@@ -23,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kv/kv_index.h"
 #include "kv/kv_map.h"
 #include "kv/kv_session.h"
 
@@ -44,10 +55,14 @@ enum kv_status {
 
 const char *kv_status_str(enum kv_status st);
 
+/* The answer of a transaction (KV_OP_TXN) is status KV_OK with has_current and
+ * current holding the encoded answer of kv_txn.h (which branch ran, results). */
 struct kv_result {
     enum kv_status status;
-    bool duplicate;   /* answered from the session table, not applied again */
-    bool has_current; /* KV_CAS_MISMATCH and the key exists: its value now */
+    uint64_t revision; /* store revision after the command (for a duplicate:
+                          the one its first application reported) */
+    bool duplicate;    /* answered from the session table, not applied again */
+    bool has_current;  /* KV_CAS_MISMATCH and the key exists: its value now */
     const uint8_t *current;
     size_t current_len;
 };
@@ -58,6 +73,9 @@ struct kv {
     struct kv_sessions sessions;
     uint64_t applied_index;
     uint64_t applied_term;
+    uint64_t revision; /* see "Revisions" above */
+    uint8_t *answer;   /* the last transaction's answer (kv_txn.h), reused */
+    size_t answer_len, answer_cap;
 };
 
 /* max_sessions: size of the exactly-once table, a cluster-wide constant
@@ -73,6 +91,7 @@ void kv_free(struct kv *kv);
  *   failed CAS, the value seen then), duplicate = true, nothing applied;
  *   seq < last seq -> KV_STALE_SEQ, nothing applied; seq == the last seq of
  *   an evicted session -> KV_SESSION_EXPIRED (outcome unknown), nothing applied.
+ * - TXN: KV_OK and the answer in current (see struct kv_result, kv_txn.h).
  * - Malformed payload -> KV_BAD_COMMAND (the position still advances).
  * - index <= applied index -> KV_ALREADY_APPLIED, nothing changes. */
 void kv_apply(struct kv *kv, uint64_t index, uint64_t term, const uint8_t *cmd, size_t len,
@@ -82,6 +101,9 @@ void kv_set_applied(struct kv *kv, uint64_t index, uint64_t term);
 /* The applied position: index and term of the last entry applied (0, 0: none). */
 uint64_t kv_applied_index(const struct kv *kv);
 uint64_t kv_applied_term(const struct kv *kv);
+
+/* The store revision: how many applied commands changed a key (see above). */
+uint64_t kv_revision(const struct kv *kv);
 
 /* Borrowed record for key, or NULL. Use kv_rec_value()/->value_len. */
 const struct kv_rec *kv_get(const struct kv *kv, const void *key, size_t key_len);

@@ -7,6 +7,8 @@
  */
 #include "kv/kv_cmd.h"
 
+#include "kv/kv_txn.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,21 +45,25 @@ static uint8_t *put_bytes(uint8_t *p, const uint8_t *b, size_t n)
 
 static bool cmd_valid(const struct kv_cmd *c)
 {
+    if (c->has_session && c->seq == 0)
+        return false;
+    if (c->op == KV_OP_TXN)
+        return c->key_len == 0 && c->value_len == 0 && c->expected_len == 0 && !c->expect_absent &&
+               kv_txn_decode(c->txn, c->txn_len, NULL) == 0;
     if (c->op != KV_OP_PUT && c->op != KV_OP_DELETE && c->op != KV_OP_CAS)
         return false;
     if (c->key_len == 0 || c->key_len > UINT32_MAX || c->value_len > UINT32_MAX ||
         c->expected_len > UINT32_MAX)
-        return false;
-    if (c->has_session && c->seq == 0)
         return false;
     return c->op == KV_OP_CAS || !c->expect_absent;
 }
 
 size_t kv_cmd_size(const struct kv_cmd *c)
 {
-    size_t n = 3 + varint_size(c->key_len) + c->key_len;
-    if (c->has_session)
-        n += 8 + varint_size(c->seq);
+    size_t n = 3 + (c->has_session ? 8 + varint_size(c->seq) : 0);
+    if (c->op == KV_OP_TXN)
+        return n + c->txn_len;
+    n += varint_size(c->key_len) + c->key_len;
     if (c->op == KV_OP_CAS && !c->expect_absent)
         n += varint_size(c->expected_len) + c->expected_len;
     if (c->op == KV_OP_PUT || c->op == KV_OP_CAS)
@@ -77,6 +83,11 @@ size_t kv_cmd_encode(const struct kv_cmd *c, uint8_t *buf, size_t cap)
         for (int i = 0; i < 8; i++)
             *p++ = (uint8_t)(c->client_id >> (8 * i));
         p = put_varint(p, c->seq);
+    }
+    if (c->op == KV_OP_TXN) {
+        if (c->txn_len > 0)
+            memcpy(p, c->txn, c->txn_len);
+        return (size_t)(p - buf) + c->txn_len;
     }
     p = put_bytes(p, c->key, c->key_len);
     if (c->op == KV_OP_CAS && !c->expect_absent)
@@ -160,6 +171,11 @@ int kv_cmd_decode(const uint8_t *buf, size_t len, struct kv_cmd *out)
         r.left -= 8;
         if (get_varint(&r, &out->seq) != 0 || out->seq == 0)
             return -1;
+    }
+    if (out->op == KV_OP_TXN) {
+        out->txn = r.p;
+        out->txn_len = r.left;
+        return cmd_valid(out) ? 0 : -1;
     }
     if (get_bytes(&r, &out->key, &out->key_len) != 0)
         return -1;

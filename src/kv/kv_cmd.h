@@ -4,9 +4,10 @@
  * (at most 10 bytes, canonical form not required):
  *
  *   u8  version (1)
- *   u8  op: 1 PUT, 2 DELETE, 3 CAS
+ *   u8  op: 1 PUT, 2 DELETE, 3 CAS, 4 TXN
  *   u8  flags: bit0 session present, bit1 CAS expects the key absent; others 0
  *   [u64 client_id, varint seq]                 if bit0
+ *   TXN:    the transaction body (kv_txn.h) up to the end; nothing else
  *   varint key_len, key bytes                   key_len >= 1
  *   PUT:    varint value_len, value bytes
  *   CAS:    [varint expected_len, expected]     unless bit1
@@ -25,7 +26,7 @@
 
 #define KV_CMD_VERSION 1
 
-enum kv_op { KV_OP_PUT = 1, KV_OP_DELETE = 2, KV_OP_CAS = 3 };
+enum kv_op { KV_OP_PUT = 1, KV_OP_DELETE = 2, KV_OP_CAS = 3, KV_OP_TXN = 4 };
 
 struct kv_cmd {
     uint8_t op; /* enum kv_op */
@@ -39,6 +40,8 @@ struct kv_cmd {
     bool expect_absent; /* CAS: succeed only if the key does not exist */
     const uint8_t *expected;
     size_t expected_len;
+    const uint8_t *txn; /* TXN: the encoded body (kv_txn_encode); key unused */
+    size_t txn_len;
 };
 
 /* Exact encoded size of c. */

@@ -3,7 +3,7 @@
  * Why this shape: the store must hold 1,000,000 100-byte values within ~3x the
  * raw bytes. Per-key overhead is what blows that budget (a chained node plus a
  * separate key and value allocation costs ~100 B/key), so a pair is one malloc
- * (8 B header + key + value) and the table is two flat arrays: pointers and
+ * (32 B header + key + value) and the table is two flat arrays: pointers and
  * 32-bit hashes. The stored hash makes probing compare keys only on a hash hit
  * and lets growth rehash without touching records (no cache misses on them).
  *
@@ -137,6 +137,7 @@ void kv_map_init_keyed(struct kv_map *m, const struct kv_hash_key *key)
 {
     memset(m, 0, sizeof *m);
     m->key = *key;
+    kv_index_init(&m->index);
 }
 
 void kv_map_free(struct kv_map *m)
@@ -145,6 +146,7 @@ void kv_map_free(struct kv_map *m)
         free(m->slots[i]);
     free(m->slots);
     free(m->hashes);
+    kv_index_free(&m->index);
     struct kv_hash_key key = m->key;
     kv_map_init_keyed(m, &key);
 }
@@ -219,35 +221,60 @@ struct kv_rec *kv_rec_alloc(size_t key_len, size_t value_len)
     struct kv_rec *r = malloc(sizeof *r + key_len + value_len);
     if (r == NULL)
         return NULL;
+    r->create_revision = r->mod_revision = r->version = 0;
     r->key_len = (uint32_t)key_len;
     r->value_len = (uint32_t)value_len;
     return r;
 }
 
-int kv_map_put(struct kv_map *m, const void *key, size_t key_len, const void *value,
-               size_t value_len)
+int kv_map_put_rev(struct kv_map *m, const void *key, size_t key_len, const void *value,
+                   size_t value_len, uint64_t rev)
 {
     if (reserve_one(m) != 0)
         return -1;
     uint32_t h = kv_hash(&m->key, key, key_len);
     size_t i = find_slot(m, h, key, key_len);
     struct kv_rec *old = m->slots[i];
+    if (old != NULL && old->value_len == value_len) {
+        /* The common overwrite: no allocation, and the index keeps its pointer. */
+        if (value_len > 0)
+            memcpy(old->data + key_len, value, value_len);
+        old->mod_revision = rev;
+        old->version++;
+        return 0;
+    }
     struct kv_rec *r = kv_rec_alloc(key_len, value_len);
     if (r == NULL)
         return -1;
     memcpy(r->data, key, key_len);
     if (value_len > 0)
         memcpy(r->data + key_len, value, value_len);
+    r->mod_revision = rev;
     if (old != NULL) {
+        r->create_revision = old->create_revision;
+        r->version = old->version + 1;
+        kv_index_replace(&m->index, r);
         m->data_bytes -= old->key_len + (uint64_t)old->value_len;
         free(old);
     } else {
+        r->create_revision = rev;
+        r->version = 1;
+        if (kv_index_insert(&m->index, r) != 0) {
+            free(r);
+            return -1;
+        }
         m->count++;
     }
     m->slots[i] = r;
     m->hashes[i] = h;
     m->data_bytes += key_len + (uint64_t)value_len;
     return 0;
+}
+
+int kv_map_put(struct kv_map *m, const void *key, size_t key_len, const void *value,
+               size_t value_len)
+{
+    return kv_map_put_rev(m, key, key_len, value, value_len, 0);
 }
 
 int kv_map_adopt(struct kv_map *m, struct kv_rec *rec)
@@ -261,6 +288,10 @@ int kv_map_adopt(struct kv_map *m, struct kv_rec *rec)
     if (m->slots[i] != NULL) {
         free(rec);
         return 1;
+    }
+    if (kv_index_insert(&m->index, rec) != 0) {
+        free(rec);
+        return -1;
     }
     m->slots[i] = rec;
     m->hashes[i] = h;
@@ -281,6 +312,7 @@ int kv_map_del(struct kv_map *m, const void *key, size_t key_len)
     if (r == NULL)
         return 0;
     m->data_bytes -= r->key_len + (uint64_t)r->value_len;
+    kv_index_remove(&m->index, key, key_len);
     free(r);
     m->count--;
     size_t mask = m->cap - 1;
@@ -311,30 +343,7 @@ const struct kv_rec *kv_map_next(const struct kv_map *m, size_t *cursor)
     return NULL;
 }
 
-static int rec_order(const void *a, const void *b)
+const struct kv_rec *kv_map_next_sorted(const struct kv_map *m, struct kv_index_pos *pos)
 {
-    const struct kv_rec *x = *(const struct kv_rec *const *)a;
-    const struct kv_rec *y = *(const struct kv_rec *const *)b;
-    uint32_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
-    int c = n ? memcmp(x->data, y->data, n) : 0;
-    if (c != 0)
-        return c;
-    return (x->key_len > y->key_len) - (x->key_len < y->key_len);
-}
-
-int kv_map_sorted(const struct kv_map *m, const struct kv_rec ***out)
-{
-    *out = NULL;
-    if (m->count == 0)
-        return 0;
-    const struct kv_rec **v = malloc(m->count * sizeof *v);
-    if (v == NULL)
-        return -1;
-    size_t cursor = 0, n = 0;
-    const struct kv_rec *r;
-    while ((r = kv_map_next(m, &cursor)) != NULL)
-        v[n++] = r;
-    qsort(v, n, sizeof *v, rec_order);
-    *out = v;
-    return 0;
+    return kv_index_next(&m->index, pos);
 }

@@ -148,6 +148,7 @@ static void expire(struct kv_sessions *s, struct kv_session *e)
     e->current_len = 0;
     e->has_current = false;
     e->result = 0;
+    e->revision = 0;
     if (s->expired.count == s->max) {
         struct kv_session *old = s->expired.oldest;
         set_remove(&s->expired, old);

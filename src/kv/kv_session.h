@@ -38,6 +38,7 @@ struct kv_session {
     uint64_t client_id;
     uint64_t seq;                     /* last applied seq of this client */
     uint8_t result;                   /* enum kv_status of that command (live only) */
+    uint64_t revision;                /* store revision it reported (live only) */
     bool has_current;                 /* CAS mismatch: the key existed */
     uint32_t current_len;             /* CAS mismatch: the value it saw */
     uint8_t *current;                 /* malloc'd, NULL when none */
@@ -69,7 +70,8 @@ struct kv_session *kv_sessions_find_expired(const struct kv_sessions *s, uint64_
 /* Sets client_id's (seq, result, answer) and makes it the most recent live
  * entry, evicting the oldest live entry into the expired set when a new client
  * arrives at a full table (and dropping an expired record of client_id). The
- * current bytes are copied. 0 ok, -1 ENOMEM (the table is unchanged). */
+ * current bytes are copied; the entry's revision is the caller's to set. 0 ok,
+ * -1 ENOMEM (the table is unchanged). */
 int kv_sessions_record(struct kv_sessions *s, uint64_t client_id, uint64_t seq, uint8_t result,
                        bool has_current, const uint8_t *current, size_t current_len);
 /* Appends an expired record (snapshot restore); the oldest one is dropped when

@@ -82,6 +82,7 @@ static void out_sessions(struct snap_out *o, const struct kv_sessions *ss)
             out_u32(o, s->current_len);
             out_bytes(o, s->current, s->current_len);
         }
+        out_u64(o, s->revision);
     }
     out_u32(o, (uint32_t)ss->expired.count);
     for (const struct kv_session *s = ss->expired.oldest; s != NULL; s = s->newer) {
@@ -101,18 +102,20 @@ int kv_snap_write(const struct kv *kv, kv_snap_write_cb write_cb, void *ctx, uin
     out_u32(o, KV_SNAP_VERSION);
     out_u64(o, kv->applied_index);
     out_u64(o, kv->applied_term);
+    out_u64(o, kv->revision);
     out_sessions(o, &kv->sessions);
     out_u64(o, kv->map.count);
     /* Key order, not table order: the table depends on the process's hash key. */
-    const struct kv_rec **recs;
-    if (kv_map_sorted(&kv->map, &recs) != 0)
-        o->failed = 1;
-    for (size_t i = 0; !o->failed && i < kv->map.count; i++) {
-        out_u32(o, recs[i]->key_len);
-        out_u32(o, recs[i]->value_len);
-        out_bytes(o, recs[i]->data, (size_t)recs[i]->key_len + recs[i]->value_len);
+    struct kv_index_pos pos = kv_index_seek(&kv->map.index, NULL, 0);
+    const struct kv_rec *r;
+    while (!o->failed && (r = kv_map_next_sorted(&kv->map, &pos)) != NULL) {
+        out_u32(o, r->key_len);
+        out_u32(o, r->value_len);
+        out_u64(o, r->create_revision);
+        out_u64(o, r->mod_revision);
+        out_u64(o, r->version);
+        out_bytes(o, r->data, (size_t)r->key_len + r->value_len);
     }
-    free(recs);
     out_flush(o);
     int rc = o->failed ? -1 : 0;
     if (rc == 0 && size_bytes != NULL)
@@ -189,7 +192,7 @@ static int in_bytes(struct snap_in *in, void *p, size_t n, const char *what)
         return in_fail(in, "truncated in %s", what);
     if (in->left != UINT64_MAX)
         in->left -= n;
-    if (in->version < 3) /* still 0 while the header is read */
+    if (in->version < 3) /* still 0 while the magic and version are read */
         in->crc = crc32c(in->crc, p, n);
     return 0;
 }
@@ -246,6 +249,9 @@ static int read_header(struct snap_in *in, struct kv **kvp)
     in->version = version;
     if (in_u64(in, &index, "header") != 0 || in_u64(in, &term, "header") != 0)
         return -1;
+    uint64_t revision = index; /* versions 1-3: see kv_snap.h */
+    if (version >= 4 && in_u64(in, &revision, "header") != 0)
+        return -1;
     if (version <= 2 && skip_members(in) != 0)
         return -1;
     if (in_u32(in, &max_sessions, "session header") != 0)
@@ -257,6 +263,7 @@ static int read_header(struct snap_in *in, struct kv **kvp)
         return in_fail(in, "out of memory");
     kv->applied_index = index;
     kv->applied_term = term;
+    kv->revision = revision;
     *kvp = kv;
     return 0;
 }
@@ -305,8 +312,16 @@ static int read_live_sessions(struct snap_in *in, struct kv *kv)
             return -1;
         if (in->version >= 2 && read_answer(in, i, &has_current, &current, &len) != 0)
             return -1;
+        uint64_t rev = kv->revision;
+        if (in->version >= 4 && in_u64(in, &rev, "sessions") != 0) {
+            free(current);
+            return -1;
+        }
         int rc = -1;
-        if (seq == 0 || result > KV_CAS_MISMATCH || (has_current && result != KV_CAS_MISMATCH))
+        /* Version 4 adds answers of transactions: KV_OK with the results. */
+        bool answer_ok = result == KV_CAS_MISMATCH || (in->version >= 4 && result == KV_OK);
+        if (seq == 0 || result > KV_CAS_MISMATCH || (has_current && !answer_ok) ||
+            rev > kv->revision)
             in_fail(in, "session %u: seq %llu status %u", i, (unsigned long long)seq, result);
         else if (kv_sessions_find(&kv->sessions, id) != NULL)
             in_fail(in, "duplicate session %llu", (unsigned long long)id);
@@ -314,6 +329,8 @@ static int read_live_sessions(struct snap_in *in, struct kv *kv)
             in_fail(in, "out of memory");
         else
             rc = 0;
+        if (rc == 0)
+            kv_sessions_find(&kv->sessions, id)->revision = rev;
         free(current);
         if (rc != 0)
             return -1;
@@ -351,6 +368,26 @@ static int read_sessions(struct snap_in *in, struct kv *kv)
     return read_expired_sessions(in, kv);
 }
 
+/* A key's revisions (version 4); older versions know none, so every key is
+ * taken as written once at the snapshot's revision (its applied index). */
+static int read_revisions(struct snap_in *in, const struct kv *kv, struct kv_rec *r, uint64_t i)
+{
+    if (in->version < 4) {
+        r->create_revision = r->mod_revision = kv->revision;
+        r->version = 1;
+        return 0;
+    }
+    if (in_u64(in, &r->create_revision, "pairs") != 0 ||
+        in_u64(in, &r->mod_revision, "pairs") != 0 || in_u64(in, &r->version, "pairs") != 0)
+        return -1;
+    if (r->create_revision == 0 || r->create_revision > r->mod_revision ||
+        r->mod_revision > kv->revision || r->version == 0)
+        return in_fail(in, "pair %llu: revisions %llu/%llu version %llu", (unsigned long long)i,
+                       (unsigned long long)r->create_revision, (unsigned long long)r->mod_revision,
+                       (unsigned long long)r->version);
+    return 0;
+}
+
 static int read_pairs(struct snap_in *in, struct kv *kv)
 {
     uint64_t n;
@@ -367,7 +404,8 @@ static int read_pairs(struct snap_in *in, struct kv *kv)
         struct kv_rec *r = kv_rec_alloc(klen, vlen);
         if (r == NULL)
             return in_fail(in, "out of memory");
-        if (in_bytes(in, r->data, (size_t)klen + vlen, "pairs") != 0) {
+        if (read_revisions(in, kv, r, i) != 0 ||
+            in_bytes(in, r->data, (size_t)klen + vlen, "pairs") != 0) {
             free(r);
             return -1;
         }

@@ -1,23 +1,29 @@
 /* kv_snap.h: snapshot encoding of the whole state machine.
  *
- * Format (version 3), integers little-endian:
- *   "VSNP"  u32 version  u64 applied_index  u64 applied_term
+ * Format (version 4), integers little-endian:
+ *   "VSNP"  u32 version  u64 applied_index  u64 applied_term  u64 revision
  *   u32 max_sessions, u32 n_sessions, n x (u64 client_id, u64 seq, u8 status,
- *       u8 has_current, [u32 len, bytes: the value a failed CAS saw, if has_current])
+ *       u8 has_current, [u32 len, bytes: the value a failed CAS saw or the
+ *       results of a transaction, if has_current], u64 revision it reported)
  *       (least recently used first, so decoding restores the LRU order)
  *   u32 n_expired, n x (u64 client_id, u64 seq)  (evicted sessions, oldest first)
- *   u64 n_pairs, n x (u32 key_len, u32 value_len, key, value)
+ *   u64 n_pairs, n x (u32 key_len, u32 value_len, u64 create_revision,
+ *       u64 mod_revision, u64 version, key, value)
  *       (written in key order, so equal states give equal bytes on every replica;
  *       the reader accepts any order)
  *
- * Older versions, still read, no longer written:
+ * Older versions, still read, no longer written. None of them has revisions:
+ * the store revision is taken to be the applied index (an upper bound of the
+ * writes before it, so revisions keep growing), every key was created and last
+ * written at that revision with version 1, and every session reported it.
+ * - Version 3 is version 4 without the revisions.
  * - Version 2 has, after applied_term, a member list (u32 members_len, blob),
  *   which the reader skips (membership lives in the storage snapshot header),
  *   and ends with a u32 CRC-32C of every preceding byte, which the reader checks.
  * - Version 1 is version 2 without has_current and the expired list: such a
  *   state restores with no stored CAS answers and no expired ids.
  *
- * Integrity: version 3 carries no checksum of its own. Its bytes only ever reach
+ * Integrity: versions 3 and 4 carry no checksum of its own. Its bytes only ever reach
  * the decoder as the payload of a storage snapshot file (src/storage/snapshot.c),
  * whose trailing CRC-32C covers header, configuration and exactly this payload,
  * and which storage verifies on every path that hands the payload out: loading
@@ -51,7 +57,7 @@
 
 #include "kv/kv.h"
 
-#define KV_SNAP_VERSION      3
+#define KV_SNAP_VERSION      4
 #define KV_SNAP_VERSION_MIN  1                 /* oldest version the decoder accepts */
 #define KV_SNAP_MAX_MEMBERS  (1u << 20)        /* member blob bytes (versions 1, 2) */
 #define KV_SNAP_MAX_SESSIONS KV_SESSIONS_LIMIT /* session table size */

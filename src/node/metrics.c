@@ -79,7 +79,7 @@ static void hist(struct out *o, const char *name, const char *help, const struct
 
 static void requests(struct out *o, const struct node_metrics *m)
 {
-    static const char *const ops[] = {"get", "put", "delete", "cas", "admin"};
+    static const char *const ops[] = {"get", "put", "delete", "cas", "range", "txn", "admin"};
     static const char *const outcomes[] = {"success", "fail", "error"};
     put(o,
         "# HELP vesper_requests_total Client requests by type and outcome.\n"

@@ -42,6 +42,7 @@ struct node_pending {
     raft_term term;       /* write: term of the proposal */
     uint64_t deadline_ms; /* answered "timeout" after this */
     uint8_t op;           /* enum api_op */
+    bool revisions;       /* the request asked for revisions ("revisions":true) */
     char *key;            /* copy in the request pool (reads and CAS replies) */
     size_t key_len;
 };
@@ -61,7 +62,7 @@ struct node_metrics {
     uint64_t requests_shed;
     struct metrics_hist fsync;
     struct metrics_hist request;
-    uint64_t requests[5][3]; /* [api_op or NODE_OP_ADMIN][0 ok, 1 fail, 2 error] */
+    uint64_t requests[7][3]; /* [api_op or NODE_OP_ADMIN][0 ok, 1 fail, 2 error] */
 };
 
 struct node {
@@ -184,17 +185,22 @@ void node_send_reply(struct node *n, h2o_req_t *req, int op, struct api_reply *r
 void node_reply_fail(struct node *n, h2o_req_t *req, int op, int e, const char *message);
 /* Answers a get from the local state. */
 void node_answer_get(struct node *n, h2o_req_t *req, const char *key, size_t key_len);
+/* Answers a read (a get with revisions, a range) from the local state, parsing
+ * the request's body again (it was valid when the read began). */
+void node_answer_read(struct node *n, h2o_req_t *req);
 
 /* pending.c */
-#define NODE_OP_ADMIN 4 /* pending.op of a membership change (api ops are 0..3) */
-/* A proposed write (op an api op) waits for entry (index, term) to apply. */
-void node_wait_write(struct node *n, h2o_req_t *req, int op, const char *key, size_t key_len,
-                     raft_index index, raft_term term);
+#define NODE_OP_ADMIN 6 /* pending.op of a membership change (api ops are 0..5) */
+/* A proposed write (op an api op) waits for entry (index, term) to apply. Returns
+ * its record (in the request's pool) for the caller to set options on. */
+struct node_pending *node_wait_write(struct node *n, h2o_req_t *req, int op, const char *key,
+                                     size_t key_len, raft_index index, raft_term term);
 /* Answers req {"code":"success","index":N} once entry (index, term) applies. */
 void node_wait_applied(struct node *n, h2o_req_t *req, raft_index index, raft_term term);
-/* A linearizable get waits for ReadIndex round read_id. */
-void node_wait_read(struct node *n, h2o_req_t *req, const char *key, size_t key_len,
-                    uint64_t read_id);
+/* A linearizable read (op API_OP_GET or API_OP_RANGE) waits for ReadIndex round
+ * read_id; a plain get is answered from key, anything else by node_answer_read. */
+struct node_pending *node_wait_read(struct node *n, h2o_req_t *req, int op, const char *key,
+                                    size_t key_len, uint64_t read_id);
 struct kv_result;
 /* Answers the writes waiting up to entry e, which applied with result (the state
  * machine's answer; all zero for an entry that is not a KV command). */

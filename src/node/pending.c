@@ -72,13 +72,14 @@ static void insert_write(struct node *n, struct node_pending *pd)
     n->n_pending++;
 }
 
-void node_wait_write(struct node *n, h2o_req_t *req, int op, const char *key, size_t key_len,
-                     raft_index index, raft_term term)
+struct node_pending *node_wait_write(struct node *n, h2o_req_t *req, int op, const char *key,
+                                     size_t key_len, raft_index index, raft_term term)
 {
     struct node_pending *pd = pending_new(n, req, op, key, key_len);
     pd->id = index;
     pd->term = term;
     insert_write(n, pd);
+    return pd;
 }
 
 void node_wait_applied(struct node *n, h2o_req_t *req, raft_index index, raft_term term)
@@ -86,13 +87,14 @@ void node_wait_applied(struct node *n, h2o_req_t *req, raft_index index, raft_te
     node_wait_write(n, req, NODE_OP_ADMIN, "", 0, index, term);
 }
 
-void node_wait_read(struct node *n, h2o_req_t *req, const char *key, size_t key_len,
-                    uint64_t read_id)
+struct node_pending *node_wait_read(struct node *n, h2o_req_t *req, int op, const char *key,
+                                    size_t key_len, uint64_t read_id)
 {
-    struct node_pending *pd = pending_new(n, req, API_OP_GET, key, key_len);
+    struct node_pending *pd = pending_new(n, req, op, key, key_len);
     pd->id = read_id; /* read ids only grow: the tail is its place */
     h2o_linklist_insert(&n->reads, &pd->link);
     n->n_pending++;
+    return pd;
 }
 
 static struct node_pending *pending_head(h2o_linklist_t *list)
@@ -129,8 +131,10 @@ static int write_answer(struct node *n, const struct node_pending *pd, const str
     if (res->status == KV_CAS_MISMATCH)
         return api_reply_cas_failed(pd->key, pd->key_len, (const char *)res->current,
                                     res->current_len, res->has_current, r);
+    if (res->status == KV_OK && pd->op == API_OP_TXN)
+        return api_reply_txn(res, r);
     if (res->status == KV_OK)
-        return api_reply_success(r);
+        return pd->revisions ? api_reply_success_revision(res->revision, r) : api_reply_success(r);
     return api_reply_fail(api_error_from_kv(res->status), NULL, r);
 }
 
@@ -150,10 +154,12 @@ void node_complete_read(struct node *n, const struct raft_read_result *rr)
     struct node_pending *pd;
     while ((pd = pending_head(&n->reads)) && pd->id <= rr->read_id) {
         h2o_req_t *req = pending_take(pd);
-        if (pd->id == rr->read_id && rr->ok)
+        if (pd->id == rr->read_id && rr->ok && pd->op == API_OP_GET && !pd->revisions)
             node_answer_get(n, req, pd->key, pd->key_len);
+        else if (pd->id == rr->read_id && rr->ok)
+            node_answer_read(n, req);
         else
-            node_reply_fail(n, req, API_OP_GET, API_ERR_NOT_LEADER, NULL); /* a read did nothing */
+            node_reply_fail(n, req, pd->op, API_ERR_NOT_LEADER, NULL); /* a read did nothing */
     }
 }
 

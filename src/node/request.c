@@ -100,6 +100,40 @@ void node_answer_get(struct node *n, h2o_req_t *req, const char *key, size_t key
     node_send_reply(n, req, API_OP_GET, &r, rv);
 }
 
+static void answer_parsed_read(struct node *n, h2o_req_t *req, const struct api_request *ar)
+{
+    struct api_reply r;
+    int rv;
+    if (ar->op == API_OP_RANGE) {
+        rv = api_reply_range(n->kv, ar, &r);
+    } else {
+        const struct kv_rec *rec = kv_get(n->kv, ar->key, ar->key_len);
+        rv = rec ? api_reply_record(rec, kv_revision(n->kv), &r)
+                 : api_reply_fail(API_ERR_NOT_FOUND, NULL, &r);
+    }
+    node_send_reply(n, req, ar->op, &r, rv);
+}
+
+static enum api_error parse(struct node *n, h2o_req_t *req, struct api_request *ar, char *detail,
+                            size_t detail_len)
+{
+    struct api_limits lim = {.max_key_bytes = n->cfg->max_key_bytes,
+                             .max_value_bytes = n->cfg->max_value_bytes};
+    return api_parse_request(req->method.base, req->method.len, req->entity.base,
+                             req->entity.base ? req->entity.len : 0, &lim, ar, detail, detail_len);
+}
+
+void node_answer_read(struct node *n, h2o_req_t *req)
+{
+    struct api_request ar;
+    if (parse(n, req, &ar, NULL, 0) != API_OK) { /* it parsed when the read began */
+        node_reply_fail(n, req, -1, API_ERR_INTERNAL, NULL);
+        return;
+    }
+    answer_parsed_read(n, req, &ar);
+    api_request_free(&ar);
+}
+
 /* ===== The handler ===== */
 
 /* Back-pressure: beyond --max-pending the client is told to come back later
@@ -145,7 +179,9 @@ static void propose(struct node *n, h2o_req_t *req, const struct api_request *ar
         return;
     }
     n->m.proposals++;
-    node_wait_write(n, req, ar->op, ar->key, ar->key_len, index, term);
+    struct node_pending *pd =
+        node_wait_write(n, req, ar->op, ar->key ? ar->key : "", ar->key_len, index, term);
+    pd->revisions = ar->revisions;
 }
 
 static void read_index(struct node *n, h2o_req_t *req, const struct api_request *ar)
@@ -155,7 +191,9 @@ static void read_index(struct node *n, h2o_req_t *req, const struct api_request 
         reply_fail(n, req, ar->op, API_ERR_NO_LEADER);
         return;
     }
-    node_wait_read(n, req, ar->key, ar->key_len, id);
+    struct node_pending *pd =
+        node_wait_read(n, req, ar->op, ar->key ? ar->key : "", ar->key_len, id);
+    pd->revisions = ar->revisions;
 }
 
 bool node_client_authorized(struct node *n, h2o_req_t *req)
@@ -175,13 +213,9 @@ int node_on_request(h2o_handler_t *self, h2o_req_t *req)
     struct node *n = NODE_OF(self);
     if (!node_client_authorized(n, req))
         return 0;
-    struct api_limits lim = {.max_key_bytes = n->cfg->max_key_bytes,
-                             .max_value_bytes = n->cfg->max_value_bytes};
     struct api_request ar;
     char detail[160];
-    enum api_error e =
-        api_parse_request(req->method.base, req->method.len, req->entity.base,
-                          req->entity.base ? req->entity.len : 0, &lim, &ar, detail, sizeof detail);
+    enum api_error e = parse(n, req, &ar, detail, sizeof detail);
     if (e != API_OK) {
         struct api_reply r;
         node_send_reply(n, req, -1, &r, api_reply_fail(e, detail, &r));
@@ -189,13 +223,14 @@ int node_on_request(h2o_handler_t *self, h2o_req_t *req)
     }
     if (n->stopping || n->failed) {
         reply_fail(n, req, ar.op, API_ERR_UNAVAILABLE);
-    } else if (n->n_pending >= n->cfg->max_pending && !(ar.op == API_OP_GET && ar.stale) &&
-               node_reclaim_abandoned(n) == 0) {
+    } else if (n->n_pending >= n->cfg->max_pending && !ar.stale && node_reclaim_abandoned(n) == 0) {
         shed(n, req);
-    } else if (ar.op == API_OP_GET && ar.stale) {
+    } else if (ar.stale && ar.op == API_OP_GET && !ar.revisions) {
         node_answer_get(n, req, ar.key, ar.key_len);
+    } else if (ar.stale) {
+        answer_parsed_read(n, req, &ar);
     } else if (!redirect_if_not_leader(n, req, &ar)) {
-        if (ar.op == API_OP_GET)
+        if (ar.op == API_OP_GET || ar.op == API_OP_RANGE)
             read_index(n, req, &ar);
         else
             propose(n, req, &ar);

@@ -231,6 +231,54 @@ def usage_errors_exit_2(a, b):
           "-- ends options")
 
 
+@test
+def list_pages_with_after(a, b):
+    pages = {None: ('[{"key":"p1","value":"1","create_revision":1,"mod_revision":1,"version":1}]',
+                    "true"),
+             "p1": ('[{"key":"p2","value":"2","create_revision":2,"mod_revision":3,"version":2}]',
+                    "false")}
+
+    def script(req, n):
+        pl = req["body"]["payload"]
+        kvs, more = pages[pl.get("after")]
+        return 200, ('{"code":"success","payload":{"kvs":%s,"count":%d,"more":%s,"revision":%d}}'
+                     % (kvs, 2 if pl.get("after") is None else 1, more, 3))
+    a.script = script
+    rc, out, err, _ = vesper("list", "p", "--limit", "1", "--all", "--endpoints", a.url)
+    check(rc == 0, "list --all rc %d %s" % (rc, err))
+    reply = json.loads(out)
+    check([kv["key"] for kv in reply["payload"]["kvs"]] == ["p1", "p2"], "merged %r" % out)
+    check(reply["payload"]["more"] is False and reply["payload"]["count"] == 2, "count %r" % out)
+    check(len(a.requests) == 2 and a.requests[0]["method"] == "GET", "two GET pages")
+    check(a.requests[0]["body"] == {"type": "range", "payload": {"prefix": "p", "limit": 1}},
+          "first page %r" % a.requests[0]["body"])
+    check(a.requests[1]["body"]["payload"]["after"] == "p1", "second page after the last key")
+    rc, out, _, _ = vesper("list", "p", "--keys-only", "--stale", "--endpoints", a.url)
+    check(rc == 0 and a.requests[-1]["body"]["payload"] == {"prefix": "p", "keys_only": True,
+                                                             "consistency": "stale"}, "one page")
+
+
+@test
+def txn_and_revisions_bodies(a, b):
+    payload = {"compare": [{"key": "k", "target": "version", "value": 0}],
+               "success": [{"op": "put", "key": "k", "value": "v"}]}
+    rc, _, err, _ = vesper("txn", json.dumps(payload), "--endpoints", a.url)
+    check(rc == 0, "txn rc %d %s" % (rc, err))
+    body = a.requests[-1]["body"]
+    check(body["type"] == "txn" and body["payload"] == payload and body["seq"] >= 1,
+          "txn body %r" % body)
+    p = subprocess.run([VESPER, "txn", "--endpoints", a.url], input=json.dumps(payload),
+                       capture_output=True, text=True, timeout=10)
+    check(p.returncode == 0 and a.requests[-1]["body"]["payload"] == payload, "txn from stdin")
+    n = len(a.requests)
+    rc, _, _, _ = vesper("txn", "[1]", "--endpoints", a.url)
+    check(rc == 2 and len(a.requests) == n, "a txn that is not an object is a usage error")
+    rc, _, _, _ = vesper("get", "k", "-w", "--endpoints", a.url)
+    check(rc == 0 and a.requests[-1]["body"].get("revisions") is True, "get -w")
+    rc, _, _, _ = vesper("get", "k", "--endpoints", a.url)
+    check(rc == 0 and "revisions" not in a.requests[-1]["body"], "plain get unchanged")
+
+
 def vesper_in(cwd, *args, env_extra=None, timeout=20):
     """Runs the CLI in cwd without $VESPER_ENDPOINTS (unless env_extra sets it)."""
     env = dict(os.environ)

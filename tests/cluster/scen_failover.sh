@@ -6,10 +6,10 @@
 # time each failover from the signal to the first acknowledged write (cluster-tool
 # failover), which is what a client experiences.
 
-# start_load SCEN SECONDS: histgen (get, put, delete, cas) on keys s<SCEN>k0..7 and the
-# unique-key writer.
+# start_load SCEN SECONDS: histgen (get, put, delete, cas, range, txn) on keys s<SCEN>k0..7
+# and the unique-key writer.
 start_load() {
-    bg "$HISTGEN" -x -c 3 -d "$2" -k 8 -t 1000 -p "s$1k" -s "$((SEED + $1))" \
+    bg "$HISTGEN" -x -m -c 3 -d "$2" -k 8 -t 1000 -p "s$1k" -s "$((SEED + $1))" \
         -o "$CL_DIR/hist.txt" "$CL_IPLIST" >"$CL_DIR/histgen.out" 2>&1
     LOAD_HG=$BG_LAST
     LOAD_END=$(($(now_ms) + $2 * 1000))

@@ -3,10 +3,12 @@
  * Input: byte 0 picks the HTTP method (low 3 bits) and the limits (bit 3: tiny
  * limits, so the too_large paths are reachable with short inputs); the rest is the
  * body. Beyond "no crash, no leak, no UB" it checks the parser's contract:
- * - a parsed request respects the limits, has a non-empty NUL-terminated key, and
- *   GET only ever yields a get (GET must not write);
+ * - a parsed request respects the limits, has a non-empty NUL-terminated key (a
+ *   single-key type) or its own fields (range, txn), and GET only ever yields a
+ *   get or a range (GET must not write);
  * - a failure leaves *out zeroed and maps to a 4xx status;
  * - the write command encodes and decodes back to the same bytes (kv_cmd.c);
+ * - a range or txn runs against a small state machine and its reply is JSON;
  * - the reply builders produce JSON that json-c parses back to the same key and
  *   value bytes, whatever bytes the client sent (invalid UTF-8, NULs).
  */
@@ -17,6 +19,7 @@
 
 #include "api/api.h"
 #include "kv/kv_cmd.h"
+#include "kv/kv_txn.h"
 
 static const char *const methods[8] = {"GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "get", ""};
 
@@ -39,9 +42,11 @@ static void check_replies(const struct api_request *r)
     FUZZ_CHECK(strlen(rep.body) == rep.body_len);
     json_object *payload;
     FUZZ_CHECK(json_object_object_get_ex(top, "payload", &payload));
-    check_string_field(payload, "key", r->key, r->key_len);
+    check_string_field(payload, "key", r->key ? r->key : "", r->key_len);
     json_object_put(top);
     api_reply_free(&rep);
+    if (r->key == NULL)
+        return;
 
     const char *val = r->value ? r->value : "";
     FUZZ_CHECK(api_reply_value(r->key, r->key_len, val, r->value_len, &rep) == 0);
@@ -54,11 +59,56 @@ static void check_replies(const struct api_request *r)
     api_reply_free(&rep);
 }
 
+static void check_json(struct api_reply *rep)
+{
+    json_object *top = json_tokener_parse(rep->body);
+    FUZZ_CHECK(top != NULL);
+    json_object_put(top);
+    api_reply_free(rep);
+}
+
+/* Runs a range or a txn against a state of a few keys (put through the real
+ * command path) and checks that the reply is JSON. */
+static void check_state_machine(const struct api_request *r, const struct kv_cmd *cmd)
+{
+    struct kv *kv = kv_new(4);
+    FUZZ_CHECK(kv != NULL);
+    static const char *const keys[] = {"a", "ab", "b", "k", "\xff"};
+    struct kv_result res;
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        struct kv_cmd put = {.op = KV_OP_PUT, .key = (const uint8_t *)keys[i]};
+        put.key_len = strlen(keys[i]);
+        put.value = put.key;
+        put.value_len = put.key_len;
+        uint8_t buf[64];
+        size_t n = kv_cmd_encode(&put, buf, sizeof buf);
+        FUZZ_CHECK(n > 0);
+        kv_apply(kv, i + 1, 1, buf, n, &res);
+    }
+    struct api_reply rep;
+    if (r->op == API_OP_RANGE) {
+        FUZZ_CHECK(api_reply_range(kv, r, &rep) == 0);
+        check_json(&rep);
+    } else if (r->op == API_OP_TXN) {
+        uint8_t *buf;
+        size_t len;
+        FUZZ_CHECK(kv_cmd_encode_alloc(cmd, &buf, &len) == 0);
+        kv_apply(kv, 100, 1, buf, len, &res);
+        free(buf);
+        FUZZ_CHECK(res.status == KV_OK);
+        FUZZ_CHECK(api_reply_txn(&res, &rep) == 0);
+        check_json(&rep);
+    }
+    kv_free(kv);
+}
+
 static void check_cmd(const struct api_request *r)
 {
     struct kv_cmd cmd, back;
     if (api_request_to_cmd(r, &cmd) != 0) {
-        FUZZ_CHECK(r->op == API_OP_GET);
+        FUZZ_CHECK(r->op == API_OP_GET || r->op == API_OP_RANGE);
+        if (r->op == API_OP_RANGE)
+            check_state_machine(r, &cmd);
         return;
     }
     uint8_t *buf;
@@ -66,12 +116,17 @@ static void check_cmd(const struct api_request *r)
     FUZZ_CHECK(kv_cmd_encode_alloc(&cmd, &buf, &len) == 0);
     FUZZ_CHECK(kv_cmd_decode(buf, len, &back) == 0);
     FUZZ_CHECK(back.op == cmd.op && back.key_len == cmd.key_len);
-    FUZZ_CHECK(memcmp(back.key, cmd.key, cmd.key_len) == 0);
+    FUZZ_CHECK(cmd.key_len == 0 || memcmp(back.key, cmd.key, cmd.key_len) == 0);
     FUZZ_CHECK(back.value_len == cmd.value_len);
     FUZZ_CHECK(cmd.value_len == 0 || memcmp(back.value, cmd.value, cmd.value_len) == 0);
     FUZZ_CHECK(back.has_session == cmd.has_session && back.seq == cmd.seq);
     FUZZ_CHECK(back.expect_absent == cmd.expect_absent && back.expected_len == cmd.expected_len);
+    FUZZ_CHECK(back.txn_len == cmd.txn_len);
+    FUZZ_CHECK(cmd.txn_len == 0 || memcmp(back.txn, cmd.txn, cmd.txn_len) == 0);
+    FUZZ_CHECK(r->op != API_OP_TXN || kv_txn_decode(back.txn, back.txn_len, NULL) == 0);
     free(buf);
+    if (r->op == API_OP_TXN)
+        check_state_machine(r, &cmd);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -98,13 +153,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(memchr(detail, '\0', sizeof detail) != NULL);
         return 0;
     }
-    FUZZ_CHECK(r.key != NULL && r.key_len >= 1 && r.key_len <= lim.max_key_bytes);
-    FUZZ_CHECK(r.key[r.key_len] == '\0');
+    bool single = r.op != API_OP_RANGE && r.op != API_OP_TXN;
+    FUZZ_CHECK(!single || (r.key != NULL && r.key_len >= 1 && r.key_len <= lim.max_key_bytes));
+    FUZZ_CHECK(!single || r.key[r.key_len] == '\0');
+    FUZZ_CHECK(single || r.key == NULL);
+    FUZZ_CHECK((r.txn != NULL) == (r.op == API_OP_TXN));
+    FUZZ_CHECK(r.op != API_OP_RANGE || (r.limit >= 1 && r.limit <= API_RANGE_MAX_LIMIT));
+    FUZZ_CHECK(r.start_len <= lim.max_key_bytes && r.after_len <= lim.max_key_bytes);
     FUZZ_CHECK(r.value_len <= lim.max_value_bytes && r.expected_len <= lim.max_value_bytes);
     FUZZ_CHECK((r.value != NULL) == (r.op == API_OP_PUT || r.op == API_OP_CAS));
     FUZZ_CHECK(r.op != API_OP_CAS || r.expect_absent == (r.expected == NULL));
-    FUZZ_CHECK(strcmp(method, "GET") != 0 || r.op == API_OP_GET);
-    FUZZ_CHECK(!r.stale || r.op == API_OP_GET);
+    FUZZ_CHECK(strcmp(method, "GET") != 0 || r.op == API_OP_GET || r.op == API_OP_RANGE);
+    FUZZ_CHECK(!r.stale || r.op == API_OP_GET || r.op == API_OP_RANGE);
     FUZZ_CHECK(!r.has_session || r.seq >= 1);
     check_cmd(&r);
     check_replies(&r);

@@ -155,6 +155,22 @@ void seeds_text(void)
         {0, "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["},
         {2, "{\"type\":\"put\",\"payload\":{\"key\":\"k\",\"value\":\"v\"}} trailing"},
         {2, "{\"type\":\"put\",\"payload\":{\"key\":\"k\",\"value\":\"v\""},
+        {0, "{\"type\":\"range\",\"payload\":{\"prefix\":\"a\",\"limit\":2}}"},
+        {2,
+         "{\"type\":\"range\",\"payload\":{\"start\":\"a\",\"end\":\"k\",\"after\":\"ab\","
+         "\"keys_only\":true},\"consistency\":\"stale\"}"},
+        {2, "{\"type\":\"range\",\"payload\":{\"prefix\":\"\",\"count_only\":true}}"},
+        {2, "{\"type\":\"get\",\"payload\":{\"key\":\"k\"},\"revisions\":true}"},
+        {2,
+         "{\"type\":\"txn\",\"payload\":{\"compare\":[{\"key\":\"a\",\"target\":\"value\","
+         "\"op\":\"<\",\"value\":\"b\"},{\"key\":\"k\",\"target\":\"exists\",\"value\":"
+         "true},{\"key\":\"b\",\"target\":\"mod_revision\",\"op\":\">\",\"value\":1}],"
+         "\"success\":[{\"op\":\"put\",\"key\":\"z\",\"value\":\"1\"},{\"op\":\"get\","
+         "\"key\":\"z\"},{\"op\":\"delete\",\"key\":\"a\"}],\"failure\":[{\"op\":"
+         "\"get\",\"key\":\"ab\"}]},\"client_id\":3,\"seq\":1}"},
+        {10,
+         "{\"type\":\"txn\",\"payload\":{\"success\":[{\"op\":\"put\",\"key\":\"k\","
+         "\"value\":\"0123456789abcdefXYZ\"}]}}"},
     };
     for (size_t i = 0; i < sizeof api / sizeof api[0]; i++) {
         char name[32];

@@ -36,6 +36,18 @@
  *                cas ok: ok (swapped) or failed (the expected value did not match);
  *                anything else: - (ignored)
  *
+ *   Two multi-key ops are checked through their projection on each key (lincheck_multi.c):
+ *   every key's reads and writes must linearize; that the keys changed together (atomicity
+ *   across keys) is not checked. Lists are comma-separated, each element percent-encoded
+ *   (',' and '=' inside an element written %2C and %3D):
+ *   <proc> range <prefix> - - <invoke_us> <complete_us> <outcome> <k=v,k=v,...>
+ *                every key the range covered with its value, "-" for absent (the recorder
+ *                lists each key it tracks under the prefix); ok: one get per key.
+ *   <proc> txn <k1,k2,...> <v1,v2,...> <expected> <invoke_us> <complete_us> <outcome> <r>
+ *                compare k1 == expected ("-": k1 absent), then put every ki = vi; r is ok
+ *                (the compare held, all put) or failed (nothing put). A cas on k1 plus a
+ *                put on each other key, done only if the cas swapped (info: maybe).
+ *
  *   Example:
  *     1 put color red - 1000 1800 ok -
  *     2 get color - - 1200 1300 ok red
@@ -94,6 +106,15 @@ void lincheck_history_free(struct lincheck_history *h);
 
 /* Appends a copy of *op (its strings are copied). Returns 0, or -1 when out of memory. */
 int lincheck_history_add(struct lincheck_history *h, const struct lincheck_op *op);
+
+/* The projections of a range and of a txn (the format above) onto single-key ops:
+ * base gives proc, times, outcome and line (and, for a txn, expected and cas_swapped);
+ * keys[i] with vals[i] (range: the value read, absent = not found; txn: the value put).
+ * 0, or -1 when out of memory. */
+int lincheck_history_add_range(struct lincheck_history *h, const struct lincheck_op *base, size_t n,
+                               const struct lincheck_val *keys, const struct lincheck_val *vals);
+int lincheck_history_add_txn(struct lincheck_history *h, const struct lincheck_op *base, size_t n,
+                             const struct lincheck_val *keys, const struct lincheck_val *vals);
 
 /* Parses one line of the file format above and appends it. Returns 1 when an op was added,
  * 0 for a blank or comment line, -1 with a message in err on bad input or no memory. */

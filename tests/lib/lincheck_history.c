@@ -6,6 +6,7 @@
  * validates each field fully so the search can assume a well-formed history.
  */
 #include "lib/lincheck.h"
+#include "lib/lincheck_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -97,7 +98,7 @@ static int hex_digit(char c)
 }
 
 /* Decodes a field in place: "-" is absent, "\"\"" is empty, %XX is one byte. */
-static int lincheck_decode(char *field, struct lincheck_val *out)
+int lincheck_decode(char *field, struct lincheck_val *out)
 {
     if (strcmp(field, "-") == 0) {
         *out = LINCHECK_ABSENT;
@@ -143,7 +144,7 @@ static int lincheck_parse_i64(const char *s, int64_t *out)
     return 0;
 }
 
-static int lincheck_fail(char *err, size_t errlen, int line_no, const char *fmt, ...)
+int lincheck_fail(char *err, size_t errlen, int line_no, const char *fmt, ...)
 {
     char msg[200];
     va_list ap;
@@ -234,7 +235,8 @@ static int lincheck_parse_fields(struct lincheck_history *h, char **f, int line_
     if (lincheck_parse_i64(f[0], &proc))
         return lincheck_fail(err, errlen, line_no, "bad process id '%s'", f[0]);
     op.proc = (uint64_t)proc;
-    if (lincheck_parse_type(f[1], &op.type))
+    bool multi = strcmp(f[1], "range") == 0 || strcmp(f[1], "txn") == 0;
+    if (!multi && lincheck_parse_type(f[1], &op.type))
         return lincheck_fail(err, errlen, line_no, "unknown op '%s'", f[1]);
     if (lincheck_parse_outcome(f[7], &op.outcome))
         return lincheck_fail(err, errlen, line_no, "unknown outcome '%s'", f[7]);
@@ -247,6 +249,8 @@ static int lincheck_parse_fields(struct lincheck_history *h, char **f, int line_
     } else if (op.complete_us < op.invoke_us) {
         return lincheck_fail(err, errlen, line_no, "completes before it is invoked");
     }
+    if (multi)
+        return lincheck_parse_multi(h, &op, f, line_no, err, errlen);
     if (lincheck_parse_args(&op, f, line_no, err, errlen))
         return -1;
     if (lincheck_history_add(h, &op))

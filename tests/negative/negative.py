@@ -354,6 +354,48 @@ def wrong_types():
 
 
 @case
+def range_and_txn_malformed():
+    bad = [
+        {"type": "range", "payload": {}},
+        {"type": "range", "payload": {"prefix": "a", "start": "a"}},
+        {"type": "range", "payload": {"prefix": "a", "limit": 0}},
+        {"type": "range", "payload": {"prefix": "a", "limit": 10001}},
+        {"type": "range", "payload": {"prefix": "a", "after": 3}},
+        {"type": "range", "payload": {"prefix": "a", "count_only": "yes"}},
+        {"type": "txn", "payload": {"compare": "x"}},
+        {"type": "txn", "payload": {"compare": [{"key": "a", "target": "size", "value": 1}]}},
+        {"type": "txn", "payload": {"compare": [{"key": "a", "target": "exists", "op": ">",
+                                                 "value": True}]}},
+        {"type": "txn", "payload": {"compare": [{"key": "a", "target": "version",
+                                                 "value": "1"}]}},
+        {"type": "txn", "payload": {"success": [{"op": "put", "key": "a"}]}},
+        {"type": "txn", "payload": {"success": [{"op": "get", "key": ""}]}},
+        {"type": "txn", "payload": {"failure": [{"op": "scan", "key": "a"}]}},
+        {"type": "txn", "payload": {"success": [{"op": "get", "key": "a"}] * 65}},
+        {"type": "get", "payload": {"key": "a"}, "revisions": 1},
+    ]
+    for obj in bad:
+        try:
+            status, _, body = kv("POST", obj)
+            expect_fail((status, _, body), (400,), "bad_request")
+            check(json.loads(body).get("message"), "no message in %r" % body)
+        except Fail as e:
+            raise Fail("%s: %s" % (json.dumps(obj)[:120], e))
+    expect_fail(kv("GET", {"type": "txn", "payload": {}}), (400,), "bad_request")
+    big = [{"op": "put", "key": "k%d" % i, "value": "v" * 20000} for i in range(60)]
+    expect_fail(kv("POST", {"type": "txn", "payload": {"success": big}}), (413,), "too_large")
+    # The store still answers ranges and transactions.
+    status, _, body = kv("POST", {"type": "txn", "payload": {
+        "compare": [{"key": SENTINEL_KEY, "target": "value", "value": SENTINEL_VALUE}],
+        "success": [{"op": "get", "key": SENTINEL_KEY}]}})
+    obj = json.loads(body)
+    check(status == 200 and obj["payload"]["succeeded"] is True, "txn %r" % obj)
+    status, _, body = kv("GET", {"type": "range", "payload": {"prefix": SENTINEL_KEY}})
+    obj = json.loads(body)
+    check(status == 200 and obj["payload"]["kvs"][0]["value"] == SENTINEL_VALUE, "range %r" % obj)
+
+
+@case
 def deep_nesting_10000():
     for body in ["[" * 10000 + "]" * 10000, '{"a":' * 10000 + "1" + "}" * 10000,
                  '{"type":"put","payload":' + '{"k":' * 10000 + "}" * 10000 + "}",

@@ -3,7 +3,9 @@
  *
  * Each one calls the core and then runs the node's Ready loop, so callers never
  * hold a ready open. Commands are PUTs of keys k0..k7 with a value naming the
- * command, encoded by src/kv, so the state machine really applies them.
+ * command, encoded by src/kv, so the state machine really applies them; random
+ * runs also propose transactions over the same keys (sim_propose_txn), whose
+ * branches, revisions and answers every replica must reach alike.
  */
 #include "sim/sim.h"
 
@@ -12,6 +14,7 @@
 #include <string.h>
 
 #include "kv/kv_cmd.h"
+#include "kv/kv_txn.h"
 
 int sim_propose_sized(struct sim_world *w, raft_id id, size_t value_len, raft_index *index)
 {
@@ -47,6 +50,56 @@ int sim_propose_sized(struct sim_world *w, raft_id id, size_t value_len, raft_in
               (unsigned long long)term);
     if (index)
         *index = idx;
+    sim_shell_process(w, n);
+    return rc;
+}
+
+static struct kv_txn_op txn_op(uint8_t kind, const char *key, const char *value)
+{
+    struct kv_txn_op o = {.kind = kind, .key = (const uint8_t *)key, .key_len = strlen(key)};
+    if (value != NULL) {
+        o.value = (const uint8_t *)value;
+        o.value_len = strlen(value);
+    }
+    return o;
+}
+
+int sim_propose_txn(struct sim_world *w, raft_id id)
+{
+    struct sim_node *n = &w->node[id];
+    uint64_t c = ++w->cmd_counter;
+    char k[4][8], value[32];
+    for (int i = 0; i < 4; i++)
+        snprintf(k[i], sizeof k[i], "k%llu",
+                 (unsigned long long)((c + (uint64_t)i * 3) % SIM_KEYS));
+    snprintf(value, sizeof value, "c%llu", (unsigned long long)c);
+    static struct kv_txn t; /* one thread; ~10 KB */
+    memset(&t, 0, sizeof t);
+    t.n_cmp = 1; /* k0 was written before: put two keys, delete one, read one */
+    t.cmp[0] = (struct kv_txn_cmp){.target = KV_TXN_VERSION,
+                                   .op = KV_TXN_GT,
+                                   .key = (const uint8_t *)k[0],
+                                   .key_len = strlen(k[0])};
+    t.n_ops[0] = 4;
+    t.ops[0][0] = txn_op(KV_TXN_PUT, k[0], value);
+    t.ops[0][1] = txn_op(KV_TXN_PUT, k[1], value);
+    t.ops[0][2] = txn_op(KV_TXN_DELETE, k[2], NULL);
+    t.ops[0][3] = txn_op(KV_TXN_GET, k[3], NULL);
+    t.n_ops[1] = 1;
+    t.ops[1][0] = txn_op(KV_TXN_PUT, k[0], value);
+    uint8_t body[256], *buf = NULL;
+    size_t len = 0;
+    struct kv_cmd cmd = {
+        .op = KV_OP_TXN, .txn = body, .txn_len = kv_txn_encode(&t, body, sizeof body)};
+    if (cmd.txn_len == 0 || kv_cmd_encode_alloc(&cmd, &buf, &len) != 0)
+        abort();
+    raft_index idx = 0;
+    raft_term term = 0;
+    int rc = raft_propose(n->rep.raft, buf, (uint32_t)len, &idx, &term);
+    free(buf);
+    sim_trace(w, "sim: n%u propose txn c%llu -> %s (index %llu term %llu)", (unsigned)id,
+              (unsigned long long)c, raft_strerror(rc), (unsigned long long)idx,
+              (unsigned long long)term);
     sim_shell_process(w, n);
     return rc;
 }

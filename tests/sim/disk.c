@@ -77,8 +77,10 @@ uint64_t sim_sm_digest(const struct kv *kv, const struct raft_conf *conf)
     while ((rec = kv_map_next(&kv->map, &cursor))) {
         uint64_t hk = sim_hash_bytes(kv_rec_key(rec), rec->key_len, 1);
         uint64_t hv = sim_hash_bytes(kv_rec_value(rec), rec->value_len, 2);
-        sum += sim_mix(hk, hv);
+        uint64_t revs[3] = {rec->create_revision, rec->mod_revision, rec->version};
+        sum += sim_mix(sim_mix(hk, hv), sim_hash_bytes(revs, sizeof revs, 4));
     }
+    sum = sim_mix(sum, kv_revision(kv));
     uint8_t buf[RAFT_MAX_MEMBERS * (8 + RAFT_ADDR_MAX) + 16];
     size_t len = raft_conf_encode(conf, buf, sizeof buf);
     if (len > sizeof buf)

@@ -178,8 +178,12 @@ static void client_actions(struct run *run)
     struct sim_world *w = run->w;
     raft_id lead = random_leader(w);
     if (lead != RAFT_NONE) {
-        if (sim_chance(&w->prng, run->propose_pm))
-            sim_propose(w, lead, NULL);
+        if (sim_chance(&w->prng, run->propose_pm)) {
+            if (w->cmd_counter % 4 == 3) /* every fourth command: no extra draw */
+                sim_propose_txn(w, lead);
+            else
+                sim_propose(w, lead, NULL);
+        }
         if (sim_chance(&w->prng, 10) && w->node[lead].up)
             sim_read(w, lead);
         if (sim_chance(&w->prng, 1) && w->node[lead].up) {

@@ -72,7 +72,8 @@ bool sim_log_write(struct sim_log *l, const struct sim_entry *e, size_t n);
 /* Empties the log and starts it after (i, t), whose chain hash is chain. */
 void sim_log_reset(struct sim_log *l, raft_index i, raft_term t, uint64_t chain);
 void sim_disk_free(struct sim_disk *d);
-/* Hash of the state machine: the kv map's contents (independent of layout) and
+/* Hash of the state machine: the kv map's contents with every key's revisions and
+ * the store revision (independent of layout), and
  * the configuration as of the applied index (the node's sm_conf). */
 uint64_t sim_sm_digest(const struct kv *kv, const struct raft_conf *conf);
 
@@ -266,6 +267,8 @@ void sim_shell_take_snapshot(struct sim_world *w, struct sim_node *n, uint64_t t
 
 /* ---- apply.c: client actions ---- */
 int sim_propose(struct sim_world *w, raft_id id, raft_index *index);
+/* Proposes a transaction over keys k0..k7 (a compare, puts, a delete, a get). */
+int sim_propose_txn(struct sim_world *w, raft_id id);
 /* A PUT whose value is value_len bytes (large values make multi-sector writes). */
 int sim_propose_sized(struct sim_world *w, raft_id id, size_t value_len, raft_index *index);
 int sim_read(struct sim_world *w, raft_id id);

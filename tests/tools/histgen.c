@@ -92,6 +92,8 @@ static enum histgen_attempt histgen_classify(struct histgen_client *c, struct js
     const char *err = histgen_str(json_object_object_get(reply, "error"));
     if (!code)
         return HISTGEN_AMBIGUOUS;
+    if (strcmp(code, "success") == 0 && c->multi)
+        return histgen_multi_success(c, payload, op) ? HISTGEN_DONE_OK : HISTGEN_AMBIGUOUS;
     if (strcmp(code, "success") == 0) {
         if (op->type == LINCHECK_GET) {
             const char *value = histgen_str(json_object_object_get(payload, "value"));
@@ -132,8 +134,13 @@ static const char *histgen_method(enum lincheck_op_type t)
     return methods[t];
 }
 
-static void histgen_request_body(const struct lincheck_op *op, char *buf, size_t len)
+static void histgen_request_body(const struct histgen_client *c, const struct lincheck_op *op,
+                                 char *buf, size_t len)
 {
+    if (c->multi) {
+        histgen_multi_body(c, op, c->key2, buf, len);
+        return;
+    }
     static const char *const types[] = {"get", "put", "delete", "cas"};
     const char *k = op->key.data;
     if (op->type == LINCHECK_PUT)
@@ -189,7 +196,7 @@ static enum histgen_attempt histgen_attempt(struct histgen_client *c, struct lin
 {
     char url[HISTGEN_URL_MAX + 16];
     snprintf(url, sizeof url, "%s/request", c->cfg->urls[c->leader]);
-    histgen_request_body(op, c->req, sizeof c->req);
+    histgen_request_body(c, op, c->req, sizeof c->req);
     c->req_len = strlen(c->req);
     c->body_len = 0;
     CURL *h = c->curl;
@@ -254,7 +261,8 @@ static void histgen_run_op(struct histgen_client *c, struct lincheck_op *op)
         op->outcome = LINCHECK_INFO;
 }
 
-/* Draws the next op: get/put, plus delete/cas with --extended. Strings point into c. */
+/* Draws the next op: get/put, plus delete/cas with --extended (and half the deletes
+ * become a range or a txn with --multi). Strings point into c. */
 static void histgen_next_op(struct histgen_client *c, struct lincheck_op *op, char *key,
                             char *value)
 {
@@ -277,6 +285,11 @@ static void histgen_next_op(struct histgen_client *c, struct lincheck_op *op, ch
     }
     if (op->type == LINCHECK_CAS && c->last[k][0] && histgen_rand(c) % 4 != 0)
         op->expected = LINCHECK_STR(c->last[k]);
+    c->multi = 0;
+    if (c->cfg->multi && c->cfg->extended && r >= 75 && r < 80 && c->cfg->keys > 1)
+        c->multi = histgen_rand(c) % 2 ? HISTGEN_RANGE : HISTGEN_TXN;
+    if (c->multi)
+        histgen_multi_next(c, op, k, c->key2);
 }
 
 void *histgen_client_main(void *arg)
@@ -295,6 +308,16 @@ void *histgen_client_main(void *arg)
         }
         op.invoke_us = histgen_now_us();
         histgen_run_op(c, &op);
+        if (c->multi) {
+            c->ok += op.outcome == LINCHECK_OK;
+            c->fail += op.outcome == LINCHECK_FAIL;
+            c->info += op.outcome == LINCHECK_INFO;
+            if (histgen_multi_record(c, &op, c->key2) != 0) {
+                c->error = ENOMEM;
+                break;
+            }
+            continue;
+        }
         int k = c->key;
         if (op.outcome == LINCHECK_OK && op.value.data &&
             (op.type == LINCHECK_PUT || op.cas_swapped))

@@ -11,6 +11,9 @@
  *     -t, --timeout-ms N   budget of one op, redirects and retries included (1000)
  *     -o, --out FILE       history file (history.txt); format in tests/lib/lincheck.h
  *     -x, --extended       also issue delete and cas (the server must support them)
+ *     -m, --multi          with -x, also issue range (the whole prefix) and txn (compare
+ *                          one key's value, then put it and the next key) requests,
+ *                          recorded as range and txn ops (tests/lib/lincheck.h)
  *     -s, --seed N         PRNG seed (time-based by default; printed in the summary)
  *
  * Every op is recorded with CLOCK_MONOTONIC microsecond invoke/complete times and an
@@ -39,6 +42,7 @@
 #include "lib/lincheck.h"
 
 #include <curl/curl.h>
+#include <json-c/json.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -51,7 +55,7 @@ struct histgen_config {
     int clients, keys, timeout_ms;
     double duration_s;
     long max_ops;
-    bool extended;
+    bool extended, multi;
     uint64_t seed;
     const char *out_path;
     const char *prefix; /* keys are <prefix>0..<prefix>N-1 */
@@ -74,11 +78,31 @@ struct histgen_client {
     char *body;   /* the reply body of the current attempt */
     char *result; /* the value the last successful read returned */
     size_t body_len, body_cap;
-    char last[64][32]; /* a value this client last wrote or read per key, for cas */
+    char last[64][32];      /* a value this client last wrote or read per key, for cas */
+    int multi;              /* the current op: 0 single-key, HISTGEN_RANGE or HISTGEN_TXN */
+    char mval[2][32];       /* txn: the values put; range: unused */
+    char key2[48];          /* txn: the second key */
+    char range_val[64][32]; /* range: the value read per key ... */
+    bool range_found[64];   /* ... if the key was there */
     long writes, ok, fail, info;
     struct lincheck_history hist;
     int error;
 };
+
+#define HISTGEN_RANGE 1
+#define HISTGEN_TXN   2
+
+/* histgen_multi.c: the range and txn ops of --multi. A range travels as a read
+ * (op->type GET), a txn as a write (op->type CAS, never resent when ambiguous). */
+/* Makes *op a range or a txn on key k (c->multi set) with the values for it. */
+void histgen_multi_next(struct histgen_client *c, struct lincheck_op *op, int k, char *key2);
+void histgen_multi_body(const struct histgen_client *c, const struct lincheck_op *op,
+                        const char *key2, char *buf, size_t len);
+/* Reads a success reply's payload into c / op; false when it is not one. */
+bool histgen_multi_success(struct histgen_client *c, struct json_object *payload,
+                           struct lincheck_op *op);
+/* Records the finished op (its projections) and updates c->last. 0 or -1 (ENOMEM). */
+int histgen_multi_record(struct histgen_client *c, const struct lincheck_op *op, const char *key2);
 
 /* CLOCK_MONOTONIC in microseconds: the history's time base. */
 int64_t histgen_now_us(void);

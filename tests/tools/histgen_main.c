@@ -57,19 +57,25 @@ static int histgen_usage(void)
 {
     fputs(
         "usage: histgen [-c clients] [-d seconds] [-n ops] [-k keys] [-t timeout_ms]\n"
-        "               [-o history.txt] [-x|--extended] [-s seed] [-p prefix] IP_LIST_FILE\n",
+        "               [-o history.txt] [-x|--extended] [-m|--multi] [-s seed] [-p prefix]\n"
+        "               IP_LIST_FILE\n",
         stderr);
     return 2;
 }
 
 static int histgen_parse_args(struct histgen_config *cfg, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"clients", required_argument, NULL, 'c'},    {"duration", required_argument, NULL, 'd'},
-        {"ops", required_argument, NULL, 'n'},        {"keys", required_argument, NULL, 'k'},
-        {"timeout-ms", required_argument, NULL, 't'}, {"out", required_argument, NULL, 'o'},
-        {"extended", no_argument, NULL, 'x'},         {"prefix", required_argument, NULL, 'p'},
-        {"seed", required_argument, NULL, 's'},       {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"clients", required_argument, NULL, 'c'},
+                                             {"duration", required_argument, NULL, 'd'},
+                                             {"ops", required_argument, NULL, 'n'},
+                                             {"keys", required_argument, NULL, 'k'},
+                                             {"timeout-ms", required_argument, NULL, 't'},
+                                             {"out", required_argument, NULL, 'o'},
+                                             {"extended", no_argument, NULL, 'x'},
+                                             {"prefix", required_argument, NULL, 'p'},
+                                             {"seed", required_argument, NULL, 's'},
+                                             {"multi", no_argument, NULL, 'm'},
+                                             {NULL, 0, NULL, 0}};
     *cfg = (struct histgen_config){.clients = 4,
                                    .keys = 5,
                                    .timeout_ms = 1000,
@@ -78,7 +84,7 @@ static int histgen_parse_args(struct histgen_config *cfg, int argc, char **argv)
                                    .prefix = "key"};
     cfg->seed = (uint64_t)time(NULL) ^ ((uint64_t)histgen_now_us() << 20);
     int ch;
-    while ((ch = getopt_long(argc, argv, "c:d:n:k:t:o:xs:p:", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:d:n:k:t:o:xms:p:", longopts, NULL)) != -1) {
         switch (ch) {
         case 'c':
             cfg->clients = atoi(optarg);
@@ -103,6 +109,9 @@ static int histgen_parse_args(struct histgen_config *cfg, int argc, char **argv)
             break;
         case 'x':
             cfg->extended = true;
+            break;
+        case 'm':
+            cfg->multi = true;
             break;
         case 's':
             cfg->seed = strtoull(optarg, NULL, 10);

@@ -275,17 +275,17 @@ TEST(map_snapshot_independent_of_hash_key)
     size_t lc;
     CHECK(kv_snap_encode(c, &sc, &lc) == 0);
     CHECK(lc == la && memcmp(sa, sc, la) == 0);
-    const struct kv_rec **sorted;
-    CHECK(kv_map_sorted(&a->map, &sorted) == 0);
+    struct kv_index_pos pos = kv_index_seek(&a->map.index, NULL, 0);
+    const struct kv_rec *x = kv_map_next_sorted(&a->map, &pos), *y;
     int ordered = 1;
-    for (size_t i = 1; i < a->map.count; i++) {
-        const struct kv_rec *x = sorted[i - 1], *y = sorted[i];
+    size_t walked = x != NULL;
+    for (; (y = kv_map_next_sorted(&a->map, &pos)) != NULL; x = y, walked++) {
         size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
         int cmp = memcmp(x->data, y->data, n);
         ordered &= cmp < 0 || (cmp == 0 && x->key_len < y->key_len);
     }
     CHECK(ordered);
-    free(sorted);
+    CHECK(walked == a->map.count);
     free(sa);
     free(sb);
     free(sc);

@@ -36,7 +36,9 @@ static int same_state(const struct kv *a, const struct kv *b)
     while ((r = kv_map_next(&a->map, &cur)) != NULL) {
         const struct kv_rec *o = kv_get(b, kv_rec_key(r), r->key_len);
         if (o == NULL || o->value_len != r->value_len ||
-            memcmp(kv_rec_value(o), kv_rec_value(r), r->value_len) != 0)
+            memcmp(kv_rec_value(o), kv_rec_value(r), r->value_len) != 0 ||
+            o->create_revision != r->create_revision || o->mod_revision != r->mod_revision ||
+            o->version != r->version)
             return 0;
     }
     const struct kv_session *x = a->sessions.live.oldest, *y = b->sessions.live.oldest;
@@ -104,7 +106,7 @@ TEST(snap_empty_state)
     uint8_t *buf;
     size_t len;
     CHECK(kv_snap_encode(a, &buf, &len) == 0);
-    CHECK_EQ_U64(len, 4 + 4 + 8 + 8 + 4 + 4 + 4 + 8);
+    CHECK_EQ_U64(len, 4 + 4 + 8 + 8 + 8 + 4 + 4 + 4 + 8);
     struct kv *b = NULL;
     CHECK(kv_snap_decode(buf, len, &b, NULL, 0) == 0);
     CHECK(same_state(a, b));
@@ -228,20 +230,24 @@ TEST(snap_rejects_crafted_bodies)
     uint8_t *buf;
     size_t len;
     CHECK(kv_snap_encode(a, &buf, &len) == 0);
-    /* magic, version, index, term (24) + max_sessions 4 + n_sessions 4 + n_expired 4 +
-     * n_pairs 8 = 44; each pair here is 4 + 4 + 2 + 2 bytes. */
-    size_t p0 = 44, p1 = p0 + 12;
+    /* magic, version, index, term, revision (32) + max_sessions 4 + n_sessions 4 +
+     * n_expired 4 + n_pairs 8 = 52; each pair here is 4 + 4 + 3 x 8 + 2 + 2 bytes. */
+    size_t p0 = 52, p1 = p0 + 36;
     struct kv *b = NULL;
     char err[128];
-    uint8_t save = buf[p1 + 8 + 1];
-    buf[p1 + 8 + 1] = buf[p0 + 8 + 1]; /* second key := first key */
+    uint8_t save = buf[p1 + 32 + 1];
+    buf[p1 + 32 + 1] = buf[p0 + 32 + 1]; /* second key := first key */
     CHECK(kv_snap_decode(buf, len, &b, err, sizeof err) == -1);
     CHECK(strstr(err, "duplicate key") != NULL);
-    buf[p1 + 8 + 1] = save;
+    buf[p1 + 32 + 1] = save;
+    buf[p1 + 8 + 8] = 9; /* second key's mod_revision past the store revision (2) */
+    CHECK(kv_snap_decode(buf, len, &b, err, sizeof err) == -1);
+    CHECK(strstr(err, "revisions") != NULL);
+    buf[p1 + 8 + 8] = 2;
     buf[p0 + 4 + 3] = 0x7f; /* a value of ~2 GB claimed */
     CHECK(kv_snap_decode(buf, len, &b, err, sizeof err) == -1);
     buf[p0 + 4 + 3] = 0;
-    memset(buf + 24, 0, 4); /* max_sessions 0 */
+    memset(buf + 32, 0, 4); /* max_sessions 0 */
     CHECK(kv_snap_decode(buf, len, &b, err, sizeof err) == -1);
     CHECK(strstr(err, "session table size 0") != NULL);
     free(buf);

@@ -1,6 +1,7 @@
-/* test_kv_snap_compat.c: the snapshot decoder still reads versions 1 and 2
+/* test_kv_snap_compat.c: the snapshot decoder still reads versions 1 to 3
  * (a version 2 snapshot carries a member list, skipped, and a trailing CRC-32C,
- * checked), so a node upgraded in place recovers the snapshots it already has.
+ * checked; none before version 4 has revisions), so a node upgraded in place
+ * recovers the snapshots it already has.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,33 @@ TEST(snap_v2_rejects_every_flip_and_truncation)
     kv_free(a);
 }
 
+/* A version 3 snapshot has no revisions: the store revision becomes the applied
+ * index and every key reads as written once then; writes after it continue. */
+TEST(snap_reads_version_3_revisions_from_applied_index)
+{
+    struct kv *a = sample();
+    kv_test_put(a, "k1", 2, "v1b", 3, 0, 0);
+    uint8_t *buf;
+    size_t len;
+    CHECK(kv_snap_encode_v3(a, &buf, &len) == 0);
+    CHECK_EQ_U64(buf[4], 3);
+    struct kv *b = NULL;
+    char err[128];
+    CHECK(kv_snap_decode(buf, len, &b, err, sizeof err) == 0);
+    CHECK(same_state(a, b));
+    CHECK_EQ_U64(kv_revision(b), a->applied_index);
+    const struct kv_rec *r = kv_get(b, "k1", 2);
+    CHECK(r != NULL && r->create_revision == 4 && r->mod_revision == 4 && r->version == 1);
+    CHECK_EQ_U64(kv_sessions_find(&b->sessions, 9)->revision, 4);
+    kv_test_put(b, "k1", 2, "x", 1, 0, 0);
+    r = kv_get(b, "k1", 2);
+    CHECK(r != NULL && r->create_revision == 4 && r->mod_revision == 5 && r->version == 2);
+    CHECK_EQ_U64(kv_revision(b), 5);
+    free(buf);
+    kv_free(a);
+    kv_free(b);
+}
+
 /* A version 1 snapshot (no stored CAS values, no expired sessions) still loads. */
 TEST(snap_reads_version_1)
 {
@@ -147,13 +175,14 @@ TEST(snap_reads_version_2)
     char err[128];
     CHECK(kv_snap_decode(buf, len, &b, err, sizeof err) == 0);
     CHECK(same_state(a, b));
-    /* Re-encoding writes version 3: no member list, no CRC. */
-    uint8_t *v3;
-    size_t v3_len;
-    CHECK(kv_snap_encode(b, &v3, &v3_len) == 0);
-    CHECK_EQ_U64(v3[4], 3);
-    CHECK_EQ_U64(v3_len, len - 4 - sizeof members - 4);
-    free(v3);
+    /* Re-encoding writes version 4: no member list, no CRC, revisions. */
+    uint8_t *v4;
+    size_t v4_len;
+    CHECK(kv_snap_encode(b, &v4, &v4_len) == 0);
+    CHECK_EQ_U64(v4[4], KV_SNAP_VERSION);
+    CHECK_EQ_U64(v4_len,
+                 len - 4 - sizeof members - 4 + 8 + 24 * a->map.count + 8 * a->sessions.live.count);
+    free(v4);
     kv_free(b);
     /* The streaming reader takes it too. */
     struct src in = {buf, len};
