@@ -186,8 +186,9 @@ static void op_restored(void *arg, const struct storage_snapshot *s)
      * replaced a suffix in this very Ready, and storage must not resurrect it. */
     if (!n->up)
         return;
-    struct raft_status rs;
-    raft_status(n->rep.raft, &rs);
+    struct raft_status rs = {0};
+    if (n->rep.raft) /* none while a reload restores the state machine */
+        raft_status(n->rep.raft, &rs);
     uint32_t pm = rs.last_index > s->index && w->crash_after_keep_pm ? w->crash_after_keep_pm
                                                                      : w->crash_after_install_pm;
     if (sim_chance(&w->prng, pm))
