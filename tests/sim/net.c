@@ -61,7 +61,8 @@ void sim_msg_free(struct raft_msg *m)
     memset(m, 0, sizeof *m);
 }
 
-static void enqueue(struct sim_world *w, const struct raft_msg *m)
+/* extra_ms: added to the random delay (a retransmitted copy). */
+static void enqueue(struct sim_world *w, const struct raft_msg *m, uint64_t extra_ms)
 {
     struct raft_msg *c = malloc(sizeof *c);
     if (!c)
@@ -78,7 +79,10 @@ static void enqueue(struct sim_world *w, const struct raft_msg *m)
             return;
         }
     }
-    uint64_t delay = 1 + sim_range(&w->prng, w->max_delay_ms);
+    uint64_t delay = 1 + sim_range(&w->prng, w->max_delay_ms) + extra_ms;
+    /* A lost segment's retransmission: the message arrives long after later ones. */
+    if (w->slow_pm && sim_chance(&w->prng, w->slow_pm))
+        delay += SIM_SLOW_MIN_MS + sim_range(&w->prng, SIM_SLOW_SPAN_MS);
     struct sim_event ev = {
         .time_ms = w->now_ms + delay, .kind = SIM_EV_MSG, .node = m->to, .msg = c};
     sim_heap_push(w, &ev);
@@ -89,9 +93,24 @@ static void send_part(struct sim_world *w, const struct raft_msg *m)
     if (w->blocked[m->from][m->to] || sim_chance(&w->prng, w->drop_pm))
         return;
     struct raft_msg tmp = *m;
-    enqueue(w, &tmp);
-    if (sim_chance(&w->prng, w->dup_pm))
-        enqueue(w, &tmp);
+    enqueue(w, &tmp, 0);
+    if (sim_chance(&w->prng, w->dup_pm)) {
+        /* Often the duplicate is a retransmission that comes late: an old append
+         * can then arrive behind a snapshot the leader sent after it. */
+        uint64_t late =
+            sim_chance(&w->prng, 500) ? SIM_SLOW_MIN_MS + sim_range(&w->prng, SIM_SLOW_SPAN_MS) : 0;
+        enqueue(w, &tmp, late);
+    }
+}
+
+/* An APPEND whose first entry has another term in the receiver's log overwrites a
+ * suffix of it (a new leader repairing a follower). */
+static bool overwrites(struct sim_world *w, const struct raft_msg *m)
+{
+    if (m->type != RAFT_MSG_APPEND || !m->n_entries || !w->node[m->to].up)
+        return false;
+    const struct sim_entry *e = sim_log_at(&w->node[m->to].cur.log, m->entries[0].index);
+    return e && e->term != m->entries[0].term;
 }
 
 /* An APPEND of several entries may leave as two: the first k entries, then the
@@ -108,6 +127,18 @@ void sim_net_send(struct sim_world *w, struct sim_node *from, const struct raft_
     /* The receiver stops while entries are on their way: the leader moves on (commits,
      * compacts, switches it to a snapshot) and it later reads both in one iteration. */
     if (m->type == RAFT_MSG_APPEND && m->n_entries && sim_chance(&w->prng, w->stall_pm))
+        sim_pause(w, m->to, 20 + sim_range(&w->prng, 400));
+    /* The same when the append replaces part of the receiver's log, or when the
+     * last chunk of a snapshot is on its way: on resume the follower steps the
+     * replacing entries and the snapshot (or the snapshot and an older append
+     * behind it) in one Ready, which must leave a log that recovers intact. A
+     * Ready it had not run yet when it stopped waits for the resume as well. */
+    if (overwrites(w, m) && sim_chance(&w->prng, w->overwrite_stall_pm)) {
+        sim_pause(w, m->to, 20 + sim_range(&w->prng, 400));
+        if (sim_paused(w, &w->node[m->to]))
+            w->node[m->to].ready_due = false;
+    }
+    if (m->type == RAFT_MSG_SNAPSHOT && m->done && sim_chance(&w->prng, w->snap_stall_pm))
         sim_pause(w, m->to, 20 + sim_range(&w->prng, 400));
     if (m->type != RAFT_MSG_APPEND || m->n_entries < 2 || !sim_chance(&w->prng, w->split_pm)) {
         send_part(w, m);

@@ -181,8 +181,17 @@ static void op_restored(void *arg, const struct storage_snapshot *s)
     n->cur.snap_index = s->index;
     n->cur.snap_term = s->term;
     /* Power fails soon after an install: what the install kept or dropped, and
-     * what was appended and acknowledged on top of it, must all come back. */
-    if (n->up && sim_chance(&w->prng, w->crash_after_install_pm))
+     * what was appended and acknowledged on top of it, must all come back. More
+     * often when the core's log runs past the snapshot: those entries may have
+     * replaced a suffix in this very Ready, and storage must not resurrect it. */
+    if (!n->up)
+        return;
+    struct raft_status rs = {0};
+    if (n->rep.raft) /* none while a reload restores the state machine */
+        raft_status(n->rep.raft, &rs);
+    uint32_t pm = rs.last_index > s->index && w->crash_after_keep_pm ? w->crash_after_keep_pm
+                                                                     : w->crash_after_install_pm;
+    if (sim_chance(&w->prng, pm))
         n->crash_at_ms = w->now_ms + 1 + sim_range(&w->prng, 60);
 }
 

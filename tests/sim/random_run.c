@@ -82,6 +82,7 @@ static void start_fault_phase(struct run *run)
     w->split_pm = sim_chance(&w->prng, 500) ? (uint32_t)sim_range(&w->prng, 601) : 0;
     w->stall_pm = sim_chance(&w->prng, 500) ? (uint32_t)sim_range(&w->prng, 21) : 0;
     w->max_delay_ms = 2 + (uint32_t)sim_range(&w->prng, 15);
+    w->slow_pm = sim_chance(&w->prng, 500) ? (uint32_t)sim_range(&w->prng, 101) : 0;
     switch (sim_range(&w->prng, 6)) {
     case 0:
         break;
@@ -126,6 +127,7 @@ static void start_heal_phase(struct run *run)
     w->dup_pm = 0;
     w->split_pm = 0;
     w->stall_pm = 0;
+    w->slow_pm = 0;
     w->max_delay_ms = 4;
     for (uint32_t i = 0; i < w->n_nodes; i++) {
         w->node[i].fs.crash_in = 0; /* an armed crash that has not struck is called off */
@@ -274,7 +276,7 @@ static void pause_near_leader_change(struct run *run)
     raft_id id = random_node(w, true);
     if (id != RAFT_NONE && id != lead)
         sim_pause(w, id, 20 + sim_range(&w->prng, 400));
-    if (sim_chance(&w->prng, 200))
+    if (sim_chance(&w->prng, 800))
         sim_shell_take_snapshot(w, &w->node[lead], 0);
 }
 
@@ -365,6 +367,9 @@ static bool run_seed(uint64_t seed, uint64_t steps, bool verbose, bool quiet)
     sim_world_init(w, &o);
     w->batch_ready = sim_range(&pick, 2) == 0;
     w->crash_after_install_pm = 300;
+    w->crash_after_keep_pm = 900;
+    w->overwrite_stall_pm = 1000;
+    w->snap_stall_pm = 500;
     struct run run = {.w = w};
     run.liveness_ms = (uint64_t)SIM_LIVENESS_TIMEOUTS * o.election_ticks * SIM_TICK_MS;
     start_heal_phase(&run);

@@ -27,11 +27,13 @@
 #include "replica/replica.h"
 #include "sim/simfs.h"
 
-#define SIM_MAX_NODES   12 /* initial voters (<= 7) plus spare ids for learners */
-#define SIM_TICK_MS     5
-#define SIM_TRACE_LINES 128
-#define SIM_TRACE_WIDTH 240
-#define SIM_KEYS        8 /* commands write keys k0..k7 */
+#define SIM_MAX_NODES    12 /* initial voters (<= 7) plus spare ids for learners */
+#define SIM_TICK_MS      5
+#define SIM_TRACE_LINES  128
+#define SIM_TRACE_WIDTH  240
+#define SIM_KEYS         8   /* commands write keys k0..k7 */
+#define SIM_SLOW_MIN_MS  20  /* a retransmitted message is this much late, */
+#define SIM_SLOW_SPAN_MS 300 /* plus up to this */
 
 /* ---- world.c: PRNG ---- */
 uint64_t sim_rand(uint64_t *state);              /* splitmix64 */
@@ -181,6 +183,10 @@ struct sim_world {
     uint32_t drop_pm, dup_pm;                   /* per mille */
     uint32_t split_pm; /* an APPEND of 2+ entries leaves as two (per mille) */
     uint32_t stall_pm; /* the receiver of an APPEND stops while it is in flight (per mille) */
+    uint32_t slow_pm;  /* a message comes SIM_SLOW_MIN_MS.. late, as a retransmission (per mille) */
+    uint32_t overwrite_stall_pm;  /* same as stall_pm, for an APPEND that overwrites a suffix */
+    uint32_t snap_stall_pm;       /* same, for the last chunk of a snapshot */
+    uint32_t crash_after_keep_pm; /* as crash_after_install_pm, for an install that kept entries */
     uint32_t crash_after_install_pm; /* a node crashes shortly after installing a snapshot */
     /* Every message due in a millisecond is stepped before the node's Ready loop
      * runs once, as vesperd steps all the events of a loop iteration into one
