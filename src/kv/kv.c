@@ -49,6 +49,7 @@ void kv_free(struct kv *kv)
         return;
     kv_map_free(&kv->map);
     kv_sessions_free(&kv->sessions);
+    kv_hist_free(&kv->hist);
     free(kv->answer);
     free(kv);
 }
@@ -87,6 +88,7 @@ static enum kv_status run_cas(struct kv *kv, const struct kv_cmd *c, struct kv_r
     if (kv_map_put_rev(&kv->map, c->key, c->key_len, c->value, c->value_len, kv->revision + 1) != 0)
         die_nomem("CAS");
     kv->revision++;
+    kv_hist_record(kv, KV_EVENT_PUT, c->key, c->key_len, kv->revision);
     return KV_OK;
 }
 
@@ -110,11 +112,13 @@ static enum kv_status run(struct kv *kv, const struct kv_cmd *c, struct kv_resul
                            kv->revision + 1) != 0)
             die_nomem("PUT");
         kv->revision++;
+        kv_hist_record(kv, KV_EVENT_PUT, c->key, c->key_len, kv->revision);
         return KV_OK;
     case KV_OP_DELETE:
         if (!kv_map_del(&kv->map, c->key, c->key_len))
             return KV_NOT_FOUND;
         kv->revision++;
+        kv_hist_record(kv, KV_EVENT_DELETE, c->key, c->key_len, kv->revision);
         return KV_OK;
     case KV_OP_CAS:
         return run_cas(kv, c, res);
@@ -181,6 +185,7 @@ void kv_apply(struct kv *kv, uint64_t index, uint64_t term, const uint8_t *cmd, 
         return;
     res->status = run(kv, &c, res);
     res->revision = kv->revision;
+    kv_hist_trim(kv);
     if (c.has_session) {
         if (kv_sessions_record(&kv->sessions, c.client_id, c.seq, (uint8_t)res->status,
                                res->has_current, res->current, res->current_len) != 0)

@@ -18,7 +18,8 @@
  * leave it. Each key records create_revision, mod_revision and version (struct
  * kv_rec); a DELETE forgets them, so a key created again starts at version 1.
  * Being part of the applied state, revisions are identical on every replica
- * and a watch can resume from any of them.
+ * and a watch can resume from any of them. Every change is also recorded in a
+ * bounded window of recent events for watches (kv_hist.h).
  *
  * Ownership: struct kv owns everything inside it. Pointers returned by kv_get
  * and in struct kv_result are borrowed and valid until the next call that
@@ -33,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kv/kv_hist.h"
 #include "kv/kv_index.h"
 #include "kv/kv_map.h"
 #include "kv/kv_session.h"
@@ -73,8 +75,9 @@ struct kv {
     struct kv_sessions sessions;
     uint64_t applied_index;
     uint64_t applied_term;
-    uint64_t revision; /* see "Revisions" above */
-    uint8_t *answer;   /* the last transaction's answer (kv_txn.h), reused */
+    uint64_t revision;   /* see "Revisions" above */
+    struct kv_hist hist; /* recent changes, for watches (kv_hist.h) */
+    uint8_t *answer;     /* the last transaction's answer (kv_txn.h), reused */
     size_t answer_len, answer_cap;
 };
 

@@ -264,6 +264,7 @@ static int read_header(struct snap_in *in, struct kv **kvp)
     kv->applied_index = index;
     kv->applied_term = term;
     kv->revision = revision;
+    kv_hist_reset(kv, revision); /* the watch window is not in snapshots (kv_hist.h) */
     *kvp = kv;
     return 0;
 }

@@ -119,10 +119,13 @@ static bool run_op(struct kv *kv, const struct kv_txn_op *o, uint64_t rev)
     case KV_TXN_PUT:
         if (kv_map_put_rev(&kv->map, o->key, o->key_len, o->value, o->value_len, rev) != 0)
             die_nomem();
+        kv_hist_record(kv, KV_EVENT_PUT, o->key, o->key_len, rev);
         return true;
     case KV_TXN_DELETE: {
         bool removed = kv_map_del(&kv->map, o->key, o->key_len);
         answer_u8(kv, removed);
+        if (removed)
+            kv_hist_record(kv, KV_EVENT_DELETE, o->key, o->key_len, rev);
         return removed;
     }
     default:

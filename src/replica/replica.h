@@ -82,6 +82,8 @@ struct replica_config {
     struct raft_conf initial;    /* configuration before any CONF entry; n = 0 to join */
     uint64_t snapshot_trailing;  /* entries kept behind a snapshot for slow followers */
     size_t max_sessions;         /* kv_new(): exactly-once table size (0 = default) */
+    size_t hist_events;          /* watch history window (kv_hist.h; 0 = default) */
+    uint64_t hist_bytes;
 };
 
 struct replica_stats {

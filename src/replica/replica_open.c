@@ -48,6 +48,7 @@ static int restore_kv(struct replica *r, const struct storage_snapshot *s, char 
     struct kv tmp = *r->kv;
     *r->kv = *fresh;
     *fresh = tmp;
+    kv_hist_limit(r->kv, r->cfg.hist_events, r->cfg.hist_bytes);
     kv_free(fresh);
     r->applied_conf = s->conf;
     if (r->ops->restored)
@@ -82,6 +83,7 @@ static int open_state(struct replica *r, char *err, size_t err_len)
         snprintf(err, err_len, "kv: out of memory");
         goto fail;
     }
+    kv_hist_limit(r->kv, r->cfg.hist_events, r->cfg.hist_bytes);
     struct raft_boot rb = {.hs = boot.hs, .entries = boot.entries, .n_entries = boot.n_entries};
     rb.initial = r->cfg.initial;
     r->applied_conf = rb.initial;
