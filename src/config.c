@@ -54,6 +54,12 @@ static const struct config_opt config_opts[] = {
      "client and peer connections beyond this are closed at accept"},
     {"max-pending", KIND_U32, FIELD(max_pending), 1, 10000000, false, "N", "10000",
      "requests waiting on the log; beyond it: 503 with Retry-After"},
+    {"watch-history-events", KIND_U32, FIELD(watch_history_events), 1, 100000000, false, "N",
+     "10000", "recent changes kept for watches to resume from"},
+    {"watch-history-bytes", KIND_U64, FIELD(watch_history_bytes), 4096, 1ull << 40, false, "N",
+     "16777216", "... and at most this many bytes of them"},
+    {"watch-max-lag", KIND_U32, FIELD(watch_max_lag), 1, 100000000, false, "N", "1000",
+     "revisions a live watcher may fall behind before it is closed (slow_consumer)"},
     {"idle-timeout-ms", KIND_U32, FIELD(idle_timeout_ms), 100, 3600000, false, "MS", "10000",
      "close connections idle or slow to send a request for this long"},
     {"log-level", KIND_LEVEL, FIELD(log_level), 0, 0, false, "LEVEL", "info",
@@ -438,6 +444,9 @@ static void config_defaults(struct vesper_config *c)
     c->max_peer_connections = 64;
     c->max_pending = 10000;
     c->idle_timeout_ms = 10000;
+    c->watch_history_events = 10000;
+    c->watch_history_bytes = 16 * MIB;
+    c->watch_max_lag = 1000;
     c->log_level = CONFIG_LOG_INFO;
 }
 

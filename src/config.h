@@ -75,9 +75,12 @@ struct vesper_config {
     uint32_t max_key_bytes;
     uint32_t max_value_bytes;
     uint32_t max_body_bytes;
-    uint32_t max_connections; /* accepted connections at once */
-    uint32_t max_pending;     /* requests waiting on the log or a read round */
-    uint32_t idle_timeout_ms; /* h2o http1 request timeout: idle and slow clients */
+    uint32_t max_connections;      /* accepted connections at once */
+    uint32_t max_pending;          /* requests waiting on the log or a read round */
+    uint32_t idle_timeout_ms;      /* h2o http1 request timeout: idle and slow clients */
+    uint32_t watch_history_events; /* watch history window (src/kv/kv_hist.h) ... */
+    uint64_t watch_history_bytes;  /* ... in events and bytes */
+    uint32_t watch_max_lag;        /* revisions a live watcher may lag (node/watch.c) */
     enum config_log_level log_level;
     bool log_json;
     char listen_host[CONFIG_HOST_MAX];         /* default 0.0.0.0 */

@@ -62,6 +62,8 @@ int node_open_state(struct node *n)
     rc.rc.heartbeat_ticks = cfg->heartbeat_ms / cfg->tick_ms;
     rc.rc.election_ticks = cfg->election_timeout_ms / cfg->tick_ms;
     rc.snapshot_trailing = SNAPSHOT_TRAILING;
+    rc.hist_events = cfg->watch_history_events;
+    rc.hist_bytes = cfg->watch_history_bytes;
     char err[512];
     if (replica_open(&n->rep, &rc, &node_replica_ops, n, err, sizeof err) != 0) {
         log_error("%s", err);

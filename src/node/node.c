@@ -384,6 +384,7 @@ int node_run(const struct vesper_config *cfg)
     }
     h2o_linklist_init_anchor(&n->writes);
     h2o_linklist_init_anchor(&n->reads);
+    h2o_linklist_init_anchor(&n->watchers);
     if (node_open_state(n) != 0 || setup_http(n) != 0)
         return 1;
     n->started_ms = node_now_ms(n);
@@ -393,6 +394,7 @@ int node_run(const struct vesper_config *cfg)
             return 1;
         }
         node_process_ready(n);
+        node_watch_pump(n);
     }
     shutdown_node(n);
     return 0;

@@ -91,6 +91,8 @@ struct node {
     uint32_t n_conns;              /* accepted connections open */
     uint32_t n_peer_conns;         /* ... of them in the peer reserve (see listener.c) */
     h2o_linklist_t reserved_conns; /* struct conn_slot in the peer reserve */
+    h2o_linklist_t watchers;       /* struct node_watcher (watch.h) */
+    uint32_t n_watchers;
 
     struct {
         raft_id id;
@@ -226,6 +228,12 @@ int node_forward(struct node *n, h2o_req_t *req, raft_id leader);
 uint32_t node_forward_in_flight(void);
 /* Client TLS context for relays to an https:// leader (new connections). */
 void node_forward_set_ssl_ctx(struct node *n, SSL_CTX *ctx);
+
+/* watch.c: GET /watch (see watch.h). */
+int node_on_watch(h2o_handler_t *self, h2o_req_t *req);
+/* watch_send.c: gives every watcher its new events or progress; once per loop
+ * iteration, after the ready. */
+void node_watch_pump(struct node *n);
 
 /* metrics.c */
 int node_on_metrics(h2o_handler_t *self, h2o_req_t *req);

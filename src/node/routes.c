@@ -2,6 +2,7 @@
  * JSON 404 for any other path.
  *
  *   /request                      request.c  the client API (GET and POST)
+ *   /watch                        watch.c    streams of changes (GET)
  *   /health /ready /status /noop  status.c   liveness, readiness, state
  *   /admin/transfer /admin/members admin.c   leadership and membership changes
  *   /metrics                      metrics.c  Prometheus text
@@ -69,6 +70,7 @@ static int on_unknown_path(h2o_handler_t *self, h2o_req_t *req)
 int node_routes_register(struct node *n, h2o_hostconf_t *host)
 {
     node_handler_add(n, host, "/request", node_on_request);
+    node_handler_add(n, host, "/watch", node_on_watch);
     node_console_handler_add(n, host, "/health", node_on_health);
     node_console_handler_add(n, host, "/ready", node_on_ready);
     node_console_handler_add(n, host, "/status", node_on_status);
