@@ -19,6 +19,7 @@
 #include "kvcmd.h"
 #include "ops.h"
 #include "vclient.h"
+#include "watchcmd.h"
 
 static const char usage_text[] =
     "usage: vesper ADDRESS KEY [VALUE]          v1 form: PUT KEY=VALUE, or GET KEY\n"
@@ -31,6 +32,8 @@ static const char usage_text[] =
     "       vesper txn [JSON]          [options]  "
     "{\"compare\":[..],\"success\":[..],\"failure\":[..]}\n"
     "                                            as JSON, else from stdin (README: protocol)\n"
+    "       vesper watch PREFIX [--from REV] [--exact]  one line per change; with --exact\n"
+    "                                            PREFIX is one key; reconnects on failure\n"
     "       vesper status              [options]  one row per node\n"
     "       vesper transfer ID         [options]  make node ID the leader\n"
     "       vesper members add ID URL | promote ID | remove ID  [options]\n"
@@ -65,6 +68,8 @@ struct cli {
     char *file_value; /* --value-file contents */
     size_t file_value_len;
     bool has_file_value;
+    uint64_t watch_from; /* watch --from */
+    bool watch_exact;    /* watch --exact */
 };
 
 static int usage(const char *why)
@@ -139,7 +144,9 @@ enum {
     OPT_KEY,
     OPT_LIMIT,
     OPT_ALL,
-    OPT_KEYS_ONLY
+    OPT_KEYS_ONLY,
+    OPT_FROM,
+    OPT_EXACT
 };
 
 /* Options anywhere on the line (GNU getopt permutes). -1 on a usage error. */
@@ -164,6 +171,8 @@ static int parse_options(struct cli *cli, int argc, char **argv)
         {"limit", required_argument, NULL, OPT_LIMIT},
         {"all", no_argument, NULL, OPT_ALL},
         {"keys-only", no_argument, NULL, OPT_KEYS_ONLY},
+        {"from", required_argument, NULL, OPT_FROM},
+        {"exact", no_argument, NULL, OPT_EXACT},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -205,6 +214,13 @@ static int parse_options(struct cli *cli, int argc, char **argv)
             break;
         case OPT_KEYS_ONLY:
             cli->kv.keys_only = true;
+            break;
+        case OPT_FROM:
+            if (parse_u64(optarg, &cli->watch_from) != 0 || cli->watch_from == 0)
+                return usage("--from wants a revision >= 1"), -1;
+            break;
+        case OPT_EXACT:
+            cli->watch_exact = true;
             break;
         case OPT_FORWARD:
             cli->opts.forward = true;
@@ -413,6 +429,26 @@ static int run_ops(struct cli *cli, int n, char **args)
     return rc < 0 ? usage("wrong arguments for this subcommand") : rc;
 }
 
+static int run_watch(struct cli *cli, int n, char **args)
+{
+    if (n != 2)
+        return usage("watch wants one PREFIX (or KEY with --exact)");
+    if (default_endpoints(cli) != 0)
+        return 2;
+    struct watchcmd_args a = {.endpoints = cli->eps.url,
+                              .n_endpoints = cli->eps.n,
+                              .what = args[1],
+                              .exact = cli->watch_exact,
+                              .from = cli->watch_from,
+                              .give_up_ms = cli->opts.timeout_ms ? cli->opts.timeout_ms : 30000,
+                              .token = cli->opts.token,
+                              .cacert = cli->opts.cacert,
+                              .cert = cli->opts.cert,
+                              .key = cli->opts.key,
+                              .verbose = cli->opts.verbose};
+    return watchcmd_run(&a);
+}
+
 static const char *env_or_null(const char *name)
 {
     const char *v = getenv(name);
@@ -431,6 +467,10 @@ int main(int argc, char **argv)
         goto out;
     if (optind < argc && ops_is_command(argv[optind])) {
         rc = run_ops(&cli, argc - optind, argv + optind);
+        goto out;
+    }
+    if (optind < argc && strcmp(argv[optind], "watch") == 0) {
+        rc = run_watch(&cli, argc - optind, argv + optind);
         goto out;
     }
     if (optind < argc && kvcmd_is_command(argv[optind])) {
