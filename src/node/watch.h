@@ -9,7 +9,8 @@
  * the events from its cursor on (whole revisions, up to WATCH_CHUNK_BYTES), or a
  * progress line when it is current and idle for a second. A watcher whose client
  * reads too slowly is closed: a live watcher more than --watch-max-lag revisions
- * behind, or any watcher whose cursor fell out of the window. Memory per watcher
+ * behind whose last chunk has waited WATCH_STALL_MS, or any watcher whose cursor
+ * fell out of the window. Memory per watcher
  * is thus one chunk, whatever its client does.
  *
  * Ownership: a watcher lives in its request's pool; the pool's dispose hook
@@ -25,6 +26,7 @@
 
 #define WATCH_CHUNK_BYTES (64u * 1024)
 #define WATCH_PROGRESS_MS 1000
+#define WATCH_STALL_MS    1000 /* a chunk unwritten this long: the client is not reading */
 
 struct node;
 

@@ -139,7 +139,10 @@ static void send_closed(struct node_watcher *w, const struct kv *kv)
     send_chunk(w, H2O_SEND_STATE_FINAL);
 }
 
-/* Decides whether w must be closed; the reason goes to close_why. */
+/* Decides whether w must be closed; the reason goes to close_why. Lag alone is not
+ * slowness: one ready may apply thousands of entries at once (a follower catching
+ * up); a watcher is slow when its client has not taken its last chunk for
+ * WATCH_STALL_MS while it is more than --watch-max-lag revisions behind. */
 static void check_health(struct node_watcher *w, const struct kv *kv)
 {
     uint64_t rev = kv_revision(kv);
@@ -149,7 +152,8 @@ static void check_health(struct node_watcher *w, const struct kv *kv)
         w->close_why = "shutdown";
     else if (w->next_rev <= rev && w->next_rev < kv_hist_oldest(kv))
         w->close_why = "compacted";
-    else if (w->live && w->next_rev <= rev && rev - w->next_rev + 1 > w->node->cfg->watch_max_lag)
+    else if (w->live && w->sending && node_now_ms(w->node) - w->last_sent_ms >= WATCH_STALL_MS &&
+             w->next_rev <= rev && rev - w->next_rev + 1 > w->node->cfg->watch_max_lag)
         w->close_why = "slow_consumer";
 }
 
