@@ -146,6 +146,10 @@ static void stream_from(struct stream *s, const char *base, uint64_t from)
         curl_easy_setopt(c, CURLOPT_SSLKEY, a->key);
     s->len = 0;
     CURLcode rc = url ? curl_easy_perform(c) : CURLE_OUT_OF_MEMORY;
+    if (s->len > 0 && !s->overflow) { /* an answer without a final newline (410) */
+        s->line[s->len] = '\0';
+        on_line(s, s->line, s->len);
+    }
     if (a->verbose)
         fprintf(stderr, "vesper: %s: %s\n", url ? url : base, curl_easy_strerror(rc));
     curl_slist_free_all(hdr);
@@ -178,9 +182,7 @@ int watchcmd_run(const struct watchcmd_args *a)
             return 2;
         }
         i = (i + 1) % a->n_endpoints;
-        if (!s.got_data) {
-            struct timespec pause = {0, 100 * 1000 * 1000};
-            nanosleep(&pause, NULL);
-        }
+        struct timespec pause = {0, 100 * 1000 * 1000}; /* never a busy loop of reconnects */
+        nanosleep(&pause, NULL);
     }
 }

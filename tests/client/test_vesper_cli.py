@@ -358,6 +358,26 @@ def value_file_for_large_values(a, b):
               "stdin value")
 
 
+@test
+def watch_reconnects_from_the_last_revision(a, b):
+    def ev(rev, *keys):
+        return json.dumps({"type": "events", "revision": rev, "events": [
+            {"type": "put", "key": k, "value": "v", "create_revision": rev, "mod_revision": rev,
+             "version": 1} for k in keys]}) + "\n"
+    a.script = lambda req, n: (200, ev(5, "p/x") + '{"type":"progress","revision":6}\n' +
+                               ev(7, "p/y", "p/z")) if n == 1 else (
+        410, '{"code":"fail","error":"compacted","oldest":20}')
+    b.script = lambda req, n: (200, ev(7, "p/y", "p/z") + ev(8, "p/w") +
+                               '{"type":"closed","reason":"compacted","oldest":20}\n')
+    rc, out, err, _ = vesper("watch", "p/", "--from", "5", "--endpoints", a.url + "," + b.url)
+    check(rc == 1, "exit %d %s" % (rc, err))
+    keys = [json.loads(x)["key"] for x in out.splitlines()]
+    check(keys == ["p/x", "p/y", "p/z", "p/w"], "printed %r" % keys)
+    check(a.requests[0]["path"] == "/watch?prefix=p%2F&from=5", "first %s" % a.requests[0]["path"])
+    check(b.requests[0]["path"].endswith("&from=8"), "second %s" % b.requests[0]["path"])
+    check(a.requests[1]["path"].endswith("&from=9"), "third %s" % a.requests[1]["path"])
+
+
 def main():
     passed = failed = 0
     only = sys.argv[1] if len(sys.argv) > 1 else None
