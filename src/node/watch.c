@@ -204,10 +204,18 @@ int node_on_watch(h2o_handler_t *self, h2o_req_t *req)
     w->last_sent_ms = 0; /* a first progress line at once: the client sees the stream open */
     h2o_linklist_insert(&n->watchers, &w->link);
     n->n_watchers++;
+    ssize_t accept = h2o_find_header(&req->headers, H2O_TOKEN_ACCEPT, -1);
+    w->sse = accept >= 0 && h2o_strstr(req->headers.entries[accept].value.base,
+                                       req->headers.entries[accept].value.len,
+                                       H2O_STRLIT("text/event-stream")) != SIZE_MAX;
     req->res.status = 200;
     req->res.reason = "OK";
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-                   H2O_STRLIT("application/x-ndjson"));
+    if (w->sse)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                       H2O_STRLIT("text/event-stream"));
+    else
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                       H2O_STRLIT("application/x-ndjson"));
     h2o_start_response(req, &w->gen);
     node_watch_pump_one(w);
     return 0;

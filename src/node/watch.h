@@ -40,6 +40,7 @@ struct node_watcher {
     uint64_t next_rev;     /* the first revision not yet sent */
     bool live;             /* has been current once: the lag bound applies */
     bool sending;          /* h2o is writing buf: wait for proceed */
+    bool sse;              /* server-sent events (Accept: text/event-stream) */
     const char *close_why; /* set: send {"type":"closed"} and end */
     uint64_t last_sent_ms;
     char *buf; /* the chunk being written (malloc) */

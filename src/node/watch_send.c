@@ -1,6 +1,7 @@
 /* watch_send.c: what a watcher writes (see watch.h for the memory bound).
  *
- * Lines (newline-delimited JSON):
+ * Lines (newline-delimited JSON; with server-sent events each is one "data:"
+ * message instead):
  *   {"type":"events","revision":R,"events":[{"type":"put","key":K,"value":V,
  *     "create_revision":C,"mod_revision":R,"version":N} | {"type":"delete","key":K,
  *     "mod_revision":R}, ...]}          every change of the range at revision R
@@ -44,13 +45,21 @@ static void out(struct node_watcher *w, const char *s, size_t n)
     w->len += n;
 }
 
+/* One message: a JSON line, or with server-sent events "data: JSON" and a blank line. */
+static void out_line(struct node_watcher *w, const char *s, size_t n)
+{
+    if (w->sse)
+        out(w, "data: ", 6);
+    out(w, s, n);
+    out(w, w->sse ? "\n\n" : "\n", w->sse ? 2 : 1);
+}
+
 static void out_json(struct node_watcher *w, json_object *o)
 {
     size_t n = 0;
     const char *s = json_object_to_json_string_length(
         o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
-    out(w, s, n);
-    out(w, "\n", 1);
+    out_line(w, s, n);
 }
 
 static bool in_range(const struct node_watcher *w, const struct kv_event *e)
@@ -129,13 +138,12 @@ static void send_chunk(struct node_watcher *w, h2o_send_state_t state)
 static void send_closed(struct node_watcher *w, const struct kv *kv)
 {
     char line[128];
-    int n = strcmp(w->close_why, "compacted") == 0
-                ? snprintf(line, sizeof line,
-                           "{\"type\":\"closed\",\"reason\":\"%s\",\"oldest\":%llu}\n",
-                           w->close_why, (unsigned long long)kv_hist_oldest(kv))
-                : snprintf(line, sizeof line, "{\"type\":\"closed\",\"reason\":\"%s\"}\n",
-                           w->close_why);
-    out(w, line, (size_t)n);
+    int n =
+        strcmp(w->close_why, "compacted") == 0
+            ? snprintf(line, sizeof line, "{\"type\":\"closed\",\"reason\":\"%s\",\"oldest\":%llu}",
+                       w->close_why, (unsigned long long)kv_hist_oldest(kv))
+            : snprintf(line, sizeof line, "{\"type\":\"closed\",\"reason\":\"%s\"}", w->close_why);
+    out_line(w, line, (size_t)n);
     send_chunk(w, H2O_SEND_STATE_FINAL);
 }
 
@@ -177,9 +185,9 @@ void node_watch_pump_one(struct node_watcher *w)
     uint64_t now = node_now_ms(w->node);
     if (w->len == 0 && w->next_rev > rev && now - w->last_sent_ms >= WATCH_PROGRESS_MS) {
         char line[64];
-        int n = snprintf(line, sizeof line, "{\"type\":\"progress\",\"revision\":%llu}\n",
+        int n = snprintf(line, sizeof line, "{\"type\":\"progress\",\"revision\":%llu}",
                          (unsigned long long)rev);
-        out(w, line, (size_t)n);
+        out_line(w, line, (size_t)n);
     }
     if (w->len > 0)
         send_chunk(w, H2O_SEND_STATE_IN_PROGRESS);

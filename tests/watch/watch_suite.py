@@ -15,7 +15,7 @@ give the final range.
 Scenario 2 (bounds): three nodes with a small history window and lag bound: a watcher that
 reads nothing is closed with {"type":"closed","reason":"slow_consumer"} once it falls
 behind, and a watch from revision 1 after the window moved on is answered 410
-{"error":"compacted","oldest":R}, while one from R streams.
+{"error":"compacted","oldest":R}, while one from R streams (also as server-sent events).
 Prints "ok N - name" / "FAIL N - name: why" and "N passed, N failed".
 """
 import http.client
@@ -388,6 +388,15 @@ def scen_bounds(top):
         c.close()
         if not first or first.get("revision") != oldest:
             return "a watch from the oldest revision %d started with %s" % (oldest, first)
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        c.request("GET", "/watch?prefix=small/&from=%d" % oldest,
+                  headers={"Accept": "text/event-stream"})
+        r = c.getresponse()
+        line, blank = r.readline(), r.readline()
+        c.close()
+        if (r.getheader("Content-Type") != "text/event-stream" or not line.startswith(b"data: {")
+                or json.loads(line[6:]).get("type") != "events" or blank != b"\n"):
+            return "server-sent events: %s %r %r" % (r.getheader("Content-Type"), line[:60], blank)
         print("   slow watcher read %d bytes before its close; oldest revision %d" % (len(data), oldest))
         return None
     finally:
