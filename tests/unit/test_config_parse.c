@@ -436,3 +436,25 @@ int main(int argc, char **argv)
 {
     return test_main(argc, argv);
 }
+
+TEST(config_watch_options)
+{
+    struct fixture fx;
+    CHECK(fixture_init(&fx, five) == 0);
+    int rc = run(&fx, "0 @", NULL);
+    fixture_done(&fx);
+    CHECK_EQ_U64(rc, 0);
+    CHECK_EQ_U64(fx.cfg.watch_history_events, 10000);
+    CHECK_EQ_U64(fx.cfg.watch_history_bytes, 16 * 1024 * 1024);
+    CHECK_EQ_U64(fx.cfg.watch_max_lag, 1000);
+    char *envp[] = {"VESPER_WATCH_MAX_LAG=20", "VESPER_WATCH_HISTORY_BYTES=65536", NULL};
+    CHECK(fixture_init(&fx, five) == 0);
+    rc = run(&fx, "0 @ --watch-history-events 2000", envp);
+    fixture_done(&fx);
+    CHECK_EQ_U64(rc, 0);
+    CHECK_EQ_U64(fx.cfg.watch_history_events, 2000);
+    CHECK_EQ_U64(fx.cfg.watch_history_bytes, 65536);
+    CHECK_EQ_U64(fx.cfg.watch_max_lag, 20);
+    CHECK(expect_error(five, "0 @ --watch-max-lag 0", NULL,
+                       "--watch-max-lag: 0 out of range 1..100000000"));
+}
