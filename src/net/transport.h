@@ -33,7 +33,8 @@
 
 #include "raft/raft.h"
 
-#define TRANSPORT_PATH "/raft"
+#define TRANSPORT_PATH           "/raft"
+#define TRANSPORT_CLUSTER_HEADER "x-vesper-cluster-id"
 
 struct transport;
 
@@ -57,6 +58,12 @@ struct transport_config {
                                 NULL = none. Copied */
     SSL_CTX *ssl_ctx;        /* client context for https:// peers (net/tls.h); NULL:
                                 https:// peer URLs are refused (RAFT_EINVAL). Borrowed */
+    const char *cluster_id;  /* this cluster's identity: sent in every batch as
+                                X-Vesper-Cluster-Id; a batch carrying another id is
+                                refused (403) before any message in it is decoded.
+                                A batch without the header (a build that predates
+                                cluster ids) is accepted, so a rolling upgrade works.
+                                NULL = neither sent nor checked. Copied */
 };
 
 void transport_config_defaults(struct transport_config *cfg, raft_id self);
@@ -73,16 +80,17 @@ typedef void (*transport_url_cb)(void *arg, raft_id from, const char *url, size_
 typedef void (*transport_recv_cb)(void *arg, const struct raft_msg *m);
 
 struct transport_stats {
-    uint64_t msgs_queued;       /* accepted by transport_send */
-    uint64_t msgs_dropped;      /* refused (full, unknown peer, unencodable) or dropped */
-    uint64_t batches_sent;      /* requests started */
-    uint64_t batches_ok;        /* requests answered 2xx */
-    uint64_t msgs_delivered;    /* messages in batches answered 2xx */
-    uint64_t send_errors;       /* connect/I/O/timeout errors and non-2xx answers */
-    uint64_t batches_received;  /* incoming POST /raft with a valid batch */
-    uint64_t msgs_received;     /* messages handed to the recv callback */
-    uint64_t recv_corrupt;      /* incoming bodies that failed to decode */
-    uint64_t recv_unauthorized; /* incoming batches without the cluster secret */
+    uint64_t msgs_queued;        /* accepted by transport_send */
+    uint64_t msgs_dropped;       /* refused (full, unknown peer, unencodable) or dropped */
+    uint64_t batches_sent;       /* requests started */
+    uint64_t batches_ok;         /* requests answered 2xx */
+    uint64_t msgs_delivered;     /* messages in batches answered 2xx */
+    uint64_t send_errors;        /* connect/I/O/timeout errors and non-2xx answers */
+    uint64_t batches_received;   /* incoming POST /raft with a valid batch */
+    uint64_t msgs_received;      /* messages handed to the recv callback */
+    uint64_t recv_corrupt;       /* incoming bodies that failed to decode */
+    uint64_t recv_unauthorized;  /* incoming batches without the cluster secret */
+    uint64_t recv_wrong_cluster; /* incoming batches from another cluster (refused) */
 };
 
 /* Set-up follows h2o's order (configuration, then context):

@@ -52,6 +52,7 @@ struct transport {
     void *recv_arg;
     char *secret;     /* owned copy, or NULL */
     char *client_url; /* owned copy, or NULL */
+    char *cluster_id; /* owned copy, or NULL */
     struct codec_scratch scratch;
     struct transport_handler *handler;
     struct transport_stats recv_st; /* receive side counters */
