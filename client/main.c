@@ -29,6 +29,8 @@ static const char usage_text[] =
     "       vesper status              [options]  one row per node\n"
     "       vesper transfer ID         [options]  make node ID the leader\n"
     "       vesper members add ID URL | promote ID | remove ID  [options]\n"
+    "       vesper snapshot save FILE  [options]  stream a consistent backup from the leader\n"
+    "       vesper snapshot status FILE          check a backup, print index, term, keys, members\n"
     "ADDRESS and endpoints look like http://127.0.0.1:5000\n"
     "options:\n"
     "  --endpoints URL,URL,...  nodes to try, in order (default: $VESPER_ENDPOINTS, else\n"
