@@ -103,6 +103,11 @@ static int check_backup(const char *file, const uint8_t *img, size_t len, struct
     return 0;
 }
 
+static void quiet(void *arg, const char *line)
+{
+    (void)arg, (void)line;
+}
+
 /* Builds the new directory at tmp: snapshot with the new membership, cluster id. */
 static int build_dir(const struct vesper_config *cfg, const char *tmp,
                      const struct backup_header *h, const uint8_t *payload, uint64_t payload_len,
@@ -111,6 +116,7 @@ static int build_dir(const struct vesper_config *cfg, const char *tmp,
     struct storage_options opt;
     storage_options_defaults(&opt);
     opt.create = true;
+    opt.log = quiet; /* "created directory": the summary line says what was made */
     struct storage *st;
     struct storage_boot boot;
     char err[512];
