@@ -72,7 +72,8 @@ static const char *members_decode(const uint8_t *p, size_t len, struct backup_he
         if (len - off < 7)
             return "membership cut short";
         size_t alen = p[off + 5] | (size_t)p[off + 6] << 8;
-        if (alen > BACKUP_ADDR_MAX - 1 || len - off - 7 < alen)
+        if (alen > BACKUP_ADDR_MAX - 1 || len - off - 7 < alen ||
+            memchr(p + off + 7, '\0', alen) != NULL) /* a C string, as it re-encodes */
             return "bad member address";
         h->m[i].id = get32(p + off);
         h->m[i].voter = p[off + 4] != 0;
