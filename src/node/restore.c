@@ -15,7 +15,12 @@
  *
  * Nothing half-made is ever left under the target name: the directory is built
  * as DIR.restore.tmp (fsync'ed file by file by storage), then renamed to DIR and
- * the parent fsync'ed. The backup is checked completely before anything is
+ * the parent fsync'ed. When DIR already exists and is empty (typically a volume's
+ * mount point, which cannot be replaced by a rename), it is built in
+ * DIR/restore-in-progress instead and its files are moved up one by one, FORMAT
+ * last, then DIR is fsync'ed: until FORMAT arrives, vesperd refuses a directory
+ * holding a snapshot or a segment (docs/storage-format.md), so an interrupted move
+ * never starts as a partial state. The backup is checked completely before anything is
  * written: its own checksum, the embedded snapshot file's checksum and header
  * against the backup's header, and a full decode of the state machine's payload
  * (which also counts its keys). A bad file gets one line on stderr and exit 2,
@@ -43,16 +48,20 @@ static int refuse(const char *file, const char *why)
     return 2;
 }
 
-/* 1 when dir exists and holds a name other than . and .., 0 when absent or empty. */
-static int dir_has_entries(const char *dir)
+#define IN_PLACE_DIR "restore-in-progress"
+
+/* 1 when dir holds a name other than . and .. (and a leftover IN_PLACE_DIR), 0 when
+ * it is empty, 2 when it does not exist, -1 when it cannot be read. */
+static int dir_state(const char *dir)
 {
     DIR *d = opendir(dir);
     if (!d)
-        return errno == ENOENT ? 0 : -1;
+        return errno == ENOENT ? 2 : -1;
     struct dirent *de;
     int found = 0;
     while (!found && (de = readdir(d)) != NULL)
-        found = strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+        found = strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
+                strcmp(de->d_name, IN_PLACE_DIR) != 0;
     closedir(d);
     return found;
 }
@@ -155,9 +164,46 @@ static int build_dir(const struct vesper_config *cfg, const char *tmp,
     return 0;
 }
 
-/* rename(tmp, dir), then the parent directory fsync'ed so the name is durable. */
-static int publish(const char *tmp, const char *dir)
+/* In place: every file of tmp (inside dir) moves up, FORMAT last; then dir is
+ * fsync'ed and tmp removed. */
+static int publish_in_place(const char *tmp, const char *dir)
 {
+    DIR *d = opendir(tmp);
+    if (!d) {
+        fprintf(stderr, "vesperd: restore: %s: %s\n", tmp, strerror(errno));
+        return 1;
+    }
+    char from[CONFIG_PATH_MAX + 300], to[CONFIG_PATH_MAX + 300];
+    struct dirent *de;
+    int rc = 0;
+    for (int pass = 0; pass < 2 && rc == 0; pass++) { /* pass 1: FORMAT alone */
+        rewinddir(d);
+        while (rc == 0 && (de = readdir(d)) != NULL) {
+            bool format = strcmp(de->d_name, "FORMAT") == 0;
+            if (de->d_name[0] == '.' || format != (pass == 1))
+                continue;
+            snprintf(from, sizeof from, "%s/%s", tmp, de->d_name);
+            snprintf(to, sizeof to, "%s/%s", dir, de->d_name);
+            if (rename(from, to) != 0) {
+                fprintf(stderr, "vesperd: restore: rename %s: %s\n", from, strerror(errno));
+                rc = 1;
+            }
+        }
+    }
+    closedir(d);
+    if (rc == 0 && (storage_fsync_dir(&storage_sys_default, dir) != 0 || rmdir(tmp) != 0 ||
+                    storage_fsync_dir(&storage_sys_default, dir) != 0)) {
+        fprintf(stderr, "vesperd: restore: finish %s: %s\n", dir, strerror(errno));
+        rc = 1;
+    }
+    return rc;
+}
+
+/* rename(tmp, dir), then the parent directory fsync'ed so the name is durable. */
+static int publish(const char *tmp, const char *dir, bool in_place)
+{
+    if (in_place)
+        return publish_in_place(tmp, dir);
     if (rename(tmp, dir) != 0) {
         fprintf(stderr, "vesperd: restore: rename %s to %s: %s\n", tmp, dir, strerror(errno));
         return 1;
@@ -175,12 +221,13 @@ int node_restore(const struct vesper_config *cfg)
 {
     const char *file = cfg->restore_file;
     const char *dir = cfg->data_dir;
-    int busy = dir_has_entries(dir);
-    if (busy != 0) {
+    int state = dir_state(dir);
+    if (state == 1 || state < 0) {
         fprintf(stderr, "vesperd: restore refused: data directory %s %s\n", dir,
-                busy > 0 ? "is not empty" : "cannot be read");
+                state > 0 ? "is not empty" : "cannot be read");
         return 2;
     }
+    bool in_place = state == 0;
     uint8_t *img;
     size_t len;
     if (storage_read_file(&storage_sys_default, file, &img, &len) != 0)
@@ -191,13 +238,13 @@ int node_restore(const struct vesper_config *cfg)
     uint32_t crc;
     int rc = check_backup(file, img, len, &h, &crc, &payload, &snap);
     if (rc == 0) {
-        char cluster_id[NODE_CLUSTER_ID_LEN + 1], tmp[CONFIG_PATH_MAX + 16];
+        char cluster_id[NODE_CLUSTER_ID_LEN + 1], tmp[CONFIG_PATH_MAX + 32];
         node_cluster_id_derive(cfg, &crc, cluster_id);
-        snprintf(tmp, sizeof tmp, "%s.restore.tmp", dir);
+        snprintf(tmp, sizeof tmp, in_place ? "%s/" IN_PLACE_DIR : "%s.restore.tmp", dir);
         remove_tmp_dir(tmp);
         rc = build_dir(cfg, tmp, &h, payload, snap.len, cluster_id);
         if (rc == 0)
-            rc = publish(tmp, dir);
+            rc = publish(tmp, dir, in_place);
         if (rc != 0)
             remove_tmp_dir(tmp);
         else

@@ -42,6 +42,7 @@ PASSED=0 FAILED=0 SCEN_ERR=""
 restore_cluster() {
     local file=$1 i out
     cl_init "$2" 3 "$3" --snapshot-entries 64
+    mkdir -p "$CL_DIR/data0" # an existing empty directory (a volume's mount point) too
     for i in 0 1 2; do
         out=$("$VESPERD" --restore "$file" "$i" "$CL_IPLIST" --data-dir "$CL_DIR/data$i" 2>&1) ||
             { fail "restore of node $i: $out"; return 1; }
