@@ -10,3 +10,11 @@ TEST_SUITES += "tests/backup/run.sh"
 .PHONY: test-backup
 test-backup: $(BACKUP_TEST_BINS)
 	tests/backup/run.sh
+
+# The same against containers (tests/integration/backup.sh): back up the compose cluster
+# from the host, restore every node of a second compose project (another project name,
+# ports 17813-17817, its own volumes) in one-off containers, compare every key. Needs
+# Docker and compose; the images are built first (`make images`).
+.PHONY: backup-test
+backup-test: images $(BUILD)/vesper
+	tests/integration/backup.sh --no-build
