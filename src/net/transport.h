@@ -119,6 +119,13 @@ int transport_has_peer(const struct transport *t, raft_id id);
 void transport_set_url_cb(struct transport *t, transport_url_cb cb);
 /* Connections opened from now on use ctx (certificates re-read); open ones keep theirs. */
 void transport_set_ssl_ctx(struct transport *t, SSL_CTX *ctx);
+/* While the transport has no cluster id (cfg.cluster_id NULL), the first batch that
+ * carries one gives it that id (sent and required from then on) and cb is told, once,
+ * on the loop thread (id borrowed for the call), so the owner can persist it: how a
+ * node started with --join learns the id of the cluster that adds it. cb returns
+ * false for an id it cannot take: the batch is refused (403) and the next one tried. */
+typedef bool (*transport_cluster_cb)(void *arg, const char *id);
+void transport_set_cluster_adopt(struct transport *t, transport_cluster_cb cb);
 /* Called for every POST /raft before the secret is checked: false answers 403 (counted as
  * unauthorized). The node refuses connections without a verified peer certificate. */
 typedef bool (*transport_peer_check_cb)(void *arg, h2o_req_t *req);

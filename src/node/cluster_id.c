@@ -10,6 +10,9 @@
  *   - a new data directory, or one written before cluster ids existed, adopts the
  *     id derived from the ip_list's URLs (in order) and --cluster-token, which all
  *     nodes of one cluster started from the same ip_list file share;
+ *   - a node started with --join and no CLUSTER_ID adopts the id of the first peer
+ *     batch that carries one (it waits to be added to an existing cluster, whose
+ *     ip_list it may not share) and writes it then;
  *   - `vesperd --restore` also mixes in the backup's checksum, so the restored
  *     cluster differs from the one the backup came from even on the same addresses
  *     and with the same token.
@@ -26,6 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "net/transport.h"
 #include "storage/sys.h"
 #include "util/logging.h"
 
@@ -108,6 +112,25 @@ int node_cluster_id_read(const char *dir, char out[NODE_CLUSTER_ID_LEN + 1], cha
     return 1;
 }
 
+static bool adopt(void *arg, const char *id)
+{
+    struct node *n = arg;
+    char err[CONFIG_PATH_MAX + 128];
+    if (strlen(id) != NODE_CLUSTER_ID_LEN || strspn(id, "0123456789abcdef") != NODE_CLUSTER_ID_LEN)
+        return false;
+    memcpy(n->cluster_id, id, NODE_CLUSTER_ID_LEN + 1);
+    if (node_cluster_id_write(n->cfg->data_dir, n->cluster_id, err, sizeof err) != 0)
+        node_fatal("cluster id", err); /* an fsync failed: fail stop */
+    log_info("cluster id %s adopted from a peer (--join)", n->cluster_id);
+    return true;
+}
+
+void node_cluster_id_attach(struct node *n)
+{
+    if (!n->cluster_id[0])
+        transport_set_cluster_adopt(n->tp, adopt);
+}
+
 int node_cluster_id_load(struct node *n)
 {
     char err[CONFIG_PATH_MAX + 128];
@@ -115,6 +138,11 @@ int node_cluster_id_load(struct node *n)
     if (rc < 0) {
         log_error("%s", err);
         return -1;
+    }
+    if (rc == 0 && n->cfg->join) {
+        n->cluster_id[0] = '\0';
+        log_info("no cluster id yet (--join): adopting the one of the first peer that calls");
+        return 0;
     }
     if (rc == 0) {
         node_cluster_id_derive(n->cfg, NULL, n->cluster_id);

@@ -169,8 +169,11 @@ int node_cluster_id_write(const char *dir, const char *id, char *err, size_t err
 /* 1 and out set when DIR/CLUSTER_ID exists, 0 when it does not, -1 on a bad file. */
 int node_cluster_id_read(const char *dir, char out[NODE_CLUSTER_ID_LEN + 1], char *err,
                          size_t errlen);
-/* Start-up: n->cluster_id from the data directory, or derived and written there. */
+/* Start-up: n->cluster_id from the data directory, or derived and written there; left
+ * "" for a --join node without one, which adopts the first id a peer sends. */
 int node_cluster_id_load(struct node *n);
+/* After the transport exists: lets a node without a cluster id adopt one. */
+void node_cluster_id_attach(struct node *n);
 
 /* restore.c: vesperd --restore FILE <id> <ip_list>; returns the exit status. */
 int node_restore(const struct vesper_config *cfg);

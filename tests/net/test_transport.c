@@ -177,6 +177,33 @@ TEST(transport_cluster_id_mismatch_refused)
     world_free(&w);
 }
 
+static char adopted[65];
+static bool adopt_cb(void *arg, const char *id)
+{
+    (void)arg;
+    snprintf(adopted, sizeof adopted, "%s", id);
+    return true;
+}
+
+/* A transport without an id (a --join node) adopts the first one it hears and then
+ * holds every batch to it. */
+TEST(transport_cluster_id_adopted_once)
+{
+    struct world w;
+    struct transport_config ca, cb;
+    transport_config_defaults(&ca, 1);
+    transport_config_defaults(&cb, 2);
+    ca.cluster_id = "00000000000000aa";
+    CHECK(world_init(&w, &ca, &cb, true) == 0);
+    adopted[0] = '\0';
+    transport_set_cluster_adopt(w.b.t, adopt_cb);
+    CHECK_EQ_U64(send_appends(w.a.t, 1, 2, 1, 3, 10), 3);
+    struct want three = {&w.b, 3};
+    CHECK(pair_run(w.nodes, 2, w.loop, got, &three, TIMEOUT_MS));
+    CHECK(strcmp(adopted, "00000000000000aa") == 0);
+    world_free(&w);
+}
+
 TEST(transport_resolves_host_names)
 {
     /* "localhost" goes through h2o's getaddrinfo threads and the context's
