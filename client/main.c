@@ -269,7 +269,8 @@ static int parse_v1_form(struct cli *cli, int n, char **args)
     if (!endpoints_is_url(args[0])) {
         fprintf(stderr,
                 "vesper: unknown command '%s': commands are get, put, delete, cas, status, "
-                "transfer, members, list, txn and snapshot; the v1 form is ADDRESS KEY [VALUE] with ADDRESS "
+                "transfer, members, list, txn and snapshot; the v1 form is ADDRESS KEY [VALUE] "
+                "with ADDRESS "
                 "http://host:port\n",
                 args[0]);
         fputs(usage_text, stderr);

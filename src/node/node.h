@@ -24,7 +24,7 @@
 #include "replica/replica.h"
 
 /* What /status and /metrics (vesper_build_info) report as this build's version. */
-#define VESPER_VERSION "0.1.0"
+#define VESPER_VERSION      "0.1.0"
 #define NODE_CLUSTER_ID_LEN 16 /* hex digits */
 
 struct storage;
