@@ -270,8 +270,7 @@ static int parse_v1_form(struct cli *cli, int n, char **args)
         fprintf(stderr,
                 "vesper: unknown command '%s': commands are get, put, delete, cas, status, "
                 "transfer, members, list, txn and snapshot; the v1 form is ADDRESS KEY [VALUE] "
-                "with ADDRESS "
-                "http://host:port\n",
+                "with ADDRESS http://host:port\n",
                 args[0]);
         fputs(usage_text, stderr);
         return -1;
