@@ -37,6 +37,8 @@ static const char usage_text[] =
     "       vesper status              [options]  one row per node\n"
     "       vesper transfer ID         [options]  make node ID the leader\n"
     "       vesper members add ID URL | promote ID | remove ID  [options]\n"
+    "       vesper snapshot save FILE  [options]  stream a consistent backup from the leader\n"
+    "       vesper snapshot status FILE          check a backup, print index, term, keys, members\n"
     "ADDRESS and endpoints look like http://127.0.0.1:5000\n"
     "options:\n"
     "  --endpoints URL,URL,...  nodes to try, in order (default: $VESPER_ENDPOINTS, else\n"
@@ -281,11 +283,12 @@ static int parse_v1_form(struct cli *cli, int n, char **args)
     struct vclient_req *r = &cli->req;
     int with_value = n == 3 || cli->has_file_value;
     if (!endpoints_is_url(args[0])) {
-        fprintf(stderr,
-                "vesper: unknown command '%s': commands are get, put, delete, cas, status, "
-                "transfer, members, list and txn; the v1 form is ADDRESS KEY [VALUE] with ADDRESS "
-                "http://host:port\n",
-                args[0]);
+        fprintf(
+            stderr,
+            "vesper: unknown command '%s': commands are get, put, delete, cas, status, "
+            "transfer, members, list, txn, snapshot and watch; the v1 form is ADDRESS KEY [VALUE] "
+            "with ADDRESS http://host:port\n",
+            args[0]);
         fputs(usage_text, stderr);
         return -1;
     }

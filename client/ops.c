@@ -5,12 +5,15 @@
  *   vesper members add ID URL            add node ID (at URL) as a learner
  *   vesper members promote ID            make a caught-up learner a voter
  *   vesper members remove ID             remove node ID (the leader too: it hands over)
+ *   vesper snapshot save|status FILE     backups (snapshot.c)
  *
  * Admin requests go to the leader: like the data path, they start at the first
  * endpoint, follow a not_leader redirect, and move to the next endpoint on
  * no_leader or a connection error until the deadline.
  */
 #include "ops.h"
+
+#include "snapshot.h"
 
 #include <curl/curl.h>
 #include <json-c/json.h>
@@ -206,6 +209,8 @@ int ops_run(const struct ops_args *a, int argc, char **argv)
     tls_args = a;
     if (strcmp(argv[0], "status") == 0 && argc == 1)
         return status(a);
+    if (strcmp(argv[0], "snapshot") == 0)
+        return snapshot_run(a, argc, argv);
     if (strcmp(argv[0], "transfer") == 0 && argc == 2 && parse_id(argv[1], &id) == 0) {
         snprintf(body, sizeof body, "{\"to\":%ld}", id);
         return admin_post(a, "/admin/transfer", body);
@@ -225,5 +230,5 @@ int ops_run(const struct ops_args *a, int argc, char **argv)
 bool ops_is_command(const char *word)
 {
     return strcmp(word, "status") == 0 || strcmp(word, "transfer") == 0 ||
-           strcmp(word, "members") == 0;
+           strcmp(word, "members") == 0 || strcmp(word, "snapshot") == 0;
 }

@@ -1,3 +1,3 @@
-# src/util: logging and CRC-32C, used by storage, kv and the server; it includes
-# nothing of ours. Every binary that links storage or kv links $(UTIL_SRC) too.
+# src/util: logging, CRC-32C and the backup file codec, used by storage, kv, the server
+# and (backup_file.c, crc32c.c) the CLI; it includes nothing of ours. Every binary that links storage or kv links $(UTIL_SRC) too.
 UTIL_SRC := $(sort $(wildcard src/util/*.c))

@@ -11,7 +11,7 @@ NET_CONF_LINK := $(BUILD)/libraftcore.a
 $(call obj,$(NET_SRC) $(NET_TEST_SRC) bench/codec_bench.c) \
 $(call san,$(NET_SRC) $(NET_TEST_SRC)): | $(H2O_LIB)
 
-NET_TEST_OBJS := $(call san,$(NET_SRC) $(NET_TEST_SRC) $(TEST_LIB_SRC))
+NET_TEST_OBJS := $(call san,$(NET_SRC) $(NET_TEST_SRC) $(TEST_LIB_SRC) $(UTIL_SRC))
 $(BUILD)/test-net: $(NET_TEST_OBJS) $(NET_CONF_LINK) $(H2O_LIB)
 	$(CC) $(TEST_LDFLAGS) $(NET_TEST_OBJS) $(NET_CONF_LINK) $(H2O_LIBS) -o $@
 

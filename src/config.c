@@ -84,6 +84,8 @@ static const struct config_opt config_opts[] = {
      "shared secret authenticating peer traffic"},
     {"client-token-file", KIND_STR, FIELD(client_token_file), 0, 0, false, "FILE", "none",
      "bearer token clients must send on /request and /admin (or VESPER_CLIENT_TOKEN)"},
+    {"cluster-token", KIND_STR, FIELD(cluster_token), 0, 0, false, "TOKEN", "vesper",
+     "mixed into the cluster id a new data directory gets (peers of another id are refused)"},
     {"tls-cert-file", KIND_STR, FIELD(tls_cert_file), 0, 0, false, "FILE", "none",
      "PEM certificate chain served on the client port (HTTPS); needs --tls-key-file"},
     {"tls-key-file", KIND_STR, FIELD(tls_key_file), 0, 0, false, "FILE", "none",
@@ -96,6 +98,9 @@ static const struct config_opt config_opts[] = {
      "private key of --peer-cert-file; certificate files are re-read on SIGHUP"},
     {"check-data", KIND_STR, FIELD(check_data_dir), 0, 0, true, "DIR", NULL,
      "mode: verify a data directory offline and exit"},
+    {"restore", KIND_STR, FIELD(restore_file), 0, 0, true, "FILE", NULL,
+     "mode: with <id> <ip_list_file>: make the data directory of a new cluster's node from a "
+     "backup, then exit"},
     {"probe", KIND_URL, FIELD(probe_url), 0, 0, true, "URL", NULL,
      "mode: GET URL/health, exit 0 if it answers 200 (container HEALTHCHECK)"},
 };
@@ -448,6 +453,7 @@ static void config_defaults(struct vesper_config *c)
     c->watch_history_bytes = 16 * MIB;
     c->watch_max_lag = 1000;
     c->log_level = CONFIG_LOG_INFO;
+    strcpy(c->cluster_token, "vesper");
 }
 
 /* Relations between options, checked once every source has been applied; the size
@@ -529,6 +535,9 @@ int config_parse(int argc, char **argv, char **envp, struct vesper_config *out, 
     bool probe = set[config_find("probe", 5) - config_opts];
     if (check && probe)
         return config_err(err, errlen, "--check-data and --probe cannot be combined");
+    if ((check || probe) && set[config_find("restore", 7) - config_opts])
+        return config_err(err, errlen, "--restore cannot be combined with %s",
+                          check ? "--check-data" : "--probe");
     if ((check || probe) && n_pos)
         return config_err(err, errlen, "%s takes no <id> <ip_list_file>",
                           check ? "--check-data" : "--probe");
@@ -536,13 +545,17 @@ int config_parse(int argc, char **argv, char **envp, struct vesper_config *out, 
         out->mode = check ? CONFIG_MODE_CHECK_DATA : CONFIG_MODE_PROBE;
         return 0;
     }
-    return config_serve(out, pos, n_pos, set, err, errlen);
+    int rv = config_serve(out, pos, n_pos, set, err, errlen);
+    if (rv == 0 && set[config_find("restore", 7) - config_opts])
+        out->mode = CONFIG_MODE_RESTORE;
+    return rv;
 }
 
 void config_usage(FILE *out)
 {
     fputs(
         "usage: vesperd <id> <ip_list_file> [options]\n"
+        "       vesperd --restore FILE <id> <ip_list_file> [--data-dir DIR] [--cluster-token T]\n"
         "       vesperd --check-data DIR\n"
         "       vesperd --probe URL\n"
         "\n"

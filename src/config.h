@@ -2,6 +2,7 @@
  *
  *   vesperd <id> <ip_list_file> [options]      serve as node <id> of the cluster
  *   vesperd --check-data DIR                   offline verifier of a data directory
+ *   vesperd --restore FILE <id> <ip_list_file> new cluster's data directory from a backup
  *   vesperd --probe URL                        health probe: GET URL/health, 0 if 200
  *   vesperd --help
  *
@@ -44,7 +45,12 @@
 #define CONFIG_HOST_MAX  256
 #define CONFIG_PATH_MAX  1024
 
-enum config_mode { CONFIG_MODE_SERVE, CONFIG_MODE_CHECK_DATA, CONFIG_MODE_PROBE };
+enum config_mode {
+    CONFIG_MODE_SERVE,
+    CONFIG_MODE_CHECK_DATA,
+    CONFIG_MODE_PROBE,
+    CONFIG_MODE_RESTORE
+};
 
 enum config_log_level { CONFIG_LOG_DEBUG, CONFIG_LOG_INFO, CONFIG_LOG_WARN, CONFIG_LOG_ERROR };
 
@@ -93,6 +99,7 @@ struct vesper_config {
     bool join;                                 /* start as a non-member awaiting addition */
     char cluster_secret_file[CONFIG_PATH_MAX]; /* "" = none */
     char client_token_file[CONFIG_PATH_MAX];   /* "" = none */
+    char cluster_token[256]; /* mixed into the cluster id derived at first start */
 
     /* TLS (config_tls.c checks how these combine; src/net/tls.c loads the files). */
     char tls_cert_file[CONFIG_PATH_MAX];  /* served on the listener; "" = plain HTTP */
@@ -109,6 +116,7 @@ struct vesper_config {
 
     /* Other modes. */
     char check_data_dir[CONFIG_PATH_MAX];
+    char restore_file[CONFIG_PATH_MAX]; /* restore mode: the backup; serve fields say where */
     struct config_url probe_url;
 };
 

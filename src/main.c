@@ -1,5 +1,6 @@
 /* main.c: vesperd's entry point: parse the configuration, then serve, verify a
- * data directory (--check-data) or probe a node's health (--probe). Storage
+ * data directory (--check-data), probe a node's health (--probe) or make a new
+ * cluster's data directory from a backup (--restore). Storage
  * creates the data directory and any missing parent (`mkdir -p`), so the original
  * start command `vesperd 0 ip_list.txt` works in an empty directory. */
 #include <stdio.h>
@@ -27,6 +28,8 @@ int main(int argc, char **argv)
         return node_check_data(cfg.check_data_dir);
     case CONFIG_MODE_PROBE:
         return probe_health(&cfg.probe_url, &cfg);
+    case CONFIG_MODE_RESTORE:
+        return node_restore(&cfg);
     case CONFIG_MODE_SERVE:
         break;
     }

@@ -91,9 +91,10 @@ int transport_new(struct transport **out, const struct transport_config *cfg,
     if (t == NULL)
         return RAFT_ENOMEM;
     t->cfg = *cfg;
-    t->cfg.secret = t->cfg.client_url = NULL;
+    t->cfg.secret = t->cfg.client_url = t->cfg.cluster_id = NULL;
     if ((cfg->secret && !(t->secret = strdup(cfg->secret))) ||
-        (cfg->client_url && !(t->client_url = strdup(cfg->client_url)))) {
+        (cfg->client_url && !(t->client_url = strdup(cfg->client_url))) ||
+        (cfg->cluster_id && !(t->cluster_id = strdup(cfg->cluster_id)))) {
         transport_free(t);
         return RAFT_ENOMEM;
     }
@@ -172,6 +173,7 @@ void transport_free(struct transport *t)
     codec_scratch_free(&t->scratch);
     free(t->secret);
     free(t->client_url);
+    free(t->cluster_id);
     free(t);
 }
 
@@ -315,7 +317,7 @@ static const char *status_reason(int status)
     case 401:
         return "status 401 (cluster secret refused)";
     case 403:
-        return "status 403 (peer certificate required)";
+        return "status 403 (peer certificate or cluster id refused)";
     case 503:
         return "status 503";
     default:
@@ -366,11 +368,13 @@ static h2o_http1client_head_cb on_connect(h2o_http1client_t *client, const char 
     int n = snprintf(r->head, sizeof r->head,
                      "POST %s HTTP/1.1\r\nHost: %.*s\r\n"
                      "Content-Type: application/octet-stream\r\nContent-Length: %zu\r\n"
-                     "%s%s%s%s%s%s\r\n",
+                     "%s%s%s%s%s%s%s%s%s\r\n",
                      TRANSPORT_PATH, (int)auth.len, auth.base, r->body.len,
                      t->secret ? "Authorization: Bearer " : "", t->secret ? t->secret : "",
                      t->secret ? "\r\n" : "", t->client_url ? "X-Vesper-Client-URL: " : "",
-                     t->client_url ? t->client_url : "", t->client_url ? "\r\n" : "");
+                     t->client_url ? t->client_url : "", t->client_url ? "\r\n" : "",
+                     t->cluster_id ? "X-Vesper-Cluster-Id: " : "",
+                     t->cluster_id ? t->cluster_id : "", t->cluster_id ? "\r\n" : "");
     if (n < 0 || (size_t)n >= sizeof r->head) {
         peer_failed(r->peer, r->n_msgs, "request head too long");
         request_free(r);

@@ -33,7 +33,8 @@
 
 #include "raft/raft.h"
 
-#define TRANSPORT_PATH "/raft"
+#define TRANSPORT_PATH           "/raft"
+#define TRANSPORT_CLUSTER_HEADER "x-vesper-cluster-id"
 
 struct transport;
 
@@ -57,6 +58,12 @@ struct transport_config {
                                 NULL = none. Copied */
     SSL_CTX *ssl_ctx;        /* client context for https:// peers (net/tls.h); NULL:
                                 https:// peer URLs are refused (RAFT_EINVAL). Borrowed */
+    const char *cluster_id;  /* this cluster's identity: sent in every batch as
+                                X-Vesper-Cluster-Id; a batch carrying another id is
+                                refused (403) before any message in it is decoded.
+                                A batch without the header (a build that predates
+                                cluster ids) is accepted, so a rolling upgrade works.
+                                NULL = neither sent nor checked. Copied */
 };
 
 void transport_config_defaults(struct transport_config *cfg, raft_id self);
@@ -73,16 +80,17 @@ typedef void (*transport_url_cb)(void *arg, raft_id from, const char *url, size_
 typedef void (*transport_recv_cb)(void *arg, const struct raft_msg *m);
 
 struct transport_stats {
-    uint64_t msgs_queued;       /* accepted by transport_send */
-    uint64_t msgs_dropped;      /* refused (full, unknown peer, unencodable) or dropped */
-    uint64_t batches_sent;      /* requests started */
-    uint64_t batches_ok;        /* requests answered 2xx */
-    uint64_t msgs_delivered;    /* messages in batches answered 2xx */
-    uint64_t send_errors;       /* connect/I/O/timeout errors and non-2xx answers */
-    uint64_t batches_received;  /* incoming POST /raft with a valid batch */
-    uint64_t msgs_received;     /* messages handed to the recv callback */
-    uint64_t recv_corrupt;      /* incoming bodies that failed to decode */
-    uint64_t recv_unauthorized; /* incoming batches without the cluster secret */
+    uint64_t msgs_queued;        /* accepted by transport_send */
+    uint64_t msgs_dropped;       /* refused (full, unknown peer, unencodable) or dropped */
+    uint64_t batches_sent;       /* requests started */
+    uint64_t batches_ok;         /* requests answered 2xx */
+    uint64_t msgs_delivered;     /* messages in batches answered 2xx */
+    uint64_t send_errors;        /* connect/I/O/timeout errors and non-2xx answers */
+    uint64_t batches_received;   /* incoming POST /raft with a valid batch */
+    uint64_t msgs_received;      /* messages handed to the recv callback */
+    uint64_t recv_corrupt;       /* incoming bodies that failed to decode */
+    uint64_t recv_unauthorized;  /* incoming batches without the cluster secret */
+    uint64_t recv_wrong_cluster; /* incoming batches from another cluster (refused) */
 };
 
 /* Set-up follows h2o's order (configuration, then context):
@@ -111,6 +119,13 @@ int transport_has_peer(const struct transport *t, raft_id id);
 void transport_set_url_cb(struct transport *t, transport_url_cb cb);
 /* Connections opened from now on use ctx (certificates re-read); open ones keep theirs. */
 void transport_set_ssl_ctx(struct transport *t, SSL_CTX *ctx);
+/* While the transport has no cluster id (cfg.cluster_id NULL), the first batch that
+ * carries one gives it that id (sent and required from then on) and cb is told, once,
+ * on the loop thread (id borrowed for the call), so the owner can persist it: how a
+ * node started with --join learns the id of the cluster that adds it. cb returns
+ * false for an id it cannot take: the batch is refused (403) and the next one tried. */
+typedef bool (*transport_cluster_cb)(void *arg, const char *id);
+void transport_set_cluster_adopt(struct transport *t, transport_cluster_cb cb);
 /* Called for every POST /raft before the secret is checked: false answers 403 (counted as
  * unauthorized). The node refuses connections without a verified peer certificate. */
 typedef bool (*transport_peer_check_cb)(void *arg, h2o_req_t *req);

@@ -49,9 +49,11 @@ struct transport {
     transport_recv_cb recv_cb;
     transport_url_cb url_cb;
     transport_peer_check_cb peer_check;
+    transport_cluster_cb cluster_adopt; /* see transport_set_cluster_adopt */
     void *recv_arg;
     char *secret;     /* owned copy, or NULL */
     char *client_url; /* owned copy, or NULL */
+    char *cluster_id; /* owned copy, or NULL */
     struct codec_scratch scratch;
     struct transport_handler *handler;
     struct transport_stats recv_st; /* receive side counters */

@@ -2,10 +2,12 @@
  * transport.h): authenticate the batch, decode it, hand each message addressed to
  * this node to the recv callback in order, and pass on the sender's advertised
  * client URL when the whole batch came from one sender. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "net/bearer.h"
 #include "net/transport_int.h"
+#include "util/logging.h"
 
 static int reply(h2o_req_t *req, int status, const char *reason)
 {
@@ -24,6 +26,41 @@ static bool secret_ok(const struct transport *t, h2o_req_t *req)
     ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
     return i >= 0 && bearer_matches(req->headers.entries[i].value.base,
                                     req->headers.entries[i].value.len, t->secret);
+}
+
+/* A batch naming another cluster id comes from a node of another cluster (say, one
+ * restored from a backup of this one, at an address this node still lists): none
+ * of its messages may reach the core, or its terms would disturb this cluster. */
+static bool same_cluster(struct transport *t, h2o_req_t *req)
+{
+    if (t->cluster_id == NULL && t->cluster_adopt == NULL)
+        return true;
+    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT(TRANSPORT_CLUSTER_HEADER), -1);
+    if (i < 0)
+        return true; /* a build without cluster ids: see transport.h */
+    h2o_iovec_t v = req->headers.entries[i].value;
+    if (t->cluster_id == NULL) { /* the first id heard is adopted (transport.h) */
+        if (v.len == 0 || v.len > 64 || memchr(v.base, '\0', v.len) != NULL ||
+            (t->cluster_id = strndup(v.base, v.len)) == NULL)
+            return false;
+        if (t->cluster_adopt(t->recv_arg, t->cluster_id)) {
+            t->cluster_adopt = NULL;
+            return true;
+        }
+        free(t->cluster_id);
+        t->cluster_id = NULL;
+        t->recv_st.recv_wrong_cluster++;
+        return false;
+    }
+    if (h2o_memis(v.base, v.len, t->cluster_id, strlen(t->cluster_id)))
+        return true;
+    uint64_t k = ++t->recv_st.recv_wrong_cluster;
+    if ((k & (k - 1)) == 0) /* the 1st, 2nd, 4th, ... refusal: visible, never a flood */
+        log_warn(
+            "POST /raft refused (403): cluster id %.*s is not this cluster's %s "
+            "(%llu batches refused)",
+            (int)(v.len < 64 ? v.len : 64), v.base, t->cluster_id, (unsigned long long)k);
+    return false;
 }
 
 static void announce(struct transport *t, h2o_req_t *req, raft_id from)
@@ -49,6 +86,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         t->recv_st.recv_unauthorized++;
         return reply(req, 401, "Unauthorized");
     }
+    if (!same_cluster(t, req))
+        return reply(req, 403, "Forbidden");
     raft_id sender = RAFT_NONE;
     bool one_sender = true;
     struct codec_batch_iter it;
@@ -81,6 +120,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         announce(t, req, sender);
     t->recv_st.batches_received++;
     return reply(req, 204, "No Content");
+}
+
+void transport_set_cluster_adopt(struct transport *t, transport_cluster_cb cb)
+{
+    t->cluster_adopt = t->cluster_id == NULL ? cb : NULL;
 }
 
 int transport_register(struct transport *t, h2o_hostconf_t *host)

@@ -23,6 +23,7 @@ static void stats_add(struct transport_stats *a, const struct transport_stats *b
     a->msgs_received += b->msgs_received;
     a->recv_corrupt += b->recv_corrupt;
     a->recv_unauthorized += b->recv_unauthorized;
+    a->recv_wrong_cluster += b->recv_wrong_cluster;
 }
 
 void transport_stats(const struct transport *t, struct transport_stats *out)

@@ -22,7 +22,7 @@
 
 /* Every reply is built by src/api (json-c), since details and URLs may hold any
  * byte and must come out escaped, and sent by node_send_api or node_send_error. */
-static bool not_leader(struct node *n, h2o_req_t *req)
+bool node_admin_not_leader(struct node *n, h2o_req_t *req)
 {
     if (raft_role(n->raft) == RAFT_LEADER)
         return false;
@@ -78,7 +78,7 @@ int node_on_transfer(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     if (!get_id(o, "to", &to)) {
         node_send_error(req, 400, API_ERR_BAD_REQUEST, "\"to\" must be a node id");
-    } else if (!not_leader(n, req)) {
+    } else if (!node_admin_not_leader(n, req)) {
         int rv = raft_transfer(n->raft, to);
         if (rv == RAFT_OK) {
             log_info("leadership transfer to node %u requested", to);
@@ -134,7 +134,7 @@ int node_on_members(h2o_handler_t *self, h2o_req_t *req)
     if (parse_change(o, &op, &id, &url) != 0) {
         node_send_error(req, 400, API_ERR_BAD_REQUEST,
                         "expected {\"op\":\"add|promote|remove\",\"id\":N[,\"url\":U]}");
-    } else if (!not_leader(n, req)) {
+    } else if (!node_admin_not_leader(n, req)) {
         raft_index index;
         int rv = raft_change(n->raft, op, id, url, &index);
         if (rv == RAFT_OK) {

@@ -71,7 +71,7 @@ int node_open_state(struct node *n)
     }
     node_bind_replica(n);
     warn_if_ip_list_differs(n, &rc.initial);
-    return 0;
+    return node_cluster_id_load(n);
 }
 
 int node_check_data(const char *dir)

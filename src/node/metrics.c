@@ -133,6 +133,8 @@ int node_on_metrics(h2o_handler_t *self, h2o_req_t *req)
            (double)ts.msgs_dropped);
     metric(&o, "vesper_peer_unauthorized_total", "counter", "Peer batches without the secret.",
            (double)ts.recv_unauthorized);
+    metric(&o, "vesper_peer_wrong_cluster_total", "counter",
+           "Peer batches refused for another cluster id.", (double)ts.recv_wrong_cluster);
     metric(&o, "vesper_peer_messages_rejected_total", "counter",
            "Peer messages from unknown senders.", (double)n->m.peer_msgs_rejected);
     metric(&o, "vesper_connections_open", "gauge", "Client and peer connections open.",

@@ -230,11 +230,14 @@ static int start_transport(struct node *n)
     tc.secret = n->secret[0] ? n->secret : NULL;
     tc.client_url = n->cfg->advertise_url.text;
     tc.ssl_ctx = tls_client_ctx(n->tls);
+    tc.cluster_id = n->cluster_id[0] ? n->cluster_id : NULL; /* "": --join, adopt one */
     int rv = transport_new(&n->tp, &tc, peers, count, on_peer_msg, n);
-    if (rv == RAFT_OK)
+    if (rv == RAFT_OK) {
         transport_set_url_cb(n->tp, on_peer_url);
-    if (rv != RAFT_OK)
+        node_cluster_id_attach(n);
+    } else {
         log_error("transport: %s", raft_strerror(rv));
+    }
     return rv == RAFT_OK ? 0 : -1;
 }
 
@@ -384,6 +387,7 @@ int node_run(const struct vesper_config *cfg)
     }
     h2o_linklist_init_anchor(&n->writes);
     h2o_linklist_init_anchor(&n->reads);
+    h2o_linklist_init_anchor(&n->backups);
     h2o_linklist_init_anchor(&n->watchers);
     if (node_open_state(n) != 0 || setup_http(n) != 0)
         return 1;

@@ -24,7 +24,8 @@
 #include "replica/replica.h"
 
 /* What /status and /metrics (vesper_build_info) report as this build's version. */
-#define VESPER_VERSION "0.1.0"
+#define VESPER_VERSION      "0.1.0"
+#define NODE_CLUSTER_ID_LEN 16 /* hex digits */
 
 struct storage;
 struct transport;
@@ -83,8 +84,9 @@ struct node {
     h2o_timeout_t tick_timeout;
     h2o_timeout_entry_t tick_entry;
 
-    h2o_linklist_t writes; /* struct node_pending, by (log index, term) */
-    h2o_linklist_t reads;  /* struct node_pending, by read id */
+    h2o_linklist_t writes;  /* struct node_pending, by (log index, term) */
+    h2o_linklist_t reads;   /* struct node_pending, by read id */
+    h2o_linklist_t backups; /* backups whose read round is done (id: the read index) */
     uint64_t next_read_id;
     uint32_t n_pending;            /* entries in writes + reads */
     uint64_t reclaim_checked_ms;   /* last scan for hung-up clients */
@@ -106,8 +108,9 @@ struct node {
     } peer_health[RAFT_MAX_MEMBERS]; /* for peer up/down log lines */
     uint32_t n_peer_health;
     uint32_t ticks;
-    char secret[256];       /* cluster secret; "" = none */
-    char client_token[256]; /* client API bearer token; "" = none */
+    char secret[256];                         /* cluster secret; "" = none */
+    char client_token[256];                   /* client API bearer token; "" = none */
+    char cluster_id[NODE_CLUSTER_ID_LEN + 1]; /* cluster_id.c; sent to and required of peers */
 
     raft_id last_leader;
     raft_term last_term;
@@ -161,6 +164,25 @@ int node_open_state(struct node *n);
 /* vesperd --check-data DIR: storage_check's report on stdout; its exit status. */
 int node_check_data(const char *dir);
 
+/* cluster_id.c */
+/* The id a new data directory gets from the ip_list and --cluster-token; a restore
+ * also passes the backup's checksum. */
+void node_cluster_id_derive(const struct vesper_config *cfg, const uint32_t *backup_crc,
+                            char out[NODE_CLUSTER_ID_LEN + 1]);
+/* DIR/CLUSTER_ID, durably (temporary file, fsync, rename, directory fsync). 0 or -1. */
+int node_cluster_id_write(const char *dir, const char *id, char *err, size_t errlen);
+/* 1 and out set when DIR/CLUSTER_ID exists, 0 when it does not, -1 on a bad file. */
+int node_cluster_id_read(const char *dir, char out[NODE_CLUSTER_ID_LEN + 1], char *err,
+                         size_t errlen);
+/* Start-up: n->cluster_id from the data directory, or derived and written there; left
+ * "" for a --join node without one, which adopts the first id a peer sends. */
+int node_cluster_id_load(struct node *n);
+/* After the transport exists: lets a node without a cluster id adopt one. */
+void node_cluster_id_attach(struct node *n);
+
+/* restore.c: vesperd --restore FILE <id> <ip_list>; returns the exit status. */
+int node_restore(const struct vesper_config *cfg);
+
 /* replica_ops.c */
 extern const struct replica_ops node_replica_ops; /* vesperd's side of the Ready loop */
 /* Points n->raft, n->st, n->kv at the replica's (after an open or a reload). */
@@ -199,6 +221,10 @@ struct node_pending *node_wait_write(struct node *n, h2o_req_t *req, int op, con
                                      size_t key_len, raft_index index, raft_term term);
 /* Answers req {"code":"success","index":N} once entry (index, term) applies. */
 void node_wait_applied(struct node *n, h2o_req_t *req, raft_index index, raft_term term);
+/* A backup waits for ReadIndex round read_id, then moves to n->backups. */
+void node_wait_backup(struct node *n, h2o_req_t *req, uint64_t read_id);
+/* The next backup whose read round is done (NULL: none) and its read index. */
+h2o_req_t *node_take_backup(struct node *n, raft_index *read_index);
 /* A linearizable read (op API_OP_GET or API_OP_RANGE) waits for ReadIndex round
  * read_id; a plain get is answered from key, anything else by node_answer_read. */
 struct node_pending *node_wait_read(struct node *n, h2o_req_t *req, int op, const char *key,
@@ -247,6 +273,13 @@ bool node_console_cors(struct node *n, h2o_req_t *req);
 /* admin.c */
 int node_on_transfer(h2o_handler_t *self, h2o_req_t *req);
 int node_on_members(h2o_handler_t *self, h2o_req_t *req);
+/* True (and the v1 redirect or no_leader sent) when this node does not lead. */
+bool node_admin_not_leader(struct node *n, h2o_req_t *req);
+
+/* backup.c: GET /admin/snapshot streams a backup file (src/util/backup_file.h). */
+int node_on_snapshot(h2o_handler_t *self, h2o_req_t *req);
+/* Starts the streams of the backups whose read round is done (after the loop). */
+void node_backups_start(struct node *n);
 
 /* status.c */
 int node_on_health(h2o_handler_t *self, h2o_req_t *req);

@@ -97,6 +97,16 @@ struct node_pending *node_wait_read(struct node *n, h2o_req_t *req, int op, cons
     return pd;
 }
 
+/* A backup (GET /admin/snapshot) waits for its ReadIndex round like a get; its
+ * key is empty and its op NODE_OP_ADMIN, which tells node_complete_read apart. */
+void node_wait_backup(struct node *n, h2o_req_t *req, uint64_t read_id)
+{
+    struct node_pending *pd = pending_new(n, req, NODE_OP_ADMIN, "", 0);
+    pd->id = read_id;
+    h2o_linklist_insert(&n->reads, &pd->link);
+    n->n_pending++;
+}
+
 static struct node_pending *pending_head(h2o_linklist_t *list)
 {
     return h2o_linklist_is_empty(list) ? NULL : pd_of(list->next);
@@ -153,6 +163,14 @@ void node_complete_read(struct node *n, const struct raft_read_result *rr)
 {
     struct node_pending *pd;
     while ((pd = pending_head(&n->reads)) && pd->id <= rr->read_id) {
+        if (pd->id == rr->read_id && rr->ok && pd->op == NODE_OP_ADMIN) {
+            /* A backup: it needs a snapshot, which may not be taken inside the
+             * Ready loop; node_take_backup hands it on once the loop is done. */
+            h2o_linklist_unlink(&pd->link);
+            pd->id = rr->index;
+            h2o_linklist_insert(&n->backups, &pd->link);
+            continue;
+        }
         h2o_req_t *req = pending_take(pd);
         if (pd->id == rr->read_id && rr->ok && pd->op == API_OP_GET && !pd->revisions)
             node_answer_get(n, req, pd->key, pd->key_len);
@@ -161,6 +179,15 @@ void node_complete_read(struct node *n, const struct raft_read_result *rr)
         else
             node_reply_fail(n, req, pd->op, API_ERR_NOT_LEADER, NULL); /* a read did nothing */
     }
+}
+
+h2o_req_t *node_take_backup(struct node *n, raft_index *read_index)
+{
+    struct node_pending *pd = pending_head(&n->backups);
+    if (pd == NULL)
+        return NULL;
+    *read_index = pd->id;
+    return pending_take(pd);
 }
 
 /* Answers a request that stops waiting before its outcome is known: a write

@@ -138,6 +138,7 @@ const struct replica_ops node_replica_ops = {
 void node_process_ready(struct node *n)
 {
     replica_process(&n->rep); /* a failure never returns: op_fail_stop exits */
+    node_backups_start(n);    /* snapshots are taken between replica_process calls */
     n->m.applied_entries = n->rep.stats.applied_entries;
     n->m.snapshots_taken = n->rep.stats.snapshots_taken;
     n->m.snapshots_installed = n->rep.stats.snapshots_installed;

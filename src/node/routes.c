@@ -5,6 +5,7 @@
  *   /watch                        watch.c    streams of changes (GET)
  *   /health /ready /status /noop  status.c   liveness, readiness, state
  *   /admin/transfer /admin/members admin.c   leadership and membership changes
+ *   /admin/snapshot               backup.c   a backup file, streamed (vesper snapshot save)
  *   /metrics                      metrics.c  Prometheus text
  *   /ui                           console.c  the cluster console (one HTML page)
  *   /raft                         src/net    peer batches (the transport's own handler)
@@ -77,6 +78,7 @@ int node_routes_register(struct node *n, h2o_hostconf_t *host)
     node_handler_add(n, host, "/noop", node_on_noop);
     node_handler_add(n, host, "/admin/transfer", node_on_transfer);
     node_handler_add(n, host, "/admin/members", node_on_members);
+    node_handler_add(n, host, "/admin/snapshot", node_on_snapshot);
     node_console_handler_add(n, host, "/metrics", node_on_metrics);
     node_handler_add(n, host, "/ui", node_on_console);
     if (transport_register(n->tp, host) != RAFT_OK)

@@ -311,3 +311,30 @@ int storage_snapshot_load(struct storage *st, struct storage_snapshot *out)
         return st_error(st, rc, "snapshot: load %s: %s", name, why);
     return 0;
 }
+
+int storage_snapshot_open(struct storage *st, int *fd_out, struct storage_snapshot *meta)
+{
+    *fd_out = -1;
+    memset(meta, 0, sizeof *meta);
+    if (st->snap_fd < 0 || st->snap.index == 0)
+        return st_error(st, STORAGE_ENOTFOUND, "snapshot: none");
+    /* A descriptor of its own: the file stays readable after a newer snapshot
+     * replaces (unlinks) it, and the caller's offsets are its own (pread). */
+    int fd = fcntl(st->snap_fd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0)
+        return st_error(st, STORAGE_EIO, "snapshot: dup: %s", strerror(errno));
+    *fd_out = fd;
+    *meta = st->snap;
+    meta->data = NULL;
+    return 0;
+}
+
+int storage_snapshot_parse(const uint8_t *img, size_t len, struct storage_snapshot *meta,
+                           uint64_t *data_off, const char **why)
+{
+    *why = st_snap_parse(img, len, meta, data_off);
+    if (*why)
+        return STORAGE_ECORRUPT;
+    meta->data = NULL; /* the payload stays in img, at *data_off */
+    return 0;
+}

@@ -172,6 +172,16 @@ int storage_snapshot_read(struct storage *st, raft_index index, uint64_t offset,
                           size_t cap, size_t *n_read);
 /* Loads the current snapshot (metadata and payload) into *out. */
 int storage_snapshot_load(struct storage *st, struct storage_snapshot *out);
+/* For a backup: a new read-only descriptor (*fd_out, the caller closes it) of the
+ * current snapshot file and its metadata (*meta, data NULL). The file stays readable
+ * through fd_out after a newer snapshot replaces it. STORAGE_ENOTFOUND when there
+ * is none. */
+int storage_snapshot_open(struct storage *st, int *fd_out, struct storage_snapshot *meta);
+/* Checks a whole snapshot file image (magic, version, sizes, trailing CRC, the
+ * configuration) and fills *meta (data NULL) and *data_off, the payload's offset in
+ * img. STORAGE_ECORRUPT with the reason in *why. Touches no directory. */
+int storage_snapshot_parse(const uint8_t *img, size_t len, struct storage_snapshot *meta,
+                           uint64_t *data_off, const char **why);
 
 /* Follower side: the exact file bytes of the leader's snapshot arrive in chunks. */
 enum storage_install {

@@ -9,6 +9,7 @@ it prints, and its exit status. Prints "N passed, N failed" for tests/run.sh.
 import json
 import os
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -20,7 +21,8 @@ VESPER = os.environ.get("VESPER", "build/vesper")
 
 
 class Stub:
-    """One fake node. script(req, n) -> (status, body_str); req has method, body, headers."""
+    """One fake node. script(req, n) -> (status, body[, content_type]); body is str or
+    bytes, the content type application/json unless given; req has method, body, headers."""
 
     def __init__(self):
         self.requests = []
@@ -43,10 +45,12 @@ class Stub:
                 except ValueError:
                     req["body"] = None
                 stub.requests.append(req)
-                status, body = stub.script(req, len(stub.requests))
-                data = body.encode()
+                answer = stub.script(req, len(stub.requests))
+                status, body = answer[0], answer[1]
+                data = body if isinstance(body, bytes) else body.encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type",
+                                 answer[2] if len(answer) > 2 else "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -292,14 +296,15 @@ def vesper_in(cwd, *args, env_extra=None, timeout=20):
 
 @test
 def misspelled_subcommand_is_a_usage_error(a, b):
-    """Regression: `vesper --ip-list F snapshot save /tmp/x` was taken as the v1 form
-    ADDRESS KEY VALUE and PUT key "save" = "/tmp/x" with exit 0."""
+    """Regression: `vesper --ip-list F snapshot save /tmp/x`, before `snapshot` was a
+    command, was taken as the v1 form ADDRESS KEY VALUE and PUT key "save" = "/tmp/x"
+    with exit 0. The same for any word that is not a command."""
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "ip_list.txt")
         with open(path, "w") as f:
             f.write(a.url + "\n")
-        for word, args in (("snapshot", ["--ip-list", path, "snapshot", "save", "/tmp/x"]),
-                           ("snapshot", ["--ip-list", path, "snapshot", "save"]),
+        for word, args in (("snapshots", ["--ip-list", path, "snapshots", "save", "/tmp/x"]),
+                           ("backup", ["--ip-list", path, "backup", "save"]),
                            ("127.0.0.1:1", ["127.0.0.1:1", "k", "v"]),
                            ("gett", ["gett", "k", "--endpoints", a.url])):
             rc, out, err = vesper_in(d, *args)
@@ -309,6 +314,63 @@ def misspelled_subcommand_is_a_usage_error(a, b):
     check(len(a.requests) == 0, "a usage error must not send (%d requests)" % len(a.requests))
     rc, out, err, _ = vesper("HTTP://" + a.url[len("http://"):], "k", "v")
     check(rc == 0 and len(a.requests) == 1, "an upper-case scheme is still a URL: %d %s" % (rc, err))
+
+
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+def backup_file(index=7, term=2, keys=3, state=b"S" * 3000):
+    """A backup file as GET /admin/snapshot sends it (src/util/backup_file.h)."""
+    addr = b"http://127.0.0.1:5000"
+    members = struct.pack("<IIBH", 1, 0, 1, len(addr)) + addr
+    head = struct.pack("<8sIIQQQQ", b"VSPRBKUP", 1, 48 + len(members), index, term, keys,
+                       len(state)) + members
+    body = head + state
+    return body + struct.pack("<I", crc32c(body))
+
+
+@test
+def snapshot_save_follows_redirect_and_checks_the_file(a, b):
+    good = backup_file()
+    a.script = lambda req, n: (200, json.dumps(
+        {"code": "fail", "error": "not_leader", "payload": {"message": b.url}}))
+    # b's first answer is cut short (its header promises more), the retry is whole.
+    b.script = lambda req, n: (200, good[:-100] if n == 1 else good, "application/octet-stream")
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "b.vsb")
+        rc, out, err, _ = vesper("snapshot", "save", path, "--endpoints", a.url,
+                                 "--token", "tok", "--timeout", "5")
+        check(rc == 0, "rc %d err %r" % (rc, err))
+        check(open(path, "rb").read() == good and not os.path.exists(path + ".tmp"), "file")
+        check("index    7" in out and "keys     3" in out, "out %r" % out)
+        check(b.requests[0]["path"] == "/admin/snapshot" and b.requests[0]["method"] == "GET",
+              "request %r" % b.requests[0]["path"])
+        check(b.requests[0]["headers"].get("Authorization") == "Bearer tok", "token")
+        check(len(b.requests) == 2 and "refused" in err, "retry after a short file: %r" % err)
+        rc, out, err, _ = vesper("snapshot", "status", path)
+        check(rc == 0 and "term     2" in out and "0=http://127.0.0.1:5000" in out, out)
+
+
+@test
+def snapshot_save_never_leaves_a_bad_file(a, b):
+    bad = bytearray(backup_file())
+    bad[100] ^= 1
+    a.script = lambda req, n: (200, bytes(bad), "application/octet-stream")
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "b.vsb")
+        rc, out, err, _ = vesper("snapshot", "save", path, "--endpoints", a.url, "--timeout", "1")
+        check(rc == 2 and "checksum" in err, "rc %d err %r" % (rc, err))
+        check(os.listdir(d) == [], "left %r" % os.listdir(d))
+        with open(path, "wb") as f:
+            f.write(bytes(bad))
+        rc, out, err, _ = vesper("snapshot", "status", path)
+        check(rc == 2 and err.count("\n") == 1 and "checksum" in err, "status %d %r" % (rc, err))
 
 
 @test

@@ -13,6 +13,8 @@
 #include "net/codec.h"
 #include "seeds.h"
 #include "storage/storage.h"
+#include "util/backup_file.h"
+#include "util/crc32c.h"
 
 static int read_file(const char *path, uint8_t **buf, size_t *len)
 {
@@ -35,6 +37,26 @@ static struct raft_conf three_conf(void)
         snprintf(c.m[i].addr, RAFT_ADDR_MAX, "http://127.0.0.1:%u", 5000 + i);
     }
     return c;
+}
+
+/* A backup file around a real snapshot file (as GET /admin/snapshot sends it). */
+static void seed_backup(const uint8_t *snap, size_t snap_len)
+{
+    struct backup_header h = {.index = 3, .term = 2, .keys = 1, .state_bytes = snap_len};
+    h.n_members = 1;
+    snprintf(h.m[0].addr, sizeof h.m[0].addr, "http://127.0.0.1:5000");
+    h.m[0].voter = true;
+    uint8_t *img = malloc(BACKUP_HEADER_MAX + snap_len + 4);
+    if (img == NULL)
+        exit(1);
+    size_t hlen = backup_header_encode(&h, img);
+    memcpy(img + hlen, snap, snap_len);
+    uint32_t crc = crc32c(0, img, hlen + snap_len);
+    for (int i = 0; i < 4; i++)
+        img[hlen + snap_len + (size_t)i] = (uint8_t)(crc >> (8 * i));
+    seed_write_prefixed("snap", "backup-real", 4, img, hlen + snap_len + 4);
+    seed_write_prefixed("snap", "backup-real-fixcrc", 5, img, hlen + snap_len + 4);
+    free(img);
 }
 
 /* A real directory: entries 1..6 over two segments, a truncation, a snapshot. */
@@ -90,6 +112,7 @@ static void seeds_storage_real(void)
         exit(1);
     seed_write_prefixed("snap", "file-real", 2, buf, len);
     seed_write_prefixed("snap", "file-real-fixcrc", 3, buf, len);
+    seed_backup(buf, len);
     unlink(path);
     snprintf(path, sizeof path, "%s/FORMAT", dir);
     unlink(path);

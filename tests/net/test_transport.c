@@ -136,6 +136,74 @@ TEST(transport_exchange_one_batch_each_way)
     world_free(&w);
 }
 
+static bool send_errors_at_least_one(void *arg)
+{
+    struct transport_stats st;
+    transport_peer_stats(((struct pair_node *)arg)->t, 2, &st);
+    return st.send_errors >= 1;
+}
+
+/* Another cluster's batch is refused whole (403) and counted; a batch without the
+ * header (an older build) is delivered; the same id is delivered. */
+TEST(transport_cluster_id_mismatch_refused)
+{
+    struct world w;
+    struct transport_config ca, cb;
+    transport_config_defaults(&ca, 1);
+    transport_config_defaults(&cb, 2);
+    ca.cluster_id = "00000000000000aa";
+    cb.cluster_id = "00000000000000bb";
+    CHECK(world_init(&w, &ca, &cb, true) == 0);
+    CHECK_EQ_U64(send_appends(w.a.t, 1, 2, 1, 3, 10), 3);
+    CHECK(pair_run(w.nodes, 2, w.loop, send_errors_at_least_one, &w.a, TIMEOUT_MS));
+    struct transport_stats sb;
+    transport_stats(w.b.t, &sb);
+    CHECK_EQ_U64(w.b.n_recv, 0);
+    CHECK_EQ_U64(sb.recv_wrong_cluster, 1);
+    CHECK(strstr(transport_peer_last_error(w.a.t, 2), "403") != NULL);
+    world_free(&w);
+
+    ca.cluster_id = NULL; /* sends no header */
+    CHECK(world_init(&w, &ca, &cb, true) == 0);
+    CHECK_EQ_U64(send_appends(w.a.t, 1, 2, 1, 3, 10), 3);
+    struct want three = {&w.b, 3};
+    CHECK(pair_run(w.nodes, 2, w.loop, got, &three, TIMEOUT_MS));
+    world_free(&w);
+
+    ca.cluster_id = cb.cluster_id;
+    CHECK(world_init(&w, &ca, &cb, true) == 0);
+    CHECK_EQ_U64(send_appends(w.a.t, 1, 2, 1, 3, 10), 3);
+    CHECK(pair_run(w.nodes, 2, w.loop, got, &three, TIMEOUT_MS));
+    world_free(&w);
+}
+
+static char adopted[65];
+static bool adopt_cb(void *arg, const char *id)
+{
+    (void)arg;
+    snprintf(adopted, sizeof adopted, "%s", id);
+    return true;
+}
+
+/* A transport without an id (a --join node) adopts the first one it hears and then
+ * holds every batch to it. */
+TEST(transport_cluster_id_adopted_once)
+{
+    struct world w;
+    struct transport_config ca, cb;
+    transport_config_defaults(&ca, 1);
+    transport_config_defaults(&cb, 2);
+    ca.cluster_id = "00000000000000aa";
+    CHECK(world_init(&w, &ca, &cb, true) == 0);
+    adopted[0] = '\0';
+    transport_set_cluster_adopt(w.b.t, adopt_cb);
+    CHECK_EQ_U64(send_appends(w.a.t, 1, 2, 1, 3, 10), 3);
+    struct want three = {&w.b, 3};
+    CHECK(pair_run(w.nodes, 2, w.loop, got, &three, TIMEOUT_MS));
+    CHECK(strcmp(adopted, "00000000000000aa") == 0);
+    world_free(&w);
+}
+
 TEST(transport_resolves_host_names)
 {
     /* "localhost" goes through h2o's getaddrinfo threads and the context's

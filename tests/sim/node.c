@@ -72,13 +72,32 @@ static void probe(struct sim_world *w, struct sim_node *n)
     storage_close(st);
 }
 
+/* Whether the core has already replaced the newest acknowledged entry: a newer
+ * leader's append that conflicts with it truncates it in the core at once, while the
+ * Ready that writes the truncation may be cut by the crash. Losing the entry is then
+ * right (a conflicting leader proves it uncommitted), whatever the disk still held. */
+static bool core_replaced_acked(const struct sim_node *n)
+{
+    if (!n->rep.raft)
+        return false;
+    struct raft_status st;
+    raft_status(n->rep.raft, &st);
+    if (n->acked_index <= st.snap_index)
+        return false; /* a newer snapshot: sim_check_acked decides */
+    raft_term t;
+    if (!raft_entry_term(n->rep.raft, n->acked_index, &t))
+        return st.last_index < n->acked_index;
+    return t != n->acked_term;
+}
+
 void sim_node_crash(struct sim_world *w, raft_id id)
 {
     struct sim_node *n = &w->node[id];
     if (!n->up)
         return;
     n->fs.crashed = true; /* the process is gone: closing writes nothing */
-    bool held = n->acked_index && sim_disk_holds(&n->cur, n->acked_index, n->acked_chain);
+    bool held = n->acked_index && sim_disk_holds(&n->cur, n->acked_index, n->acked_chain) &&
+                !core_replaced_acked(n);
     replica_close(&n->rep);
     n->up = false;
     sim_disk_free(&n->cur);

@@ -228,6 +228,15 @@ static void op_persisted(void *arg, const struct raft_ready *rd)
         chain = es[i].chain = sim_mix(chain, sim_mix(es[i].hash, re->term));
     }
     sim_check_entries(w, n, es, rd->n_entries);
+    /* A write that replaces the acknowledged entry (a newer leader's append
+     * truncated it, which Raft allows only for uncommitted entries) voids that
+     * acknowledgement; the same entry written back later is acknowledged anew. */
+    const struct sim_entry *old = sim_log_at(l, first);
+    if (n->acked_index >= first && (!old || old->chain != es[0].chain)) {
+        n->acked_index = 0;
+        n->acked_term = 0;
+        n->acked_chain = 0;
+    }
     if (!sim_log_write(l, es, rd->n_entries))
         sim_fail(w, "disk", "n%u write at %llu leaves a gap", (unsigned)n->id,
                  (unsigned long long)first);

@@ -374,6 +374,31 @@ TEST(config_modes_and_help)
                        "--probe: malformed URL 'a:1': scheme must be http:// or https://"));
 }
 
+TEST(config_restore_mode_and_cluster_token)
+{
+    struct fixture fx;
+    CHECK(fixture_init(&fx, five) == 0);
+    int rc = run(&fx, "--restore /b.vsb 2 @ --data-dir /d/2", NULL);
+    int ok = rc == 0 && fx.cfg.mode == CONFIG_MODE_RESTORE && fx.cfg.id == 2 &&
+             strcmp(fx.cfg.restore_file, "/b.vsb") == 0 && strcmp(fx.cfg.data_dir, "/d/2") == 0 &&
+             strcmp(fx.cfg.cluster_token, "vesper") == 0;
+    char *env[] = {"VESPER_CLUSTER_TOKEN=blue", NULL};
+    int rc_env = run(&fx, "0 @", env);
+    int ok_env = fx.cfg.mode == CONFIG_MODE_SERVE && strcmp(fx.cfg.cluster_token, "blue") == 0;
+    char *env_mode[] = {"VESPER_RESTORE=/b.vsb", NULL};
+    int rc_env_mode = run(&fx, "0 @", env_mode);
+    enum config_mode m = fx.cfg.mode;
+    fixture_done(&fx);
+    CHECK(ok);
+    CHECK(rc_env == 0 && ok_env);
+    CHECK(rc_env_mode == 0 && m == CONFIG_MODE_SERVE); /* modes are command line only */
+    CHECK(expect_error(NULL, "--restore /b.vsb", NULL,
+                       "missing <id> and <ip_list_file> (usage: vesperd <id> <ip_list_file> "
+                       "[options]; see --help)"));
+    CHECK(expect_error(NULL, "--restore /b.vsb --check-data /d", NULL,
+                       "--restore cannot be combined with --check-data"));
+}
+
 TEST(config_tls_combinations)
 {
     static const char *tls3 =
