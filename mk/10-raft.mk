@@ -6,7 +6,8 @@ $(BUILD)/libraftcore.a: $(call obj,$(RAFT_SRC))
 	ar rcs $@ $^
 
 # Raft core unit tests on cores driven by hand (no simulation world).
-RAFT_UNIT_SRC := tests/unit/test_raft_catchup.c tests/unit/test_raft_ack.c
+RAFT_UNIT_SRC := tests/unit/test_raft_catchup.c tests/unit/test_raft_ack.c \
+                 tests/unit/test_raft_reorder.c
 $(BUILD)/test-raft-unit: $(call san,$(RAFT_UNIT_SRC) $(RAFT_SRC) $(TEST_LIB_SRC))
 	$(CC) $(TEST_LDFLAGS) $^ -o $@
 

@@ -280,6 +280,17 @@ void raft__recv_append_resp(struct raft *r, const struct raft_msg *m)
         bool stale = pr->state == RAFT__PROBE ? m->index != pr->next - 1 : m->index <= pr->match;
         if (stale || pr->state == RAFT__SNAPSHOT)
             return;
+        /* Out of order, not divergent: the follower's log matches ours through its
+         * hint, and the appends after the hint are already on their way (next is past
+         * it). Probing again would resend the pipeline for each such reject, and every
+         * resend that arrives out of order draws more rejects: with reordering the
+         * traffic grows without bound. A lost append is still recovered: a heartbeat
+         * round without progress turns the follower into a probe (send_heartbeats). */
+        raft_term t;
+        if (pr->state == RAFT__REPLICATE && m->hint_index >= pr->match &&
+            m->hint_index + 1 < pr->next && raft__log_term(&r->log, m->hint_index, &t) &&
+            t == m->log_term)
+            return;
         raft_index next = conflict_probe(r, m->hint_index, m->log_term) + 1;
         if (next <= pr->match)
             next = pr->match + 1;
