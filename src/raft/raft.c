@@ -306,6 +306,12 @@ int raft_step(struct raft *r, const struct raft_msg *m)
      * adopting it would let the next election wrap the term to zero. */
     if (m->term > UINT64_MAX / 2)
         return RAFT_ECORRUPT;
+    /* Likewise indexes grow by one per entry, and the core's index arithmetic (the
+     * entry after a snapshot, the last entry of a batch) would wrap near 2^64. */
+    const raft_index lim = UINT64_MAX / 2;
+    if (m->index > lim || m->commit > lim || m->hint_index > lim || m->snap_index > lim ||
+        m->log_term > lim || m->snap_term > lim)
+        return RAFT_ECORRUPT;
     if (m->type < RAFT_MSG_VOTE || m->type > RAFT_MSG_TYPE_MAX || m->from == r->cfg.id ||
         m->from == RAFT_NONE || m->to != r->cfg.id || m->term == 0 || (m->n_entries && !m->entries))
         return RAFT_ECORRUPT;
