@@ -8,40 +8,13 @@
 #include "kv/kv_cmd.h"
 
 #include "kv/kv_txn.h"
+#include "kv/kv_varint.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define FLAG_SESSION 0x01u
 #define FLAG_ABSENT  0x02u
-
-static size_t varint_size(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-static uint8_t *put_varint(uint8_t *p, uint64_t v)
-{
-    while (v >= 0x80) {
-        *p++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (uint8_t)v;
-    return p;
-}
-
-static uint8_t *put_bytes(uint8_t *p, const uint8_t *b, size_t n)
-{
-    p = put_varint(p, n);
-    if (n > 0)
-        memcpy(p, b, n);
-    return p + n;
-}
 
 static bool cmd_valid(const struct kv_cmd *c)
 {
@@ -60,14 +33,14 @@ static bool cmd_valid(const struct kv_cmd *c)
 
 size_t kv_cmd_size(const struct kv_cmd *c)
 {
-    size_t n = 3 + (c->has_session ? 8 + varint_size(c->seq) : 0);
+    size_t n = 3 + (c->has_session ? 8 + kv_varint_size(c->seq) : 0);
     if (c->op == KV_OP_TXN)
         return n + c->txn_len;
-    n += varint_size(c->key_len) + c->key_len;
+    n += kv_varint_size(c->key_len) + c->key_len;
     if (c->op == KV_OP_CAS && !c->expect_absent)
-        n += varint_size(c->expected_len) + c->expected_len;
+        n += kv_varint_size(c->expected_len) + c->expected_len;
     if (c->op == KV_OP_PUT || c->op == KV_OP_CAS)
-        n += varint_size(c->value_len) + c->value_len;
+        n += kv_varint_size(c->value_len) + c->value_len;
     return n;
 }
 
@@ -82,18 +55,18 @@ size_t kv_cmd_encode(const struct kv_cmd *c, uint8_t *buf, size_t cap)
     if (c->has_session) {
         for (int i = 0; i < 8; i++)
             *p++ = (uint8_t)(c->client_id >> (8 * i));
-        p = put_varint(p, c->seq);
+        p = kv_varint_put(p, c->seq);
     }
     if (c->op == KV_OP_TXN) {
         if (c->txn_len > 0)
             memcpy(p, c->txn, c->txn_len);
         return (size_t)(p - buf) + c->txn_len;
     }
-    p = put_bytes(p, c->key, c->key_len);
+    p = kv_bytes_put(p, c->key, c->key_len);
     if (c->op == KV_OP_CAS && !c->expect_absent)
-        p = put_bytes(p, c->expected, c->expected_len);
+        p = kv_bytes_put(p, c->expected, c->expected_len);
     if (c->op == KV_OP_PUT || c->op == KV_OP_CAS)
-        p = put_bytes(p, c->value, c->value_len);
+        p = kv_bytes_put(p, c->value, c->value_len);
     return (size_t)(p - buf);
 }
 
@@ -114,48 +87,12 @@ int kv_cmd_encode_alloc(const struct kv_cmd *c, uint8_t **out, size_t *out_len)
     return 0;
 }
 
-struct reader {
-    const uint8_t *p;
-    size_t left;
-};
-
-static int get_varint(struct reader *r, uint64_t *v)
-{
-    uint64_t x = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (r->left == 0)
-            return -1;
-        uint8_t b = *r->p++;
-        r->left--;
-        if (shift == 63 && b > 1)
-            return -1; /* would overflow 64 bits */
-        x |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *v = x;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-static int get_bytes(struct reader *r, const uint8_t **b, size_t *n)
-{
-    uint64_t len;
-    if (get_varint(r, &len) != 0 || len > UINT32_MAX || len > r->left)
-        return -1;
-    *b = r->p;
-    *n = (size_t)len;
-    r->p += len;
-    r->left -= len;
-    return 0;
-}
-
 int kv_cmd_decode(const uint8_t *buf, size_t len, struct kv_cmd *out)
 {
     memset(out, 0, sizeof *out);
     if (len < 3 || buf[0] != KV_CMD_VERSION)
         return -1;
-    struct reader r = {buf + 3, len - 3};
+    struct kv_reader r = {buf + 3, len - 3};
     out->op = buf[1];
     uint8_t flags = buf[2];
     if (flags & ~(FLAG_SESSION | FLAG_ABSENT))
@@ -169,7 +106,7 @@ int kv_cmd_decode(const uint8_t *buf, size_t len, struct kv_cmd *out)
             out->client_id |= (uint64_t)r.p[i] << (8 * i);
         r.p += 8;
         r.left -= 8;
-        if (get_varint(&r, &out->seq) != 0 || out->seq == 0)
+        if (kv_varint_get(&r, &out->seq) != 0 || out->seq == 0)
             return -1;
     }
     if (out->op == KV_OP_TXN) {
@@ -177,13 +114,13 @@ int kv_cmd_decode(const uint8_t *buf, size_t len, struct kv_cmd *out)
         out->txn_len = r.left;
         return cmd_valid(out) ? 0 : -1;
     }
-    if (get_bytes(&r, &out->key, &out->key_len) != 0)
+    if (kv_bytes_get(&r, &out->key, &out->key_len) != 0)
         return -1;
     if (out->op == KV_OP_CAS && !out->expect_absent &&
-        get_bytes(&r, &out->expected, &out->expected_len) != 0)
+        kv_bytes_get(&r, &out->expected, &out->expected_len) != 0)
         return -1;
     if ((out->op == KV_OP_PUT || out->op == KV_OP_CAS) &&
-        get_bytes(&r, &out->value, &out->value_len) != 0)
+        kv_bytes_get(&r, &out->value, &out->value_len) != 0)
         return -1;
     if (r.left != 0 || !cmd_valid(out))
         return -1;
