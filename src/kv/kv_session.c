@@ -21,13 +21,36 @@ static size_t bucket_of(const struct kv_session_set *set, uint64_t id)
     return (size_t)kv_hash(kv_hash_process_key(), &id, sizeof id) & (set->n_buckets - 1);
 }
 
+/* Buckets start small and double with the entries (an empty store does not pay for
+ * a table sized for max), up to the first power of two >= max. */
 static int set_init(struct kv_session_set *set, size_t max)
 {
     set->n_buckets = 16;
-    while (set->n_buckets < max)
-        set->n_buckets *= 2;
+    set->max_buckets = 16;
+    while (set->max_buckets < max)
+        set->max_buckets *= 2;
     set->buckets = calloc(set->n_buckets, sizeof *set->buckets);
     return set->buckets ? 0 : -1;
+}
+
+/* Doubles the bucket array when the set holds as many entries as buckets. Without
+ * memory the chains just grow longer: lookups stay correct. */
+static void set_maybe_grow(struct kv_session_set *set)
+{
+    if (set->count < set->n_buckets || set->n_buckets >= set->max_buckets)
+        return;
+    size_t n = set->n_buckets * 2;
+    struct kv_session **b = calloc(n, sizeof *b);
+    if (b == NULL)
+        return;
+    free(set->buckets);
+    set->buckets = b;
+    set->n_buckets = n;
+    for (struct kv_session *e = set->oldest; e != NULL; e = e->newer) {
+        size_t i = bucket_of(set, e->client_id);
+        e->hnext = b[i];
+        b[i] = e;
+    }
 }
 
 static void entry_free(struct kv_session *e)
@@ -112,6 +135,7 @@ static void list_push_newest(struct kv_session_set *set, struct kv_session *e)
 /* Links e (not in any set) as set's newest entry. */
 static void set_insert(struct kv_session_set *set, struct kv_session *e)
 {
+    set_maybe_grow(set);
     size_t b = bucket_of(set, e->client_id);
     e->hnext = set->buckets[b];
     set->buckets[b] = e;

@@ -49,7 +49,8 @@ struct kv_session {
 /* A hash of entries by client id plus a list from oldest to newest. */
 struct kv_session_set {
     struct kv_session **buckets;
-    size_t n_buckets; /* power of two >= max */
+    size_t n_buckets;   /* power of two, grows with count */
+    size_t max_buckets; /* first power of two >= max */
     size_t count;
     struct kv_session *oldest, *newest;
 };

@@ -313,7 +313,7 @@ TEST(sessions_chosen_client_ids_do_not_chain)
     struct kv_sessions s;
     CHECK(kv_sessions_init(&s, 1024) == 0);
     for (uint64_t j = 1; j <= 1000; j++)
-        CHECK(kv_sessions_record(&s, unmix_session_id(j * s.live.n_buckets), 1, 0, false, NULL,
+        CHECK(kv_sessions_record(&s, unmix_session_id(j * s.live.max_buckets), 1, 0, false, NULL,
                                  0) == 0);
     size_t worst = 0;
     for (size_t b = 0; b < s.live.n_buckets; b++) {
@@ -322,7 +322,23 @@ TEST(sessions_chosen_client_ids_do_not_chain)
             len++;
         worst = len > worst ? len : worst;
     }
-    CHECK(kv_sessions_find(&s, unmix_session_id(500 * s.live.n_buckets)) != NULL);
+    CHECK(kv_sessions_find(&s, unmix_session_id(500 * s.live.max_buckets)) != NULL);
     kv_sessions_free(&s);
     CHECK(worst < 20);
+}
+
+/* An empty table is small; it doubles with its entries up to the bound and finds every
+ * entry after each doubling. */
+TEST(sessions_table_grows_with_entries)
+{
+    struct kv_sessions s;
+    CHECK(kv_sessions_init(&s, 0) == 0);
+    CHECK(s.live.n_buckets == 16 && s.live.max_buckets == KV_SESSIONS_DEFAULT_MAX);
+    for (uint64_t id = 1; id <= 3000; id++)
+        CHECK(kv_sessions_record(&s, id, 7, 0, false, NULL, 0) == 0);
+    CHECK(s.live.n_buckets == 4096 && s.live.count == 3000);
+    for (uint64_t id = 1; id <= 3000; id++)
+        CHECK(kv_sessions_find(&s, id) != NULL && kv_sessions_find(&s, id)->seq == 7);
+    CHECK(kv_sessions_find(&s, 3001) == NULL);
+    kv_sessions_free(&s);
 }
