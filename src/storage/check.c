@@ -9,9 +9,15 @@
 
 int storage_check(const char *dir, FILE *out)
 {
+    return storage_check_with(dir, &storage_sys_default, out);
+}
+
+int storage_check_with(const char *dir, const struct storage_sys *sys, FILE *out)
+{
     struct storage_options opt;
     storage_options_defaults(&opt);
     opt.create = false;
+    opt.sys = sys;
     struct storage_boot boot = {0};
     struct recover_report rep = {.out = out};
     char err[STORAGE_ERR_MAX];

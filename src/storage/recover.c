@@ -259,7 +259,9 @@ int st_recover_dir(struct storage *st, const char *dir, const struct storage_opt
                    struct storage_boot *boot, struct recover_report *rep, char *err, size_t err_len)
 {
     struct rv rv = {.st = st,
-                    .sys = st ? st->sys : &storage_sys_default,
+                    .sys = st         ? st->sys
+                           : opt->sys ? opt->sys
+                                      : &storage_sys_default,
                     .dir = dir,
                     .opt = opt,
                     .boot = boot,

@@ -205,5 +205,7 @@ void storage_snapshot_recv_abort(struct storage *st);
  * directory would open (a torn tail, which open truncates, is reported but
  * healthy), 1 otherwise. */
 int storage_check(const char *dir, FILE *out);
+/* The same through sys (storage_check uses the real file system). */
+int storage_check_with(const char *dir, const struct storage_sys *sys, FILE *out);
 
 #endif

@@ -1,8 +1,10 @@
 /* fuzz_storage.c: libFuzzer target for WAL record decoding and recovery (src/storage).
  *
- * Each input becomes a data directory in a tmpfs directory (FORMAT plus segments and,
- * optionally, a snapshot file), which storage_check() judges and storage_open()
- * recovers. Byte 0 picks the layout:
+ * Each input becomes a data directory on the simulation's in-memory disk (simfs:
+ * FORMAT plus segments and, optionally, a snapshot file), which storage_check_with()
+ * judges and storage_open() recovers through the same storage_sys table. No system
+ * call per input keeps the target fast; the real file system's behaviour under
+ * storage is the crash and cluster suites' business. Byte 0 picks the layout:
  *   0  raw:     the rest of the input is segment 1, byte for byte;
  *   1  prefix:  a valid segment header and hard state, then the raw rest (torn tails,
  *               garbage after valid records);
@@ -17,23 +19,45 @@
  *   - a recovered log is contiguous and starts right after the snapshot;
  *   - after a successful open, appending one entry and a hard state, syncing,
  *     closing and reopening succeeds and returns that entry and that hard state.
- * fsync and fdatasync are no-ops here (tmpfs; durability is not what is fuzzed).
+ * Durability is not what is fuzzed: no crash is ever injected into the simfs disk.
  */
 #include "fuzz/fuzz.h"
 
 #include <string.h>
 
-#include "util/crc32c.h"
+#include <fcntl.h>
+
+#include "sim/simfs.h"
 #include "storage/internal.h"
+#include "util/crc32c.h"
 
 #define MAX_OUT   (1u << 16)
 #define T_NEW_SEG 0xf0 /* record type that starts the next segment */
 #define T_RAW     0xf1 /* record type that appends its payload as raw bytes */
 
-static int nosync(int fd)
+#define DIR "/vesper-fuzz-storage" /* a name on the simulated disk only */
+
+static struct simfs disk;
+static uint64_t disk_prng = 1;
+
+/* A fresh, empty directory for each input. */
+static void dir_reset(void)
 {
-    (void)fd;
-    return 0;
+    static bool live;
+    if (live)
+        simfs_destroy(&disk);
+    FUZZ_CHECK(simfs_init(&disk, DIR, &disk_prng) == 0);
+    live = true;
+}
+
+static void put_file(const char *name, const uint8_t *buf, size_t len)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", DIR, name);
+    int fd = simfs_sys.open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    FUZZ_CHECK(fd >= 0);
+    FUZZ_CHECK(storage_pwrite_all(&simfs_sys, fd, buf, len, 0) == 0);
+    FUZZ_CHECK(simfs_sys.close(fd) == 0);
 }
 
 static void quiet(void *arg, const char *line)
@@ -52,7 +76,7 @@ static void flush_segment(struct seg_writer *w)
 {
     char name[64];
     st_seg_name(w->seq, name, sizeof name);
-    fuzz_write_file(name, w->buf, w->len, NULL, 0);
+    put_file(name, w->buf, w->len);
     w->len = 0;
     w->seq++;
 }
@@ -134,7 +158,7 @@ static void put_snapshot(struct fuzz_in *in)
     st_rec_put32(img + len, crc32c(0, img, len));
     char name[64];
     st_snap_name(index, term, "", name, sizeof name);
-    fuzz_write_file(name, img, len + 4, NULL, 0);
+    put_file(name, img, len + 4);
 }
 
 static void build_dir(const uint8_t *data, size_t size)
@@ -145,10 +169,10 @@ static void build_dir(const uint8_t *data, size_t size)
     w.seq = 1;
     char fmt[64];
     int n = snprintf(fmt, sizeof fmt, STORAGE_FORMAT_TEXT, STORAGE_FORMAT_VERSION);
-    fuzz_write_file(STORAGE_FORMAT_FILE, (const uint8_t *)fmt, (size_t)n, NULL, 0);
+    put_file(STORAGE_FORMAT_FILE, (const uint8_t *)fmt, (size_t)n);
     switch (data[0] & 3) {
     case 0:
-        fuzz_write_file("0000000000000001.seg", in.p, in.left, NULL, 0);
+        put_file("0000000000000001.seg", in.p, in.left);
         return;
     case 1:
         put_seg_start(&w, true);
@@ -194,7 +218,7 @@ static void check_write_reopen(struct storage *st, const struct storage_options 
     storage_close(st);
 
     char err[512];
-    int rc = storage_open(&st, fuzz_dir(), o, b, err, sizeof err);
+    int rc = storage_open(&st, DIR, o, b, err, sizeof err);
     if (rc != STORAGE_OK)
         fprintf(stderr, "reopen after write: %s\n", err);
     FUZZ_CHECK(rc == STORAGE_OK);
@@ -208,30 +232,26 @@ static void check_write_reopen(struct storage *st, const struct storage_options 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static struct storage_sys sys;
     static FILE *devnull;
     if (devnull == NULL) {
-        sys = storage_sys_default;
-        sys.fsync = nosync;
-        sys.fdatasync = nosync;
         devnull = fopen("/dev/null", "w");
         FUZZ_CHECK(devnull != NULL);
     }
     if (size < 1 || size > MAX_OUT)
         return 0;
-    fuzz_dir_clear();
+    dir_reset();
     build_dir(data, size);
 
-    int healthy = storage_check(fuzz_dir(), devnull) == 0;
+    int healthy = storage_check_with(DIR, &simfs_sys, devnull) == 0;
     struct storage_options o;
     storage_options_defaults(&o);
-    o.sys = &sys;
+    o.sys = &simfs_sys;
     o.log = quiet;
     o.segment_bytes = 4096; /* roll segments often */
     struct storage *st;
     struct storage_boot b;
     char err[512];
-    int rc = storage_open(&st, fuzz_dir(), &o, &b, err, sizeof err);
+    int rc = storage_open(&st, DIR, &o, &b, err, sizeof err);
     FUZZ_CHECK(rc == STORAGE_OK || rc == STORAGE_ECORRUPT || rc == STORAGE_EVERSION ||
                rc == STORAGE_EIO);
     if (healthy != (rc == STORAGE_OK))
