@@ -374,6 +374,8 @@ static int read_sessions(struct snap_in *in, struct kv *kv)
 static int read_revisions(struct snap_in *in, const struct kv *kv, struct kv_rec *r, uint64_t i)
 {
     if (in->version < 4) {
+        if (kv->revision == 0) /* no write was applied, yet a key exists */
+            return in_fail(in, "pair %llu in a state at applied index 0", (unsigned long long)i);
         r->create_revision = r->mod_revision = kv->revision;
         r->version = 1;
         return 0;
