@@ -129,7 +129,7 @@ lease_grant() {
 watch_tsv_init() {
     local cols=(system round watchers established complete closed rate puts put_errors
         write_secs expected delivered dups early events_per_s lag_p50_us lag_p99_us lag_max_us
-        put_p50_us put_p99_us setup_ms cpu_s)
+        lag_leader_p50_us lag_followers_p50_us put_p50_us put_p99_us setup_ms cpu_s)
     (IFS=$'\t'; echo "${cols[*]}") >"$WATCH_TSV"
 }
 
@@ -151,11 +151,13 @@ watch_run() {
     fi
     local watchers established complete closed rate puts put_errors write_secs expected delivered
     local dups early events_per_s lag_p50_us lag_p99_us lag_max_us put_p50_us put_p99_us setup_ms
+    local lag_leader_p50_us lag_followers_p50_us opened
     for kv in ${line#WATCH }; do local "$kv"; done
     cpu=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" 'BEGIN {printf "%.2f", t / hz}')
     local row=("$system" "$round" "$watchers" "$established" "$complete" "$closed" "$rate" "$puts"
         "$put_errors" "$write_secs" "$expected" "$delivered" "$dups" "$early" "$events_per_s"
-        "$lag_p50_us" "$lag_p99_us" "$lag_max_us" "$put_p50_us" "$put_p99_us" "$setup_ms" "$cpu")
+        "$lag_p50_us" "$lag_p99_us" "$lag_max_us" "$lag_leader_p50_us" "$lag_followers_p50_us"
+        "$put_p50_us" "$put_p99_us" "$setup_ms" "$cpu")
     (IFS=$'\t'; echo "${row[*]}") >>"$WATCH_TSV"
     bench_log "$system watch at $target/s: $established/$watchers watching, $puts PUTs, $delivered of" \
         "$expected events ($events_per_s/s), lag p50 ${lag_p50_us}us p99 ${lag_p99_us}us," \
@@ -194,7 +196,10 @@ bench_log "all runs done in $((SECONDS - T0)) s"
 
 rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$ROOT" diff --quiet HEAD 2>/dev/null || rev="$rev+local changes"
-note="build/vesperd from $rev, built $(date -u -r "$VESPERD" '+%Y-%m-%d %H:%M UTC')"
+note="build/vesperd from $rev"
+# A server from elsewhere (VESPERD=...) is not this tree's commit.
+[ "$VESPERD" -ef "$ROOT/build/vesperd" ] || note="a vesperd given by VESPERD, not this tree's build"
+note+=", built $(date -u -r "$VESPERD" '+%Y-%m-%d %H:%M UTC')"
 cp "$BENCH_TSV" "$ROOT/build/bench-last.tsv" 2>/dev/null
 cp "$WATCH_TSV" "$ROOT/build/bench-last-watch.tsv" 2>/dev/null
 python3 "$BENCH_DIR/api_table.py" --title "$STARTED" --command "${OVERRIDES}make bench-api" \

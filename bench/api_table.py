@@ -95,6 +95,9 @@ def watch_table(rows):
             ("lag p50 ms", lambda r: num(r["lag_p50_us"]) / 1000, "ms", True),
             ("lag p99 ms", lambda r: num(r["lag_p99_us"]) / 1000, "ms", True),
             ("lag max ms", lambda r: num(r["lag_max_us"]) / 1000, "ms", True),
+            ("lag p50 ms on the leader", lambda r: num(r["lag_leader_p50_us"]) / 1000, "ms", True),
+            ("lag p50 ms on followers", lambda r: num(r["lag_followers_p50_us"]) / 1000, "ms",
+             True),
             ("watchers with every event", lambda r: num(r["complete"]), "int", False),
             ("events missing", lambda r: num(r["expected"]) - num(r["delivered"]), "int", False),
             ("server CPU s", lambda r: num(r["cpu_s"]), "ms", True)]

@@ -6,7 +6,8 @@
  * PUTs acknowledged and failed, over write_secs; events expected (acknowledged
  * PUTs x watchers) and delivered, duplicates, events read before their PUT's
  * answer (early); delivered events per second from the first PUT to the last
- * event read; delivery lag and PUT latency percentiles in microseconds.
+ * event read; delivery lag and PUT latency percentiles in microseconds, the lag
+ * also for the watchers on the node taking the PUTs and for those on the others.
  */
 #include "fanout_stats.h"
 
@@ -67,7 +68,8 @@ void fanout_stats_print(const struct fanout_stats *s, const char *system, double
         "WATCH system=%s watchers=%d opened=%d established=%d setup_ms=%llu complete=%d "
         "closed=%d rate=%.0f puts=%llu put_errors=%llu write_secs=%.3f expected=%llu "
         "delivered=%llu dups=%llu early=%llu events_per_s=%.0f lag_p50_us=%llu "
-        "lag_p99_us=%llu lag_max_us=%llu put_p50_us=%llu put_p99_us=%llu\n",
+        "lag_p99_us=%llu lag_max_us=%llu lag_leader_p50_us=%llu lag_followers_p50_us=%llu "
+        "put_p50_us=%llu put_p99_us=%llu\n",
         system, s->watchers, s->opened, s->established, (unsigned long long)s->setup_ms,
         s->complete, s->closed, rate, (unsigned long long)s->puts_ok,
         (unsigned long long)s->put_errors, (double)s->write_us / 1e6,
@@ -75,6 +77,8 @@ void fanout_stats_print(const struct fanout_stats *s, const char *system, double
         (unsigned long long)s->dups, (unsigned long long)s->early, per_s,
         (unsigned long long)hist_quantile(&s->lag, 0.50),
         (unsigned long long)hist_quantile(&s->lag, 0.99), (unsigned long long)s->lag.max_us,
+        (unsigned long long)hist_quantile(&s->lag_leader, 0.50),
+        (unsigned long long)hist_quantile(&s->lag_followers, 0.50),
         (unsigned long long)hist_quantile(&s->put_lat, 0.50),
         (unsigned long long)hist_quantile(&s->put_lat, 0.99));
 }

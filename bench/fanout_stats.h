@@ -26,6 +26,7 @@ struct fanout_stats {
     uint64_t delivered, dups, early;
     uint64_t first_put_us, last_event_us;
     struct hist lag, put_lat;
+    struct hist lag_leader, lag_followers; /* lag split by the node a watcher is on */
 };
 
 void fanout_stats_print(const struct fanout_stats *s, const char *system, double rate);

@@ -43,6 +43,7 @@ struct conn {
     size_t line_len, line_cap;
     uint64_t last_seq, got;
     bool started, closed;
+    bool on_leader; /* watching on the node that takes the PUTs */
 };
 
 struct opts {
@@ -141,12 +142,15 @@ static void on_event(struct conn *w, const char *k, size_t klen, uint64_t t)
     w->got++;
     st.delivered++;
     st.last_event_us = t;
-    if (seq > answered) {
+    uint64_t lag = 0;
+    if (seq > answered)
         st.early++;
-        hist_add(&st.lag, 0);
-    } else if (ack_us[seq] != 0) {
-        hist_add(&st.lag, t > ack_us[seq] ? t - ack_us[seq] : 0);
-    }
+    else if (ack_us[seq] != 0)
+        lag = t > ack_us[seq] ? t - ack_us[seq] : 0;
+    else
+        return; /* its PUT failed: no lag to measure */
+    hist_add(&st.lag, lag);
+    hist_add(w->on_leader ? &st.lag_leader : &st.lag_followers, lag);
 }
 
 /* One line of a watch stream. */
@@ -262,7 +266,7 @@ static int parse_args(int argc, char **argv)
 }
 
 /* Opens the watchers round-robin over the comma-separated URLs; returns how many opened. */
-static int open_watchers(int ep)
+static int open_watchers(int ep, const struct sockaddr_in put_sa)
 {
     struct sockaddr_in sas[16];
     int nsa = 0;
@@ -279,6 +283,7 @@ static int open_watchers(int ep)
     for (int i = 0; i < o.watchers; i++) {
         struct conn *w = &watchers[i];
         hs_init(&w->rd);
+        w->on_leader = memcmp(&sas[i % nsa], &put_sa, sizeof put_sa) == 0;
         w->fd = wire_dial(&sas[i % nsa]);
         if (w->fd >= 0 && wire_send_watch(w->fd, o.etcd, o.prefix) < 0) {
             close(w->fd);
@@ -335,8 +340,11 @@ int main(int argc, char **argv)
     if (ep < 0)
         die("epoll_create1");
     st.watchers = o.watchers;
+    struct sockaddr_in sa;
+    if (wire_parse_url(o.put_url, strlen(o.put_url), &sa) < 0)
+        die("--put is not http://IPv4:PORT");
     uint64_t t0 = now_us();
-    st.opened = open_watchers(ep);
+    st.opened = open_watchers(ep, sa);
     /* Every stream must have started before the first PUT, or it could miss it. */
     uint64_t deadline = now_us() + 30000000u;
     while (st.established < st.opened && now_us() < deadline)
@@ -345,9 +353,6 @@ int main(int argc, char **argv)
     if (st.established < o.watchers)
         fprintf(stderr, "watch-fanout: %d of %d watches started\n", st.established, o.watchers);
 
-    struct sockaddr_in sa;
-    if (wire_parse_url(o.put_url, strlen(o.put_url), &sa) < 0)
-        die("--put is not http://IPv4:PORT");
     writer.is_writer = true;
     hs_init(&writer.rd);
     if ((writer.fd = wire_dial(&sa)) < 0)
