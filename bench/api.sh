@@ -139,7 +139,7 @@ watch_run() {
     urls=$(IFS=,; echo "${BENCH_URLS[*]}")
     before=$(cpu_ticks "${BENCH_PIDS[@]}")
     err=$BENCH_TMP/watch-$system-$round-$target.err
-    out=$(timeout --foreground $((BENCH_WATCH_SECONDS + 90)) "$WATCH_FANOUT" --system "$system" \
+    out=$(timeout $((BENCH_WATCH_SECONDS + 90)) "$WATCH_FANOUT" --system "$system" \
         --put "$BENCH_LEADER" --watch "$urls" --watchers "$BENCH_WATCHERS" \
         --prefix "fanout$round-$target/" --seconds "$BENCH_WATCH_SECONDS" --rate "$target" \
         --value-bytes "$BENCH_VALUE_BYTES" --drain-seconds 10 2>"$err")

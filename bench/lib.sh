@@ -208,9 +208,7 @@ bench_wrk() {
     local system=$1 nodes=$2 mode=$3 conns=$4 url=$5 threads=2 out line before after
     [ "$conns" -lt 2 ] && threads=1
     before=$(cpu_ticks "${BENCH_PIDS[@]}")
-    # --foreground keeps wrk in the script's process group, so Ctrl-C stops it at once.
-    out=$(timeout --foreground $((BENCH_DURATION + 30)) wrk -t"$threads" -c"$conns" \
-        -d"${BENCH_DURATION}s" \
+    out=$(timeout $((BENCH_DURATION + 30)) wrk -t"$threads" -c"$conns" -d"${BENCH_DURATION}s" \
         --timeout 5s -s "$BENCH_DIR/wrk/kv.lua" "$url" -- "$system" "$mode" "$BENCH_KEYS" \
         "$BENCH_VALUE_BYTES" ${BENCH_WRK_ARGS:-} 2>&1)
     after=$(cpu_ticks "${BENCH_PIDS[@]}")
