@@ -60,17 +60,6 @@ esac
 trap bench_cleanup EXIT
 trap 'exit 143' TERM INT HUP
 
-ensure_tool() { # ensure_tool BINARY DEBIAN_PACKAGE
-    command -v "$1" >/dev/null && return 0
-    bench_log "$1 missing; installing Debian package $2"
-    if ! apt-cache policy "$2" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
-        apt-get update -q >/dev/null || bench_die "apt-get update failed"
-    fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null ||
-        bench_die "apt-get install $2 failed"
-    command -v "$1" >/dev/null || bench_die "$2 installed but $1 not found"
-}
-
 ensure_tool wrk wrk
 ensure_tool curl curl
 [ "$MODE" = compare ] && ensure_tool etcd etcd-server

@@ -43,6 +43,18 @@ bench_stop_cluster() {
     BENCH_PIDS=()
 }
 
+# ensure_tool BINARY DEBIAN_PACKAGE: installs the package when BINARY is missing.
+ensure_tool() {
+    command -v "$1" >/dev/null && return 0
+    bench_log "$1 missing; installing Debian package $2"
+    if ! apt-cache policy "$2" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+        apt-get update -q >/dev/null || bench_die "apt-get update failed"
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null ||
+        bench_die "apt-get install $2 failed"
+    command -v "$1" >/dev/null || bench_die "$2 installed but $1 not found"
+}
+
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # bench_pick_base COUNT: prints a base port with COUNT free ports above it.
@@ -190,14 +202,15 @@ bench_tsv_init() {
     (IFS=$'\t'; echo "${cols[*]}") >"$BENCH_TSV"
 }
 
-# bench_wrk SYSTEM NODES MODE CONNS URL: one wrk run, one TSV row.
+# bench_wrk SYSTEM NODES MODE CONNS URL: one wrk run, one TSV row. BENCH_WRK_ARGS: more
+# arguments for kv.lua after VALUE_BYTES (SPAN, LEASE), split on spaces.
 bench_wrk() {
     local system=$1 nodes=$2 mode=$3 conns=$4 url=$5 threads=2 out line before after
     [ "$conns" -lt 2 ] && threads=1
     before=$(cpu_ticks "${BENCH_PIDS[@]}")
     out=$(timeout $((BENCH_DURATION + 30)) wrk -t"$threads" -c"$conns" -d"${BENCH_DURATION}s" \
         --timeout 5s -s "$BENCH_DIR/wrk/kv.lua" "$url" -- "$system" "$mode" "$BENCH_KEYS" \
-        "$BENCH_VALUE_BYTES" 2>&1)
+        "$BENCH_VALUE_BYTES" ${BENCH_WRK_ARGS:-} 2>&1)
     after=$(cpu_ticks "${BENCH_PIDS[@]}")
     line=$(grep '^BENCH ' <<<"$out")
     if [ -z "$line" ]; then

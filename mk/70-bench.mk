@@ -4,6 +4,7 @@
 #   make bench           3-node Vesper: PUT / linearizable GET / 90-10 mix at 1..256 conns
 #   make bench-compare   etcd 3.4 (3 and 5 nodes) vs Vesper with the same wrk workload
 #   make bench-tls       Vesper plain vs HTTPS + mutual TLS, medians of BENCH_ROUNDS rounds
+#   make bench-api       etcd vs Vesper: 100-key ranges, watch fan-out, leased PUTs (bench/api.sh)
 # Each prints its tables and saves them to build/bench-last.md in the format of
 # bench/RESULTS.md (the current results); see bench/bench.sh.
 
@@ -23,12 +24,18 @@ $(BUILD)/histgen-tsan: $(HISTGEN_SRC) tests/tools/histgen.h tests/lib/lincheck.h
 $(BUILD)/fsync-floor: $(call obj,bench/fsync_floor.c)
 	$(CC) $^ -o $@
 
+# The watch fan-out instrument of `make bench-api`: many streams and one writer in one
+# epoll loop (bench/watch_fanout.c).
+WATCH_FANOUT_SRC := bench/watch_fanout.c bench/fanout_wire.c bench/fanout_stats.c bench/http_stream.c
+$(BUILD)/watch-fanout: $(call obj,$(WATCH_FANOUT_SRC))
+	$(CC) $^ -o $@
+
 # Built by `make test` so cluster suites can run it; its own suite drives it against a fake
 # cluster (tests/tools/histgen_mock.py) and checks the histories with build/lincheck.
 TEST_BINS += $(BUILD)/histgen
 TEST_SUITES += "tests/tools/test_histgen.sh $(BUILD)"
 
-.PHONY: bench bench-compare bench-tls histgen
+.PHONY: bench bench-compare bench-tls bench-api histgen
 histgen: $(BUILD)/histgen
 
 bench: $(BUILD)/fsync-floor $(BUILD)/vesperd
@@ -40,3 +47,21 @@ bench-compare: $(BUILD)/fsync-floor $(BUILD)/vesperd
 # Plain vs TLS (HTTPS + mutual TLS), alternating 3-node clusters, BENCH_ROUNDS medians.
 bench-tls: $(BUILD)/fsync-floor $(BUILD)/vesperd
 	bench/bench.sh tls
+
+# Data-API workloads, etcd 3-node vs Vesper 3-node alternating, BENCH_ROUNDS medians.
+bench-api: $(BUILD)/watch-fanout $(BUILD)/vesperd
+	bench/api.sh
+
+# Unit suite of the watch tool's reader, wire format and histogram (sanitizer build).
+BENCH_TOOLS_TEST_SRC := tests/unit/test_bench_tools.c bench/http_stream.c bench/fanout_wire.c \
+                        bench/fanout_stats.c
+$(call san,tests/unit/test_bench_tools.c): EXTRA_CFLAGS += -Ibench
+$(BUILD)/test-bench-tools: $(call san,$(BENCH_TOOLS_TEST_SRC) $(TEST_LIB_SRC))
+	$(CC) $(TEST_LDFLAGS) $^ -o $@
+
+TEST_BINS += $(BUILD)/test-bench-tools
+TEST_SUITES += "$(BUILD)/test-bench-tools"
+
+.PHONY: test-bench-tools
+test-bench-tools: $(BUILD)/test-bench-tools
+	$(BUILD)/test-bench-tools

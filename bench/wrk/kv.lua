@@ -1,8 +1,10 @@
 -- kv.lua: the one wrk workload used for both Vesper and etcd (bench/bench.sh).
 --
---   wrk ... -s bench/wrk/kv.lua URL -- SYSTEM MODE NKEYS VALUE_BYTES
+--   wrk ... -s bench/wrk/kv.lua URL -- SYSTEM MODE NKEYS VALUE_BYTES [SPAN [LEASE]]
 --     SYSTEM  vesper | etcd
 --     MODE    put | get | mix (90% get, 10% put) | noop (vesper GET /noop)
+--             | range (SPAN consecutive keys from a random key, default 100)
+--             | lput (put attached to lease LEASE, a decimal id from a lease grant)
 --
 -- Keys are "k00001".."kNNNNN" chosen uniformly at random per request; each wrk
 -- thread writes one random VALUE_BYTES-byte value. Every request string is
@@ -12,6 +14,10 @@
 -- Vesper: PUT/GET /request with the v1 protocol's JSON body (a linearizable read is
 -- the default). etcd: its JSON gateway, POST /v3/kv/put and /v3/kv/range with
 -- base64 key and value (range is linearizable unless "serializable" is set).
+-- A range reads keys [k_i, k_(i+SPAN)) with limit SPAN, i uniform in 1..NKEYS-SPAN+1:
+-- Vesper's "range" type with start/end/limit, etcd's key/range_end/limit. A leased put
+-- carries "lease":LEASE (a JSON number for Vesper; etcd's gateway takes the int64 as a
+-- string, as it prints it).
 --
 -- A response counts as an error when its status is not 200 or its body says
 -- "code":"fail" (Vesper) or carries "error" (etcd gateway): a redirect or an
@@ -20,7 +26,8 @@
 
 local system, mode = "vesper", "put"
 local nkeys, vbytes = 10000, 100
-local put_reqs, get_reqs = {}, {}
+local span, lease = 100, nil
+local put_reqs, get_reqs, range_reqs = {}, {}, {}
 local noop_req = nil
 local threads = {}
 local next_tid = 0
@@ -65,6 +72,8 @@ function init(args)
    mode = args[2] or mode
    nkeys = tonumber(args[3] or nkeys)
    vbytes = tonumber(args[4] or vbytes)
+   span = tonumber(args[5] or span)
+   lease = args[6]
    math.randomseed(os.time() * 1000 + (tid or 0))
    local hdr = { ["Content-Type"] = "application/json" }
    if mode == "noop" then
@@ -73,16 +82,34 @@ function init(args)
    end
    local value = random_value(vbytes)
    local bvalue = b64(value)
+   if mode == "range" then
+      for i = 1, nkeys - span + 1 do
+         local a, b = string.format("k%05d", i), string.format("k%05d", i + span)
+         if system == "etcd" then
+            range_reqs[i] = wrk.format("POST", "/v3/kv/range", hdr, '{"key":"' .. b64(a)
+               .. '","range_end":"' .. b64(b) .. '","limit":' .. span .. '}')
+         else
+            range_reqs[i] = wrk.format("POST", "/request", hdr, '{"type":"range","payload":'
+               .. '{"start":"' .. a .. '","end":"' .. b .. '","limit":' .. span .. '}}')
+         end
+      end
+      return
+   end
+   local elease, vlease = "", ""
+   if mode == "lput" then
+      elease, vlease = ',"lease":"' .. lease .. '"', ',"lease":' .. lease
+   end
    for i = 1, nkeys do
       local key = string.format("k%05d", i)
       if system == "etcd" then
          local bkey = b64(key)
          put_reqs[i] = wrk.format("POST", "/v3/kv/put", hdr,
-            '{"key":"' .. bkey .. '","value":"' .. bvalue .. '"}')
+            '{"key":"' .. bkey .. '","value":"' .. bvalue .. '"' .. elease .. '}')
          get_reqs[i] = wrk.format("POST", "/v3/kv/range", hdr, '{"key":"' .. bkey .. '"}')
       else
          put_reqs[i] = wrk.format("PUT", "/request", hdr,
-            '{"type":"put","payload":{"key":"' .. key .. '","value":"' .. value .. '"}}')
+            '{"type":"put","payload":{"key":"' .. key .. '","value":"' .. value .. '"'
+            .. vlease .. '}}')
          get_reqs[i] = wrk.format("GET", "/request", hdr,
             '{"type":"get","payload":{"key":"' .. key .. '"}}')
       end
@@ -93,8 +120,11 @@ function request()
    if noop_req then
       return noop_req
    end
+   if mode == "range" then
+      return range_reqs[math.random(1, #range_reqs)]
+   end
    local i = math.random(1, nkeys)
-   if mode == "put" or (mode == "mix" and math.random() < 0.1) then
+   if mode == "put" or mode == "lput" or (mode == "mix" and math.random() < 0.1) then
       return put_reqs[i]
    end
    return get_reqs[i]
