@@ -17,6 +17,7 @@
 
 #include "endpoints.h"
 #include "kvcmd.h"
+#include "leasecmd.h"
 #include "ops.h"
 #include "vclient.h"
 #include "watchcmd.h"
@@ -24,7 +25,8 @@
 static const char usage_text[] =
     "usage: vesper ADDRESS KEY [VALUE]          v1 form: PUT KEY=VALUE, or GET KEY\n"
     "       vesper get KEY             [options]\n"
-    "       vesper put KEY VALUE       [options]\n"
+    "       vesper put KEY VALUE [--ttl SECONDS] [options]  with --ttl: a new lease, then\n"
+    "                                            the put with it; prints \"lease ID\" last\n"
     "       vesper delete KEY          [options]\n"
     "       vesper cas KEY EXPECTED NEW [options]  set NEW if the value is EXPECTED\n"
     "       vesper cas --absent KEY NEW [options]  set NEW if KEY does not exist\n"
@@ -34,6 +36,9 @@ static const char usage_text[] =
     "                                            as JSON, else from stdin (README: protocol)\n"
     "       vesper watch PREFIX [--from REV] [--exact]  one line per change; with --exact\n"
     "                                            PREFIX is one key; reconnects on failure\n"
+    "       vesper lease grant TTL | revoke ID | list | info ID [--keys]  TTL in seconds\n"
+    "       vesper lease keepalive ID [--forever]  renew (--forever: every TTL/3 until\n"
+    "                                            interrupted or the lease is gone)\n"
     "       vesper status              [options]  one row per node\n"
     "       vesper transfer ID         [options]  make node ID the leader\n"
     "       vesper members add ID URL | promote ID | remove ID  [options]\n"
@@ -72,6 +77,8 @@ struct cli {
     bool has_file_value;
     uint64_t watch_from; /* watch --from */
     bool watch_exact;    /* watch --exact */
+    uint64_t ttl;        /* put --ttl */
+    struct leasecmd_args lease;
 };
 
 static int usage(const char *why)
@@ -148,7 +155,10 @@ enum {
     OPT_ALL,
     OPT_KEYS_ONLY,
     OPT_FROM,
-    OPT_EXACT
+    OPT_EXACT,
+    OPT_TTL,
+    OPT_FOREVER,
+    OPT_KEYS
 };
 
 /* Options anywhere on the line (GNU getopt permutes). -1 on a usage error. */
@@ -175,6 +185,9 @@ static int parse_options(struct cli *cli, int argc, char **argv)
         {"keys-only", no_argument, NULL, OPT_KEYS_ONLY},
         {"from", required_argument, NULL, OPT_FROM},
         {"exact", no_argument, NULL, OPT_EXACT},
+        {"ttl", required_argument, NULL, OPT_TTL},
+        {"forever", no_argument, NULL, OPT_FOREVER},
+        {"keys", no_argument, NULL, OPT_KEYS},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -223,6 +236,16 @@ static int parse_options(struct cli *cli, int argc, char **argv)
             break;
         case OPT_EXACT:
             cli->watch_exact = true;
+            break;
+        case OPT_TTL:
+            if (parse_u64(optarg, &cli->ttl) != 0 || cli->ttl == 0)
+                return usage("--ttl wants whole seconds >= 1"), -1;
+            break;
+        case OPT_FOREVER:
+            cli->lease.forever = true;
+            break;
+        case OPT_KEYS:
+            cli->lease.keys = true;
             break;
         case OPT_FORWARD:
             cli->opts.forward = true;
@@ -283,12 +306,12 @@ static int parse_v1_form(struct cli *cli, int n, char **args)
     struct vclient_req *r = &cli->req;
     int with_value = n == 3 || cli->has_file_value;
     if (!endpoints_is_url(args[0])) {
-        fprintf(
-            stderr,
-            "vesper: unknown command '%s': commands are get, put, delete, cas, status, "
-            "transfer, members, list, txn, snapshot and watch; the v1 form is ADDRESS KEY [VALUE] "
-            "with ADDRESS http://host:port\n",
-            args[0]);
+        fprintf(stderr,
+                "vesper: unknown command '%s': commands are get, put, delete, cas, status, "
+                "transfer, members, list, txn, lease, snapshot and watch; the v1 form is ADDRESS "
+                "KEY [VALUE] "
+                "with ADDRESS http://host:port\n",
+                args[0]);
         fputs(usage_text, stderr);
         return -1;
     }
@@ -393,11 +416,25 @@ static int run_kvcmd(struct cli *cli, int n, char **args)
     return rc < 0 ? usage("wrong arguments for this subcommand") : rc;
 }
 
+static int run_lease(struct cli *cli, int n, char **args)
+{
+    struct vclient *c = default_endpoints(cli) == 0 ? client_new(cli) : NULL;
+    int rc = c ? leasecmd_run(c, &cli->lease, n, args) : 2;
+    vclient_free(c);
+    return rc < 0 ? usage("lease wants grant TTL, revoke ID, keepalive ID, list or info ID") : rc;
+}
+
 static int run(struct cli *cli)
 {
     struct vclient *c = client_new(cli);
     if (c == NULL)
         return 2;
+    if (cli->ttl != 0) { /* put --ttl (checked in main) */
+        int rc = leasecmd_put_ttl(c, cli->req.key, cli->req.key_len, cli->req.value,
+                                  cli->req.value_len, cli->ttl);
+        vclient_free(c);
+        return rc;
+    }
     struct vclient_resp resp;
     enum vclient_status st = vclient_do(c, &cli->req, &resp);
     if (cli->opts.verbose)
@@ -476,12 +513,20 @@ int main(int argc, char **argv)
         rc = run_watch(&cli, argc - optind, argv + optind);
         goto out;
     }
+    if (optind < argc && strcmp(argv[optind], "lease") == 0) {
+        rc = run_lease(&cli, argc - optind, argv + optind);
+        goto out;
+    }
     if (optind < argc && kvcmd_is_command(argv[optind])) {
         rc = run_kvcmd(&cli, argc - optind, argv + optind);
         goto out;
     }
     if (parse_command(&cli, argc - optind, argv + optind) != 0)
         goto out;
+    if (cli.ttl != 0 && cli.req.op != VCLIENT_PUT) {
+        rc = usage("--ttl goes with put");
+        goto out;
+    }
     if (default_endpoints(&cli) != 0)
         goto out;
     rc = run(&cli);
