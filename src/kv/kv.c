@@ -101,7 +101,7 @@ static enum kv_status run_txn(struct kv *kv, const struct kv_cmd *c, struct kv_r
     if (rc == 0)
         kv_txn_run(kv, t, res);
     free(t);
-    return rc == 0 ? KV_OK : KV_BAD_COMMAND; /* kv_cmd_decode checked the body */
+    return rc == 0 ? res->status : KV_BAD_COMMAND; /* kv_cmd_decode checked the body */
 }
 
 static enum kv_status run(struct kv *kv, const struct kv_cmd *c, struct kv_result *res)

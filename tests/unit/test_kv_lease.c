@@ -1,7 +1,8 @@
 /* test_kv_lease.c: the lease table of the state machine: grant (given and picked
  * ids), attach and detach by puts, deletes, revoke deleting every key at one revision
  * with its watch events, keepalive, expiry and its cancellation by a keepalive that
- * committed first, the command codec, exactly-once answers, and snapshots: version 5
+ * committed first, the command codec, exactly-once answers, leased puts in a
+ * transaction, and snapshots: version 5
  * carries leases and the history window, version 4 decodes with neither.
  */
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "kv/kv_cmd.h"
 #include "kv/kv_lease.h"
 #include "kv/kv_snap.h"
+#include "kv/kv_txn.h"
 #include "lib/test.h"
 
 static struct kv_result apply(struct kv *kv, const struct kv_cmd *c)
@@ -275,4 +277,47 @@ TEST(lease_snapshot_v4_decodes_without_leases_or_window)
     kv_free(kv);
     buf[4] = 6; /* a version from the future */
     CHECK(kv_snap_decode(buf, (size_t)(p - buf), &kv, err, sizeof err) == -1);
+}
+
+TEST(lease_txn_put_attaches_or_refuses_the_branch)
+{
+    struct kv *kv = kv_new(0);
+    uint64_t id = grant(kv, 0, 10);
+    static struct kv_txn t;
+    memset(&t, 0, sizeof t);
+    t.n_ops[0] = 2;
+    t.ops[0][0] = (struct kv_txn_op){.kind = KV_TXN_PUT,
+                                     .key = (const uint8_t *)"p",
+                                     .key_len = 1,
+                                     .value = (const uint8_t *)"1",
+                                     .value_len = 1,
+                                     .lease = id};
+    t.ops[0][1] = (struct kv_txn_op){.kind = KV_TXN_PUT,
+                                     .key = (const uint8_t *)"q",
+                                     .key_len = 1,
+                                     .value = (const uint8_t *)"2",
+                                     .value_len = 1};
+    uint8_t body[128];
+    struct kv_cmd c = {.op = KV_OP_TXN, .txn = body};
+    c.txn_len = kv_txn_encode(&t, body, sizeof body);
+    CHECK(c.txn_len > 0);
+    struct kv_txn back;
+    CHECK(kv_txn_decode(body, c.txn_len, &back) == 0);
+    CHECK(back.ops[0][0].kind == KV_TXN_PUT && back.ops[0][0].lease == id);
+    CHECK_EQ_U64(back.ops[0][1].lease, 0);
+    CHECK_EQ_U64(apply(kv, &c).status, KV_OK);
+    CHECK_EQ_U64(lease_of(kv, "p"), id);
+    CHECK_EQ_U64(lease_of(kv, "q"), 0);
+    t.ops[0][0].lease = 77; /* unknown: the branch runs nothing */
+    t.ops[0][1].value = (const uint8_t *)"3";
+    c.txn_len = kv_txn_encode(&t, body, sizeof body);
+    uint64_t rev = kv_revision(kv);
+    CHECK_EQ_U64(apply(kv, &c).status, KV_LEASE_NOT_FOUND);
+    CHECK_EQ_U64(kv_revision(kv), rev);
+    CHECK(memcmp(kv_rec_value(kv_get(kv, "q", 1)), "2", 1) == 0);
+    t.ops[0][1].lease = 5; /* only puts take a lease */
+    t.ops[0][1].kind = KV_TXN_DELETE;
+    t.ops[0][1].value_len = 0;
+    CHECK_EQ_U64(kv_txn_encode(&t, body, sizeof body), 0);
+    kv_free(kv);
 }
