@@ -183,6 +183,8 @@ void kv_lease_put(struct kv *kv, const uint8_t *key, size_t key_len, const uint8
     uint64_t from = r ? r->lease : 0;
     if (kv_map_put_rev(&kv->map, key, key_len, value, value_len, rev) != 0)
         die_nomem();
+    if (from == lease)
+        return; /* the record kept its lease field (kv_map_put_rev) */
     /* The map owns the record; the lease field is the state machine's to set. */
     struct kv_rec *rec = (struct kv_rec *)kv_map_get(&kv->map, key, key_len);
     rec->lease = lease;
