@@ -198,6 +198,10 @@ TEST(lease_snapshot_v5_carries_leases_and_history)
 {
     struct kv *a = kv_new(0);
     uint64_t l1 = grant(a, 0, 10), l2 = grant(a, 0, 20);
+    struct kv_cmd sess = {
+        .op = KV_OP_LEASE_GRANT, .ttl = 9, .has_session = true, .client_id = 8, .seq = 1};
+    struct kv_result first = apply(a, &sess); /* lease 3, its answer in the session table */
+    CHECK_EQ_U64(first.lease_id, 3);
     put(a, "a", "1", l1);
     put(a, "b", "2", l2);
     put(a, "c", "3", 0);
@@ -210,7 +214,7 @@ TEST(lease_snapshot_v5_carries_leases_and_history)
     struct kv *b = NULL;
     char err[128];
     CHECK(kv_snap_decode(buf, len, &b, err, sizeof err) == 0);
-    CHECK_EQ_U64(kv_lease_count(b), 2);
+    CHECK_EQ_U64(kv_lease_count(b), 3);
     CHECK_EQ_U64(kv_lease_find(b, l2)->ttl_s, 20);
     CHECK_EQ_U64(kv_lease_find(b, l1)->renewed_index, kv_lease_find(a, l1)->renewed_index);
     CHECK_EQ_U64(n_keys(b, l1), 2);
@@ -227,8 +231,13 @@ TEST(lease_snapshot_v5_carries_leases_and_history)
     size_t again_len;
     CHECK(kv_snap_encode(b, &again, &again_len) == 0); /* the same bytes back */
     CHECK(again_len == len && memcmp(again, buf, len) == 0);
+    struct kv_result retry = apply(b, &sess); /* answered from the restored session */
+    uint64_t rid, rttl;
+    CHECK(retry.duplicate &&
+          kv_lease_answer_decode(retry.current, retry.current_len, &rid, &rttl) == 0);
+    CHECK(rid == 3 && rttl == 9);
     /* The next id continues after a restore. */
-    CHECK_EQ_U64(grant(b, 0, 5), 3);
+    CHECK_EQ_U64(grant(b, 0, 5), 4);
     /* Revoking after a restore deletes the keys the pairs attached. */
     CHECK_EQ_U64(lease_op(b, KV_OP_LEASE_REVOKE, l1, 0), KV_OK);
     CHECK(kv_get(b, "a", 1) == NULL && kv_get(b, "d", 1) == NULL);
