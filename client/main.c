@@ -37,9 +37,8 @@ static int parse_v1_form(struct cli *cli, int n, char **args)
     if (!endpoints_is_url(args[0])) {
         fprintf(stderr,
                 "vesper: unknown command '%s': commands are get, put, delete, cas, status, "
-                "transfer, members, list, txn, lease, snapshot and watch; the v1 form is ADDRESS "
-                "KEY [VALUE] "
-                "with ADDRESS http://host:port\n",
+                "transfer, members, list, txn, lease, snapshot, watch and help; the v1 form is "
+                "ADDRESS KEY [VALUE] with ADDRESS http://host:port\n",
                 args[0]);
         fputs(cli_usage_text, stderr);
         return -1;
@@ -241,6 +240,10 @@ int main(int argc, char **argv)
     }
     if (optind < argc && strcmp(argv[optind], "watch") == 0) {
         rc = run_watch(&cli, argc - optind, argv + optind);
+        goto out;
+    }
+    if (optind < argc && strcmp(argv[optind], "help") == 0) {
+        rc = fputs(cli_usage_text, stdout) == EOF ? 2 : 0;
         goto out;
     }
     if (optind < argc && strcmp(argv[optind], "lease") == 0) {

@@ -29,6 +29,7 @@ const char cli_usage_text[] =
     "       vesper lease keepalive ID [--forever]  renew (--forever: every TTL/3 until\n"
     "                                            interrupted or the lease is gone)\n"
     "       vesper status              [options]  one row per node\n"
+    "       vesper help                          this text\n"
     "       vesper transfer ID         [options]  make node ID the leader\n"
     "       vesper members add ID URL | promote ID | remove ID  [options]\n"
     "       vesper snapshot save FILE  [options]  stream a consistent backup from the leader\n"

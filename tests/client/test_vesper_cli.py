@@ -465,6 +465,8 @@ def lease_commands_and_put_ttl(a, b):
     body = a.requests[-1]["body"]
     check(rc == 0 and body["type"] == "lease_info" and body["payload"] == {"id": 42, "keys": True}
           and "seq" not in body and a.requests[-1]["method"] == "GET", "info %r" % body)
+    rc, out, err, _ = vesper("help")
+    check(rc == 0 and "vesper lease keepalive ID [--forever]" in out and "--ttl" in out, "help")
     for args in (["lease", "grant", "0"], ["lease", "bogus", "1"], ["get", "k", "--ttl", "3"]):
         rc, out, err, _ = vesper("--endpoints", a.url, *args)
         check(rc == 2, "%s: exit %d" % (args, rc))
