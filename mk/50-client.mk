@@ -3,7 +3,7 @@
 # $(VCLIENT_SRC). tests/client/test_vesper_cli.py checks it against stub servers.
 VCLIENT_SRC := client/vclient.c
 VESPER_CLI_SRC := client/main.c client/endpoints.c client/ops.c client/kvcmd.c client/snapshot.c \
-                  client/watchcmd.c $(VCLIENT_SRC) src/util/backup_file.c src/util/crc32c.c
+                  client/watchcmd.c client/leasecmd.c client/options.c $(VCLIENT_SRC) src/util/backup_file.c src/util/crc32c.c
 
 $(BUILD)/vesper: $(call obj,$(VESPER_CLI_SRC))
 	$(CC) $^ $(CURL_LIBS) -o $@

@@ -53,6 +53,10 @@ enum api_error api_error_from_kv(enum kv_status st)
         return API_ERR_STALE_SEQ;
     case KV_SESSION_EXPIRED:
         return API_ERR_SESSION_EXPIRED;
+    case KV_LEASE_NOT_FOUND:
+        return API_ERR_LEASE_NOT_FOUND;
+    case KV_LEASE_EXISTS:
+        return API_ERR_LEASE_EXISTS;
     case KV_BAD_COMMAND:
     case KV_ALREADY_APPLIED:
         break;
@@ -198,12 +202,21 @@ static enum api_error parse_type(struct parse *p, json_object *top, const char *
     static const struct {
         const char *name;
         enum api_op op;
-    } types[] = {{"get", API_OP_GET}, {"put", API_OP_PUT},     {"delete", API_OP_DELETE},
-                 {"cas", API_OP_CAS}, {"range", API_OP_RANGE}, {"txn", API_OP_TXN}};
+    } types[] = {{"get", API_OP_GET},
+                 {"put", API_OP_PUT},
+                 {"delete", API_OP_DELETE},
+                 {"cas", API_OP_CAS},
+                 {"range", API_OP_RANGE},
+                 {"txn", API_OP_TXN},
+                 {"lease_grant", API_OP_LEASE_GRANT},
+                 {"lease_revoke", API_OP_LEASE_REVOKE},
+                 {"lease_keepalive", API_OP_LEASE_KEEPALIVE},
+                 {"lease_list", API_OP_LEASE_LIST},
+                 {"lease_info", API_OP_LEASE_INFO}};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         if (strcmp(type, types[i].name) != 0)
             continue;
-        if (only_get && types[i].op != API_OP_GET && types[i].op != API_OP_RANGE)
+        if (only_get && !api_op_is_read(types[i].op))
             return perr(p, API_ERR_BAD_REQUEST, "type %s needs PUT or POST, not GET", type);
         p->req->op = types[i].op;
         return API_OK;
@@ -221,6 +234,8 @@ static enum api_error parse_fields(struct parse *p, json_object *payload)
         return api_parse_range(p, payload);
     if (r->op == API_OP_TXN)
         return api_parse_txn(p, payload);
+    if (r->op >= API_OP_LEASE_GRANT)
+        return api_parse_lease(p, payload);
     int rc = get_string(p, payload, "key", p->limits->max_key_bytes, &r->key, &r->key_len, &err);
     if (rc < 0)
         return err;
@@ -245,6 +260,8 @@ static enum api_error parse_fields(struct parse *p, json_object *payload)
             return err;
         }
     }
+    if (r->op == API_OP_PUT || r->op == API_OP_CAS)
+        return api_parse_lease_of_put(p, payload);
     return API_OK;
 }
 
@@ -333,7 +350,7 @@ int api_request_to_cmd(const struct api_request *r, struct kv_cmd *cmd)
     static const uint8_t ops[] = {
         [API_OP_PUT] = KV_OP_PUT, [API_OP_DELETE] = KV_OP_DELETE, [API_OP_CAS] = KV_OP_CAS};
     memset(cmd, 0, sizeof *cmd);
-    if (r->op == API_OP_GET || r->op == API_OP_RANGE)
+    if (api_op_is_read(r->op))
         return -1;
     cmd->has_session = r->has_session;
     cmd->client_id = r->client_id;
@@ -344,6 +361,8 @@ int api_request_to_cmd(const struct api_request *r, struct kv_cmd *cmd)
         cmd->txn_len = r->txn_len;
         return 0;
     }
+    if (r->op >= API_OP_LEASE_GRANT)
+        return api_lease_to_cmd(r, cmd);
     cmd->op = ops[r->op];
     cmd->has_session = r->has_session;
     cmd->client_id = r->client_id;
@@ -355,5 +374,6 @@ int api_request_to_cmd(const struct api_request *r, struct kv_cmd *cmd)
     cmd->expect_absent = r->expect_absent;
     cmd->expected = (const uint8_t *)r->expected;
     cmd->expected_len = r->expected_len;
+    cmd->lease = r->lease;
     return 0;
 }

@@ -12,6 +12,9 @@
  *   previous page), "keys_only", "count_only" (booleans). range.c.
  * - txn: payload {"compare":[...],"success":[...],"failure":[...]} (each
  *   optional, at most KV_TXN_MAX entries); txn.c has the fields.
+ * - lease_grant {"ttl":S[,"id":N]}, lease_revoke {"id":N}, lease_keepalive
+ *   {"id":N}, lease_list {}, lease_info {"id":N[,"keys":true]}; put and cas take
+ *   an optional "lease":N. lease.c has the rules.
  * - "consistency":"stale" (get and range) allows a follower to answer from its
  *   own state; "linearizable" (the default) goes through the leader.
  * - "revisions":true (any type) adds revisions to a success reply: get
@@ -44,6 +47,8 @@
  *                             (a read: not served); try another node
  *   cas_failed          200   payload {key[,value: current value]}; no value = absent
  *   stale_seq           200   seq older than the client's last one
+ *   lease_not_found     200   no lease of that id (a put with it wrote nothing)
+ *   lease_exists        200   lease_grant of an id in use
  *   session_expired     200   a retry (same client_id/seq) whose exactly-once
  *                             session was evicted: outcome unknown (an earlier
  *                             attempt may have applied; this one did not).
@@ -82,6 +87,8 @@
     X(API_ERR_CAS_FAILED, "cas_failed", 200)           \
     X(API_ERR_STALE_SEQ, "stale_seq", 200)             \
     X(API_ERR_SESSION_EXPIRED, "session_expired", 200) \
+    X(API_ERR_LEASE_NOT_FOUND, "lease_not_found", 200) \
+    X(API_ERR_LEASE_EXISTS, "lease_exists", 200)       \
     X(API_ERR_BAD_REQUEST, "bad_request", 400)         \
     X(API_ERR_BAD_METHOD, "method_not_allowed", 405)   \
     X(API_ERR_UNAUTHORIZED, "unauthorized", 401)       \
@@ -99,8 +106,24 @@ int api_error_http_status(enum api_error e);
 /* The protocol error for a state-machine result (KV_OK -> API_OK). */
 enum api_error api_error_from_kv(enum kv_status st);
 
-enum api_op { API_OP_GET, API_OP_PUT, API_OP_DELETE, API_OP_CAS, API_OP_RANGE, API_OP_TXN };
-#define API_OP_COUNT 6
+enum api_op {
+    API_OP_GET,
+    API_OP_PUT,
+    API_OP_DELETE,
+    API_OP_CAS,
+    API_OP_RANGE,
+    API_OP_TXN,
+    API_OP_LEASE_GRANT,
+    API_OP_LEASE_REVOKE,
+    API_OP_LEASE_KEEPALIVE,
+    API_OP_LEASE_LIST,
+    API_OP_LEASE_INFO
+};
+#define API_OP_COUNT 11
+
+/* True for the types answered from the state without the log (get, range,
+ * lease_list, lease_info). */
+bool api_op_is_read(enum api_op op);
 
 #define API_RANGE_DEFAULT_LIMIT 1000
 #define API_RANGE_MAX_LIMIT     10000
@@ -133,6 +156,11 @@ struct api_request {
     /* txn: the encoded transaction body (kv_txn.h), malloc'd */
     uint8_t *txn;
     size_t txn_len;
+    /* leases (lease.c): put/cas "lease" (0: none); lease_* "id" (grant: 0 = the
+     * store picks); grant "ttl" in seconds; lease_info "keys" */
+    uint64_t lease;
+    uint64_t ttl;
+    bool lease_keys;
 };
 
 /* Parses one /request. method/method_len is the HTTP method. On API_OK *out
@@ -188,6 +216,19 @@ int api_reply_range(const struct kv *kv, const struct api_request *req, struct a
 /* The answer to a txn from its state-machine result (txn.c):
  * {"code":"success","payload":{"succeeded":B,"revision":R,"results":[...]}}. */
 int api_reply_txn(const struct kv_result *res, struct api_reply *out);
+/* lease.c: the answer of a lease_grant or lease_keepalive from its state-machine
+ * result: {"code":"success","payload":{"id":N,"ttl":T}}. */
+int api_reply_lease(const struct kv_result *res, struct api_reply *out);
+/* lease_list: {"code":"success","payload":{"ids":[N,...],"revision":R}}. */
+int api_reply_lease_list(const struct kv *kv, struct api_reply *out);
+/* lease_info: {"code":"success","payload":{"id":N,"ttl":T,"remaining":S[,"keys":[K,...]]}},
+ * S the seconds left by the leader's clock (remaining_ms < 0: not known here, the
+ * granted TTL is given), or lease_not_found. */
+int api_reply_lease_info(const struct kv *kv, const struct api_request *req, int64_t remaining_ms,
+                         struct api_reply *out);
+/* A get of a leased key: api_reply_value plus "lease":ID in the payload. */
+int api_reply_value_lease(const char *key, size_t key_len, const char *value, size_t value_len,
+                          uint64_t lease, struct api_reply *out);
 /* What to send when a builder ran out of memory: {"code":"fail","error":"internal"},
  * 500, from static memory (needs no allocation; api_reply_free accepts it). */
 void api_reply_internal(struct api_reply *out);

@@ -1,6 +1,6 @@
 /* api_int.h: what the files of src/api share and nothing else sees: the parse
  * state and field readers (api.c), the reply object builders (reply.c), and the
- * parsers and builders of the range and txn types (range.c, txn.c).
+ * parsers and builders of the range, txn and lease types (range.c, txn.c, lease.c).
  *
  * A struct jb builds a reply without checking each step: one allocation failure
  * anywhere sets failed, and finish() then reports -1 (json-c add functions
@@ -38,6 +38,11 @@ int get_u64(json_object *v, uint64_t *out);
 /* range.c, txn.c: payload fields of the type, into p->req. */
 enum api_error api_parse_range(struct parse *p, json_object *payload);
 enum api_error api_parse_txn(struct parse *p, json_object *payload);
+/* lease.c: the payload of a lease_* type, and the optional "lease" of a put/cas. */
+enum api_error api_parse_lease(struct parse *p, json_object *payload);
+enum api_error api_parse_lease_of_put(struct parse *p, json_object *payload);
+/* lease.c: the command of a lease_grant, lease_revoke or lease_keepalive. */
+int api_lease_to_cmd(const struct api_request *r, struct kv_cmd *cmd);
 
 struct jb {
     int failed;

@@ -194,6 +194,8 @@ void jb_revisions(struct jb *b, json_object *obj, const struct kv_rec *r)
     jb_add(b, obj, "create_revision", jb_u64(b, r->create_revision));
     jb_add(b, obj, "mod_revision", jb_u64(b, r->mod_revision));
     jb_add(b, obj, "version", jb_u64(b, r->version));
+    if (r->lease != 0)
+        jb_add(b, obj, "lease", jb_u64(b, r->lease));
 }
 
 int api_reply_record(const struct kv_rec *r, uint64_t revision, struct api_reply *out)

@@ -3,7 +3,7 @@
  *   {"type":"txn","payload":{
  *     "compare":[{"key":K,"target":"value"|"version"|"create_revision"|
  *                 "mod_revision"|"exists","op":"="|"!="|"<"|">","value":X}],
- *     "success":[{"op":"put","key":K,"value":V},{"op":"delete","key":K},
+ *     "success":[{"op":"put","key":K,"value":V[,"lease":N]},{"op":"delete","key":K},
  *                {"op":"get","key":K}],
  *     "failure":[...]}}
  * X is a string for target value, a non-negative integer for the numeric
@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kv/kv_lease.h"
 #include "kv/kv_txn.h"
 
 struct txn_parse {
@@ -158,6 +159,11 @@ static enum api_error parse_op(struct txn_parse *tp, json_object *item, struct k
         return perr(tp->p, API_ERR_BAD_REQUEST, "only a put takes a value");
     if (o->value_len > tp->p->limits->max_value_bytes)
         return perr(tp->p, API_ERR_TOO_LARGE, "operation value over the value limit");
+    json_object *lease;
+    if (json_object_object_get_ex(item, "lease", &lease) &&
+        (!is_put || get_u64(lease, &o->lease) != 0 || o->lease > KV_LEASE_MAX_ID))
+        return perr(tp->p, API_ERR_BAD_REQUEST,
+                    "operation lease: a lease id (0 to 2^63-1), and on a put only");
     return API_OK;
 }
 

@@ -50,6 +50,7 @@ void kv_free(struct kv *kv)
     kv_map_free(&kv->map);
     kv_sessions_free(&kv->sessions);
     kv_hist_free(&kv->hist);
+    kv_leases_free(&kv->leases);
     free(kv->answer);
     free(kv);
 }
@@ -85,8 +86,7 @@ static enum kv_status run_cas(struct kv *kv, const struct kv_cmd *c, struct kv_r
         set_current(kv, c, res);
         return KV_CAS_MISMATCH;
     }
-    if (kv_map_put_rev(&kv->map, c->key, c->key_len, c->value, c->value_len, kv->revision + 1) != 0)
-        die_nomem("CAS");
+    kv_lease_put(kv, c->key, c->key_len, c->value, c->value_len, kv->revision + 1, c->lease);
     kv->revision++;
     kv_hist_record(kv, KV_EVENT_PUT, c->key, c->key_len, kv->revision);
     return KV_OK;
@@ -101,21 +101,22 @@ static enum kv_status run_txn(struct kv *kv, const struct kv_cmd *c, struct kv_r
     if (rc == 0)
         kv_txn_run(kv, t, res);
     free(t);
-    return rc == 0 ? KV_OK : KV_BAD_COMMAND; /* kv_cmd_decode checked the body */
+    return rc == 0 ? res->status : KV_BAD_COMMAND; /* kv_cmd_decode checked the body */
 }
 
 static enum kv_status run(struct kv *kv, const struct kv_cmd *c, struct kv_result *res)
 {
+    if ((c->op == KV_OP_PUT || c->op == KV_OP_CAS) && c->lease != 0 &&
+        kv_lease_find(kv, c->lease) == NULL)
+        return KV_LEASE_NOT_FOUND; /* nothing written */
     switch (c->op) {
     case KV_OP_PUT:
-        if (kv_map_put_rev(&kv->map, c->key, c->key_len, c->value, c->value_len,
-                           kv->revision + 1) != 0)
-            die_nomem("PUT");
+        kv_lease_put(kv, c->key, c->key_len, c->value, c->value_len, kv->revision + 1, c->lease);
         kv->revision++;
         kv_hist_record(kv, KV_EVENT_PUT, c->key, c->key_len, kv->revision);
         return KV_OK;
     case KV_OP_DELETE:
-        if (!kv_map_del(&kv->map, c->key, c->key_len))
+        if (!kv_lease_del(kv, c->key, c->key_len))
             return KV_NOT_FOUND;
         kv->revision++;
         kv_hist_record(kv, KV_EVENT_DELETE, c->key, c->key_len, kv->revision);
@@ -124,6 +125,11 @@ static enum kv_status run(struct kv *kv, const struct kv_cmd *c, struct kv_resul
         return run_cas(kv, c, res);
     case KV_OP_TXN:
         return run_txn(kv, c, res);
+    case KV_OP_LEASE_GRANT:
+    case KV_OP_LEASE_REVOKE:
+    case KV_OP_LEASE_KEEPALIVE:
+    case KV_OP_LEASE_EXPIRE:
+        return kv_lease_run(kv, c, kv->applied_index, res);
     default:
         return KV_BAD_COMMAND; /* unreachable: kv_cmd_decode checked op */
     }

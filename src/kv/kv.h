@@ -36,6 +36,7 @@
 
 #include "kv/kv_hist.h"
 #include "kv/kv_index.h"
+#include "kv/kv_lease.h"
 #include "kv/kv_map.h"
 #include "kv/kv_session.h"
 
@@ -47,7 +48,9 @@
     X(KV_STALE_SEQ, 3, "stale_seq")             /* seq older than the last one */ \
     X(KV_BAD_COMMAND, 4, "bad_command")         /* payload failed to decode */    \
     X(KV_ALREADY_APPLIED, 5, "already_applied") /* index <= applied index */      \
-    X(KV_SESSION_EXPIRED, 6, "session_expired") /* retry of an evicted session */
+    X(KV_SESSION_EXPIRED, 6, "session_expired") /* retry of an evicted session */ \
+    X(KV_LEASE_NOT_FOUND, 7, "lease_not_found") /* no lease of that id */         \
+    X(KV_LEASE_EXISTS, 8, "lease_exists")       /* grant of an id in use */
 
 enum kv_status {
 #define KV_STATUS_ENUM(name, value, str) name = value,
@@ -67,6 +70,9 @@ struct kv_result {
     bool has_current;  /* KV_CAS_MISMATCH and the key exists: its value now */
     const uint8_t *current;
     size_t current_len;
+    uint8_t lease_event; /* enum kv_lease_event: what the command did to a lease */
+    uint64_t lease_id;   /* ... to this one */
+    uint64_t lease_ttl;  /* granted TTL in seconds (granted, renewed) */
 };
 
 /* The fields belong to src/kv; other modules use the functions below. */
@@ -75,9 +81,10 @@ struct kv {
     struct kv_sessions sessions;
     uint64_t applied_index;
     uint64_t applied_term;
-    uint64_t revision;   /* see "Revisions" above */
-    struct kv_hist hist; /* recent changes, for watches (kv_hist.h) */
-    uint8_t *answer;     /* the last transaction's answer (kv_txn.h), reused */
+    uint64_t revision;       /* see "Revisions" above */
+    struct kv_hist hist;     /* recent changes, for watches (kv_hist.h) */
+    struct kv_leases leases; /* leases and their keys (kv_lease.h) */
+    uint8_t *answer;         /* the last transaction's answer (kv_txn.h), reused */
     size_t answer_len, answer_cap;
 };
 
@@ -95,6 +102,8 @@ void kv_free(struct kv *kv);
  *   seq < last seq -> KV_STALE_SEQ, nothing applied; seq == the last seq of
  *   an evicted session -> KV_SESSION_EXPIRED (outcome unknown), nothing applied.
  * - TXN: KV_OK and the answer in current (see struct kv_result, kv_txn.h).
+ * - PUT (or CAS) with a lease that does not exist: KV_LEASE_NOT_FOUND, nothing
+ *   written. Lease commands: kv_lease.h.
  * - Malformed payload -> KV_BAD_COMMAND (the position still advances).
  * - index <= applied index -> KV_ALREADY_APPLIED, nothing changes. */
 void kv_apply(struct kv *kv, uint64_t index, uint64_t term, const uint8_t *cmd, size_t len,

@@ -7,6 +7,7 @@
  */
 #include "kv/kv_cmd.h"
 
+#include "kv/kv_lease.h"
 #include "kv/kv_txn.h"
 #include "kv/kv_varint.h"
 
@@ -15,10 +16,33 @@
 
 #define FLAG_SESSION 0x01u
 #define FLAG_ABSENT  0x02u
+#define FLAG_LEASE   0x04u
+
+static bool is_lease_op(uint8_t op)
+{
+    return op >= KV_OP_LEASE_GRANT && op <= KV_OP_LEASE_EXPIRE;
+}
+
+static bool lease_cmd_valid(const struct kv_cmd *c)
+{
+    if (c->key_len != 0 || c->value_len != 0 || c->expected_len != 0 || c->expect_absent ||
+        c->txn_len != 0 || c->lease > KV_LEASE_MAX_ID)
+        return false;
+    if (c->op == KV_OP_LEASE_GRANT)
+        return c->ttl >= 1 && c->ttl <= KV_LEASE_MAX_TTL && c->renewed_index == 0;
+    if (c->lease == 0 || c->ttl != 0)
+        return false;
+    return c->op == KV_OP_LEASE_EXPIRE || c->renewed_index == 0;
+}
 
 static bool cmd_valid(const struct kv_cmd *c)
 {
     if (c->has_session && c->seq == 0)
+        return false;
+    if (is_lease_op(c->op))
+        return lease_cmd_valid(c);
+    if (c->ttl != 0 || c->renewed_index != 0 || c->lease > KV_LEASE_MAX_ID ||
+        (c->lease != 0 && c->op != KV_OP_PUT && c->op != KV_OP_CAS))
         return false;
     if (c->op == KV_OP_TXN)
         return c->key_len == 0 && c->value_len == 0 && c->expected_len == 0 && !c->expect_absent &&
@@ -36,6 +60,13 @@ size_t kv_cmd_size(const struct kv_cmd *c)
     size_t n = 3 + (c->has_session ? 8 + kv_varint_size(c->seq) : 0);
     if (c->op == KV_OP_TXN)
         return n + c->txn_len;
+    if (is_lease_op(c->op))
+        return n + kv_varint_size(c->lease) +
+               (c->op == KV_OP_LEASE_GRANT    ? kv_varint_size(c->ttl)
+                : c->op == KV_OP_LEASE_EXPIRE ? kv_varint_size(c->renewed_index)
+                                              : 0);
+    if (c->lease != 0)
+        n += kv_varint_size(c->lease);
     n += kv_varint_size(c->key_len) + c->key_len;
     if (c->op == KV_OP_CAS && !c->expect_absent)
         n += kv_varint_size(c->expected_len) + c->expected_len;
@@ -51,7 +82,8 @@ size_t kv_cmd_encode(const struct kv_cmd *c, uint8_t *buf, size_t cap)
     uint8_t *p = buf;
     *p++ = KV_CMD_VERSION;
     *p++ = c->op;
-    *p++ = (uint8_t)((c->has_session ? FLAG_SESSION : 0) | (c->expect_absent ? FLAG_ABSENT : 0));
+    *p++ = (uint8_t)((c->has_session ? FLAG_SESSION : 0) | (c->expect_absent ? FLAG_ABSENT : 0) |
+                     (c->lease != 0 && !is_lease_op(c->op) ? FLAG_LEASE : 0));
     if (c->has_session) {
         for (int i = 0; i < 8; i++)
             *p++ = (uint8_t)(c->client_id >> (8 * i));
@@ -62,11 +94,21 @@ size_t kv_cmd_encode(const struct kv_cmd *c, uint8_t *buf, size_t cap)
             memcpy(p, c->txn, c->txn_len);
         return (size_t)(p - buf) + c->txn_len;
     }
+    if (is_lease_op(c->op)) {
+        p = kv_varint_put(p, c->lease);
+        if (c->op == KV_OP_LEASE_GRANT)
+            p = kv_varint_put(p, c->ttl);
+        if (c->op == KV_OP_LEASE_EXPIRE)
+            p = kv_varint_put(p, c->renewed_index);
+        return (size_t)(p - buf);
+    }
     p = kv_bytes_put(p, c->key, c->key_len);
     if (c->op == KV_OP_CAS && !c->expect_absent)
         p = kv_bytes_put(p, c->expected, c->expected_len);
     if (c->op == KV_OP_PUT || c->op == KV_OP_CAS)
         p = kv_bytes_put(p, c->value, c->value_len);
+    if (c->lease != 0)
+        p = kv_varint_put(p, c->lease);
     return (size_t)(p - buf);
 }
 
@@ -95,7 +137,9 @@ int kv_cmd_decode(const uint8_t *buf, size_t len, struct kv_cmd *out)
     struct kv_reader r = {buf + 3, len - 3};
     out->op = buf[1];
     uint8_t flags = buf[2];
-    if (flags & ~(FLAG_SESSION | FLAG_ABSENT))
+    if (flags & ~(FLAG_SESSION | FLAG_ABSENT | FLAG_LEASE))
+        return -1;
+    if ((flags & FLAG_LEASE) && out->op != KV_OP_PUT && out->op != KV_OP_CAS)
         return -1;
     out->has_session = flags & FLAG_SESSION;
     out->expect_absent = flags & FLAG_ABSENT;
@@ -114,6 +158,13 @@ int kv_cmd_decode(const uint8_t *buf, size_t len, struct kv_cmd *out)
         out->txn_len = r.left;
         return cmd_valid(out) ? 0 : -1;
     }
+    if (is_lease_op(out->op)) {
+        if (kv_varint_get(&r, &out->lease) != 0 ||
+            (out->op == KV_OP_LEASE_GRANT && kv_varint_get(&r, &out->ttl) != 0) ||
+            (out->op == KV_OP_LEASE_EXPIRE && kv_varint_get(&r, &out->renewed_index) != 0))
+            return -1;
+        return r.left == 0 && cmd_valid(out) ? 0 : -1;
+    }
     if (kv_bytes_get(&r, &out->key, &out->key_len) != 0)
         return -1;
     if (out->op == KV_OP_CAS && !out->expect_absent &&
@@ -121,6 +172,8 @@ int kv_cmd_decode(const uint8_t *buf, size_t len, struct kv_cmd *out)
         return -1;
     if ((out->op == KV_OP_PUT || out->op == KV_OP_CAS) &&
         kv_bytes_get(&r, &out->value, &out->value_len) != 0)
+        return -1;
+    if ((flags & FLAG_LEASE) && (kv_varint_get(&r, &out->lease) != 0 || out->lease == 0))
         return -1;
     if (r.left != 0 || !cmd_valid(out))
         return -1;

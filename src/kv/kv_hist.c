@@ -79,6 +79,24 @@ void kv_hist_record(struct kv *kv, uint8_t type, const void *key, size_t key_len
     h->bytes += sizeof *e + key_len + value_len;
 }
 
+int kv_hist_restore(struct kv *kv, const struct kv_event *proto, const void *key, const void *value)
+{
+    struct kv_hist *h = &kv->hist;
+    size_t n = (size_t)proto->key_len + proto->value_len;
+    struct kv_event *e = malloc(sizeof *e + n);
+    if (e == NULL)
+        return -1;
+    *e = *proto;
+    memcpy(e->data, key, proto->key_len);
+    if (proto->value_len)
+        memcpy(e->data + proto->key_len, value, proto->value_len);
+    if (h->count == h->cap)
+        grow(h);
+    *slot(h, h->count++) = e;
+    h->bytes += sizeof *e + n;
+    return 0;
+}
+
 static void drop_oldest(struct kv_hist *h)
 {
     struct kv_event *e = *slot(h, 0);

@@ -7,14 +7,14 @@
  * trimmed together: the window always holds every event of each revision it holds,
  * so a watch that starts at a revision the window covers sees complete batches.
  *
- * What survives a restart: the window is not in the snapshot. A replica starts with
- * an empty window at the revision of the snapshot it loaded (kv_snap_decode) and
- * rebuilds the rest as it replays the log after it, so "oldest" on a node is the
- * revision after its last snapshot or after its last trim, whichever is later. A
- * watch from an older revision is answered "compacted" with the oldest revision the
- * node can serve; another node, or a later watch, may still cover it. The window
- * is a cache of the log, never an input to apply, so replicas may differ in it
- * without diverging.
+ * What survives a restart: the window is in the snapshot (format version 5), so a
+ * replica restored from one holds the window its writer held and rebuilds the rest
+ * as it replays the log after it; replicas with the same limits hold the same
+ * window at the same applied index. A snapshot of an older version carries none:
+ * the window then starts empty at the snapshot's revision. A watch from a revision
+ * older than the window is answered "compacted" with the oldest revision the node
+ * can serve. The window is a cache of the log, never an input to apply, so
+ * replicas with different limits may differ in it without diverging.
  *
  * Ownership: the window owns its events. A pointer returned by kv_hist_at is
  * borrowed and valid until the next kv_apply or kv_free of the store.
@@ -58,6 +58,10 @@ struct kv;
 void kv_hist_limit(struct kv *kv, size_t max_events, uint64_t max_bytes);
 /* Records a change of key at revision rev (kv.c and kv_txn_run.c, at apply). */
 void kv_hist_record(struct kv *kv, uint8_t type, const void *key, size_t key_len, uint64_t rev);
+/* Appends an event as given (snapshot restore; the caller checked the order).
+ * 0, or -1 on ENOMEM. */
+int kv_hist_restore(struct kv *kv, const struct kv_event *proto, const void *key,
+                    const void *value);
 /* Drops the oldest revisions while the window is past its limits, never the newest
  * revision. */
 void kv_hist_trim(struct kv *kv);

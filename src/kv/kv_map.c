@@ -222,6 +222,7 @@ struct kv_rec *kv_rec_alloc(size_t key_len, size_t value_len)
     if (r == NULL)
         return NULL;
     r->create_revision = r->mod_revision = r->version = 0;
+    r->lease = 0;
     r->key_len = (uint32_t)key_len;
     r->value_len = (uint32_t)value_len;
     return r;
@@ -253,6 +254,7 @@ int kv_map_put_rev(struct kv_map *m, const void *key, size_t key_len, const void
     if (old != NULL) {
         r->create_revision = old->create_revision;
         r->version = old->version + 1;
+        r->lease = old->lease;
         kv_index_replace(&m->index, r);
         m->data_bytes -= old->key_len + (uint64_t)old->value_len;
         free(old);

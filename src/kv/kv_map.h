@@ -33,6 +33,7 @@ struct kv_rec {
     uint64_t create_revision;
     uint64_t mod_revision;
     uint64_t version;
+    uint64_t lease; /* the lease the key is attached to (kv_lease.h); 0: none */
     uint32_t key_len;
     uint32_t value_len;
     unsigned char data[]; /* key_len key bytes, then value_len value bytes */

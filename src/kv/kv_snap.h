@@ -1,18 +1,28 @@
 /* kv_snap.h: snapshot encoding of the whole state machine.
  *
- * Format (version 4), integers little-endian:
+ * Format (version 5), integers little-endian:
  *   "VSNP"  u32 version  u64 applied_index  u64 applied_term  u64 revision
  *   u32 max_sessions, u32 n_sessions, n x (u64 client_id, u64 seq, u8 status,
  *       u8 has_current, [u32 len, bytes: the value a failed CAS saw or the
- *       results of a transaction, if has_current], u64 revision it reported)
+ *       results of a transaction or the answer of a lease grant or keepalive,
+ *       if has_current], u64 revision it reported)
  *       (least recently used first, so decoding restores the LRU order)
  *   u32 n_expired, n x (u64 client_id, u64 seq)  (evicted sessions, oldest first)
+ *   u64 next_lease_id, u64 n_leases, n x (u64 id, u64 ttl_s, u64 renewed_index)
+ *       (in increasing id order; kv_lease.h)
  *   u64 n_pairs, n x (u32 key_len, u32 value_len, u64 create_revision,
- *       u64 mod_revision, u64 version, key, value)
+ *       u64 mod_revision, u64 version, u64 lease (0: none), key, value)
  *       (written in key order, so equal states give equal bytes on every replica;
- *       the reader accepts any order)
+ *       the reader accepts any order; a lease must be in the lease table)
+ *   u64 compacted, u64 n_events, n x (u64 revision, u64 create_revision,
+ *       u64 version, u8 type, u32 key_len, u32 value_len, key, value)
+ *       (the watch history window, kv_hist.h, oldest first)
  *
- * Older versions, still read, no longer written. None of them has revisions:
+ * Older versions, still read, no longer written. None of them has leases or
+ * the history window (it starts empty at the snapshot's revision).
+ * - Version 4 is version 5 without the lease table, the pairs' lease and the
+ *   history window.
+ * None of versions 1 to 3 has revisions:
  * the store revision is taken to be the applied index (an upper bound of the
  * writes before it, so revisions keep growing), every key was created and last
  * written at that revision with version 1, and every session reported it.
@@ -23,7 +33,7 @@
  * - Version 1 is version 2 without has_current and the expired list: such a
  *   state restores with no stored CAS answers and no expired ids.
  *
- * Integrity: versions 3 and 4 carry no checksum of its own. Its bytes only ever reach
+ * Integrity: versions 3 to 5 carry no checksum of its own. Its bytes only ever reach
  * the decoder as the payload of a storage snapshot file (src/storage/snapshot.c),
  * whose trailing CRC-32C covers header, configuration and exactly this payload,
  * and which storage verifies on every path that hands the payload out: loading
@@ -57,7 +67,7 @@
 
 #include "kv/kv.h"
 
-#define KV_SNAP_VERSION      4
+#define KV_SNAP_VERSION      5
 #define KV_SNAP_VERSION_MIN  1                 /* oldest version the decoder accepts */
 #define KV_SNAP_MAX_MEMBERS  (1u << 20)        /* member blob bytes (versions 1, 2) */
 #define KV_SNAP_MAX_SESSIONS KV_SESSIONS_LIMIT /* session table size */

@@ -10,6 +10,7 @@
 
 #include <string.h>
 
+#include "kv/kv_lease.h"
 #include "kv/kv_varint.h"
 
 static bool cmp_valid(const struct kv_txn_cmp *c)
@@ -23,8 +24,12 @@ static bool cmp_valid(const struct kv_txn_cmp *c)
     return true;
 }
 
+#define WIRE_PUT_LEASE 4 /* a put with a lease, on the wire only (kv_txn.h) */
+
 static bool op_valid(const struct kv_txn_op *o)
 {
+    if (o->lease != 0 && (o->kind != KV_TXN_PUT || o->lease > KV_LEASE_MAX_ID))
+        return false;
     return o->kind >= KV_TXN_PUT && o->kind <= KV_TXN_GET && o->key_len > 0 &&
            o->key_len <= UINT32_MAX && o->value_len <= UINT32_MAX &&
            (o->kind == KV_TXN_PUT || o->value_len == 0);
@@ -60,6 +65,8 @@ size_t kv_txn_size(const struct kv_txn *t)
             n += 1 + kv_varint_size(o->key_len) + o->key_len;
             if (o->kind == KV_TXN_PUT)
                 n += kv_varint_size(o->value_len) + o->value_len;
+            if (o->lease != 0)
+                n += kv_varint_size(o->lease);
         }
     }
     return n;
@@ -82,10 +89,12 @@ size_t kv_txn_encode(const struct kv_txn *t, uint8_t *buf, size_t cap)
         p = kv_varint_put(p, t->n_ops[b]);
         for (size_t i = 0; i < t->n_ops[b]; i++) {
             const struct kv_txn_op *o = &t->ops[b][i];
-            *p++ = o->kind;
+            *p++ = o->lease != 0 ? WIRE_PUT_LEASE : o->kind;
             p = kv_bytes_put(p, o->key, o->key_len);
             if (o->kind == KV_TXN_PUT)
                 p = kv_bytes_put(p, o->value, o->value_len);
+            if (o->lease != 0)
+                p = kv_varint_put(p, o->lease);
         }
     }
     return (size_t)(p - buf);
@@ -116,7 +125,12 @@ static int get_op(struct kv_reader *r, struct kv_txn_op *o)
     memset(o, 0, sizeof *o);
     if (kv_u8_get(r, &o->kind) != 0 || kv_bytes_get(r, &o->key, &o->key_len) != 0)
         return -1;
+    bool leased = o->kind == WIRE_PUT_LEASE;
+    if (leased)
+        o->kind = KV_TXN_PUT;
     if (o->kind == KV_TXN_PUT && kv_bytes_get(r, &o->value, &o->value_len) != 0)
+        return -1;
+    if (leased && (kv_varint_get(r, &o->lease) != 0 || o->lease == 0))
         return -1;
     return op_valid(o) ? 0 : -1;
 }

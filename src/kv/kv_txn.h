@@ -20,6 +20,8 @@
  *       key, operand: target value -> varint len, bytes; else varint number)
  *   varint n_success, n x op;  varint n_failure, n x op  (each <= KV_TXN_MAX)
  *   op: u8 kind, varint key_len, key, [varint value_len, value: put only]
+ *       kind 4 on the wire is a put that attaches a lease (kv_lease.h): its value
+ *       is followed by varint lease (>= 1); decoded as KV_TXN_PUT with lease set
  * Keys are 1 to UINT32_MAX bytes; nothing may follow.
  *
  * The answer (struct kv_result's current bytes, also what the exactly-once
@@ -27,6 +29,10 @@
  * the branch that ran: u8 kind, varint key_len, key, then for a delete u8
  * removed, for a get u8 found [varint value_len, value, varint create_revision,
  * varint mod_revision, varint version].
+ *
+ * A branch whose puts name a lease that does not exist runs nothing: the
+ * answer is KV_LEASE_NOT_FOUND (no results). A put without a lease detaches its
+ * key from any lease, as a single put does.
  *
  * Ownership: decoded structs point into the caller's buffer.
  */
@@ -65,6 +71,7 @@ struct kv_txn_op {
     size_t key_len;
     const uint8_t *value; /* put */
     size_t value_len;
+    uint64_t lease; /* put: attach the key to this lease (0: none) */
 };
 
 struct kv_txn {

@@ -117,12 +117,11 @@ static bool run_op(struct kv *kv, const struct kv_txn_op *o, uint64_t rev)
     answer_bytes(kv, o->key, o->key_len);
     switch (o->kind) {
     case KV_TXN_PUT:
-        if (kv_map_put_rev(&kv->map, o->key, o->key_len, o->value, o->value_len, rev) != 0)
-            die_nomem();
+        kv_lease_put(kv, o->key, o->key_len, o->value, o->value_len, rev, o->lease);
         kv_hist_record(kv, KV_EVENT_PUT, o->key, o->key_len, rev);
         return true;
     case KV_TXN_DELETE: {
-        bool removed = kv_map_del(&kv->map, o->key, o->key_len);
+        bool removed = kv_lease_del(kv, o->key, o->key_len);
         answer_u8(kv, removed);
         if (removed)
             kv_hist_record(kv, KV_EVENT_DELETE, o->key, o->key_len, rev);
@@ -140,6 +139,13 @@ void kv_txn_run(struct kv *kv, const struct kv_txn *t, struct kv_result *res)
     for (size_t i = 0; i < t->n_cmp && ok; i++)
         ok = kv_txn_compare(kv, &t->cmp[i]);
     int b = ok ? 0 : 1;
+    for (size_t i = 0; i < t->n_ops[b]; i++) {
+        const struct kv_txn_op *o = &t->ops[b][i];
+        if (o->lease != 0 && kv_lease_find(kv, o->lease) == NULL) {
+            res->status = KV_LEASE_NOT_FOUND; /* nothing runs */
+            return;
+        }
+    }
     kv->answer_len = 0;
     answer_u8(kv, ok);
     answer_varint(kv, t->n_ops[b]);

@@ -79,7 +79,10 @@ static void hist(struct out *o, const char *name, const char *help, const struct
 
 static void requests(struct out *o, const struct node_metrics *m)
 {
-    static const char *const ops[] = {"get", "put", "delete", "cas", "range", "txn", "admin"};
+    static const char *const ops[] = {
+        "get",         "put",          "delete",          "cas",        "range",      "txn",
+        "lease_grant", "lease_revoke", "lease_keepalive", "lease_list", "lease_info", "admin"};
+    _Static_assert(sizeof ops / sizeof ops[0] == NODE_OP_ADMIN + 1, "one name per request type");
     static const char *const outcomes[] = {"success", "fail", "error"};
     put(o,
         "# HELP vesper_requests_total Client requests by type and outcome.\n"
@@ -150,6 +153,10 @@ int node_on_metrics(h2o_handler_t *self, h2o_req_t *req)
     metric(&o, "vesper_kv_keys", "gauge", "Keys in the state machine.", (double)n->kv->map.count);
     metric(&o, "vesper_kv_data_bytes", "gauge", "Key and value bytes in the state machine.",
            (double)n->kv->map.data_bytes);
+    metric(&o, "vesper_leases", "gauge", "Leases in the state machine.",
+           (double)kv_lease_count(n->kv));
+    metric(&o, "vesper_leases_expired_total", "counter",
+           "Leases revoked by expiry (applied here since start).", (double)n->rep.leases.expired);
     put(&o,
         "# HELP vesper_build_info The running version.\n# TYPE vesper_build_info gauge\n"
         "vesper_build_info{version=\"%s\"} 1\n",

@@ -306,6 +306,7 @@ static void on_tick(h2o_timeout_entry_t *entry)
     if (n->failed)
         return;
     raft_tick(n->raft);
+    replica_lease_tick(&n->rep); /* the leader's lease expiries, proposed like any write */
     if (++n->ticks % 50 == 0)
         watch_peers(n);
     node_expire_pending(n, false);

@@ -63,7 +63,7 @@ struct node_metrics {
     uint64_t requests_shed;
     struct metrics_hist fsync;
     struct metrics_hist request;
-    uint64_t requests[7][3]; /* [api_op or NODE_OP_ADMIN][0 ok, 1 fail, 2 error] */
+    uint64_t requests[12][3]; /* [api_op or NODE_OP_ADMIN][0 ok, 1 fail, 2 error] */
 };
 
 struct node {
@@ -214,7 +214,7 @@ void node_answer_get(struct node *n, h2o_req_t *req, const char *key, size_t key
 void node_answer_read(struct node *n, h2o_req_t *req);
 
 /* pending.c */
-#define NODE_OP_ADMIN 6 /* pending.op of a membership change (api ops are 0..5) */
+#define NODE_OP_ADMIN 11 /* pending.op of a membership change (api ops are 0..10) */
 /* A proposed write (op an api op) waits for entry (index, term) to apply. Returns
  * its record (in the request's pool) for the caller to set options on. */
 struct node_pending *node_wait_write(struct node *n, h2o_req_t *req, int op, const char *key,

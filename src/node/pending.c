@@ -143,6 +143,16 @@ static int write_answer(struct node *n, const struct node_pending *pd, const str
                                     res->current_len, res->has_current, r);
     if (res->status == KV_OK && pd->op == API_OP_TXN)
         return api_reply_txn(res, r);
+    if (res->status == KV_OK && (pd->op == API_OP_LEASE_GRANT || pd->op == API_OP_LEASE_KEEPALIVE))
+        return api_reply_lease(res, r);
+    if (res->status == KV_OK && pd->op == API_OP_LEASE_REVOKE)
+        return api_reply_success_revision(res->revision, r);
+    if (res->status == KV_LEASE_NOT_FOUND)
+        return api_reply_fail(API_ERR_LEASE_NOT_FOUND,
+                              pd->op == API_OP_LEASE_REVOKE || pd->op == API_OP_LEASE_KEEPALIVE
+                                  ? "no lease of that id (expired or revoked)"
+                                  : "no lease of that id: nothing written",
+                              r);
     if (res->status == KV_OK)
         return pd->revisions ? api_reply_success_revision(res->revision, r) : api_reply_success(r);
     return api_reply_fail(api_error_from_kv(res->status), NULL, r);

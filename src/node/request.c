@@ -94,9 +94,14 @@ void node_answer_get(struct node *n, h2o_req_t *req, const char *key, size_t key
 {
     const struct kv_rec *rec = kv_get(n->kv, key, key_len);
     struct api_reply r;
-    int rv =
-        rec ? api_reply_value(key, key_len, (const char *)kv_rec_value(rec), rec->value_len, &r)
-            : api_reply_fail(API_ERR_NOT_FOUND, NULL, &r);
+    int rv;
+    if (rec == NULL)
+        rv = api_reply_fail(API_ERR_NOT_FOUND, NULL, &r);
+    else if (rec->lease == 0) /* the v1 reply, byte for byte */
+        rv = api_reply_value(key, key_len, (const char *)kv_rec_value(rec), rec->value_len, &r);
+    else
+        rv = api_reply_value_lease(key, key_len, (const char *)kv_rec_value(rec), rec->value_len,
+                                   rec->lease, &r);
     node_send_reply(n, req, API_OP_GET, &r, rv);
 }
 
@@ -106,6 +111,10 @@ static void answer_parsed_read(struct node *n, h2o_req_t *req, const struct api_
     int rv;
     if (ar->op == API_OP_RANGE) {
         rv = api_reply_range(n->kv, ar, &r);
+    } else if (ar->op == API_OP_LEASE_LIST) {
+        rv = api_reply_lease_list(n->kv, &r);
+    } else if (ar->op == API_OP_LEASE_INFO) {
+        rv = api_reply_lease_info(n->kv, ar, replica_lease_remaining_ms(&n->rep, ar->lease), &r);
     } else {
         const struct kv_rec *rec = kv_get(n->kv, ar->key, ar->key_len);
         rv = rec ? api_reply_record(rec, kv_revision(n->kv), &r)
@@ -230,7 +239,7 @@ int node_on_request(h2o_handler_t *self, h2o_req_t *req)
     } else if (ar.stale) {
         answer_parsed_read(n, req, &ar);
     } else if (!redirect_if_not_leader(n, req, &ar)) {
-        if (ar.op == API_OP_GET || ar.op == API_OP_RANGE)
+        if (api_op_is_read(ar.op))
             read_index(n, req, &ar);
         else
             propose(n, req, &ar);

@@ -37,6 +37,7 @@
 #include <stdint.h>
 
 #include "raft/raft.h"
+#include "replica/replica_lease.h"
 #include "storage/storage.h"
 
 struct kv;
@@ -84,6 +85,7 @@ struct replica_config {
     size_t max_sessions;         /* kv_new(): exactly-once table size (0 = default) */
     size_t hist_events;          /* watch history window (kv_hist.h; 0 = default) */
     uint64_t hist_bytes;
+    uint64_t lease_grace_ms; /* a new leader's extra wait per lease: an election timeout */
 };
 
 struct replica_stats {
@@ -106,6 +108,7 @@ struct replica {
     uint8_t *snap_buf; /* scratch for outgoing snapshot chunks */
     size_t snap_buf_cap;
     struct replica_stats stats;
+    struct replica_leases leases; /* the leader's lease deadlines (replica_lease.h) */
 };
 
 /* replica_open.c */

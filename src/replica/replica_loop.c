@@ -119,6 +119,7 @@ static int apply_entry(struct replica *r, const struct raft_entry *e)
     switch (e->type) {
     case RAFT_ENTRY_NORMAL:
         kv_apply(r->kv, e->index, e->term, e->data, e->len, &res);
+        replica_lease_applied(r, &res);
         break;
     case RAFT_ENTRY_CONF:
         /* The core ignores a configuration it cannot decode; so does the replica,

@@ -49,7 +49,9 @@ static int restore_kv(struct replica *r, const struct storage_snapshot *s, char 
     *r->kv = *fresh;
     *fresh = tmp;
     kv_hist_limit(r->kv, r->cfg.hist_events, r->cfg.hist_bytes);
+    kv_hist_trim(r->kv); /* a window from a writer with larger limits */
     kv_free(fresh);
+    replica_lease_reset(r);
     r->applied_conf = s->conf;
     if (r->ops->restored)
         r->ops->restored(r->arg, s);
@@ -139,6 +141,7 @@ void replica_close(struct replica *r)
     raft_free(r->raft);
     kv_free(r->kv);
     free(r->snap_buf);
+    replica_lease_free(&r->leases);
     r->st = NULL;
     r->raft = NULL;
     r->kv = NULL;
@@ -159,6 +162,7 @@ int replica_reload(struct replica *r, const char *why)
     storage_close(r->st);
     raft_free(r->raft);
     kv_free(r->kv);
+    replica_lease_reset(r);
     r->st = NULL;
     r->raft = NULL;
     r->kv = NULL;

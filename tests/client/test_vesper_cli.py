@@ -440,6 +440,38 @@ def watch_reconnects_from_the_last_revision(a, b):
     check(a.requests[1]["path"].endswith("&from=9"), "third %s" % a.requests[1]["path"])
 
 
+@test
+def lease_commands_and_put_ttl(a, b):
+    def script(req, n):
+        t = req["body"]["type"] if req["body"] else ""
+        if t == "lease_grant":
+            return 200, '{"code":"success","payload":{"id":42,"ttl":%d}}' % req["body"]["payload"]["ttl"]
+        if t == "lease_keepalive" and n >= 5:
+            return 200, '{"code":"fail","error":"lease_not_found"}'
+        if t == "lease_keepalive":
+            return 200, '{"code":"success","payload":{"id":42,"ttl":1}}'
+        return 200, '{"code":"success"}'
+    a.script = script
+    rc, out, err, _ = vesper("--endpoints", a.url, "put", "k", "v", "--ttl", "7")
+    check(rc == 0 and out.splitlines() == ['{"code":"success"}', "lease 42"], "put --ttl %r %r" % (out, err))
+    check(a.requests[0]["body"]["payload"] == {"ttl": 7}, "grant %r" % a.requests[0]["body"])
+    check(a.requests[1]["body"]["payload"] == {"key": "k", "value": "v", "lease": 42},
+          "put %r" % a.requests[1]["body"])
+    check(a.requests[0]["body"]["seq"] + 1 == a.requests[1]["body"]["seq"], "one session")
+    rc, out, err, t = vesper("--endpoints", a.url, "lease", "keepalive", "42", "--forever")
+    check(rc == 1 and out.count("\n") == 3 and "lease_not_found" in out, "forever %r" % out)
+    check(t >= 0.6, "renewed every ttl/3: %.2f s for two renewals" % t)
+    rc, out, err, _ = vesper("--endpoints", a.url, "lease", "info", "42", "--keys")
+    body = a.requests[-1]["body"]
+    check(rc == 0 and body["type"] == "lease_info" and body["payload"] == {"id": 42, "keys": True}
+          and "seq" not in body and a.requests[-1]["method"] == "GET", "info %r" % body)
+    rc, out, err, _ = vesper("help")
+    check(rc == 0 and "vesper lease keepalive ID [--forever]" in out and "--ttl" in out, "help")
+    for args in (["lease", "grant", "0"], ["lease", "bogus", "1"], ["get", "k", "--ttl", "3"]):
+        rc, out, err, _ = vesper("--endpoints", a.url, *args)
+        check(rc == 2, "%s: exit %d" % (args, rc))
+
+
 def main():
     passed = failed = 0
     only = sys.argv[1] if len(sys.argv) > 1 else None

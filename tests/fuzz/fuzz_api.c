@@ -4,11 +4,12 @@
  * limits, so the too_large paths are reachable with short inputs); the rest is the
  * body. Beyond "no crash, no leak, no UB" it checks the parser's contract:
  * - a parsed request respects the limits, has a non-empty NUL-terminated key (a
- *   single-key type) or its own fields (range, txn), and GET only ever yields a
- *   get or a range (GET must not write);
+ *   single-key type) or its own fields (range, txn, lease), and GET only ever
+ *   yields a read (get, range, lease_list, lease_info: GET must not write);
  * - a failure leaves *out zeroed and maps to a 4xx status;
  * - the write command encodes and decodes back to the same bytes (kv_cmd.c);
- * - a range or txn runs against a small state machine and its reply is JSON;
+ * - a range, txn, lease_list or lease_info runs against a small state machine and
+ *   its reply is JSON;
  * - the reply builders produce JSON that json-c parses back to the same key and
  *   value bytes, whatever bytes the client sent (invalid UTF-8, NULs).
  */
@@ -85,6 +86,17 @@ static void check_state_machine(const struct api_request *r, const struct kv_cmd
         FUZZ_CHECK(n > 0);
         kv_apply(kv, i + 1, 1, buf, n, &res);
     }
+    /* Lease 1 with key "k" attached. */
+    struct kv_cmd lease_cmds[] = {
+        {.op = KV_OP_LEASE_GRANT, .lease = 1, .ttl = 5},
+        {.op = KV_OP_PUT, .key = (const uint8_t *)"k", .key_len = 1, .lease = 1}};
+    for (size_t i = 0; i < 2; i++) {
+        uint8_t buf[64];
+        size_t n = kv_cmd_encode(&lease_cmds[i], buf, sizeof buf);
+        FUZZ_CHECK(n > 0);
+        kv_apply(kv, 10 + i, 1, buf, n, &res);
+        FUZZ_CHECK(res.status == KV_OK);
+    }
     struct api_reply rep;
     if (r->op == API_OP_RANGE) {
         FUZZ_CHECK(api_reply_range(kv, r, &rep) == 0);
@@ -95,8 +107,17 @@ static void check_state_machine(const struct api_request *r, const struct kv_cmd
         FUZZ_CHECK(kv_cmd_encode_alloc(cmd, &buf, &len) == 0);
         kv_apply(kv, 100, 1, buf, len, &res);
         free(buf);
-        FUZZ_CHECK(res.status == KV_OK);
-        FUZZ_CHECK(api_reply_txn(&res, &rep) == 0);
+        /* A put naming a lease the state lacks refuses the branch. */
+        FUZZ_CHECK(res.status == KV_OK || res.status == KV_LEASE_NOT_FOUND);
+        if (res.status == KV_OK) {
+            FUZZ_CHECK(api_reply_txn(&res, &rep) == 0);
+            check_json(&rep);
+        }
+    } else if (r->op == API_OP_LEASE_LIST) {
+        FUZZ_CHECK(api_reply_lease_list(kv, &rep) == 0);
+        check_json(&rep);
+    } else if (r->op == API_OP_LEASE_INFO) {
+        FUZZ_CHECK(api_reply_lease_info(kv, r, 1500, &rep) == 0);
         check_json(&rep);
     }
     kv_free(kv);
@@ -106,8 +127,8 @@ static void check_cmd(const struct api_request *r)
 {
     struct kv_cmd cmd, back;
     if (api_request_to_cmd(r, &cmd) != 0) {
-        FUZZ_CHECK(r->op == API_OP_GET || r->op == API_OP_RANGE);
-        if (r->op == API_OP_RANGE)
+        FUZZ_CHECK(api_op_is_read(r->op));
+        if (r->op != API_OP_GET)
             check_state_machine(r, &cmd);
         return;
     }
@@ -122,6 +143,8 @@ static void check_cmd(const struct api_request *r)
     FUZZ_CHECK(back.has_session == cmd.has_session && back.seq == cmd.seq);
     FUZZ_CHECK(back.expect_absent == cmd.expect_absent && back.expected_len == cmd.expected_len);
     FUZZ_CHECK(back.txn_len == cmd.txn_len);
+    FUZZ_CHECK(back.lease == cmd.lease && back.ttl == cmd.ttl);
+    FUZZ_CHECK(cmd.op != KV_OP_LEASE_GRANT || (cmd.ttl >= 1 && cmd.ttl <= KV_LEASE_MAX_TTL));
     FUZZ_CHECK(cmd.txn_len == 0 || memcmp(back.txn, cmd.txn, cmd.txn_len) == 0);
     FUZZ_CHECK(r->op != API_OP_TXN || kv_txn_decode(back.txn, back.txn_len, NULL) == 0);
     free(buf);
@@ -153,7 +176,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(memchr(detail, '\0', sizeof detail) != NULL);
         return 0;
     }
-    bool single = r.op != API_OP_RANGE && r.op != API_OP_TXN;
+    bool single =
+        r.op == API_OP_GET || r.op == API_OP_PUT || r.op == API_OP_DELETE || r.op == API_OP_CAS;
     FUZZ_CHECK(!single || (r.key != NULL && r.key_len >= 1 && r.key_len <= lim.max_key_bytes));
     FUZZ_CHECK(!single || r.key[r.key_len] == '\0');
     FUZZ_CHECK(single || r.key == NULL);
@@ -163,7 +187,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(r.value_len <= lim.max_value_bytes && r.expected_len <= lim.max_value_bytes);
     FUZZ_CHECK((r.value != NULL) == (r.op == API_OP_PUT || r.op == API_OP_CAS));
     FUZZ_CHECK(r.op != API_OP_CAS || r.expect_absent == (r.expected == NULL));
-    FUZZ_CHECK(strcmp(method, "GET") != 0 || r.op == API_OP_GET || r.op == API_OP_RANGE);
+    FUZZ_CHECK(strcmp(method, "GET") != 0 || api_op_is_read(r.op));
+    FUZZ_CHECK(r.lease <= KV_LEASE_MAX_ID);
     FUZZ_CHECK(!r.stale || r.op == API_OP_GET || r.op == API_OP_RANGE);
     FUZZ_CHECK(!r.has_session || r.seq >= 1);
     check_cmd(&r);

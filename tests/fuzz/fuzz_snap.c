@@ -32,6 +32,8 @@ static void check_same_kv(const struct kv *a, const struct kv *b)
     FUZZ_CHECK(a->map.count == b->map.count && a->map.data_bytes == b->map.data_bytes);
     FUZZ_CHECK(a->sessions.live.count == b->sessions.live.count);
     FUZZ_CHECK(a->sessions.expired.count == b->sessions.expired.count);
+    FUZZ_CHECK(kv_lease_count(a) == kv_lease_count(b) && kv_hist_count(a) == kv_hist_count(b));
+    FUZZ_CHECK(kv_hist_oldest(a) == kv_hist_oldest(b));
     size_t cursor = 0;
     const struct kv_rec *r;
     while ((r = kv_map_next(&a->map, &cursor)) != NULL) {

@@ -122,6 +122,25 @@ static void seeds_snap(void)
     seed_write_prefixed("snap", "kv-v2-five-fixcrc", 1, enc, len);
     seed_write_prefixed("snap", "kv-v2-truncated", 1, enc, len / 2);
     free(enc);
+    /* Version 5: two leases (one with two keys) and the history window. */
+    struct kv_cmd lc[] = {{.op = KV_OP_LEASE_GRANT, .ttl = 30},
+                          {.op = KV_OP_LEASE_GRANT, .lease = 9, .ttl = 5},
+                          {.op = KV_OP_PUT, .key = (const uint8_t *)"a", .key_len = 1, .lease = 1},
+                          {.op = KV_OP_PUT, .key = (const uint8_t *)"l", .key_len = 1, .lease = 1},
+                          {.op = KV_OP_LEASE_KEEPALIVE, .lease = 9}};
+    for (size_t i = 0; i < sizeof lc / sizeof lc[0]; i++) {
+        uint8_t *cmd;
+        size_t cmd_len;
+        struct kv_result res;
+        if (kv_cmd_encode_alloc(&lc[i], &cmd, &cmd_len) != 0)
+            exit(1);
+        kv_apply(kv, kv->applied_index + 1, 3, cmd, cmd_len, &res);
+        free(cmd);
+    }
+    if (kv_snap_encode(kv, &enc, &len) != 0)
+        exit(1);
+    seed_write_prefixed("snap", "kv-leases", 0, enc, len);
+    free(enc);
     kv_free(kv);
 }
 

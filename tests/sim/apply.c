@@ -5,7 +5,8 @@
  * hold a ready open. Commands are PUTs of keys k0..k7 with a value naming the
  * command, encoded by src/kv, so the state machine really applies them; random
  * runs also propose transactions over the same keys (sim_propose_txn), whose
- * branches, revisions and answers every replica must reach alike.
+ * branches, revisions and answers every replica must reach alike, and lease
+ * commands (sim_propose_lease), whose expiries the leader proposes by itself.
  */
 #include "sim/sim.h"
 
@@ -100,6 +101,50 @@ int sim_propose_txn(struct sim_world *w, raft_id id)
     sim_trace(w, "sim: n%u propose txn c%llu -> %s (index %llu term %llu)", (unsigned)id,
               (unsigned long long)c, raft_strerror(rc), (unsigned long long)idx,
               (unsigned long long)term);
+    sim_shell_process(w, n);
+    return rc;
+}
+
+int sim_propose_lease(struct sim_world *w, raft_id id)
+{
+    struct sim_node *n = &w->node[id];
+    uint64_t c = ++w->cmd_counter;
+    char key[16], value[32];
+    snprintf(key, sizeof key, "k%llu", (unsigned long long)(c % SIM_KEYS));
+    snprintf(value, sizeof value, "c%llu", (unsigned long long)c);
+    struct kv_cmd cmd = {.lease = (c / 8) % 4 + 1};
+    const char *what;
+    switch ((c / 8) % 5) {
+    case 0:
+    case 1:
+        cmd = (struct kv_cmd){.op = KV_OP_LEASE_GRANT, .ttl = 1 + (c / 8) % 2};
+        what = "grant";
+        break;
+    case 2:
+    case 3:
+        cmd.op = KV_OP_PUT;
+        cmd.key = (const uint8_t *)key;
+        cmd.key_len = strlen(key);
+        cmd.value = (const uint8_t *)value;
+        cmd.value_len = strlen(value);
+        what = "leased put";
+        break;
+    default:
+        cmd.op = (c / 40) % 2 ? KV_OP_LEASE_REVOKE : KV_OP_LEASE_KEEPALIVE;
+        what = (c / 40) % 2 ? "revoke" : "keepalive";
+        break;
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (kv_cmd_encode_alloc(&cmd, &buf, &len) != 0)
+        abort();
+    raft_index idx = 0;
+    raft_term term = 0;
+    int rc = raft_propose(n->rep.raft, buf, (uint32_t)len, &idx, &term);
+    free(buf);
+    sim_trace(w, "sim: n%u propose %s c%llu (lease %llu) -> %s (index %llu term %llu)",
+              (unsigned)id, what, (unsigned long long)c, (unsigned long long)cmd.lease,
+              raft_strerror(rc), (unsigned long long)idx, (unsigned long long)term);
     sim_shell_process(w, n);
     return rc;
 }

@@ -69,6 +69,27 @@ void sim_disk_free(struct sim_disk *d)
     memset(d, 0, sizeof *d);
 }
 
+/* The leases (ids, TTLs, renewed indexes, key counts, the next id) and the watch
+ * history window (every event in order, and where it starts): state that snapshots
+ * carry, so replicas must agree on it at every applied index. */
+static uint64_t sim_kv_extra_digest(const struct kv *kv)
+{
+    uint64_t h = sim_mix(kv->leases.next_id, kv_lease_count(kv));
+    for (size_t i = 0; i < kv_lease_count(kv); i++) {
+        const struct kv_lease *l = kv_lease_at(kv, i);
+        uint64_t f[4] = {l->id, l->ttl_s, l->renewed_index, l->n_keys};
+        h = sim_mix(h, sim_hash_bytes(f, sizeof f, 5));
+    }
+    h = sim_mix(h, kv_hist_oldest(kv));
+    for (size_t i = 0; i < kv_hist_count(kv); i++) {
+        const struct kv_event *e = kv_hist_at(kv, i);
+        uint64_t f[4] = {e->revision, e->create_revision, e->version, e->type};
+        h = sim_mix(h, sim_hash_bytes(f, sizeof f, 6));
+        h = sim_mix(h, sim_hash_bytes(e->data, (size_t)e->key_len + e->value_len, 7));
+    }
+    return h;
+}
+
 uint64_t sim_sm_digest(const struct kv *kv, const struct raft_conf *conf)
 {
     uint64_t sum = 0;
@@ -77,10 +98,11 @@ uint64_t sim_sm_digest(const struct kv *kv, const struct raft_conf *conf)
     while ((rec = kv_map_next(&kv->map, &cursor))) {
         uint64_t hk = sim_hash_bytes(kv_rec_key(rec), rec->key_len, 1);
         uint64_t hv = sim_hash_bytes(kv_rec_value(rec), rec->value_len, 2);
-        uint64_t revs[3] = {rec->create_revision, rec->mod_revision, rec->version};
+        uint64_t revs[4] = {rec->create_revision, rec->mod_revision, rec->version, rec->lease};
         sum += sim_mix(sim_mix(hk, hv), sim_hash_bytes(revs, sizeof revs, 4));
     }
     sum = sim_mix(sum, kv_revision(kv));
+    sum = sim_mix(sum, sim_kv_extra_digest(kv));
     uint8_t buf[RAFT_MAX_MEMBERS * (8 + RAFT_ADDR_MAX) + 16];
     size_t len = raft_conf_encode(conf, buf, sizeof buf);
     if (len > sizeof buf)

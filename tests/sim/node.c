@@ -128,6 +128,10 @@ void sim_node_start(struct sim_world *w, raft_id id)
     rc.rc.trace_arg = n;
     rc.initial = w->initial;
     rc.snapshot_trailing = w->snapshot_trailing;
+    rc.lease_grace_ms = (uint64_t)w->cfg_template.election_ticks * SIM_TICK_MS;
+    /* A small watch window: snapshots carry it, and the simulation's snapshots move in
+     * tiny chunks; trimming then runs all the time, under the state hash. */
+    rc.hist_events = 48;
     rc.max_sessions = 64; /* the simulation uses no sessions; a small table is cheap */
     sim_disk_free(&n->cur);
     n->applied = 0;

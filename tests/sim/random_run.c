@@ -183,6 +183,8 @@ static void client_actions(struct run *run)
         if (sim_chance(&w->prng, run->propose_pm)) {
             if (w->cmd_counter % 4 == 3) /* every fourth command: no extra draw */
                 sim_propose_txn(w, lead);
+            else if (w->cmd_counter % 8 == 1) /* every eighth: a lease command */
+                sim_propose_lease(w, lead);
             else
                 sim_propose(w, lead, NULL);
         }

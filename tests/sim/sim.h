@@ -75,7 +75,8 @@ bool sim_log_write(struct sim_log *l, const struct sim_entry *e, size_t n);
 void sim_log_reset(struct sim_log *l, raft_index i, raft_term t, uint64_t chain);
 void sim_disk_free(struct sim_disk *d);
 /* Hash of the state machine: the kv map's contents with every key's revisions and
- * the store revision (independent of layout), and
+ * lease and the store revision (independent of layout), the lease table, the watch
+ * history window, and
  * the configuration as of the applied index (the node's sm_conf). */
 uint64_t sim_sm_digest(const struct kv *kv, const struct raft_conf *conf);
 
@@ -275,6 +276,10 @@ void sim_shell_take_snapshot(struct sim_world *w, struct sim_node *n, uint64_t t
 int sim_propose(struct sim_world *w, raft_id id, raft_index *index);
 /* Proposes a transaction over keys k0..k7 (a compare, puts, a delete, a get). */
 int sim_propose_txn(struct sim_world *w, raft_id id);
+/* Proposes a lease command chosen by the command counter: a grant of 1 or 2 s, a put
+ * attached to one of leases 1..4 (which may not exist), a keepalive or a revoke. The
+ * leader's expiries come from replica_lease_tick on every tick (world.c). */
+int sim_propose_lease(struct sim_world *w, raft_id id);
 /* A PUT whose value is value_len bytes (large values make multi-sector writes). */
 int sim_propose_sized(struct sim_world *w, raft_id id, size_t value_len, raft_index *index);
 int sim_read(struct sim_world *w, raft_id id);

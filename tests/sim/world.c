@@ -229,6 +229,7 @@ void sim_step_ms(struct sim_world *w)
         if (!n->up || n->paused_until > w->now_ms || (w->now_ms + n->tick_phase) % SIM_TICK_MS)
             continue;
         raft_tick(n->rep.raft);
+        replica_lease_tick(&n->rep); /* the leader's expiries, by simulated time */
         sim_shell_process(w, n);
     }
     if (!w->failed)

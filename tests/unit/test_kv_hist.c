@@ -1,7 +1,8 @@
 /* test_kv_hist.c: the watch history window: one event per changed key in revision
  * order, a transaction's writes at one revision, nothing for commands that change
  * nothing, trimming by whole revisions within the event and byte limits, and a
- * snapshot that starts an empty window at its revision. */
+ * snapshot that carries the window (a snapshot of version 4 or older starts an
+ * empty one at its revision: test_kv_lease_snap.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,7 +161,7 @@ TEST(hist_ring_wraps_and_keeps_order)
     kv_free(kv);
 }
 
-TEST(hist_snapshot_starts_an_empty_window_at_its_revision)
+TEST(hist_snapshot_carries_the_window)
 {
     struct kv *kv = kv_new(0);
     put(kv, "a", "1");
@@ -172,11 +173,13 @@ TEST(hist_snapshot_starts_an_empty_window_at_its_revision)
     char err[128];
     CHECK(kv_snap_decode(buf, len, &back, err, sizeof err) == 0);
     free(buf);
-    CHECK_EQ_U64(kv_hist_count(back), 0);
-    CHECK_EQ_U64(kv_hist_oldest(back), 3);
+    CHECK_EQ_U64(kv_hist_count(back), 2);
+    CHECK_EQ_U64(kv_hist_oldest(back), 1);
+    CHECK(event_is(kv_hist_at(back, 0), KV_EVENT_PUT, "a", "1", 1, 1, 1));
+    CHECK(event_is(kv_hist_at(back, 1), KV_EVENT_PUT, "b", "2", 2, 2, 1));
     put(back, "c", "3");
-    CHECK_EQ_U64(kv_hist_count(back), 1);
-    CHECK(event_is(kv_hist_at(back, 0), KV_EVENT_PUT, "c", "3", 3, 3, 1));
+    CHECK_EQ_U64(kv_hist_count(back), 3);
+    CHECK(event_is(kv_hist_at(back, 2), KV_EVENT_PUT, "c", "3", 3, 3, 1));
     kv_free(back);
     kv_free(kv);
 }

@@ -106,7 +106,8 @@ TEST(snap_empty_state)
     uint8_t *buf;
     size_t len;
     CHECK(kv_snap_encode(a, &buf, &len) == 0);
-    CHECK_EQ_U64(len, 4 + 4 + 8 + 8 + 8 + 4 + 4 + 4 + 8);
+    /* header, sessions, leases (next id, count), pairs, history (compacted, count) */
+    CHECK_EQ_U64(len, 4 + 4 + 8 + 8 + 8 + 4 + 4 + 4 + 8 + 8 + 8 + 8 + 8);
     struct kv *b = NULL;
     CHECK(kv_snap_decode(buf, len, &b, NULL, 0) == 0);
     CHECK(same_state(a, b));
@@ -231,15 +232,20 @@ TEST(snap_rejects_crafted_bodies)
     size_t len;
     CHECK(kv_snap_encode(a, &buf, &len) == 0);
     /* magic, version, index, term, revision (32) + max_sessions 4 + n_sessions 4 +
-     * n_expired 4 + n_pairs 8 = 52; each pair here is 4 + 4 + 3 x 8 + 2 + 2 bytes. */
-    size_t p0 = 52, p1 = p0 + 36;
+     * n_expired 4 + next lease id 8 + n_leases 8 + n_pairs 8 = 68; each pair here is
+     * 4 + 4 + 4 x 8 (revisions, lease) + 2 + 2 bytes. */
+    size_t p0 = 68, p1 = p0 + 44;
     struct kv *b = NULL;
     char err[128];
-    uint8_t save = buf[p1 + 32 + 1];
-    buf[p1 + 32 + 1] = buf[p0 + 32 + 1]; /* second key := first key */
+    uint8_t save = buf[p1 + 40 + 1];
+    buf[p1 + 40 + 1] = buf[p0 + 40 + 1]; /* second key := first key */
     CHECK(kv_snap_decode(buf, len, &b, err, sizeof err) == -1);
     CHECK(strstr(err, "duplicate key") != NULL);
-    buf[p1 + 32 + 1] = save;
+    buf[p1 + 40 + 1] = save;
+    buf[p1 + 32] = 3; /* second key attached to lease 3, which does not exist */
+    CHECK(kv_snap_decode(buf, len, &b, err, sizeof err) == -1);
+    CHECK(strstr(err, "unknown lease 3") != NULL);
+    buf[p1 + 32] = 0;
     buf[p1 + 8 + 8] = 9; /* second key's mod_revision past the store revision (2) */
     CHECK(kv_snap_decode(buf, len, &b, err, sizeof err) == -1);
     CHECK(strstr(err, "revisions") != NULL);

@@ -1,0 +1,67 @@
+/* replica_lease.h: the leader's lease clock: when each lease of the state
+ * machine runs out, and the expiry proposals that follow.
+ *
+ * Only the leader decides that a lease expired, and it decides by its own
+ * monotonic clock (the replica's now_us operation: the real clock in vesperd,
+ * simulated time in tests/sim). The state machine holds only granted TTLs
+ * (kv_lease.h); deadlines are soft state here and never replicated. The leader
+ * turns a passed deadline into a KV_OP_LEASE_EXPIRE entry through the log, so
+ * every replica deletes the same keys at the same revision, and followers never
+ * expire anything themselves.
+ *
+ * Deadlines:
+ * - When this node becomes leader (a new term, a restart, a reload), every lease
+ *   it holds starts afresh at its full TTL plus one election timeout: renewals sent
+ *   to the previous leader may not have reached it yet, so it never expires a
+ *   lease early.
+ * - A grant or keepalive applied while leading sets the deadline to now + TTL
+ *   (apply comes after the client sent it, so the deadline is never earlier than
+ *   the client expects); a revoke or expiry removes the lease.
+ * - An expiry carries the lease's renewed index as the leader saw it; a keepalive
+ *   that commits before it cancels it in the state machine (kv_lease.h). If the
+ *   lease is still there an election timeout later (the proposal was lost), the
+ *   leader proposes again.
+ *
+ * Ownership: the table belongs to struct replica; nothing in it is borrowed.
+ */
+#ifndef VESPER_REPLICA_REPLICA_LEASE_H
+#define VESPER_REPLICA_REPLICA_LEASE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "raft/raft.h"
+
+struct replica_lease_clock {
+    uint64_t id;
+    uint64_t deadline_ms;
+    uint64_t proposed_ms; /* when its expiry was last proposed; 0: not yet */
+};
+
+struct replica_leases {
+    struct replica_lease_clock *v; /* sorted by id */
+    size_t n, cap;
+    bool active;        /* deadlines are being kept: this node leads in term */
+    raft_term term;     /* the term they were started in */
+    uint64_t expired;   /* expiries applied here (every replica counts) */
+    uint64_t proposals; /* expiries this node proposed as leader */
+};
+
+struct replica;
+struct kv_result;
+
+/* The next tick: (re)starts the deadlines when this node just became leader,
+ * drops them when it no longer leads, and proposes the expiry of every lease
+ * whose deadline passed. Call after raft_tick, before the Ready loop. */
+void replica_lease_tick(struct replica *r);
+/* An entry at index applied with res (the replica's apply, every node). */
+void replica_lease_applied(struct replica *r, const struct kv_result *res);
+/* The state machine was replaced (snapshot, reload): deadlines start afresh. */
+void replica_lease_reset(struct replica *r);
+void replica_lease_free(struct replica_leases *t);
+/* Milliseconds left on lease id by this leader's clock; -1 when this node keeps
+ * no deadline for it (not the leader, or unknown). */
+int64_t replica_lease_remaining_ms(struct replica *r, uint64_t id);
+
+#endif
