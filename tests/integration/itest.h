@@ -139,6 +139,25 @@ long itest_load_wait_write(struct itest_load *l, long timeout_ms);
  * puts found missing or wrong (0 is a pass), *checked the number verified, or -1. */
 long itest_load_stop(struct itest_load *l, struct lincheck_history *h, long *checked);
 
+/* ---- the load's multi-key ops (itest_multi.c) ---- */
+
+#define ITEST_SHARED_KEYS 6 /* shared keys per phase: "p<phase>-k0" .. */
+
+/* What a client lends its multi-key ops; op is the one just recorded (its outcome, times
+ * and cas_swapped: whether the txn's compare held). */
+struct itest_multi {
+    struct vclient *vc;
+    struct lincheck_history *hist;
+    int proc;
+    long *next_value;
+    char (*last)[32]; /* ITEST_SHARED_KEYS: the value last seen per shared key, "" none */
+    struct lincheck_op op;
+};
+
+/* A txn on shared key k and the next one; a range over all the phase's shared keys. */
+void itest_multi_txn(struct itest_multi *m, int phase, int k);
+void itest_multi_range(struct itest_multi *m, int phase);
+
 /* ---- the scenarios (itest_scen.c) ---- */
 
 struct itest_ctx {
