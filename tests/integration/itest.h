@@ -158,11 +158,14 @@ struct itest_multi {
 void itest_multi_txn(struct itest_multi *m, int phase, int k);
 void itest_multi_range(struct itest_multi *m, int phase);
 
-/* ---- the scenarios (itest_scen.c) ---- */
+/* ---- the scenarios (itest_scen.c, itest_scen_kill.c) ---- */
+
+struct itest_watch_set;
 
 struct itest_ctx {
     struct itest_cluster *c;
     struct itest_load *load;
+    struct itest_watch_set *watch;  /* watchers to steer to a failing leader; may be NULL */
     struct vclient *vc;             /* the main thread's own client (probes, checks) */
     struct lincheck_history probes; /* ops the scenarios send themselves (proc 100) */
     int passed, failed;
@@ -176,5 +179,16 @@ void itest_result(struct itest_ctx *x, const char *name, bool pass, const char *
 
 /* Runs every scenario in order, each printing its result line. */
 void itest_scenarios(struct itest_ctx *x);
+
+/* Functions the scenario files share: the start of a scenario (next load phase, a settled
+ * cluster; returns its leader or -1 after a FAIL line), fresh clients after containers
+ * started again, and the ms since t_us. */
+int itest_scen_begin(struct itest_ctx *x, const char *name, struct itest_status *st);
+void itest_scen_renew(struct itest_ctx *x);
+long itest_ms_since(int64_t t_us);
+
+/* kill-leader (itest_scen_kill.c): docker kill (SIGKILL) of the leader, a new leader and
+ * write, then the old leader started again catches up. */
+void itest_scen_kill_leader(struct itest_ctx *x);
 
 #endif

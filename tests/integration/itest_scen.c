@@ -8,6 +8,7 @@
  * [500, 1000) ms): "a new leader within a few election timeouts" is checked as 5 s.
  */
 #include "integration/itest.h"
+#include "integration/itest_watch.h"
 
 #include "client/vclient.h"
 
@@ -38,13 +39,13 @@ void itest_result(struct itest_ctx *x, const char *name, bool pass, const char *
         x->failed++;
 }
 
-static long itest_ms_since(int64_t t_us)
+long itest_ms_since(int64_t t_us)
 {
     return (long)((itest_now_us() - t_us) / 1000);
 }
 
 /* Started containers may have swapped addresses: every vclient starts afresh. */
-static void itest_renew(struct itest_ctx *x)
+void itest_scen_renew(struct itest_ctx *x)
 {
     itest_load_renew(x->load);
     struct vclient *vc = itest_vclient(x->c, 0);
@@ -87,7 +88,7 @@ static void itest_probe(struct itest_ctx *x, const char *base_url, const char *k
 }
 
 /* The current leader after the cluster settled, or -1 (with a FAIL line). */
-static int itest_begin(struct itest_ctx *x, const char *name, struct itest_status *st)
+int itest_scen_begin(struct itest_ctx *x, const char *name, struct itest_status *st)
 {
     atomic_fetch_add(&x->load->phase, 1);
     int leader = -1;
@@ -102,7 +103,7 @@ static void scen_baseline(struct itest_ctx *x)
 {
     struct itest_status st;
     int64_t t0 = itest_now_us();
-    int leader = itest_begin(x, "baseline", &st);
+    int leader = itest_scen_begin(x, "baseline", &st);
     if (leader < 0)
         return;
     itest_load_mark(x->load);
@@ -116,7 +117,7 @@ static void scen_stop_leader(struct itest_ctx *x)
 {
     const char *name = "stop-leader";
     struct itest_status st;
-    int old = itest_begin(x, name, &st);
+    int old = itest_scen_begin(x, name, &st);
     if (old < 0)
         return;
     int64_t t0 = itest_now_us();
@@ -152,7 +153,7 @@ static void scen_start_again(struct itest_ctx *x)
         itest_result(x, name, false, "docker start failed");
         return;
     }
-    itest_renew(x);
+    itest_scen_renew(x);
     int rc = itest_wait_applied(x->c, i, st.commit, ITEST_CATCHUP_MS);
     itest_result(x, name, rc == 0, "%s applied the leader's commit index %llu in %ld ms",
                  x->c->nodes[i].service, (unsigned long long)st.commit, itest_ms_since(t0));
@@ -164,9 +165,11 @@ static void scen_pause_leader(struct itest_ctx *x)
 {
     const char *name = "pause-leader";
     struct itest_status st;
-    int old = itest_begin(x, name, &st);
+    int old = itest_scen_begin(x, name, &st);
     if (old < 0)
         return;
+    if (x->watch)
+        itest_watch_aim(x->watch, old); /* watchers on the leader when it freezes */
     char key[32];
     struct itest_reply r;
     snprintf(key, sizeof key, "stale-%d", atomic_load(&x->load->phase));
@@ -205,7 +208,7 @@ static void scen_partition_follower(struct itest_ctx *x)
 {
     const char *name = "partition-follower";
     struct itest_status st, fs;
-    int leader = itest_begin(x, name, &st);
+    int leader = itest_scen_begin(x, name, &st);
     if (leader < 0)
         return;
     int f = (leader + 1) % x->c->n;
@@ -239,9 +242,11 @@ static void scen_partition_leader(struct itest_ctx *x)
 {
     const char *name = "partition-leader";
     struct itest_status st, ls0, ls1;
-    int old = itest_begin(x, name, &st);
+    int old = itest_scen_begin(x, name, &st);
     if (old < 0)
         return;
+    if (x->watch)
+        itest_watch_aim(x->watch, old); /* watchers on the leader when it is cut off */
     char key[32];
     struct itest_reply r;
     snprintf(key, sizeof key, "minority-%d", atomic_load(&x->load->phase));
@@ -322,7 +327,7 @@ static void scen_stop_majority(struct itest_ctx *x)
 {
     const char *name = "stop-majority";
     struct itest_status st, s0[ITEST_MAX_NODES], s1[ITEST_MAX_NODES];
-    int leader = itest_begin(x, name, &st);
+    int leader = itest_scen_begin(x, name, &st);
     if (leader < 0)
         return;
     int n = x->c->n, k = n / 2 + 1;
@@ -354,7 +359,7 @@ static void scen_stop_majority(struct itest_ctx *x)
         }
     }
     long start_ms = itest_ms_since(t0);
-    itest_renew(x);
+    itest_scen_renew(x);
     long back_ms = itest_load_wait_write(x->load, 20000);
     itest_result(x, name, !acked && write_ms < 3500 && still && back_ms >= 0,
                  "stopped %d of %d: a write gave up cleanly after %ld ms (%s), survivors' commit "
@@ -369,7 +374,7 @@ static void scen_restart_all(struct itest_ctx *x)
 {
     const char *name = "restart-all";
     struct itest_status st;
-    if (itest_begin(x, name, &st) < 0)
+    if (itest_scen_begin(x, name, &st) < 0)
         return;
     for (int i = 0; i < x->c->n; i++) {
         if (itest_op(x->c, i, "stop") != 0) {
@@ -385,7 +390,7 @@ static void scen_restart_all(struct itest_ctx *x)
             return;
         }
     }
-    itest_renew(x);
+    itest_scen_renew(x);
     int leader = itest_wait_leader(x->c, 0, -1, 20000, NULL);
     long elect_ms = itest_ms_since(t0);
     long write_ms = itest_load_wait_write(x->load, 20000);
@@ -405,6 +410,7 @@ void itest_scenarios(struct itest_ctx *x)
     scen_baseline(x);
     scen_stop_leader(x);
     scen_start_again(x);
+    itest_scen_kill_leader(x);
     scen_pause_leader(x);
     scen_partition_follower(x);
     scen_partition_leader(x);
