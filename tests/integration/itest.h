@@ -158,7 +158,7 @@ struct itest_multi {
 void itest_multi_txn(struct itest_multi *m, int phase, int k);
 void itest_multi_range(struct itest_multi *m, int phase);
 
-/* ---- the scenarios (itest_scen.c, itest_scen_kill.c) ---- */
+/* ---- the scenarios (itest_scen.c, itest_scen_kill.c, itest_scen_outage.c) ---- */
 
 struct itest_watch_set;
 
@@ -190,5 +190,8 @@ long itest_ms_since(int64_t t_us);
 /* kill-leader (itest_scen_kill.c): docker kill (SIGKILL) of the leader, a new leader and
  * write, then the old leader started again catches up. */
 void itest_scen_kill_leader(struct itest_ctx *x);
+/* stop-majority and restart-all (itest_scen_outage.c). */
+void itest_scen_stop_majority(struct itest_ctx *x);
+void itest_scen_restart_all(struct itest_ctx *x);
 
 #endif
