@@ -13,7 +13,10 @@
 # `make test` runs the suite when `docker info` succeeds and prints a skip line otherwise.
 
 ITEST_SRC := tests/integration/itest_main.c tests/integration/itest_scen.c \
-             tests/integration/itest_load.c tests/integration/itest_cluster.c \
+             tests/integration/itest_scen_kill.c tests/integration/itest_scen_outage.c \
+             tests/integration/itest_load.c \
+             tests/integration/itest_multi.c tests/integration/itest_cluster.c \
+             tests/integration/itest_watch.c tests/integration/itest_watch_check.c \
              tests/integration/docker_api.c
 ITEST_OBJS := $(call obj,$(ITEST_SRC) $(VCLIENT_SRC) $(LINCHECK_SRC))
 

@@ -41,8 +41,9 @@ int docker_find_service(struct docker *d, const char *project, const char *servi
 /* The compose project label of container `id` (the suite's own: its HOSTNAME). 0 or -1. */
 int docker_project_of(struct docker *d, const char *id, char *project, size_t len);
 
-/* POST /containers/ID/OP for OP in stop, start, restart, pause, unpause (stop and restart
- * wait up to grace_s before SIGKILL). "Already in that state" (304) counts as success. */
+/* POST /containers/ID/OP for OP in stop, start, restart, pause, unpause, kill (stop and
+ * restart wait up to grace_s before SIGKILL; kill sends SIGKILL at once). "Already in that
+ * state" (304) counts as success. */
 int docker_container_op(struct docker *d, const char *id, const char *op, int grace_s);
 
 /* Name of the network of container `id` whose name ends with `suffix` ("_raft"), and the

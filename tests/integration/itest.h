@@ -139,11 +139,33 @@ long itest_load_wait_write(struct itest_load *l, long timeout_ms);
  * puts found missing or wrong (0 is a pass), *checked the number verified, or -1. */
 long itest_load_stop(struct itest_load *l, struct lincheck_history *h, long *checked);
 
-/* ---- the scenarios (itest_scen.c) ---- */
+/* ---- the load's multi-key ops (itest_multi.c) ---- */
+
+#define ITEST_SHARED_KEYS 6 /* shared keys per phase: "p<phase>-k0" .. */
+
+/* What a client lends its multi-key ops; op is the one just recorded (its outcome, times
+ * and cas_swapped: whether the txn's compare held). */
+struct itest_multi {
+    struct vclient *vc;
+    struct lincheck_history *hist;
+    int proc;
+    long *next_value;
+    char (*last)[32]; /* ITEST_SHARED_KEYS: the value last seen per shared key, "" none */
+    struct lincheck_op op;
+};
+
+/* A txn on shared key k and the next one; a range over all the phase's shared keys. */
+void itest_multi_txn(struct itest_multi *m, int phase, int k);
+void itest_multi_range(struct itest_multi *m, int phase);
+
+/* ---- the scenarios (itest_scen.c, itest_scen_kill.c, itest_scen_outage.c) ---- */
+
+struct itest_watch_set;
 
 struct itest_ctx {
     struct itest_cluster *c;
     struct itest_load *load;
+    struct itest_watch_set *watch;  /* watchers to steer to a failing leader; may be NULL */
     struct vclient *vc;             /* the main thread's own client (probes, checks) */
     struct lincheck_history probes; /* ops the scenarios send themselves (proc 100) */
     int passed, failed;
@@ -157,5 +179,19 @@ void itest_result(struct itest_ctx *x, const char *name, bool pass, const char *
 
 /* Runs every scenario in order, each printing its result line. */
 void itest_scenarios(struct itest_ctx *x);
+
+/* Functions the scenario files share: the start of a scenario (next load phase, a settled
+ * cluster; returns its leader or -1 after a FAIL line), fresh clients after containers
+ * started again, and the ms since t_us. */
+int itest_scen_begin(struct itest_ctx *x, const char *name, struct itest_status *st);
+void itest_scen_renew(struct itest_ctx *x);
+long itest_ms_since(int64_t t_us);
+
+/* kill-leader (itest_scen_kill.c): docker kill (SIGKILL) of the leader, a new leader and
+ * write, then the old leader started again catches up. */
+void itest_scen_kill_leader(struct itest_ctx *x);
+/* stop-majority and restart-all (itest_scen_outage.c). */
+void itest_scen_stop_majority(struct itest_ctx *x);
+void itest_scen_restart_all(struct itest_ctx *x);
 
 #endif

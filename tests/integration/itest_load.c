@@ -8,7 +8,8 @@
  * client gave up without a definite answer; a read that got no answer is "fail" (a read
  * has no effect, so it is dropped). Shared keys are renamed per scenario ("p3-k1") to keep
  * each key's history, and the checker's search, small; unique keys ("u1-57") are written
- * once each and read back at the end: acknowledged writes must all still be there.
+ * once each and read back at the end: acknowledged writes must all still be there. One op
+ * in ten is a txn over two shared keys or a range over all of them (itest_multi.c).
  */
 #include "integration/itest.h"
 
@@ -18,8 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ITEST_SHARED_KEYS 6
-#define ITEST_THINK_MS    8
+#define ITEST_THINK_MS 8
 
 struct itest_client {
     struct itest_load *l;
@@ -78,6 +78,8 @@ static void itest_classify(struct lincheck_op *op, const struct vclient_resp *r)
     }
 }
 
+static void itest_account(struct itest_client *cl, const struct lincheck_op *op);
+
 /* Runs one request, records it in the client's history; returns the outcome. */
 static enum lincheck_outcome itest_run_op(struct itest_client *cl, struct lincheck_op *op,
                                           const struct vclient_req *req)
@@ -90,6 +92,14 @@ static enum lincheck_outcome itest_run_op(struct itest_client *cl, struct linche
     itest_classify(op, &r);
     if (lincheck_history_add(&cl->hist, op) != 0)
         abort(); /* out of memory: the run is void anyway */
+    itest_account(cl, op);
+    vclient_resp_free(&r);
+    return op->outcome;
+}
+
+/* Counts a recorded op in the load's write statistics. */
+static void itest_account(struct itest_client *cl, const struct lincheck_op *op)
+{
     struct itest_load *l = cl->l;
     if (op->type != LINCHECK_GET && op->outcome == LINCHECK_OK && op->cas_swapped) {
         atomic_fetch_add(&l->writes_ok, 1);
@@ -100,8 +110,6 @@ static enum lincheck_outcome itest_run_op(struct itest_client *cl, struct linche
     } else if (op->outcome == LINCHECK_INFO) {
         atomic_fetch_add(&l->writes_unknown, 1);
     }
-    vclient_resp_free(&r);
-    return op->outcome;
 }
 
 static void itest_put_unique(struct itest_client *cl)
@@ -169,6 +177,22 @@ static void itest_shared_op(struct itest_client *cl, int phase, unsigned dice)
         snprintf(cl->last[k], sizeof cl->last[k], "%s", val);
 }
 
+/* A txn over two shared keys or a range over all of them (itest_multi.c). */
+static void itest_multi_op(struct itest_client *cl, int phase, bool txn)
+{
+    struct itest_multi m = {.vc = cl->vc,
+                            .hist = &cl->hist,
+                            .proc = cl->id,
+                            .next_value = &cl->next_value,
+                            .last = cl->last};
+    if (txn) {
+        itest_multi_txn(&m, phase, (int)(itest_rand(cl) % ITEST_SHARED_KEYS));
+        itest_account(cl, &m.op);
+    } else {
+        itest_multi_range(&m, phase);
+    }
+}
+
 static void itest_client_renew(struct itest_client *cl)
 {
     int gen = atomic_load(&cl->l->generation);
@@ -200,6 +224,8 @@ static void *itest_client_main(void *arg)
         unsigned dice = (unsigned)(itest_rand(cl) % 100);
         if (dice < 15)
             itest_put_unique(cl);
+        else if (dice < 25)
+            itest_multi_op(cl, phase, dice < 20);
         else
             itest_shared_op(cl, phase, dice);
         itest_sleep_ms(ITEST_THINK_MS);

@@ -2,14 +2,16 @@
  *
  *   vesper-itest IP_LIST_FILE        (inside the compose network; see README.md here)
  *
- * Sets up the cluster view, starts the recorded load, runs the scenarios, then checks
- * that every acknowledged write is still readable and that the whole history (load plus
- * probes) is linearizable. Prints one PASS/FAIL line per check and closes with
+ * Sets up the cluster view, starts the watchers and the recorded load, runs the
+ * scenarios, then checks that every acknowledged write is still readable, that every
+ * watcher's stream is the committed history of its range, and that the whole history
+ * (load plus probes) is linearizable. Prints one PASS/FAIL line per check and closes with
  * "N passed, N failed"; exit status 1 when anything failed. With VESPER_ITEST_OUT set it
  * also leaves summary.txt and history.txt there (build/itest on the host).
  * A watchdog ends the run after ITEST_WATCHDOG_S seconds whatever happens.
  */
 #include "integration/itest.h"
+#include "integration/itest_watch.h"
 
 #include "client/vclient.h"
 
@@ -59,6 +61,12 @@ static int itest_run(struct itest_ctx *x, struct itest_cluster *c, struct itest_
         itest_result(x, "setup", false, "no leader within 60 s");
         return -1;
     }
+    static struct itest_watch_set watch;
+    if (itest_watch_start(&watch, c) != 0) {
+        itest_result(x, "setup", false, "cannot start the watchers");
+        return -1;
+    }
+    x->watch = &watch;
     if (itest_load_start(load, c, ITEST_CLIENTS) != 0) {
         itest_result(x, "setup", false, "cannot start the client load");
         return -1;
@@ -70,6 +78,7 @@ static int itest_run(struct itest_ctx *x, struct itest_cluster *c, struct itest_
                  "%ld acknowledged unique-key writes read back, %ld missing or wrong (%ld "
                  "writes acknowledged, %ld with unknown outcome)",
                  checked, bad, atomic_load(&load->writes_ok), atomic_load(&load->writes_unknown));
+    itest_watch_check(x, &watch, &x->probes);
     itest_check_history(x, &x->probes);
     return 0;
 }

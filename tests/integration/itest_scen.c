@@ -6,8 +6,11 @@
  *
  * Deadlines are in units of the default election timeout (500 ms, randomized to
  * [500, 1000) ms): "a new leader within a few election timeouts" is checked as 5 s.
+ * kill-leader is in itest_scen_kill.c, the outages of a majority and of every node in
+ * itest_scen_outage.c.
  */
 #include "integration/itest.h"
+#include "integration/itest_watch.h"
 
 #include "client/vclient.h"
 
@@ -38,13 +41,13 @@ void itest_result(struct itest_ctx *x, const char *name, bool pass, const char *
         x->failed++;
 }
 
-static long itest_ms_since(int64_t t_us)
+long itest_ms_since(int64_t t_us)
 {
     return (long)((itest_now_us() - t_us) / 1000);
 }
 
 /* Started containers may have swapped addresses: every vclient starts afresh. */
-static void itest_renew(struct itest_ctx *x)
+void itest_scen_renew(struct itest_ctx *x)
 {
     itest_load_renew(x->load);
     struct vclient *vc = itest_vclient(x->c, 0);
@@ -87,7 +90,7 @@ static void itest_probe(struct itest_ctx *x, const char *base_url, const char *k
 }
 
 /* The current leader after the cluster settled, or -1 (with a FAIL line). */
-static int itest_begin(struct itest_ctx *x, const char *name, struct itest_status *st)
+int itest_scen_begin(struct itest_ctx *x, const char *name, struct itest_status *st)
 {
     atomic_fetch_add(&x->load->phase, 1);
     int leader = -1;
@@ -102,7 +105,7 @@ static void scen_baseline(struct itest_ctx *x)
 {
     struct itest_status st;
     int64_t t0 = itest_now_us();
-    int leader = itest_begin(x, "baseline", &st);
+    int leader = itest_scen_begin(x, "baseline", &st);
     if (leader < 0)
         return;
     itest_load_mark(x->load);
@@ -116,7 +119,7 @@ static void scen_stop_leader(struct itest_ctx *x)
 {
     const char *name = "stop-leader";
     struct itest_status st;
-    int old = itest_begin(x, name, &st);
+    int old = itest_scen_begin(x, name, &st);
     if (old < 0)
         return;
     int64_t t0 = itest_now_us();
@@ -152,7 +155,7 @@ static void scen_start_again(struct itest_ctx *x)
         itest_result(x, name, false, "docker start failed");
         return;
     }
-    itest_renew(x);
+    itest_scen_renew(x);
     int rc = itest_wait_applied(x->c, i, st.commit, ITEST_CATCHUP_MS);
     itest_result(x, name, rc == 0, "%s applied the leader's commit index %llu in %ld ms",
                  x->c->nodes[i].service, (unsigned long long)st.commit, itest_ms_since(t0));
@@ -164,9 +167,11 @@ static void scen_pause_leader(struct itest_ctx *x)
 {
     const char *name = "pause-leader";
     struct itest_status st;
-    int old = itest_begin(x, name, &st);
+    int old = itest_scen_begin(x, name, &st);
     if (old < 0)
         return;
+    if (x->watch)
+        itest_watch_aim(x->watch, old); /* watchers on the leader when it freezes */
     char key[32];
     struct itest_reply r;
     snprintf(key, sizeof key, "stale-%d", atomic_load(&x->load->phase));
@@ -205,7 +210,7 @@ static void scen_partition_follower(struct itest_ctx *x)
 {
     const char *name = "partition-follower";
     struct itest_status st, fs;
-    int leader = itest_begin(x, name, &st);
+    int leader = itest_scen_begin(x, name, &st);
     if (leader < 0)
         return;
     int f = (leader + 1) % x->c->n;
@@ -239,9 +244,11 @@ static void scen_partition_leader(struct itest_ctx *x)
 {
     const char *name = "partition-leader";
     struct itest_status st, ls0, ls1;
-    int old = itest_begin(x, name, &st);
+    int old = itest_scen_begin(x, name, &st);
     if (old < 0)
         return;
+    if (x->watch)
+        itest_watch_aim(x->watch, old); /* watchers on the leader when it is cut off */
     char key[32];
     struct itest_reply r;
     snprintf(key, sizeof key, "minority-%d", atomic_load(&x->load->phase));
@@ -287,127 +294,16 @@ static void scen_partition_leader(struct itest_ctx *x)
         frozen ? "frozen" : "MOVED", catch_ms, absent ? "absent" : "NOT ABSENT or unreadable");
 }
 
-/* One write through every node with the client's 2 s deadline, recorded in the probe
- * history; true if acknowledged. *ms is how long the client took to give its answer. */
-static bool itest_write_once(struct itest_ctx *x, char *err, long *ms)
-{
-    char key[32];
-    snprintf(key, sizeof key, "majority-%d", atomic_load(&x->load->phase));
-    struct vclient_req req = {
-        .op = VCLIENT_PUT, .key = key, .key_len = strlen(key), .value = "x", .value_len = 1};
-    struct vclient_resp resp;
-    struct lincheck_op op = {.proc = 100,
-                             .type = LINCHECK_PUT,
-                             .key = LINCHECK_STR(key),
-                             .value = LINCHECK_STR("x"),
-                             .expected = LINCHECK_ABSENT,
-                             .result = LINCHECK_ABSENT,
-                             .invoke_us = itest_now_us()};
-    vclient_do(x->vc, &req, &resp);
-    *ms = itest_ms_since(op.invoke_us);
-    bool acked = resp.status == VCLIENT_SUCCESS;
-    op.outcome = acked ? LINCHECK_OK : LINCHECK_INFO;
-    op.complete_us = acked ? itest_now_us() : INT64_MAX;
-    op.cas_swapped = true;
-    snprintf(err, sizeof resp.error, "%s", resp.error[0] ? resp.error : "-");
-    vclient_resp_free(&resp);
-    if (lincheck_history_add(&x->probes, &op) != 0)
-        x->failed++;
-    return acked;
-}
-
-/* With three of five stopped nothing can commit: a write must come back (not hang) without
- * success, and the survivors' commit index must stand still; after a restart writes flow. */
-static void scen_stop_majority(struct itest_ctx *x)
-{
-    const char *name = "stop-majority";
-    struct itest_status st, s0[ITEST_MAX_NODES], s1[ITEST_MAX_NODES];
-    int leader = itest_begin(x, name, &st);
-    if (leader < 0)
-        return;
-    int n = x->c->n, k = n / 2 + 1;
-    unsigned down = 0;
-    for (int j = 0; j < k; j++) {
-        int i = (leader + j) % n;
-        if (itest_op(x->c, i, "stop") != 0) {
-            itest_result(x, name, false, "docker stop failed");
-            return;
-        }
-        down |= 1u << i;
-    }
-    char err[sizeof((struct vclient_resp *)0)->error];
-    long write_ms;
-    bool acked = itest_write_once(x, err, &write_ms);
-    bool still = true;
-    for (int i = 0; i < n; i++)
-        still = still && (((down >> i) & 1u) || itest_status(x->c, i, &s0[i]) == 0);
-    itest_sleep_ms(1000);
-    for (int i = 0; i < n; i++)
-        still = still && (((down >> i) & 1u) ||
-                          (itest_status(x->c, i, &s1[i]) == 0 && s1[i].commit == s0[i].commit));
-    int64_t t0 = itest_now_us();
-    itest_load_mark(x->load);
-    for (int i = 0; i < n; i++) {
-        if (((down >> i) & 1u) && itest_op(x->c, i, "start") != 0) {
-            itest_result(x, name, false, "docker start failed");
-            return;
-        }
-    }
-    long start_ms = itest_ms_since(t0);
-    itest_renew(x);
-    long back_ms = itest_load_wait_write(x->load, 20000);
-    itest_result(x, name, !acked && write_ms < 3500 && still && back_ms >= 0,
-                 "stopped %d of %d: a write gave up cleanly after %ld ms (%s), survivors' commit "
-                 "index %s; restarted (docker start %ld ms), first write acknowledged %ld ms after "
-                 "the first start",
-                 k, n, write_ms, acked ? "ACKNOWLEDGED" : err, still ? "unchanged" : "MOVED",
-                 start_ms, back_ms);
-}
-
-/* Every node stopped, then started: the data comes back from the named volumes. */
-static void scen_restart_all(struct itest_ctx *x)
-{
-    const char *name = "restart-all";
-    struct itest_status st;
-    if (itest_begin(x, name, &st) < 0)
-        return;
-    for (int i = 0; i < x->c->n; i++) {
-        if (itest_op(x->c, i, "stop") != 0) {
-            itest_result(x, name, false, "docker stop failed");
-            return;
-        }
-    }
-    int64_t t0 = itest_now_us();
-    itest_load_mark(x->load);
-    for (int i = 0; i < x->c->n; i++) {
-        if (itest_op(x->c, i, "start") != 0) {
-            itest_result(x, name, false, "docker start failed");
-            return;
-        }
-    }
-    itest_renew(x);
-    int leader = itest_wait_leader(x->c, 0, -1, 20000, NULL);
-    long elect_ms = itest_ms_since(t0);
-    long write_ms = itest_load_wait_write(x->load, 20000);
-    uint64_t before = st.commit;
-    bool kept = leader >= 0 && itest_status(x->c, leader, &st) == 0 && st.commit >= before;
-    itest_result(x, name, leader >= 0 && write_ms >= 0 && kept,
-                 "all %d stopped and started: leader %s %ld ms after the first start, first write "
-                 "%ld ms, commit "
-                 "index %llu (was %llu before)",
-                 x->c->n, leader >= 0 ? x->c->nodes[leader].service : "none", elect_ms, write_ms,
-                 (unsigned long long)st.commit, (unsigned long long)before);
-}
-
 void itest_scenarios(struct itest_ctx *x)
 {
     x->stopped = -1;
     scen_baseline(x);
     scen_stop_leader(x);
     scen_start_again(x);
+    itest_scen_kill_leader(x);
     scen_pause_leader(x);
     scen_partition_follower(x);
     scen_partition_leader(x);
-    scen_stop_majority(x);
-    scen_restart_all(x);
+    itest_scen_stop_majority(x);
+    itest_scen_restart_all(x);
 }

@@ -37,7 +37,8 @@ if [ "${1:-}" != "--no-build" ]; then
     deploy/build-images.sh build || fail "image build failed"
 fi
 
-export COMPOSE_PROJECT_NAME=vesperitest$$
+# VESPER_ITEST_PROJECT: another project name (machines shared by several runs).
+export COMPOSE_PROJECT_NAME=${VESPER_ITEST_PROJECT:-vesperitest$$}
 n=$(grep -c . ip_list.txt)
 # VESPER_TLS=1: the same suite against docker-compose.tls.yml (compose.sh adds it).
 scheme=http

@@ -1,44 +1,50 @@
-/* lincheck.c: lincheck_check: partitions a history by key, reduces each partition to the
- * compact form the search needs, runs the search, and explains what it found.
+/* lincheck.c: lincheck_check: partitions a history into independent parts, reduces each
+ * single-key part to the compact form the search needs, runs the search, and explains what
+ * it found; parts tied by multi-key ops go to lincheck_part.c.
  *
- * Linearizability is compositional (Herlihy & Wing), so each key can be checked alone; this
- * is what keeps multi-key histories cheap. Before searching, ops that cannot change the
- * verdict are dropped: fail ops (they did not happen), info gets (they constrain nothing),
- * and info writes whose written value no completed op ever observes, provided no cas failed
- * on that key. Such a write, if it happened, left a value nobody read or compared against,
+ * Linearizability is compositional (Herlihy & Wing): a history is linearizable when each of
+ * its parts over disjoint sets of keys is (P-compositionality), so the keys are split into
+ * the smallest sets no op crosses: union-find over the keys each op touches (a range or a
+ * txn ties its keys together). A part of one key without multi-key ops is a register,
+ * checked here as before; this is what keeps long histories cheap. Before searching, ops that
+ * cannot change the verdict are dropped: fail ops (they did not happen), info gets (they constrain
+ * nothing), and info writes whose written value no completed op ever observes, provided no cas
+ * failed on that key. Such a write, if it happened, left a value nobody read or compared against,
  * so the next op that matters after it is a write that overwrites it; leaving it out changes
  * no outcome. This matters because every kept info op multiplies the search space.
  */
 #include "lib/lincheck.h"
-#include "lib/lincheck_search.h"
+#include "lib/lincheck_model.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 
+/* One key an op touches; part: the rank of the op's part (lincheck_check). */
 struct lc_keyref {
     struct lincheck_val key;
     size_t idx;
+    size_t part;
 };
+
+int lc_val_cmp(const struct lincheck_val *a, const struct lincheck_val *b)
+{
+    size_t n = a->len < b->len ? a->len : b->len;
+    int c = n ? memcmp(a->data, b->data, n) : 0;
+    if (c)
+        return c;
+    return (a->len > b->len) - (a->len < b->len);
+}
 
 static int lc_keyref_cmp(const void *a, const void *b)
 {
     const struct lc_keyref *x = a, *y = b;
-    size_t n = x->key.len < y->key.len ? x->key.len : y->key.len;
-    int c = memcmp(x->key.data, y->key.data, n);
+    if (x->part != y->part)
+        return x->part < y->part ? -1 : 1;
+    int c = lc_val_cmp(&x->key, &y->key);
     if (c)
         return c;
-    if (x->key.len != y->key.len)
-        return x->key.len < y->key.len ? -1 : 1;
     return (x->idx > y->idx) - (x->idx < y->idx);
 }
-
-/* Interning table: value bytes -> small id, per partition. */
-struct lc_intern {
-    const struct lincheck_val **vals; /* id -> value */
-    size_t n;
-    int32_t *slots; /* -1 empty, else id */
-    size_t n_slots;
-};
 
 static uint64_t lc_fnv(struct lincheck_val v)
 {
@@ -48,8 +54,7 @@ static uint64_t lc_fnv(struct lincheck_val v)
     return h;
 }
 
-/* Returns the id of v (-1 for absent), adding it if new. Capacity is fixed at init. */
-static int32_t lc_intern_id(struct lc_intern *t, const struct lincheck_val *v)
+int32_t lc_intern_id(struct lc_intern *t, const struct lincheck_val *v)
 {
     if (!v->data)
         return -1;
@@ -64,7 +69,7 @@ static int32_t lc_intern_id(struct lc_intern *t, const struct lincheck_val *v)
     return (int32_t)t->n++;
 }
 
-static int lc_intern_init(struct lc_intern *t, size_t max_vals)
+int lc_intern_init(struct lc_intern *t, size_t max_vals)
 {
     t->n = 0;
     t->n_slots = 16;
@@ -76,6 +81,12 @@ static int lc_intern_init(struct lc_intern *t, size_t max_vals)
         return -1;
     memset(t->slots, 0xff, t->n_slots * sizeof *t->slots);
     return 0;
+}
+
+void lc_intern_free(struct lc_intern *t)
+{
+    free(t->vals);
+    free(t->slots);
 }
 
 static int lc_sop_cmp(const void *a, const void *b)
@@ -121,6 +132,11 @@ static size_t lc_prepare(const struct lincheck_history *h, const struct lc_keyre
         else if (out[i].type == LINCHECK_CAS)
             any_failed_cas = true;
     }
+    /* An info cas that swapped needed its expected value there: it observes it too (had it
+     * failed, it did nothing and any order may leave it out). */
+    for (size_t i = 0; i < m; i++)
+        if (out[i].info && out[i].type == LINCHECK_CAS)
+            observed[out[i].exp + 1] = true;
     size_t kept = 0;
     for (size_t i = 0; i < m; i++) {
         int32_t writes = out[i].type == LINCHECK_DELETE ? -1 : out[i].arg;
@@ -181,7 +197,7 @@ static enum lincheck_result lc_check_key(const struct lincheck_history *h,
         struct lincheck_search_limits lim = {
             o->max_steps_per_key ? o->max_steps_per_key : LINCHECK_DEFAULT_MAX_STEPS,
             o->max_cache_bytes ? o->max_cache_bytes : LINCHECK_DEFAULT_MAX_CACHE_BYTES};
-        verdict = lincheck_search(ops, m, &lim, &r);
+        verdict = lincheck_search(ops, m, NULL, &lim, &r);
         rep->n_ops_checked += m;
         rep->steps += r.steps;
         rep->cache_entries += r.cache_entries;
@@ -196,11 +212,110 @@ static enum lincheck_result lc_check_key(const struct lincheck_history *h,
         fprintf(o->explain, ": unknown (%s exceeded after %" PRIu64 " steps, %zu cache entries)\n",
                 r.out_of_memory ? "memory budget" : "step budget", r.steps, r.cache_entries);
     }
-    free(t.vals);
-    free(t.slots);
+    lc_intern_free(&t);
     free(ops);
     free(observed);
     return verdict;
+}
+
+static size_t lc_find(size_t *parent, size_t i)
+{
+    while (parent[i] != i)
+        i = parent[i] = parent[parent[i]];
+    return i;
+}
+
+static bool lc_multi(const struct lincheck_op *op)
+{
+    return op->type == LINCHECK_RANGE || op->type == LINCHECK_TXN;
+}
+
+/* One key ref per key an op touches (a multi-key op: one per sub), or NULL. */
+static struct lc_keyref *lc_refs(const struct lincheck_history *h, size_t *n_refs)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < h->n_ops; i++)
+        n += lc_multi(&h->ops[i]) ? h->ops[i].n_subs : 1;
+    struct lc_keyref *refs = malloc((n + 1) * sizeof *refs);
+    if (!refs)
+        return NULL;
+    n = 0;
+    for (size_t i = 0; i < h->n_ops; i++) {
+        const struct lincheck_op *op = &h->ops[i];
+        if (!lc_multi(op))
+            refs[n++] = (struct lc_keyref){op->key, i, 0};
+        for (size_t j = 0; lc_multi(op) && j < op->n_subs; j++)
+            refs[n++] = (struct lc_keyref){op->subs[j].key, i, 0};
+    }
+    *n_refs = n;
+    return refs;
+}
+
+/* Sorts refs by part, then key, then op: ops that share a key are in one part (union-find
+ * over ops), and parts are numbered in the order of their smallest key. 0 or -1. */
+static int lc_partition(struct lc_keyref *refs, size_t n, size_t n_ops)
+{
+    size_t *parent = malloc((n_ops + 1) * sizeof *parent);
+    size_t *rank = malloc((n_ops + 1) * sizeof *rank);
+    if (!parent || !rank) {
+        free(parent);
+        free(rank);
+        return -1;
+    }
+    for (size_t i = 0; i < n_ops; i++) {
+        parent[i] = i;
+        rank[i] = SIZE_MAX;
+    }
+    qsort(refs, n, sizeof *refs, lc_keyref_cmp); /* all parts 0: by key */
+    for (size_t i = 1; i < n; i++)
+        if (lc_val_cmp(&refs[i - 1].key, &refs[i].key) == 0)
+            parent[lc_find(parent, refs[i].idx)] = lc_find(parent, refs[i - 1].idx);
+    size_t parts = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t root = lc_find(parent, refs[i].idx);
+        if (rank[root] == SIZE_MAX)
+            rank[root] = parts++;
+        refs[i].part = rank[root];
+    }
+    qsort(refs, n, sizeof *refs, lc_keyref_cmp);
+    free(parent);
+    free(rank);
+    return 0;
+}
+
+static int lc_size_cmp(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Checks the part refs[0..n) against the multi-key model: its distinct keys, its ops. */
+static enum lincheck_result lc_check_multi(const struct lincheck_history *h,
+                                           const struct lc_keyref *refs, size_t n,
+                                           const struct lincheck_opts *o,
+                                           struct lincheck_report *rep)
+{
+    struct lincheck_val *keys = malloc((n + 1) * sizeof *keys);
+    size_t *ops = malloc((n + 1) * sizeof *ops), nk = 0, m = 0;
+    enum lincheck_result v = LINCHECK_UNKNOWN;
+    if (keys && ops) {
+        for (size_t i = 0; i < n; i++) {
+            if (i == 0 || lc_val_cmp(&refs[i - 1].key, &refs[i].key) != 0)
+                keys[nk++] = refs[i].key;
+            ops[m++] = refs[i].idx;
+        }
+        qsort(ops, m, sizeof *ops, lc_size_cmp);
+        size_t u = 0;
+        for (size_t i = 0; i < m; i++)
+            if (u == 0 || ops[u - 1] != ops[i])
+                ops[u++] = ops[i];
+        v = lc_check_part(h, ops, u, keys, nk, o, rep);
+        rep->n_keys += nk;
+        rep->n_multi_parts++;
+    }
+    free(keys);
+    free(ops);
+    return v;
 }
 
 enum lincheck_result lincheck_check(const struct lincheck_history *h,
@@ -209,23 +324,28 @@ enum lincheck_result lincheck_check(const struct lincheck_history *h,
 {
     struct lincheck_opts o = opts ? *opts : (struct lincheck_opts){0};
     struct lincheck_report rep = {0};
-    struct lc_keyref *refs = malloc((h->n_ops + 1) * sizeof *refs);
-    if (!refs) {
+    size_t n = 0;
+    struct lc_keyref *refs = lc_refs(h, &n);
+    if (!refs || lc_partition(refs, n, h->n_ops)) {
+        free(refs);
         if (report)
             *report = (struct lincheck_report){.n_unknown = 1};
         return LINCHECK_UNKNOWN;
     }
-    for (size_t i = 0; i < h->n_ops; i++)
-        refs[i] = (struct lc_keyref){h->ops[i].key, i};
-    qsort(refs, h->n_ops, sizeof *refs, lc_keyref_cmp);
-    for (size_t start = 0, end; start < h->n_ops; start = end) {
-        for (end = start + 1; end < h->n_ops; end++) {
-            const struct lincheck_val *a = &refs[start].key, *b = &refs[end].key;
-            if (a->len != b->len || memcmp(a->data, b->data, a->len) != 0)
-                break;
+    for (size_t start = 0, end; start < n; start = end) {
+        bool one_key = true, multi = lc_multi(&h->ops[refs[start].idx]);
+        for (end = start + 1; end < n && refs[end].part == refs[start].part; end++) {
+            one_key = one_key && lc_val_cmp(&refs[start].key, &refs[end].key) == 0;
+            multi = multi || lc_multi(&h->ops[refs[end].idx]);
         }
-        enum lincheck_result v = lc_check_key(h, refs + start, end - start, &o, &rep);
-        rep.n_keys++;
+        enum lincheck_result v;
+        if (one_key && !multi) {
+            v = lc_check_key(h, refs + start, end - start, &o, &rep);
+            rep.n_keys++;
+        } else {
+            v = lc_check_multi(h, refs + start, end - start, &o, &rep);
+        }
+        rep.n_parts++;
         rep.n_violations += v == LINCHECK_VIOLATION;
         rep.n_unknown += v == LINCHECK_UNKNOWN;
     }

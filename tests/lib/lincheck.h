@@ -36,17 +36,28 @@
  *                cas ok: ok (swapped) or failed (the expected value did not match);
  *                anything else: - (ignored)
  *
- *   Two multi-key ops are checked through their projection on each key (lincheck_multi.c):
- *   every key's reads and writes must linearize; that the keys changed together (atomicity
- *   across keys) is not checked. Lists are comma-separated, each element percent-encoded
- *   (',' and '=' inside an element written %2C and %3D):
+ *   Multi-key ops are checked as ONE atomic operation over every key they touch, taking
+ *   effect at a single point between invoke and complete, against a model holding all
+ *   those keys (lincheck_model.c): a txn applied half-way, or whose keys changed at two
+ *   different times, or a range that read a torn state, is a violation. Lists are
+ *   comma-separated, each element percent-encoded (',' and '=' inside an element written
+ *   %2C and %3D); a list field that is exactly "-" is the empty list.
  *   <proc> range <prefix> - - <invoke_us> <complete_us> <outcome> <k=v,k=v,...>
  *                every key the range covered with its value, "-" for absent (the recorder
- *                lists each key it tracks under the prefix); ok: one get per key.
+ *                lists each key it tracks under the prefix; "" for none); ok: one atomic
+ *                read of all of them.
+ *   <proc> mtxn <compares> <then> <else> <invoke_us> <complete_us> <outcome> <r>
+ *                a transaction: if every compare holds, the ops of <then> run in order,
+ *                else those of <else>. Compares: e:K=V (K holds V; V "-": K is absent),
+ *                n:K=V (K is present and does not hold V; V "-": K is present). Ops:
+ *                p:K=V (put), d:K (delete), g:K=V (get that read V, "-" absent; a get
+ *                sees the earlier ops of its branch) or g:K (get, result not recorded).
+ *                r is ok (the compares held: <then> ran) or failed (<else> ran); info:
+ *                either branch, or nothing, and the gets constrain nothing.
  *   <proc> txn <k1,k2,...> <v1,v2,...> <expected> <invoke_us> <complete_us> <outcome> <r>
- *                compare k1 == expected ("-": k1 absent), then put every ki = vi; r is ok
- *                (the compare held, all put) or failed (nothing put). A cas on k1 plus a
- *                put on each other key, done only if the cas swapped (info: maybe).
+ *                shorthand for "mtxn e:k1=expected p:k1=v1,p:k2=v2,... -": compare k1 ==
+ *                expected ("-": k1 absent), then put every ki = vi; r is ok (the compare
+ *                held, all put) or failed (nothing put).
  *
  *   Example:
  *     1 put color red - 1000 1800 ok -
@@ -69,7 +80,14 @@
 #include <stdio.h>
 #include <string.h>
 
-enum lincheck_op_type { LINCHECK_GET, LINCHECK_PUT, LINCHECK_DELETE, LINCHECK_CAS };
+enum lincheck_op_type {
+    LINCHECK_GET,
+    LINCHECK_PUT,
+    LINCHECK_DELETE,
+    LINCHECK_CAS,
+    LINCHECK_RANGE, /* a multi-key read: subs are gets */
+    LINCHECK_TXN,   /* compares, then one of two branches: subs */
+};
 enum lincheck_outcome { LINCHECK_OK, LINCHECK_FAIL, LINCHECK_INFO };
 
 /* A byte string; data == NULL means "absent" (no value), len 0 with data != NULL is "". */
@@ -81,6 +99,22 @@ struct lincheck_val {
 #define LINCHECK_ABSENT ((struct lincheck_val){NULL, 0})
 #define LINCHECK_STR(s) ((struct lincheck_val){(s), strlen(s)})
 
+/* One part of a multi-key op: a compare of a txn, or an op of a range or txn branch. */
+enum lincheck_sub_type {
+    LINCHECK_SUB_EQ,     /* compare: key holds value (absent value: key absent) */
+    LINCHECK_SUB_NE,     /* compare: key present and not holding value (absent: present) */
+    LINCHECK_SUB_PUT,    /* value written */
+    LINCHECK_SUB_DELETE, /* value unused */
+    LINCHECK_SUB_GET,    /* value read when has_result (absent = not found) */
+};
+
+struct lincheck_sub {
+    enum lincheck_sub_type type;
+    struct lincheck_val key;
+    struct lincheck_val value;
+    bool has_result; /* get: value holds what was read */
+};
+
 struct lincheck_op {
     uint64_t proc;
     enum lincheck_op_type type;
@@ -91,8 +125,14 @@ struct lincheck_op {
     int64_t complete_us; /* INT64_MAX for info */
     enum lincheck_outcome outcome;
     struct lincheck_val result; /* get ok: the value read (absent = not found) */
-    bool cas_swapped;           /* cas ok: true = swapped, false = failed */
+    bool cas_swapped;           /* cas ok: true = swapped, false = failed; txn ok: true =
+                                   the compares held (then ran), false = else ran */
     int line;                   /* source line when parsed from a file, else 0 */
+    /* range and txn only (n_subs 0 otherwise): subs[0..n_cmp) are the compares,
+     * subs[n_cmp..n_cmp+n_then) the then branch (a range's gets), the rest the else
+     * branch. key is a range's prefix, a txn's first key (for explanations). */
+    struct lincheck_sub *subs;
+    size_t n_subs, n_cmp, n_then;
 };
 
 struct lincheck_history {
@@ -104,13 +144,15 @@ struct lincheck_history {
 void lincheck_history_init(struct lincheck_history *h);
 void lincheck_history_free(struct lincheck_history *h);
 
-/* Appends a copy of *op (its strings are copied). Returns 0, or -1 when out of memory. */
+/* Appends a copy of *op (its strings and subs are copied). Returns 0, or -1 when out of
+ * memory. */
 int lincheck_history_add(struct lincheck_history *h, const struct lincheck_op *op);
 
-/* The projections of a range and of a txn (the format above) onto single-key ops:
- * base gives proc, times, outcome and line (and, for a txn, expected and cas_swapped);
+/* A range and a txn shorthand (the format above) as one multi-key op: base gives proc,
+ * times, outcome and line (range: key is the prefix; txn: expected and cas_swapped);
  * keys[i] with vals[i] (range: the value read, absent = not found; txn: the value put).
- * 0, or -1 when out of memory. */
+ * A range that did not complete ok says nothing and is not added. 0, or -1 when out of
+ * memory. */
 int lincheck_history_add_range(struct lincheck_history *h, const struct lincheck_op *base, size_t n,
                                const struct lincheck_val *keys, const struct lincheck_val *vals);
 int lincheck_history_add_txn(struct lincheck_history *h, const struct lincheck_op *base, size_t n,
@@ -137,8 +179,8 @@ enum lincheck_result {
 };
 
 struct lincheck_opts {
-    uint64_t max_steps_per_key; /* search steps before giving up on one key; 0 = default */
-    size_t max_cache_bytes;     /* memo cache memory for one key; 0 = default */
+    uint64_t max_steps_per_key; /* search steps before giving up on one part; 0 = default */
+    size_t max_cache_bytes;     /* memo cache (and model) memory for one part; 0 = default */
     FILE *explain;              /* where violations and unknowns are explained; may be NULL */
 };
 
@@ -146,17 +188,22 @@ struct lincheck_opts {
 #define LINCHECK_DEFAULT_MAX_CACHE_BYTES (256u * 1024u * 1024u)
 
 struct lincheck_report {
-    size_t n_keys;        /* partitions checked */
+    size_t n_keys;        /* keys checked */
+    size_t n_parts;       /* independent parts (keys linked by multi-key ops) checked */
+    size_t n_multi_parts; /* parts checked against the multi-key model */
     size_t n_ops_checked; /* ops left after dropping fail ops and redundant info ops */
-    size_t n_violations;  /* keys found not linearizable */
-    size_t n_unknown;     /* keys whose search ran out of budget */
+    size_t n_violations;  /* parts found not linearizable */
+    size_t n_unknown;     /* parts whose search ran out of budget */
     uint64_t steps;       /* search steps over all keys */
     size_t cache_entries; /* memo entries over all keys */
 };
 
-/* Checks every key. Returns LINCHECK_VIOLATION if any key is not linearizable, else
- * LINCHECK_UNKNOWN if any key ran out of budget (or memory), else LINCHECK_LINEARIZABLE.
- * opts and report may be NULL. */
+/* Partitions the history into independent parts: keys touched by one multi-key op belong
+ * to one part (union-find), and linearizability is compositional over parts. A part of one
+ * key without multi-key ops is a register; any other part is checked against a model of
+ * all its keys, each multi-key op one atomic step. Returns LINCHECK_VIOLATION if any part
+ * is not linearizable, else LINCHECK_UNKNOWN if any part ran out of budget (or memory),
+ * else LINCHECK_LINEARIZABLE. opts and report may be NULL. */
 enum lincheck_result lincheck_check(const struct lincheck_history *h,
                                     const struct lincheck_opts *opts,
                                     struct lincheck_report *report);

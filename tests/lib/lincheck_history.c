@@ -36,6 +36,7 @@ void lincheck_history_free(struct lincheck_history *h)
         lincheck_val_release(&op->value);
         lincheck_val_release(&op->expected);
         lincheck_val_release(&op->result);
+        lincheck_subs_free(op->subs, op->n_subs);
     }
     free(h->ops);
     lincheck_history_init(h);
@@ -71,8 +72,11 @@ int lincheck_history_add(struct lincheck_history *h, const struct lincheck_op *o
     struct lincheck_op *dst = &h->ops[h->n_ops];
     *dst = *op;
     dst->key = dst->value = dst->expected = dst->result = LINCHECK_ABSENT;
+    dst->subs = NULL;
     if (op->outcome == LINCHECK_INFO)
         dst->complete_us = INT64_MAX;
+    if (op->n_subs && !(dst->subs = lincheck_subs_copy(op->subs, op->n_subs)))
+        return -1;
     if (lincheck_val_copy(&dst->key, op->key) || lincheck_val_copy(&dst->value, op->value) ||
         lincheck_val_copy(&dst->expected, op->expected) ||
         lincheck_val_copy(&dst->result, op->result)) {
@@ -80,6 +84,7 @@ int lincheck_history_add(struct lincheck_history *h, const struct lincheck_op *o
         lincheck_val_release(&dst->value);
         lincheck_val_release(&dst->expected);
         lincheck_val_release(&dst->result);
+        lincheck_subs_free(dst->subs, dst->n_subs);
         return -1;
     }
     h->n_ops++;
@@ -235,7 +240,8 @@ static int lincheck_parse_fields(struct lincheck_history *h, char **f, int line_
     if (lincheck_parse_i64(f[0], &proc))
         return lincheck_fail(err, errlen, line_no, "bad process id '%s'", f[0]);
     op.proc = (uint64_t)proc;
-    bool multi = strcmp(f[1], "range") == 0 || strcmp(f[1], "txn") == 0;
+    bool multi =
+        strcmp(f[1], "range") == 0 || strcmp(f[1], "txn") == 0 || strcmp(f[1], "mtxn") == 0;
     if (!multi && lincheck_parse_type(f[1], &op.type))
         return lincheck_fail(err, errlen, line_no, "unknown op '%s'", f[1]);
     if (lincheck_parse_outcome(f[7], &op.outcome))
@@ -334,6 +340,8 @@ static const char *lincheck_outcome_name(enum lincheck_outcome o)
 
 int lincheck_op_write(FILE *out, const struct lincheck_op *op)
 {
+    if (op->type == LINCHECK_RANGE || op->type == LINCHECK_TXN)
+        return lincheck_multi_write(out, op);
     int rc = fprintf(out, "%" PRIu64 " %s ", op->proc, lincheck_type_name(op->type)) < 0;
     rc |= lincheck_val_write(out, op->key) || fputc(' ', out) < 0;
     rc |= lincheck_val_write(out, op->value) || fputc(' ', out) < 0;
@@ -358,8 +366,13 @@ void lincheck_op_describe(FILE *out, const struct lincheck_op *op)
 {
     if (op->line)
         fprintf(out, "line %d: ", op->line);
-    fprintf(out, "proc %" PRIu64 " %s ", op->proc, lincheck_type_name(op->type));
-    lincheck_val_write(out, op->key);
+    fprintf(out, "proc %" PRIu64 " ", op->proc);
+    if (op->type == LINCHECK_RANGE || op->type == LINCHECK_TXN) {
+        lincheck_multi_describe(out, op);
+    } else {
+        fprintf(out, "%s ", lincheck_type_name(op->type));
+        lincheck_val_write(out, op->key);
+    }
     if (op->type == LINCHECK_CAS) {
         fputs(" ", out);
         lincheck_val_write(out, op->expected);

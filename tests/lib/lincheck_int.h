@@ -15,4 +15,12 @@ __attribute__((format(printf, 4, 5))) int lincheck_fail(char *err, size_t errlen
 int lincheck_parse_multi(struct lincheck_history *h, struct lincheck_op *base, char **f,
                          int line_no, char *err, size_t errlen);
 
+/* Copies of the parts of a multi-key op (NULL when out of memory), and their release. */
+struct lincheck_sub *lincheck_subs_copy(const struct lincheck_sub *subs, size_t n);
+void lincheck_subs_free(struct lincheck_sub *subs, size_t n);
+/* A range or txn as one line of the history format; 0 or -1. */
+int lincheck_multi_write(FILE *out, const struct lincheck_op *op);
+/* The body of lincheck_op_describe for a range or txn (no line, proc, times). */
+void lincheck_multi_describe(FILE *out, const struct lincheck_op *op);
+
 #endif

@@ -16,7 +16,8 @@
  * op). Pure ops (reads, failed cas) are placed eagerly and never retried alone
  * (lc_backtrack), a partial-order reduction that keeps many concurrent readers cheap. A step
  * budget and a cache memory budget turn exponential cases into LINCHECK_UNKNOWN instead of a
- * hang.
+ * hang. The register is the default model; lincheck_model.c supplies one over several keys
+ * for parts with multi-key ops, whose states it numbers itself.
  */
 #include "lib/lincheck_search.h"
 
@@ -43,111 +44,11 @@ bool lincheck_sop_step(const struct lincheck_sop *op, int32_t state, int32_t *ne
         }
         *next = state;
         return state != op->exp;
+    case LINCHECK_RANGE:
+    case LINCHECK_TXN:
+        break; /* multi-key ops run only in a model (lincheck_model.c) */
     }
     return false;
-}
-
-/* Memo cache: open addressing over entry numbers. Each entry's set of linearized ops is
- * stored exactly but compactly (see lc_key_build) in a shared arena of uint32 words; a
- * bitset per entry would cost n/8 bytes and exhaust memory on long single-key histories. */
-struct lc_cache {
-    uint32_t *slots; /* 0 = empty, else entry number + 1 */
-    size_t n_slots;
-    uint64_t *hashes;
-    int32_t *states;
-    size_t *offs; /* entry -> arena offset of its key; key[0] is the key's length */
-    uint32_t *arena;
-    size_t arena_len, arena_cap;
-    size_t n, cap;
-    size_t max_bytes;
-};
-
-static size_t lc_cache_bytes(size_t cap, size_t n_slots, size_t arena_cap)
-{
-    return cap * (8 + 4 + sizeof(size_t)) + n_slots * 4 + arena_cap * 4;
-}
-
-static int lc_cache_grow(struct lc_cache *c)
-{
-    size_t cap = c->cap ? c->cap * 2 : 1024, n_slots = cap * 2;
-    if (lc_cache_bytes(cap, n_slots, c->arena_cap) > c->max_bytes)
-        return -1;
-    uint64_t *hashes = realloc(c->hashes, cap * sizeof *hashes);
-    if (hashes)
-        c->hashes = hashes;
-    int32_t *states = realloc(c->states, cap * sizeof *states);
-    if (states)
-        c->states = states;
-    size_t *offs = realloc(c->offs, cap * sizeof *offs);
-    if (offs)
-        c->offs = offs;
-    uint32_t *slots = calloc(n_slots, sizeof *slots);
-    if (!hashes || !states || !offs || !slots) {
-        free(slots);
-        return -1;
-    }
-    for (size_t i = 0; i < c->n; i++) {
-        size_t s = c->hashes[i] & (n_slots - 1);
-        while (slots[s])
-            s = (s + 1) & (n_slots - 1);
-        slots[s] = (uint32_t)i + 1;
-    }
-    free(c->slots);
-    c->slots = slots;
-    c->n_slots = n_slots;
-    c->cap = cap;
-    return 0;
-}
-
-static int lc_cache_reserve(struct lc_cache *c, size_t words)
-{
-    if (c->arena_len + words <= c->arena_cap)
-        return 0;
-    size_t cap = c->arena_cap ? c->arena_cap : 4096;
-    while (cap < c->arena_len + words)
-        cap *= 2;
-    if (lc_cache_bytes(c->cap, c->n_slots, cap) > c->max_bytes)
-        return -1;
-    uint32_t *arena = realloc(c->arena, cap * sizeof *arena);
-    if (!arena)
-        return -1;
-    c->arena = arena;
-    c->arena_cap = cap;
-    return 0;
-}
-
-/* Returns 1 if (key, state) was new and is now recorded, 0 if seen, -1 over budget. */
-static int lc_cache_insert(struct lc_cache *c, uint64_t set_hash, int32_t state,
-                           const uint32_t *key)
-{
-    if ((c->n == c->cap && lc_cache_grow(c)) || lc_cache_reserve(c, key[0]))
-        return -1;
-    uint64_t h = set_hash ^ ((uint64_t)(uint32_t)(state + 1) * 0x9e3779b97f4a7c15ull);
-    size_t s = h & (c->n_slots - 1);
-    for (; c->slots[s]; s = (s + 1) & (c->n_slots - 1)) {
-        size_t i = c->slots[s] - 1;
-        const uint32_t *k = &c->arena[c->offs[i]];
-        if (c->hashes[i] == h && c->states[i] == state && k[0] == key[0] &&
-            memcmp(k, key, key[0] * sizeof *key) == 0)
-            return 0;
-    }
-    c->slots[s] = (uint32_t)c->n + 1;
-    c->hashes[c->n] = h;
-    c->states[c->n] = state;
-    c->offs[c->n] = c->arena_len;
-    memcpy(&c->arena[c->arena_len], key, key[0] * sizeof *key);
-    c->arena_len += key[0];
-    c->n++;
-    return 1;
-}
-
-static void lc_cache_free(struct lc_cache *c)
-{
-    free(c->slots);
-    free(c->hashes);
-    free(c->states);
-    free(c->offs);
-    free(c->arena);
 }
 
 struct lc_event {
@@ -289,6 +190,7 @@ static uint64_t lc_splitmix(uint64_t *x)
 
 struct lc_run {
     const struct lincheck_sop *ops;
+    const struct lincheck_model *model; /* NULL: the register */
     struct lc_list list;
     struct lc_cache cache;
     uint64_t *zobrist;
@@ -317,9 +219,11 @@ static void lc_key_build(struct lc_run *run, int32_t op)
     run->key[1] = (uint32_t)hi;
 }
 
-/* Pure ops (completed reads and failed cas) leave the register unchanged. */
+/* Pure ops (completed reads, failed cas, read-only ranges and txns) change no state. */
 static bool lc_pure(const struct lincheck_sop *op)
 {
+    if (op->type == LINCHECK_RANGE || op->type == LINCHECK_TXN)
+        return op->readonly;
     return !op->info && (op->type == LINCHECK_GET || (op->type == LINCHECK_CAS && !op->swapped));
 }
 
@@ -330,8 +234,10 @@ static int lc_try(struct lc_run *run, int32_t e)
 {
     struct lc_list *l = &run->list;
     int32_t op = l->op[e], next_state;
-    if (!lincheck_sop_step(&run->ops[op], run->state, &next_state))
-        return LC_DISABLED;
+    int can = run->model ? run->model->step(run->model->ctx, &run->ops[op], run->state, &next_state)
+                         : lincheck_sop_step(&run->ops[op], run->state, &next_state);
+    if (can <= 0)
+        return can < 0 ? LC_NO_MEMORY : LC_DISABLED;
     uint64_t set_hash = run->set_hash ^ run->zobrist[op];
     lc_key_build(run, op);
     int fresh = lc_cache_insert(&run->cache, set_hash, next_state, run->key);
@@ -391,7 +297,7 @@ static enum lincheck_result lc_loop(struct lc_run *run, const struct lincheck_se
 {
     struct lc_list *l = &run->list;
     int32_t e = -1; /* -1: at a configuration not yet given its pure phase */
-    run->state = -1;
+    run->state = run->model ? run->model->initial : -1;
     run->hi = -1;
     run->pending = l->n_returns;
     while (run->pending > 0) {
@@ -426,6 +332,7 @@ static enum lincheck_result lc_loop(struct lc_run *run, const struct lincheck_se
 }
 
 enum lincheck_result lincheck_search(const struct lincheck_sop *ops, size_t n,
+                                     const struct lincheck_model *model,
                                      const struct lincheck_search_limits *lim,
                                      struct lincheck_search_result *res)
 {
@@ -433,7 +340,7 @@ enum lincheck_result lincheck_search(const struct lincheck_sop *ops, size_t n,
     res->blocked = -1;
     for (size_t i = 1; i < n; i++)
         assert(ops[i - 1].invoke_us <= ops[i].invoke_us); /* lc_key_build relies on it */
-    struct lc_run run = {.ops = ops};
+    struct lc_run run = {.ops = ops, .model = model};
     run.cache.max_bytes = lim->max_cache_bytes;
     run.key = malloc((n + 2) * sizeof *run.key);
     run.zobrist = malloc((n + 1) * sizeof *run.zobrist);

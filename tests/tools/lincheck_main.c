@@ -85,10 +85,10 @@ int main(int argc, char **argv)
                                            "unknown (budget exceeded)"};
     if (!quiet || r != LINCHECK_LINEARIZABLE)
         printf(
-            "%s: %s (%zu ops, %zu keys, %zu checked after reduction, %zu violating, "
-            "%zu unknown, %" PRIu64 " steps, %.1f ms)\n",
-            path, verdicts[r], h.n_ops, rep.n_keys, rep.n_ops_checked, rep.n_violations,
-            rep.n_unknown, rep.steps, took_ms);
+            "%s: %s (%zu ops, %zu keys in %zu parts, %zu of them multi-key, %zu checked "
+            "after reduction, %zu violating, %zu unknown, %" PRIu64 " steps, %.1f ms)\n",
+            path, verdicts[r], h.n_ops, rep.n_keys, rep.n_parts, rep.n_multi_parts,
+            rep.n_ops_checked, rep.n_violations, rep.n_unknown, rep.steps, took_ms);
     lincheck_history_free(&h);
     if (fflush(stdout))
         return 2;

@@ -1,6 +1,7 @@
-/* test_lincheck_multi.c: range and txn lines of the history format, checked through
- * their projection on each key (tests/lib/lincheck_multi.c): histories a correct store
- * produces pass, and stale ranges, lost txn writes and writes of a failed txn are caught. */
+/* test_lincheck_multi.c: range and txn lines of the history format (the txn shorthand;
+ * tests/lib/lincheck_multi.c): histories a correct store produces pass, and stale ranges,
+ * lost txn writes and writes of a failed txn are caught. Atomicity across keys:
+ * test_lincheck_atomic.c. */
 #include "lib/lincheck.h"
 #include "lib/test.h"
 
