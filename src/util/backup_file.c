@@ -75,6 +75,8 @@ static const char *members_decode(const uint8_t *p, size_t len, struct backup_he
         if (alen > BACKUP_ADDR_MAX - 1 || len - off - 7 < alen ||
             memchr(p + off + 7, '\0', alen) != NULL) /* a C string, as it re-encodes */
             return "bad member address";
+        if (p[off + 4] > 1) /* voter 1, learner 0: anything else would not re-encode */
+            return "bad member role";
         h->m[i].id = get32(p + off);
         h->m[i].voter = p[off + 4] != 0;
         memcpy(h->m[i].addr, p + off + 7, alen);
