@@ -282,8 +282,10 @@ static bool term_rules(struct raft *r, const struct raft_msg *m)
         return true;
     }
     if (m->term < r->term) {
-        if (r->cfg.check_quorum || r->cfg.pre_vote || m->type == RAFT_MSG_VOTE)
-            reply_stale(r, m);
+        /* Figure 2: "reply false if term < currentTerm", whatever the options. A node
+         * that never campaigns (a learner, or one whose term a removed node's votes
+         * raised) has no other way to move a stale leader on. */
+        reply_stale(r, m);
         return false;
     }
     return true;
