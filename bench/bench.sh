@@ -9,6 +9,10 @@
 #   bench/bench.sh tls       the cost of TLS: 3-node Vesper plain and with HTTPS + mutual
 #                            TLS, alternating, BENCH_ROUNDS rounds (3), medians per row
 #                            (defaults here: BENCH_MODES="put get", BENCH_CONNS="16 64")
+#   bench/bench.sh ab        two vesperd builds side by side: VESPERD (A, build/vesperd)
+#                            and VESPERD_B (B), 3 nodes, alternating, BENCH_ROUNDS rounds,
+#                            medians per row (defaults: BENCH_MODES="put get",
+#                            BENCH_CONNS="1 16 64"); for before/after measurements
 #
 # Environment: BENCH_DURATION (s per wrk run, default 5), BENCH_CONNS
 # ("1 16 64 256"), BENCH_MODES ("put get mix"), BENCH_NODES (compare: "3 5"),
@@ -51,8 +55,14 @@ tls)
     [[ $OVERRIDES == *BENCH_CONNS=* ]] || BENCH_CONNS="16 64"
     [[ $OVERRIDES == *BENCH_MODES=* ]] || BENCH_MODES="put get"
     ;;
+ab)
+    NODES_LIST=3
+    [[ $OVERRIDES == *BENCH_CONNS=* ]] || BENCH_CONNS="1 16 64"
+    [[ $OVERRIDES == *BENCH_MODES=* ]] || BENCH_MODES="put get"
+    [ -x "${VESPERD_B:-}" ] || { echo "bench.sh ab: set VESPERD_B to the second vesperd" >&2; exit 2; }
+    ;;
 *)
-    echo "usage: bench/bench.sh vesper|compare|tls" >&2
+    echo "usage: bench/bench.sh vesper|compare|tls|ab" >&2
     exit 2
     ;;
 esac
@@ -83,15 +93,23 @@ bench_log "data and logs in $BENCH_TMP; ${BENCH_DURATION}s per run"
 
 bench_fsync_floor
 
-if [ "$MODE" = tls ]; then
+if [ "$MODE" = tls ] || [ "$MODE" = ab ]; then
     rounds=${BENCH_ROUNDS:-3}
-    "$ROOT/deploy/make-certs.sh" "$BENCH_TMP/certs" >/dev/null || bench_die "make-certs.sh failed"
-    export VESPER_CACERT=$BENCH_TMP/certs/ca.pem # for preload.py
+    labels="vesper vesper-tls"
+    if [ "$MODE" = tls ]; then
+        "$ROOT/deploy/make-certs.sh" "$BENCH_TMP/certs" >/dev/null || bench_die "make-certs.sh failed"
+        export VESPER_CACERT=$BENCH_TMP/certs/ca.pem # for preload.py
+    else
+        labels="vesper-a vesper-b"
+        VESPERD_A=$VESPERD
+    fi
     for ((round = 1; round <= rounds; round++)); do
-        for BENCH_LABEL in vesper vesper-tls; do
+        for BENCH_LABEL in $labels; do
             BENCH_TLS_CERTS=""
             [ "$BENCH_LABEL" = vesper-tls ] && BENCH_TLS_CERTS=$BENCH_TMP/certs
-            bench_log "round $round of $rounds: $BENCH_LABEL"
+            [ "$BENCH_LABEL" = vesper-a ] && VESPERD=$VESPERD_A
+            [ "$BENCH_LABEL" = vesper-b ] && VESPERD=$VESPERD_B
+            bench_log "round $round of $rounds: $BENCH_LABEL ($VESPERD)"
             bench_start_vesper 3
             bench_workloads vesper 3
             bench_stop_cluster
@@ -100,8 +118,13 @@ if [ "$MODE" = tls ]; then
     cp "$BENCH_TSV" "$ROOT/build/bench-last.tsv" 2>/dev/null
     rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
     git -C "$ROOT" diff --quiet HEAD 2>/dev/null || rev="$rev+local changes"
-    python3 "$BENCH_DIR/tls_table.py" --title "$STARTED" --command "${OVERRIDES}make bench-tls" \
-        --rounds "$rounds" --note "build/vesperd from $rev" "$BENCH_TSV" >"$BENCH_TMP/section.md" ||
+    note="build/vesperd from $rev"
+    # Which builds: path and build time of each (the two trees' commits belong in the text).
+    built() { date -u -r "$1" '+%Y-%m-%d %H:%M UTC'; }
+    [ "$MODE" = ab ] && note="A (VESPERD) built $(built "$VESPERD_A"), B (VESPERD_B) built $(built "$VESPERD_B")"
+    python3 "$BENCH_DIR/pair_table.py" --kind "$MODE" --title "$STARTED" \
+        --command "${OVERRIDES}make bench-$MODE" \
+        --rounds "$rounds" --note "$note" "$BENCH_TSV" >"$BENCH_TMP/section.md" ||
         bench_die "formatting the results failed (raw rows in $BENCH_TSV)"
     cat "$BENCH_TMP/section.md"
     cp "$BENCH_TMP/section.md" "$SECTION_MD"

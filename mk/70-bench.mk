@@ -35,7 +35,7 @@ $(BUILD)/watch-fanout: $(call obj,$(WATCH_FANOUT_SRC))
 TEST_BINS += $(BUILD)/histgen
 TEST_SUITES += "tests/tools/test_histgen.sh $(BUILD)"
 
-.PHONY: bench bench-compare bench-tls bench-api histgen
+.PHONY: bench bench-compare bench-tls bench-ab bench-api histgen
 histgen: $(BUILD)/histgen
 
 bench: $(BUILD)/fsync-floor $(BUILD)/vesperd
@@ -43,6 +43,11 @@ bench: $(BUILD)/fsync-floor $(BUILD)/vesperd
 
 bench-compare: $(BUILD)/fsync-floor $(BUILD)/vesperd
 	bench/bench.sh compare
+
+# Two vesperd builds, alternating 3-node clusters, BENCH_ROUNDS medians:
+#   make bench-ab VESPERD_B=/path/to/other/vesperd   (A is build/vesperd)
+bench-ab: $(BUILD)/fsync-floor $(BUILD)/vesperd
+	VESPERD_B=$(VESPERD_B) bench/bench.sh ab
 
 # Plain vs TLS (HTTPS + mutual TLS), alternating 3-node clusters, BENCH_ROUNDS medians.
 bench-tls: $(BUILD)/fsync-floor $(BUILD)/vesperd

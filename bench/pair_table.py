@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""tls_table.py: the markdown section of `make bench-tls` from bench.sh's result rows.
+"""pair_table.py: the markdown section of a two-configuration run of bench.sh
+(`make bench-tls`, `make bench-ab`) from its result rows.
 
-    bench/tls_table.py --title T --command C --rounds N [--note X] RESULTS.tsv
+    bench/pair_table.py --kind tls|ab --title T --command C --rounds N [--note X] RESULTS.tsv
 
-Rows labelled "vesper" (plain HTTP) and "vesper-tls" (HTTPS to clients, mutual TLS between
-the nodes) are grouped by workload and connection count; each cell is the median over the
-rounds, and the ratio column is TLS / plain.
+tls: rows labelled "vesper" (plain HTTP) and "vesper-tls" (HTTPS to clients, mutual TLS
+between the nodes); ab: rows labelled "vesper-a" and "vesper-b" (two vesperd builds).
+Rows are grouped by workload and connection count; each cell is the median over the
+rounds, and the ratio column is second / first.
 """
 import argparse
 import csv
@@ -15,16 +17,19 @@ import sys
 
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--kind", choices=("tls", "ab"), required=True)
     ap.add_argument("--title", required=True)
     ap.add_argument("--command", required=True)
     ap.add_argument("--rounds", type=int, required=True)
     ap.add_argument("--note", default="")
     ap.add_argument("tsv")
     a = ap.parse_args()
+    first, second = ("vesper", "vesper-tls") if a.kind == "tls" else ("vesper-a", "vesper-b")
+    name = {first: "plain", second: "TLS"} if a.kind == "tls" else {first: "A", second: "B"}
     runs = {}
     with open(a.tsv, newline="") as f:
         for row in csv.DictReader(f, delimiter="\t"):
-            if row["system"] not in ("vesper", "vesper-tls"):
+            if row["system"] not in (first, second):
                 continue
             key = (row["workload"], int(row["conns"]), row["system"])
             runs.setdefault(key, []).append(row)
@@ -37,22 +42,28 @@ def main():
         vals = [float(r[col]) for r in rows if r[col] not in ("", "-")]
         return statistics.median(vals) if vals else float("nan")
 
-    out = [f"## TLS cost — {a.title}, `{a.command}`", ""]
+    if a.kind == "tls":
+        out = [f"## TLS cost — {a.title}, `{a.command}`", ""]
+        what = ("plain HTTP vs HTTPS to clients + mutual TLS between the nodes (ECDSA P-256 "
+                "development certificates, TLS 1.3, keep-alive connections)")
+    else:
+        out = [f"## Two builds — {a.title}, `{a.command}`", ""]
+        what = "build A vs build B of vesperd"
     out.append(
-        f"3-node Vesper on 127.0.0.1, plain HTTP vs HTTPS to clients + mutual TLS between the "
-        f"nodes (ECDSA P-256 development certificates, TLS 1.3, keep-alive connections), "
+        f"3-node Vesper on 127.0.0.1, {what}, "
         f"alternating clusters, median of {a.rounds} rounds per cell; same wrk workload and "
         f"connection counts for both; the two cores are shared with the cluster's three "
         f"servers and wrk (and other work on the machine), so single runs vary by 20-30%. "
         f"{a.note}."
     )
     out.append("")
-    out.append("| workload | conns | plain ops/s | TLS ops/s | TLS/plain | p50 ms plain / TLS "
-               "| p99 ms plain / TLS | errors plain / TLS |")
+    x, y = name[first], name[second]
+    out.append(f"| workload | conns | {x} ops/s | {y} ops/s | {y}/{x} | p50 ms {x} / {y} "
+               f"| p99 ms {x} / {y} | errors {x} / {y} |")
     out.append("|---|---|---|---|---|---|---|---|")
     for w, c in shapes:
-        p = runs.get((w, c, "vesper"), [])
-        t = runs.get((w, c, "vesper-tls"), [])
+        p = runs.get((w, c, first), [])
+        t = runs.get((w, c, second), [])
         rp, rt = med(p, "rps"), med(t, "rps")
         ratio = rt / rp if rp else float("nan")
         out.append(
@@ -64,9 +75,9 @@ def main():
     out.append("")
     rounds = []
     for w, c in shapes:
-        for label in ("vesper", "vesper-tls"):
+        for label in (first, second):
             vals = ", ".join(r["rps"] for r in runs.get((w, c, label), []))
-            rounds.append(f"{w} c{c} {'TLS' if label == 'vesper-tls' else 'plain'}: {vals}")
+            rounds.append(f"{w} c{c} {name[label]}: {vals}")
     out.append("Every round (ops/s, in run order): " + "; ".join(rounds) + ".")
     print("\n".join(out))
     return 0
