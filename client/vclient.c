@@ -35,7 +35,17 @@ struct vclient {
     uint64_t next_seq;
     uint64_t rng;
     bool fresh; /* next attempt opens a new connection */
+    /* The last TLS verification failure of this request: more telling than a later
+     * timeout when the deadline passes (a missing CA fails on every node). */
+    char tls_err[160];
 };
+
+/* Errors that say this client cannot verify a node, or present its own certificate. */
+static bool tls_config_error(CURLcode rc)
+{
+    return rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
+           rc == CURLE_SSL_CERTPROBLEM;
+}
 
 struct buf {
     char *data;
@@ -353,6 +363,8 @@ static int attempt(struct vclient *c, const char *url, bool is_get, const char *
     if (rc != CURLE_OK || b->data == NULL) {
         snprintf(err, err_len, "%s: %s", url,
                  rc != CURLE_OK ? curl_easy_strerror(rc) : "empty reply");
+        if (tls_config_error(rc))
+            snprintf(c->tls_err, sizeof c->tls_err, "%s", err);
         return -1;
     }
     if (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status) != CURLE_OK)
@@ -473,7 +485,10 @@ static enum vclient_status do_body(struct vclient *c, bool is_get, char *body, s
         return resp->status;
     }
     char last_err[160] = "";
+    c->tls_err[0] = '\0';
     bool answered = run(c, is_get, body, body_len, resp, last_err, sizeof last_err);
+    if (c->tls_err[0] != '\0')
+        snprintf(last_err, sizeof last_err, "%s", c->tls_err);
     free(body);
     if (answered) {
         /* resp->status is the cluster's answer */
