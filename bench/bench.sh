@@ -110,6 +110,9 @@ if [ "$MODE" = tls ] || [ "$MODE" = ab ]; then
             [ "$BENCH_LABEL" = vesper-a ] && VESPERD=$VESPERD_A
             [ "$BENCH_LABEL" = vesper-b ] && VESPERD=$VESPERD_B
             bench_log "round $round of $rounds: $BENCH_LABEL ($VESPERD)"
+            # Every round starts from empty data directories: no run inherits another
+            # one's log, and a build never opens files of another format.
+            rm -rf "$BENCH_TMP"/vesper3-*
             bench_start_vesper 3
             bench_workloads vesper 3
             bench_stop_cluster
