@@ -1,4 +1,5 @@
-/* replica_lease.c: the leader's lease clock (see replica_lease.h).
+/* replica_lease.c: the lease clock: deadlines every node counts from the renewals
+ * it applies, and the leader's expiry proposals (see replica_lease.h).
  *
  * The deadlines sit in an array sorted by id, mirroring the state machine's
  * lease table, which is also in id order: a restart of the clock is one walk
@@ -75,21 +76,39 @@ static void drop(struct replica_leases *t, uint64_t id)
     t->n--;
 }
 
-/* A new leader's clock: every lease afresh at its TTL plus an election timeout. */
+/* A new leader's clock. A lease this node saw granted or renewed keeps the
+ * deadline it counted from that apply, pushed back by an election timeout (and
+ * counted from now if it passed during the election): renewals sent while no
+ * leader could commit them must not be in vain. A lease it never saw renewed
+ * (restored from a snapshot, or from before a restart) gets its full TTL from now
+ * plus the election timeout. The old table is rebuilt to mirror the state
+ * machine's, both in id order. */
 static void start(struct replica *r, raft_term term)
 {
     struct replica_leases *t = &r->leases;
-    uint64_t now = now_ms(r);
-    t->n = 0;
+    uint64_t now = now_ms(r), grace = r->cfg.lease_grace_ms;
+    size_t n = kv_lease_count(r->kv), known = 0, old_n = t->n;
+    struct replica_lease_clock *old = t->v;
+    t->v = NULL;
+    t->n = t->cap = 0;
     t->active = true;
     t->term = term;
-    for (size_t i = 0; i < kv_lease_count(r->kv); i++) {
+    for (size_t i = 0, j = 0; i < n; i++) {
         const struct kv_lease *l = kv_lease_at(r->kv, i);
-        (void)set_deadline(t, l->id, now + l->ttl_s * 1000 + r->cfg.lease_grace_ms);
+        while (j < old_n && old[j].id < l->id)
+            j++;
+        uint64_t from = now + l->ttl_s * 1000;
+        if (j < old_n && old[j].id == l->id) {
+            from = old[j].deadline_ms > now ? old[j].deadline_ms : now;
+            known++;
+        }
+        (void)set_deadline(t, l->id, from + grace);
     }
+    free(old);
     if (t->n > 0)
-        replica_log(r, REPLICA_LOG_INFO, "leases: %zu deadlines start afresh in term %llu", t->n,
-                    (unsigned long long)term);
+        replica_log(r, REPLICA_LOG_INFO,
+                    "leases: %zu deadlines in term %llu (%zu from renewals seen here)", t->n,
+                    (unsigned long long)term, known);
 }
 
 static void propose_expiry(struct replica *r, const struct kv_lease *l)
@@ -112,8 +131,7 @@ void replica_lease_tick(struct replica *r)
     if (r->failed || r->raft == NULL || r->kv == NULL)
         return;
     if (raft_role(r->raft) != RAFT_LEADER) {
-        t->active = false;
-        t->n = 0;
+        t->active = false; /* the deadlines seen applied stay for the next start */
         return;
     }
     raft_term term = raft_term_now(r->raft);
@@ -142,9 +160,8 @@ void replica_lease_applied(struct replica *r, const struct kv_result *res)
     struct replica_leases *t = &r->leases;
     switch (res->lease_event) {
     case KV_LEASE_EV_GRANTED:
-    case KV_LEASE_EV_RENEWED:
-        if (t->active)
-            (void)set_deadline(t, res->lease_id, now_ms(r) + res->lease_ttl * 1000);
+    case KV_LEASE_EV_RENEWED: /* on every node: a later leader starts from it */
+        (void)set_deadline(t, res->lease_id, now_ms(r) + res->lease_ttl * 1000);
         break;
     case KV_LEASE_EV_EXPIRED:
         t->expired++;

@@ -1,5 +1,5 @@
-/* replica_lease.h: the leader's lease clock: when each lease of the state
- * machine runs out, and the expiry proposals that follow.
+/* replica_lease.h: the lease clock: when each lease of the state machine runs
+ * out, and the expiry proposals that follow.
  *
  * Only the leader decides that a lease expired, and it decides by its own
  * monotonic clock (the replica's now_us operation: the real clock in vesperd,
@@ -10,13 +10,17 @@
  * expire anything themselves.
  *
  * Deadlines:
- * - When this node becomes leader (a new term, a restart, a reload), every lease
- *   it holds starts afresh at its full TTL plus one election timeout: renewals sent
- *   to the previous leader may not have reached it yet, so it never expires a
- *   lease early.
- * - A grant or keepalive applied while leading sets the deadline to now + TTL
- *   (apply comes after the client sent it, so the deadline is never earlier than
- *   the client expects); a revoke or expiry removes the lease.
+ * - A grant or keepalive applied on any node sets that node's deadline to now +
+ *   TTL (apply comes after the client sent it, so the deadline is never earlier
+ *   than the client expects).
+ * - When this node becomes leader, each lease's deadline is the one it counted
+ *   (or now, if that passed) plus one election timeout: a renewal sent while no
+ *   leader could commit it is not held against the client. A lease it holds no
+ *   deadline for (from a snapshot, or from before a restart) starts afresh at its
+ *   full TTL plus one election timeout. So after a failover a lease outlives its
+ *   deadline by at most the election timeout plus the part of the election that
+ *   ran past the deadline.
+ * - A revoke or expiry removes the lease.
  * - An expiry carries the lease's renewed index as the leader saw it; a keepalive
  *   that commits before it cancels it in the state machine (kv_lease.h). If the
  *   lease is still there an election timeout later (the proposal was lost), the
@@ -42,7 +46,7 @@ struct replica_lease_clock {
 struct replica_leases {
     struct replica_lease_clock *v; /* sorted by id */
     size_t n, cap;
-    bool active;        /* deadlines are being kept: this node leads in term */
+    bool active;        /* leading in term: deadlines adjusted, expiries proposed */
     raft_term term;     /* the term they were started in */
     uint64_t expired;   /* expiries applied here (every replica counts) */
     uint64_t proposals; /* expiries this node proposed as leader */
@@ -51,8 +55,8 @@ struct replica_leases {
 struct replica;
 struct kv_result;
 
-/* The next tick: (re)starts the deadlines when this node just became leader,
- * drops them when it no longer leads, and proposes the expiry of every lease
+/* The next tick: adjusts the deadlines when this node just became leader,
+ * stands down when it no longer leads, and proposes the expiry of every lease
  * whose deadline passed. Call after raft_tick, before the Ready loop. */
 void replica_lease_tick(struct replica *r);
 /* An entry at index applied with res (the replica's apply, every node). */
