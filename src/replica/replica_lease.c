@@ -50,7 +50,7 @@ static int set_deadline(struct replica_leases *t, uint64_t id, uint64_t deadline
     size_t i = seek(t, id);
     if (i < t->n && t->v[i].id == id) {
         t->v[i].deadline_ms = deadline_ms;
-        t->v[i].proposed_ms = 0;
+        t->v[i].proposed = false;
         return 0;
     }
     if (t->n == t->cap) {
@@ -62,7 +62,7 @@ static int set_deadline(struct replica_leases *t, uint64_t id, uint64_t deadline
         t->cap = cap;
     }
     memmove(t->v + i + 1, t->v + i, (t->n - i) * sizeof *t->v);
-    t->v[i] = (struct replica_lease_clock){id, deadline_ms, 0};
+    t->v[i] = (struct replica_lease_clock){id, deadline_ms, false};
     t->n++;
     return 0;
 }
@@ -111,7 +111,8 @@ static void start(struct replica *r, raft_term term)
                     (unsigned long long)term, known);
 }
 
-static void propose_expiry(struct replica *r, const struct kv_lease *l)
+/* True when the expiry entry is in the log. */
+static bool propose_expiry(struct replica *r, const struct kv_lease *l)
 {
     struct kv_cmd c = {.op = KV_OP_LEASE_EXPIRE, .lease = l->id, .renewed_index = l->renewed_index};
     uint8_t buf[32];
@@ -119,10 +120,11 @@ static void propose_expiry(struct replica *r, const struct kv_lease *l)
     raft_index index;
     raft_term term;
     if (len == 0 || raft_propose(r->raft, buf, (uint32_t)len, &index, &term) != RAFT_OK)
-        return; /* tried again at the next tick */
+        return false; /* tried again at the next tick */
     r->leases.proposals++;
     replica_log(r, REPLICA_LOG_INFO, "lease %llu expired: revoke proposed at %llu",
                 (unsigned long long)l->id, (unsigned long long)index);
+    return true;
 }
 
 void replica_lease_tick(struct replica *r)
@@ -138,7 +140,6 @@ void replica_lease_tick(struct replica *r)
     if (!t->active || t->term != term)
         start(r, term);
     uint64_t now = now_ms(r);
-    uint64_t retry_ms = r->cfg.lease_grace_ms ? r->cfg.lease_grace_ms : 1000;
     size_t i = 0;
     while (i < t->n) {
         struct replica_lease_clock *c = &t->v[i];
@@ -147,10 +148,8 @@ void replica_lease_tick(struct replica *r)
             drop(t, c->id);
             continue;
         }
-        if (c->deadline_ms <= now && (c->proposed_ms == 0 || now - c->proposed_ms >= retry_ms)) {
-            c->proposed_ms = now;
-            propose_expiry(r, l);
-        }
+        if (c->deadline_ms <= now && !c->proposed)
+            c->proposed = propose_expiry(r, l);
         i++;
     }
 }

@@ -22,9 +22,12 @@
  *   ran past the deadline.
  * - A revoke or expiry removes the lease.
  * - An expiry carries the lease's renewed index as the leader saw it; a keepalive
- *   that commits before it cancels it in the state machine (kv_lease.h). If the
- *   lease is still there an election timeout later (the proposal was lost), the
- *   leader proposes again.
+ *   that commits before it cancels it in the state machine (kv_lease.h), and
+ *   resets the deadline here. A leader proposes each expiry once per term: its
+ *   own entry cannot leave its log while it leads, so a retry would only add
+ *   uncommitted entries (a cluster changing leaders often, each leader proposing
+ *   the same expiries again and again, grew logs that took longer to repair than
+ *   its terms lasted); a proposal the core refused is tried at the next tick.
  *
  * Ownership: the table belongs to struct replica; nothing in it is borrowed.
  */
@@ -40,7 +43,7 @@
 struct replica_lease_clock {
     uint64_t id;
     uint64_t deadline_ms;
-    uint64_t proposed_ms; /* when its expiry was last proposed; 0: not yet */
+    bool proposed; /* its expiry is in this leader's log */
 };
 
 struct replica_leases {
