@@ -68,6 +68,7 @@ _Noreturn void node_fail_stop(struct node *n, const char *what, const char *deta
     uint64_t end = node_now_ms(n) + 200;
     while (node_now_ms(n) < end && h2o_evloop_run(n->ctx.loop, 10) == 0) {
     }
+    node_snapshot_abandon(n);
     _exit(1);
 }
 
@@ -311,6 +312,7 @@ static void on_tick(h2o_timeout_entry_t *entry)
         watch_peers(n);
     node_expire_pending(n, false);
     node_tls_poll(n);
+    node_snapshot_poll(n); /* adopts a snapshot a forked writer finished */
     if (node_stop_signal && !n->stopping)
         begin_stop(n);
     h2o_timeout_link(n->ctx.loop, &n->tick_timeout, &n->tick_entry);
@@ -357,6 +359,7 @@ static int setup_http(struct node *n)
 
 static void shutdown_node(struct node *n)
 {
+    node_snapshot_abandon(n);
     flush_answers(n);
     if (storage_sync(n->st) != STORAGE_OK)
         node_fatal("final sync", storage_errmsg(n->st));

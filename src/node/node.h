@@ -108,6 +108,11 @@ struct node {
     } peer_health[RAFT_MAX_MEMBERS]; /* for peer up/down log lines */
     uint32_t n_peer_health;
     uint32_t ticks;
+    struct {
+        pid_t pid; /* the forked snapshot writer; 0: none running */
+        int pipe;  /* its report: the file size, written when it succeeded */
+        struct replica_snap_job job;
+    } snap_child;                             /* snapfork.c */
     char secret[256];                         /* cluster secret; "" = none */
     char client_token[256];                   /* client API bearer token; "" = none */
     char cluster_id[NODE_CLUSTER_ID_LEN + 1]; /* cluster_id.c; sent to and required of peers */
@@ -156,6 +161,14 @@ int node_tls_setup(struct node *n, char *err, size_t errlen);
 void node_tls_start(struct node *n);
 /* Applies a SIGHUP: re-reads the certificate files (new connections use them). */
 void node_tls_poll(struct node *n);
+
+/* snapfork.c: snapshots written by a forked child while the loop goes on.
+ * node_snapshot_background is the replica's snapshot_background operation;
+ * node_snapshot_poll (every tick) adopts a finished one; node_snapshot_abandon
+ * (at stop) kills a running writer. */
+bool node_snapshot_background(void *arg);
+void node_snapshot_poll(struct node *n);
+void node_snapshot_abandon(struct node *n);
 
 /* boot.c */
 /* Opens the storage, loads the newest snapshot and the log after it, and starts

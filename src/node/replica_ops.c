@@ -132,6 +132,7 @@ const struct replica_ops node_replica_ops = {
     .now_us = op_now_us,
     .synced = op_synced,
     .log = op_log,
+    .snapshot_background = node_snapshot_background,
     .fail_stop = op_fail_stop,
 };
 

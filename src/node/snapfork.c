@@ -88,14 +88,13 @@ void node_snapshot_poll(struct node *n)
     ssize_t r = read(n->snap_child.pipe, &size, sizeof size);
     close(n->snap_child.pipe);
     n->snap_child.pid = 0;
-    bool ok = got > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
-              r == (ssize_t)sizeof size;
+    bool ok = got > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 && r == (ssize_t)sizeof size;
     if (!ok)
         log_error("snapshot at %llu: the writer failed (%s)",
                   (unsigned long long)n->snap_child.job.index,
-                  got < 0                ? strerror(errno)
+                  got < 0               ? strerror(errno)
                   : WIFSIGNALED(status) ? strsignal(WTERMSIG(status))
-                                         : "an error it logged");
+                                        : "an error it logged");
     n->snap_child.job.size = size;
     replica_snapshot_finish(&n->rep, &n->snap_child.job, ok); /* fails stop when it must */
 }

@@ -17,7 +17,8 @@
  *   7. raft_advance(), raft_durable() with the ready's last index.
  * After the last ready: flush the transport, the shell's after_ready hook,
  * leadership-lost if the node stopped leading, and a snapshot when storage says
- * the log has grown past its threshold.
+ * the log has grown past its threshold (written by a forked child in vesperd,
+ * adopted on a later iteration; see replica_snap.c).
  *
  * vesperd (src/node) and the deterministic simulation (tests/sim) both run this
  * loop; they differ only in the operations below. Nothing here includes h2o.
@@ -71,6 +72,11 @@ struct replica_ops {
     void (*recovered)(void *arg, const struct storage_boot *boot);
     void (*restored)(void *arg, const struct storage_snapshot *s);
     void (*persisted)(void *arg, const struct raft_ready *rd);
+    /* Optional: start the snapshot the log's threshold asks for away from the loop
+     * (vesperd forks a writer: replica_snapshot_prepare, _write in the child,
+     * _finish when it ends). True when it took the job or one is still running;
+     * false to take it here and now. */
+    bool (*snapshot_background)(void *arg);
     /* Storage failed: the replica must stop. May return (the replica is then
      * marked failed) or not (vesperd exits). */
     void (*fail_stop)(void *arg, const char *what, const char *detail);
@@ -135,5 +141,28 @@ int replica_process(struct replica *r);
  * log passed its threshold); nothing when the core's snapshot is already there.
  * Call between replica_process() calls. 0, or -1 once failed. */
 int replica_snapshot(struct replica *r);
+
+/* A snapshot in three steps (replica_snap.c); replica_snapshot runs them in a row.
+ * prepare: 1 with job filled when the applied state is past the current snapshot,
+ * 0 when it is not, -1 when the replica failed. write: encodes the state machine
+ * and writes the snapshot file; it changes nothing else, in memory or on disk, so
+ * it may run in a forked child on a copy of the process; 0, -1 (encoding failed)
+ * or -2 (storage failed). finish: adopts the written file (or, with written false,
+ * fails stop), unless a snapshot at job's index or later is already in place, in
+ * which case the job is dropped; 0 or -1. */
+struct replica_snap_job {
+    raft_index index;
+    raft_term term;
+    struct raft_conf conf;
+    uint64_t size; /* set by write */
+    uint64_t started_us;
+    bool forked; /* written by a child process: its time did not block the loop */
+};
+int replica_snapshot_prepare(struct replica *r, struct replica_snap_job *job);
+int replica_snapshot_write(struct replica *r, struct replica_snap_job *job);
+int replica_snapshot_finish(struct replica *r, const struct replica_snap_job *job, bool written);
+/* After every replica_process: a snapshot when storage says the log passed its
+ * threshold, through ops->snapshot_background when that takes it. */
+int replica_maybe_snapshot(struct replica *r);
 
 #endif

@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "kv/kv.h"
-#include "kv/kv_snap.h"
 
 /* ===== Writing ===== */
 
@@ -144,49 +143,6 @@ static int apply_entry(struct replica *r, const struct raft_entry *e)
     return 0;
 }
 
-/* Encoding runs on the loop: simple and correct; a forked writer is the known next
- * step. */
-int replica_snapshot(struct replica *r)
-{
-    if (r->failed)
-        return -1;
-    struct raft_status st;
-    raft_status(r->raft, &st);
-    if (kv_applied_index(r->kv) <= st.snap_index)
-        return 0;
-    uint64_t t0 = now_us(r);
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (kv_snap_encode(r->kv, &buf, &len) != 0) {
-        r->failed = true;
-        r->ops->fail_stop(r->arg, "snapshot", "encode failed");
-        return -1;
-    }
-    uint64_t trailing = r->cfg.snapshot_trailing;
-    raft_index index = kv_applied_index(r->kv);
-    raft_index keep = index > trailing ? index - trailing + 1 : 1;
-    uint64_t size = 0;
-    int rv = storage_snapshot_save(r->st, index, kv_applied_term(r->kv), &r->applied_conf, buf, len,
-                                   keep, &size);
-    free(buf);
-    if (rv != STORAGE_OK)
-        return replica_fail(r, "snapshot save");
-    raft_snapshot_taken(r->raft, index, size, trailing);
-    uint64_t took = now_us(r) - t0;
-    r->stats.snapshots_taken++;
-    r->stats.snapshot_us_total += took;
-    replica_log(r, REPLICA_LOG_INFO, "snapshot taken at %llu (%llu bytes, %llu ms)",
-                (unsigned long long)index, (unsigned long long)size,
-                (unsigned long long)took / 1000);
-    return 0;
-}
-
-/* A snapshot when the log since the last one passed a threshold. */
-static int maybe_snapshot(struct replica *r)
-{
-    return storage_should_snapshot(r->st) ? replica_snapshot(r) : 0;
-}
-
 static int process_one(struct replica *r)
 {
     struct raft_ready rd;
@@ -229,7 +185,7 @@ int replica_process(struct replica *r)
     if (r->last_role == RAFT_LEADER && role != RAFT_LEADER)
         r->ops->leadership_lost(r->arg);
     r->last_role = role;
-    if (maybe_snapshot(r) != 0)
+    if (replica_maybe_snapshot(r) != 0)
         return -1;
     return r->failed ? -1 : 0;
 }

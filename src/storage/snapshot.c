@@ -224,9 +224,9 @@ int st_snap_adopt(struct storage *st, raft_index index, raft_term term,
     return rc;
 }
 
-int storage_snapshot_save(struct storage *st, raft_index index, raft_term term,
-                          const struct raft_conf *conf, const void *data, uint64_t len,
-                          raft_index keep_from, uint64_t *size_out)
+int storage_snapshot_write(struct storage *st, raft_index index, raft_term term,
+                           const struct raft_conf *conf, const void *data, uint64_t len,
+                           uint64_t *size_out)
 {
     int rc = st_check_writable(st);
     if (rc)
@@ -242,19 +242,41 @@ int storage_snapshot_save(struct storage *st, raft_index index, raft_term term,
     st_snap_name(index, term, "", name, sizeof name);
     rc = snap_write_file(st, name, hdr, hdr_len, data, len);
     free(hdr);
+    if (rc == 0 && size_out)
+        *size_out = hdr_len + len + 4;
+    return rc;
+}
+
+int storage_snapshot_adopt(struct storage *st, raft_index index, raft_term term,
+                           const struct raft_conf *conf, uint64_t size, raft_index keep_from)
+{
+    int rc = st_check_writable(st);
     if (rc)
         return rc;
+    if (index == 0 || index < st->snap.index)
+        return st_error(st, STORAGE_EINVAL, "snapshot: adopt %llu (current %llu)",
+                        (unsigned long long)index, (unsigned long long)st->snap.index);
     if (st->last_index < index) { /* the snapshot is ahead of the log: it is the log */
         st->last_index = index;
         st->last_term = term;
         if (st_terms_reset(st, index, term))
             return st_fail(st, STORAGE_ENOMEM, "snapshot: term index: out of memory");
     }
-    uint64_t size = hdr_len + len + 4;
-    if (size_out)
-        *size_out = size;
     return st_snap_adopt(st, index, term, conf, size,
                          keep_from < index + 1 ? keep_from : index + 1);
+}
+
+int storage_snapshot_save(struct storage *st, raft_index index, raft_term term,
+                          const struct raft_conf *conf, const void *data, uint64_t len,
+                          raft_index keep_from, uint64_t *size_out)
+{
+    uint64_t size = 0;
+    int rc = storage_snapshot_write(st, index, term, conf, data, len, &size);
+    if (rc)
+        return rc;
+    if (size_out)
+        *size_out = size;
+    return storage_snapshot_adopt(st, index, term, conf, size, keep_from);
 }
 
 int storage_snapshot_read(struct storage *st, raft_index index, uint64_t offset, void *buf,

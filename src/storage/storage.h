@@ -153,6 +153,7 @@ raft_index storage_last_index(const struct storage *st);
 raft_term storage_last_term(const struct storage *st);
 raft_index storage_written_index(const struct storage *st);
 raft_index storage_synced_index(const struct storage *st);
+raft_index storage_snapshot_index(const struct storage *st); /* the current snapshot's; 0: none */
 /* True when the entries or WAL bytes since the last snapshot pass the thresholds. */
 bool storage_should_snapshot(const struct storage *st);
 
@@ -165,6 +166,16 @@ bool storage_should_snapshot(const struct storage *st);
 int storage_snapshot_save(struct storage *st, raft_index index, raft_term term,
                           const struct raft_conf *conf, const void *data, uint64_t len,
                           raft_index keep_from, uint64_t *size_out);
+/* storage_snapshot_save in its two halves. _write only writes the file (temp file,
+ * fsync, rename, directory fsync) and changes nothing else in st, so a forked child
+ * may run it on its copy while the parent goes on; *size_out receives the file
+ * size. _adopt then makes that file the current snapshot and compacts as _save
+ * does (STORAGE_EINVAL if a newer snapshot was adopted meanwhile). */
+int storage_snapshot_write(struct storage *st, raft_index index, raft_term term,
+                           const struct raft_conf *conf, const void *data, uint64_t len,
+                           uint64_t *size_out);
+int storage_snapshot_adopt(struct storage *st, raft_index index, raft_term term,
+                           const struct raft_conf *conf, uint64_t size, raft_index keep_from);
 /* Reads bytes [offset, offset + cap) of snapshot `index`'s file into buf;
  * *n_read may be short at the end. STORAGE_ENOTFOUND when that snapshot is no
  * longer the current one (a newer one replaced it). */

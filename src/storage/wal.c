@@ -326,6 +326,11 @@ raft_index storage_synced_index(const struct storage *st)
     return st->synced_index;
 }
 
+raft_index storage_snapshot_index(const struct storage *st)
+{
+    return st->snap.index;
+}
+
 bool storage_should_snapshot(const struct storage *st)
 {
     return st->last_index - st->snap.index >= st->opt.snapshot_entries ||

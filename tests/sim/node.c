@@ -100,6 +100,7 @@ void sim_node_crash(struct sim_world *w, raft_id id)
                 !core_replaced_acked(n);
     replica_close(&n->rep);
     n->up = false;
+    n->snap_job_due = false; /* the writer dies with the machine */
     sim_disk_free(&n->cur);
     if (simfs_crash(&n->fs) != 0) {
         sim_fail(w, "setup", "n%u: cannot rewrite the crashed disk", (unsigned)id);
@@ -192,6 +193,25 @@ void sim_shell_process(struct sim_world *w, struct sim_node *n)
         sim_check_node(w, n);
     }
     reap_removed(w);
+}
+
+void sim_snapshot_jobs_step(struct sim_world *w)
+{
+    for (uint32_t i = 0; i < w->n_nodes && !w->failed; i++) {
+        struct sim_node *n = &w->node[i];
+        if (!n->up || !n->snap_job_due || n->snap_job_at_ms > w->now_ms || sim_paused(w, n))
+            continue;
+        n->snap_job_due = false;
+        sim_trace(w, "sim: n%u adopts its background snapshot at %llu", (unsigned)n->id,
+                  (unsigned long long)n->snap_job.index);
+        replica_snapshot_finish(&n->rep, &n->snap_job, n->snap_job_written);
+        if (n->fs.crashed) {
+            w->crashes_in_loop++;
+            sim_node_crash(w, n->id);
+            continue;
+        }
+        sim_shell_process(w, n);
+    }
 }
 
 void sim_shell_take_snapshot(struct sim_world *w, struct sim_node *n, uint64_t trailing)

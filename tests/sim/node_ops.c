@@ -243,6 +243,32 @@ static void op_persisted(void *arg, const struct raft_ready *rd)
     free(es);
 }
 
+/* vesperd forks a writer (src/node/snapfork.c); here the write happens at once on
+ * the state as of now, which is what the child's copy holds, and the adoption
+ * waits for a later millisecond (sim_snapshot_jobs_step). */
+static bool op_snapshot_background(void *arg)
+{
+    struct sim_node *n = node_of(arg);
+    struct sim_world *w = n->w;
+    if (w->bg_snapshot_max_ms == 0)
+        return false;
+    if (n->snap_job_due)
+        return true;
+    struct replica_snap_job job;
+    if (replica_snapshot_prepare(&n->rep, &job) <= 0)
+        return true;
+    job.forked = true;
+    n->snap_job_written = replica_snapshot_write(&n->rep, &job) == 0;
+    n->snap_job = job;
+    n->snap_job_due = true;
+    n->snap_job_at_ms = w->now_ms + 1 + sim_range(&w->prng, w->bg_snapshot_max_ms);
+    sim_trace(w, "sim: n%u wrote a snapshot at %llu in the background%s, adopted at %llu ms",
+              (unsigned)n->id, (unsigned long long)job.index,
+              n->snap_job_written ? "" : " (the write failed)",
+              (unsigned long long)n->snap_job_at_ms);
+    return true;
+}
+
 const struct replica_ops sim_replica_ops = {
     .send = op_send,
     .flush = op_flush,
@@ -256,5 +282,6 @@ const struct replica_ops sim_replica_ops = {
     .recovered = op_recovered,
     .restored = op_restored,
     .persisted = op_persisted,
+    .snapshot_background = op_snapshot_background,
     .fail_stop = op_fail_stop,
 };

@@ -109,6 +109,13 @@ struct sim_node {
     uint64_t sm_count;
     struct raft_conf sm_conf; /* configuration as of applied */
 
+    /* An automatic snapshot "forked" (sim_world.bg_snapshot_max_ms): written when the
+     * loop asked for it, adopted at snap_job_at_ms, as vesperd's forked writer. */
+    bool snap_job_due;
+    bool snap_job_written;
+    uint64_t snap_job_at_ms;
+    struct replica_snap_job snap_job;
+
     raft_index commit_seen; /* invariant: commit never goes back */
     raft_index acked_index; /* newest entry acknowledged as durable: term, chain */
     raft_term acked_term;
@@ -173,6 +180,10 @@ struct sim_world {
     uint64_t snapshot_entries; /* storage threshold for automatic snapshots */
     uint64_t snapshot_trailing;
     uint64_t segment_bytes;
+    /* > 0: automatic snapshots go through the replica's snapshot_background, as in
+     * vesperd: the file is written at once (a fork's copy of the state as of now)
+     * and adopted 1..bg_snapshot_max_ms later, with the loop running meanwhile. */
+    uint32_t bg_snapshot_max_ms;
     char root[160]; /* this world's directory of node directories */
 
     struct sim_event *heap;
@@ -269,6 +280,8 @@ void sim_node_start(struct sim_world *w, raft_id id);
 void sim_node_crash(struct sim_world *w, raft_id id);
 /* Runs the node's Ready loop; takes the node down if its disk crash struck. */
 void sim_shell_process(struct sim_world *w, struct sim_node *n);
+/* Adopts the background snapshots whose time has come (every simulated ms). */
+void sim_snapshot_jobs_step(struct sim_world *w);
 /* A snapshot now, keeping `trailing` entries behind it. */
 void sim_shell_take_snapshot(struct sim_world *w, struct sim_node *n, uint64_t trailing);
 
