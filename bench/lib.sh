@@ -146,7 +146,10 @@ bench_start_vesper() {
         [ -n "$c" ] && tls=(--tls-cert-file "$c/node$i.pem" --tls-key-file "$c/node$i.key"
             --peer-ca-file "$c/ca.pem" --peer-cert-file "$c/node$i.pem"
             --peer-key-file "$c/node$i.key")
-        "$VESPERD" "$i" "$list" --data-dir "$dir" ${tls[@]+"${tls[@]}"} >"$dir.log" 2>&1 &
+        # BENCH_VESPERD_ARGS: more options for every node (split on spaces).
+        # shellcheck disable=SC2086
+        "$VESPERD" "$i" "$list" --data-dir "$dir" ${tls[@]+"${tls[@]}"} ${BENCH_VESPERD_ARGS:-} \
+            >"$dir.log" 2>&1 &
         BENCH_PIDS+=($!)
         BENCH_ALL_PIDS+=($!)
     done
@@ -217,7 +220,7 @@ bench_wrk() {
         bench_log "wrk $system x$nodes $mode c$conns produced no result: $(tail -n 3 <<<"$out")"
         return 0
     fi
-    local requests duration_us p50_us p99_us p999_us errors kv
+    local requests duration_us p50_us p99_us p999_us max_us errors kv
     for kv in ${line#BENCH }; do local "$kv"; done
     local secs rps cpu rss
     secs=$(awk -v d="$duration_us" 'BEGIN {printf "%.3f", d / 1e6}')

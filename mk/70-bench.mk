@@ -5,6 +5,8 @@
 #   make bench-compare   etcd 3.4 (3 and 5 nodes) vs Vesper with the same wrk workload
 #   make bench-tls       Vesper plain vs HTTPS + mutual TLS, medians of BENCH_ROUNDS rounds
 #   make bench-api       etcd vs Vesper: 100-key ranges, watch fan-out, leased PUTs (bench/api.sh)
+#   make bench-snapshot  PUT latency while snapshots of N keys are taken (bench/snapshot.sh)
+#   make bench-bigdata   RSS per node holding N keys, restart time (bench/bigdata.sh)
 # Each prints its tables and saves them to build/bench-last.md in the format of
 # bench/RESULTS.md (the current results); see bench/bench.sh.
 
@@ -35,7 +37,7 @@ $(BUILD)/watch-fanout: $(call obj,$(WATCH_FANOUT_SRC))
 TEST_BINS += $(BUILD)/histgen
 TEST_SUITES += "tests/tools/test_histgen.sh $(BUILD)"
 
-.PHONY: bench bench-compare bench-tls bench-ab bench-api histgen
+.PHONY: bench bench-compare bench-tls bench-ab bench-api bench-snapshot bench-bigdata histgen
 histgen: $(BUILD)/histgen
 
 bench: $(BUILD)/fsync-floor $(BUILD)/vesperd
@@ -56,6 +58,16 @@ bench-tls: $(BUILD)/fsync-floor $(BUILD)/vesperd
 # Data-API workloads, etcd 3-node vs Vesper 3-node alternating, BENCH_ROUNDS medians.
 bench-api: $(BUILD)/watch-fanout $(BUILD)/vesperd
 	bench/api.sh
+
+# Latency while every node snapshots a large state (bench/snapshot.sh; N keys, default
+# 1,000,000; VESPERD_B=path compares a second build, alternating).
+N ?= 1000000
+bench-snapshot: $(BUILD)/vesperd
+	VESPERD_B=$(VESPERD_B) bench/snapshot.sh $(N)
+
+# Memory per node holding N keys and the restart time of a follower (bench/bigdata.sh).
+bench-bigdata: $(BUILD)/vesperd
+	bench/bigdata.sh $(N)
 
 # Unit suite of the watch tool's reader, wire format and histogram (sanitizer build).
 BENCH_TOOLS_TEST_SRC := tests/unit/test_bench_tools.c bench/http_stream.c bench/fanout_wire.c \

@@ -147,7 +147,7 @@ function done(summary, latency, requests)
    local e = summary.errors
    local errors = f + e.connect + e.read + e.write + e.timeout
    io.write(string.format(
-      "BENCH requests=%d duration_us=%d p50_us=%d p99_us=%d p999_us=%d errors=%d\n",
+      "BENCH requests=%d duration_us=%d p50_us=%d p99_us=%d p999_us=%d max_us=%d errors=%d\n",
       summary.requests, summary.duration, latency:percentile(50),
-      latency:percentile(99), latency:percentile(99.9), errors))
+      latency:percentile(99), latency:percentile(99.9), latency.max, errors))
 end
