@@ -123,8 +123,11 @@ static void start_one(struct node *n, h2o_req_t *req, raft_index read_index)
     }
     struct raft_status rs;
     raft_status(n->raft, &rs);
-    if (kv_applied_index(n->kv) > rs.snap_index && replica_snapshot(&n->rep) != 0)
-        return; /* fail stop: never returns in vesperd */
+    if (kv_applied_index(n->kv) > rs.snap_index) {
+        node_snapshot_abandon(n); /* it would write the same temporary file */
+        if (replica_snapshot(&n->rep) != 0)
+            return; /* fail stop: never returns in vesperd */
+    }
     struct snap_stream *s = h2o_mem_alloc_shared(&req->pool, sizeof *s, stream_dispose);
     memset(s, 0, offsetof(struct snap_stream, buf)); /* buf needs no zeroing */
     s->fd = -1;

@@ -62,6 +62,7 @@ static void op_leadership_lost(void *arg)
 
 static void op_reloading(void *arg)
 {
+    node_snapshot_abandon(arg); /* recovery removes the writer's temporary file */
     node_expire_pending(arg, true);
 }
 

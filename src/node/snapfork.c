@@ -7,40 +7,72 @@
  * loop (replica_snapshot_finish): storage compacts the log behind it and the core
  * learns of it. One writer at a time; the threshold asks again after it.
  *
- * Failure rules: a child that fails (an fsync or write error, out of memory, a
- * crash) is a storage failure of this node, fail stop, as a snapshot written on
- * the loop would be; unless a newer snapshot (an install from the leader, a
- * backup's) took its place meanwhile, in which case its work is simply dropped.
- * When fork itself fails the snapshot is taken on the loop instead.
+ * Failure rules: a child whose storage failed (a write or fsync error: exit
+ * status CHILD_STORAGE_FAILED, its message logged by the child) is a storage
+ * failure of this node, fail stop, as a snapshot written on the loop would be,
+ * unless a newer snapshot (an install from the leader, a backup's) took its place
+ * meanwhile, in which case its work is simply dropped. A child that failed for any
+ * other reason (out of memory, killed by the OOM killer) leaves the disk as it was:
+ * the snapshot is then taken on the loop, as it is when fork itself fails.
+ *
+ * A state reload (a rejected snapshot transfer) and a backup's on-the-spot snapshot
+ * first kill a running writer: a reload's recovery removes temporary files, and the
+ * backup would write the same temporary file. The child dies with the parent
+ * (PR_SET_PDEATHSIG), so it never renames a file into a directory a restarted node
+ * owns.
  *
  * The child closes every descriptor but its report pipe first: it must not keep
  * the parent's client and peer sockets open (a connection the parent closes would
  * otherwise stay open until the child exits), and it touches nothing but the data
- * directory, by path, and its own memory. vesperd runs one thread, so the child
- * inherits no lock held by another.
+ * directory, by path, and its own memory. It calls only malloc (which glibc makes
+ * safe after fork in a process with threads, such as h2o's name-lookup threads)
+ * and system calls.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "node/node.h"
 #include "util/logging.h"
 
-/* In the child: 0 with the file written, 1 otherwise. Never returns to the loop. */
-static void run_child(struct node *n, int report)
+enum { CHILD_OK = 0, CHILD_OTHER_FAILURE = 1, CHILD_STORAGE_FAILED = 2 };
+
+/* Every descriptor from 4 up (close_range needs Linux 5.9 and may be refused by a
+ * container's seccomp profile; the loop is the fallback). */
+static void close_from_4(void)
 {
+    if (close_range(4, ~0U, 0) == 0)
+        return;
+    struct rlimit rl;
+    int max =
+        getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (1u << 20) ? (int)rl.rlim_cur : 1 << 20;
+    for (int fd = 4; fd < max; fd++)
+        close(fd);
+}
+
+/* In the child. Never returns to the loop. */
+static _Noreturn void run_child(struct node *n, int report, pid_t parent)
+{
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+        _exit(CHILD_OTHER_FAILURE);
     if (report != 3 && dup2(report, 3) != 3)
-        _exit(1);
-    if (close_range(4, ~0U, 0) != 0)
-        _exit(1);
+        _exit(CHILD_OTHER_FAILURE);
+    close_from_4();
     struct replica_snap_job *job = &n->snap_child.job;
-    if (replica_snapshot_write(&n->rep, job) != 0)
-        _exit(1);
+    int rv = replica_snapshot_write(&n->rep, job);
+    if (rv == -2) {
+        log_error("snapshot at %llu: %s", (unsigned long long)job->index, storage_errmsg(n->st));
+        _exit(CHILD_STORAGE_FAILED);
+    }
     uint64_t size = job->size;
-    _exit(write(3, &size, sizeof size) == (ssize_t)sizeof size ? 0 : 1);
+    if (rv != 0 || write(3, &size, sizeof size) != (ssize_t)sizeof size)
+        _exit(CHILD_OTHER_FAILURE);
+    _exit(CHILD_OK);
 }
 
 bool node_snapshot_background(void *arg)
@@ -58,6 +90,7 @@ bool node_snapshot_background(void *arg)
     }
     job.forked = true;
     n->snap_child.job = job;
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         log_warn("snapshot: fork: %s; writing it on the loop", strerror(errno));
@@ -66,7 +99,7 @@ bool node_snapshot_background(void *arg)
         return false;
     }
     if (pid == 0)
-        run_child(n, fds[1]);
+        run_child(n, fds[1], parent);
     close(fds[1]);
     n->snap_child.pid = pid;
     n->snap_child.pipe = fds[0];
@@ -82,21 +115,30 @@ void node_snapshot_poll(struct node *n)
     pid_t got = waitpid(n->snap_child.pid, &status, WNOHANG);
     if (got == 0)
         return;
-    if (got < 0 && errno == EINTR)
+    int wait_errno = errno;
+    if (got < 0 && wait_errno == EINTR)
         return;
     uint64_t size = 0;
     ssize_t r = read(n->snap_child.pipe, &size, sizeof size);
     close(n->snap_child.pipe);
     n->snap_child.pid = 0;
-    bool ok = got > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 && r == (ssize_t)sizeof size;
-    if (!ok)
-        log_error("snapshot at %llu: the writer failed (%s)",
-                  (unsigned long long)n->snap_child.job.index,
-                  got < 0               ? strerror(errno)
-                  : WIFSIGNALED(status) ? strsignal(WTERMSIG(status))
-                                        : "an error it logged");
-    n->snap_child.job.size = size;
-    replica_snapshot_finish(&n->rep, &n->snap_child.job, ok); /* fails stop when it must */
+    struct replica_snap_job *job = &n->snap_child.job;
+    bool exited = got > 0 && WIFEXITED(status);
+    if (exited && WEXITSTATUS(status) == CHILD_OK && r == (ssize_t)sizeof size) {
+        job->size = size;
+        replica_snapshot_finish(&n->rep, job, true);
+        return;
+    }
+    if (exited && WEXITSTATUS(status) == CHILD_STORAGE_FAILED) {
+        replica_snapshot_finish(&n->rep, job, false); /* fail stop, unless overtaken */
+        return;
+    }
+    log_warn("snapshot at %llu: the writer failed (%s); writing it on the loop",
+             (unsigned long long)job->index,
+             got < 0               ? strerror(wait_errno)
+             : WIFSIGNALED(status) ? strsignal(WTERMSIG(status))
+                                   : "out of memory or no descriptors");
+    replica_snapshot(&n->rep); /* fails stop when it must */
 }
 
 void node_snapshot_abandon(struct node *n)
