@@ -37,88 +37,13 @@ VESPER = os.environ.get("VESPER", os.path.join(ROOT, "build", "vesper"))
 PORT0 = 18100
 ELECTION_MS = 500
 
+sys.path.insert(0, os.path.join(ROOT, "tests", "pylib"))
+import localcluster  # noqa: E402
 
-class Cluster:
-    def __init__(self, top, name, port0):
-        self.dir = os.path.join(top, name)
-        os.makedirs(os.path.join(self.dir, "san"))
-        self.n, self.port0 = 3, port0
-        self.iplist = os.path.join(self.dir, "ip_list.txt")
-        with open(self.iplist, "w") as f:
-            for i in range(self.n):
-                f.write("http://127.0.0.1:%d\n" % (port0 + i))
-        self.procs = [None] * self.n
-        self.env = dict(os.environ)
-        self.env["ASAN_OPTIONS"] = "log_path=%s/san/asan:halt_on_error=1:detect_leaks=1" % self.dir
-        self.env["UBSAN_OPTIONS"] = "log_path=%s/san/ubsan:halt_on_error=1:print_stacktrace=1" % self.dir
 
-    def start(self, i):
-        log = open(os.path.join(self.dir, "node%d.log" % i), "a")
-        self.procs[i] = subprocess.Popen(
-            [VESPERD, str(i), self.iplist, "--data-dir", os.path.join(self.dir, "d%d" % i),
-             "--election-timeout-ms", str(ELECTION_MS)], stdout=log, stderr=log, env=self.env)
-
-    def start_all(self):
-        for i in range(self.n):
-            self.start(i)
-
-    def kill(self, i):
-        self.procs[i].kill()
-        self.procs[i].wait()
-
-    def stop_all(self):
-        for p in self.procs:
-            if p and p.poll() is None:
-                p.terminate()
-        for p in self.procs:
-            if p:
-                try:
-                    p.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-
-    def status(self, i):
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", self.port0 + i, timeout=1)
-            c.request("GET", "/status")
-            d = json.loads(c.getresponse().read())
-            c.close()
-            return d
-        except Exception:
-            return None
-
-    def leader(self, timeout=15, avoid=None):
-        end = time.time() + timeout
-        while time.time() < end:
-            for i in range(self.n):
-                if i == avoid:
-                    continue
-                d = self.status(i)
-                if d and d.get("role") == "leader":
-                    return i
-            time.sleep(0.05)
-        raise RuntimeError("no leader")
-
-    def request(self, body, node=None, timeout=3.0):
-        """POST /request to node (default: the leader, found again after a failover);
-        follows one redirect. Returns the reply as a dict, or None without an answer."""
-        try:
-            i = self.leader(timeout=timeout) if node is None else node
-            c = http.client.HTTPConnection("127.0.0.1", self.port0 + i, timeout=timeout)
-            c.request("POST", "/request", json.dumps(body))
-            d = json.loads(c.getresponse().read())
-            c.close()
-            return d
-        except Exception:
-            return None
-
-    def cli(self, *args, timeout=20):
-        return subprocess.run([VESPER] + list(args) + ["--ip-list", self.iplist, "--timeout", "10"],
-                              capture_output=True, text=True, timeout=timeout)
-
-    def san_reports(self):
-        return os.listdir(os.path.join(self.dir, "san"))
+def Cluster(top, name, port0):
+    return localcluster.Cluster(VESPERD, VESPER, top, name, 3, port0,
+                                ["--election-timeout-ms", str(ELECTION_MS)])
 
 
 def get(cl, key, node=None):

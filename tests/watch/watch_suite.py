@@ -35,77 +35,12 @@ VESPERD = os.environ.get("VESPERD", os.path.join(ROOT, "build", "vesperd-san"))
 VESPER = os.environ.get("VESPER", os.path.join(ROOT, "build", "vesper"))
 PORT0 = 17950
 
+sys.path.insert(0, os.path.join(ROOT, "tests", "pylib"))
+import localcluster  # noqa: E402
 
-class Cluster:
-    def __init__(self, top, name, n, port0, args):
-        self.dir = os.path.join(top, name)
-        os.makedirs(os.path.join(self.dir, "san"))
-        self.n, self.port0, self.args = n, port0, args
-        self.iplist = os.path.join(self.dir, "ip_list.txt")
-        with open(self.iplist, "w") as f:
-            for i in range(n):
-                f.write("http://127.0.0.1:%d\n" % (port0 + i))
-        self.procs = [None] * n
-        self.env = dict(os.environ)
-        self.env["ASAN_OPTIONS"] = "log_path=%s/san/asan:halt_on_error=1:detect_leaks=1" % self.dir
-        self.env["UBSAN_OPTIONS"] = "log_path=%s/san/ubsan:halt_on_error=1:print_stacktrace=1" % self.dir
 
-    def url(self, i):
-        return "http://127.0.0.1:%d" % (self.port0 + i)
-
-    def start(self, i):
-        log = open(os.path.join(self.dir, "node%d.log" % i), "a")
-        self.procs[i] = subprocess.Popen(
-            [VESPERD, str(i), self.iplist, "--data-dir", os.path.join(self.dir, "d%d" % i)]
-            + self.args, stdout=log, stderr=log, env=self.env)
-
-    def start_all(self):
-        for i in range(self.n):
-            self.start(i)
-
-    def kill(self, i):
-        self.procs[i].kill()
-        self.procs[i].wait()
-
-    def stop_all(self):
-        for p in self.procs:
-            if p and p.poll() is None:
-                p.send_signal(signal.SIGCONT)
-                p.terminate()
-        for p in self.procs:
-            if p:
-                try:
-                    p.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-
-    def status(self, i):
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", self.port0 + i, timeout=1)
-            c.request("GET", "/status")
-            d = json.loads(c.getresponse().read())
-            c.close()
-            return d
-        except Exception:
-            return None
-
-    def leader(self, timeout=15):
-        end = time.time() + timeout
-        while time.time() < end:
-            for i in range(self.n):
-                d = self.status(i)
-                if d and d.get("role") == "leader":
-                    return i
-            time.sleep(0.1)
-        raise RuntimeError("no leader")
-
-    def san_reports(self):
-        return [f for f in os.listdir(os.path.join(self.dir, "san"))]
-
-    def cli(self, *args, timeout=20):
-        return subprocess.run([VESPER] + list(args) + ["--ip-list", self.iplist, "--timeout", "10"],
-                              capture_output=True, text=True, timeout=timeout)
+def Cluster(top, name, n, port0, args):
+    return localcluster.Cluster(VESPERD, VESPER, top, name, n, port0, args)
 
 
 class Watcher(threading.Thread):
