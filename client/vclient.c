@@ -1,4 +1,4 @@
-/* vclient.c: request building, the retry/redirect loop and reply parsing for
+/* vclient.c: the retry/redirect loop (request bodies and replies: vwire.c) for
  * the Vesper client library (see vclient.h for the policy).
  *
  * One CURL easy handle per client keeps connections alive across requests and
@@ -8,6 +8,7 @@
  * redirect path.
  */
 #include "vclient.h"
+#include "vwire.h"
 
 #include <curl/curl.h>
 #include <json-c/json.h>
@@ -18,7 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define VCLIENT_MAX_REPLY_BYTES  (64u << 20)
 #define BACKOFF_FIRST_MS         25
 #define BACKOFF_MAX_MS           1000
 #define REDIRECTS_BEFORE_BACKOFF 8
@@ -46,11 +46,6 @@ static bool tls_config_error(CURLcode rc)
     return rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
            rc == CURLE_SSL_CERTPROBLEM;
 }
-
-struct buf {
-    char *data;
-    size_t len, cap;
-};
 
 static const char *env_or_null(const char *name)
 {
@@ -84,48 +79,12 @@ static uint64_t xorshift(uint64_t *s)
 }
 
 /* "host:port", "http://host:port/", ".../request" -> "http://host:port/request". */
-static char *request_url(const char *base)
-{
-    size_t n = strlen(base);
-    while (n > 0 && base[n - 1] == '/')
-        n--;
-    const char *scheme = strstr(base, "://") ? "" : "http://";
-    const char *suffix = (n >= 8 && memcmp(base + n - 8, "/request", 8) == 0) ? "" : "/request";
-    size_t len = strlen(scheme) + n + strlen(suffix) + 1;
-    char *url = malloc(len);
-    if (url != NULL)
-        snprintf(url, len, "%s%.*s%s", scheme, (int)n, base, suffix);
-    return url;
-}
-
 static uint64_t random_u64(void)
 {
     uint64_t v = 0;
     if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v)
         v = (uint64_t)now_ms() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)getpid();
     return v ? v : 1;
-}
-
-static size_t write_cb(char *p, size_t size, size_t nmemb, void *ctx)
-{
-    struct buf *b = ctx;
-    size_t n = size * nmemb;
-    if (b->len + n + 1 > VCLIENT_MAX_REPLY_BYTES)
-        return 0; /* aborts the transfer */
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (d == NULL)
-            return 0;
-        b->data = d;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return n;
 }
 
 void vclient_free(struct vclient *c)
@@ -177,7 +136,7 @@ static int setup_curl(struct vclient *c)
     }
     if (curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->headers) != CURLE_OK ||
         curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-        curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, write_cb) != CURLE_OK ||
+        curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, vwire_buf_write) != CURLE_OK ||
         curl_easy_setopt(c->curl, CURLOPT_TCP_NODELAY, 1L) != CURLE_OK ||
         /* Container addresses change across restarts; do not trust a cached one. */
         curl_easy_setopt(c->curl, CURLOPT_DNS_CACHE_TIMEOUT, 1L) != CURLE_OK ||
@@ -215,7 +174,7 @@ struct vclient *vclient_new(const struct vclient_opts *opts)
     if (c->endpoints == NULL)
         goto fail;
     for (size_t i = 0; i < opts->n_endpoints; i++) {
-        c->endpoints[i] = request_url(opts->endpoints[i]);
+        c->endpoints[i] = vwire_request_url(opts->endpoints[i]);
         if (c->endpoints[i] == NULL)
             goto fail;
         c->n_endpoints++;
@@ -233,113 +192,9 @@ uint64_t vclient_client_id(const struct vclient *c)
     return c->client_id;
 }
 
-static json_object *jstr(const char *s, size_t n)
-{
-    return json_object_new_string_len(s, (int)n);
-}
-
-/* The request body; NULL on ENOMEM. */
-static char *build_body(const struct vclient *c, const struct vclient_req *r, uint64_t seq,
-                        size_t *len)
-{
-    static const char *types[] = {"get", "put", "delete", "cas"};
-    json_object *o = json_object_new_object(), *pl = json_object_new_object();
-    int bad = o == NULL || pl == NULL;
-    bad |= !bad && json_object_object_add(o, "type", json_object_new_string(types[r->op])) != 0;
-    bad |= !bad && json_object_object_add(pl, "key", jstr(r->key, r->key_len)) != 0;
-    if (r->op == VCLIENT_PUT || r->op == VCLIENT_CAS)
-        bad |= !bad && json_object_object_add(pl, "value", jstr(r->value, r->value_len)) != 0;
-    if (r->op == VCLIENT_CAS)
-        bad |= !bad && json_object_object_add(
-                           pl, "expected",
-                           r->expect_absent ? NULL : jstr(r->expected, r->expected_len)) != 0;
-    if (r->op == VCLIENT_GET && r->stale)
-        bad |=
-            !bad && json_object_object_add(pl, "consistency", json_object_new_string("stale")) != 0;
-    if (r->revisions)
-        bad |= !bad && json_object_object_add(o, "revisions", json_object_new_boolean(1)) != 0;
-    bad |= !bad && json_object_object_add(o, "payload", pl) != 0;
-    if (bad)
-        json_object_put(pl);
-    pl = NULL;
-    if (!bad && seq != 0) {
-        bad |= json_object_object_add(o, "client_id", json_object_new_uint64(c->client_id)) != 0;
-        bad |= !bad && json_object_object_add(o, "seq", json_object_new_uint64(seq)) != 0;
-    }
-    char *out = NULL;
-    if (!bad) {
-        const char *s = json_object_to_json_string_length(
-            o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, len);
-        out = s ? strdup(s) : NULL;
-    }
-    json_object_put(o);
-    return out;
-}
-
-/* What one reply tells the retry loop. */
-enum verdict { V_DONE, V_REDIRECT, V_RETRY };
-
-static char *dup_n(const char *s, size_t n)
-{
-    char *d = malloc(n + 1);
-    if (d != NULL) {
-        memcpy(d, s, n);
-        d[n] = '\0';
-    }
-    return d;
-}
-
-/* Reads code / error / payload.{value,message} from a reply body. A Vesper
- * reply is moved into resp (which takes b->data); anything else is left in b. */
-static enum verdict judge_reply(struct vclient_resp *resp, struct buf *b, long http_status,
-                                char **redirect)
-{
-    json_tokener *tok = json_tokener_new();
-    json_object *o = tok ? json_tokener_parse_ex(tok, b->data, (int)b->len) : NULL;
-    json_tokener_free(tok);
-    json_object *code, *err, *pl, *v;
-    if (o == NULL || !json_object_object_get_ex(o, "code", &code) ||
-        !json_object_is_type(code, json_type_string)) {
-        json_object_put(o);
-        return V_RETRY;
-    }
-    free(resp->body);
-    resp->body = b->data;
-    resp->body_len = b->len;
-    resp->http_status = http_status;
-    b->data = NULL;
-    free(resp->value);
-    resp->value = NULL;
-    resp->has_value = false;
-    bool success = strcmp(json_object_get_string(code), "success") == 0;
-    resp->status = success ? VCLIENT_SUCCESS : VCLIENT_FAIL;
-    resp->error[0] = '\0';
-    if (json_object_object_get_ex(o, "error", &err) && json_object_is_type(err, json_type_string))
-        snprintf(resp->error, sizeof resp->error, "%s", json_object_get_string(err));
-    enum verdict verdict = V_DONE;
-    if (json_object_object_get_ex(o, "payload", &pl) && json_object_is_type(pl, json_type_object)) {
-        if (!success && json_object_object_get_ex(pl, "message", &v) &&
-            json_object_is_type(v, json_type_string) && json_object_get_string_len(v) > 0) {
-            *redirect = request_url(json_object_get_string(v));
-            verdict = *redirect ? V_REDIRECT : V_RETRY;
-        } else if (json_object_object_get_ex(pl, "value", &v) &&
-                   json_object_is_type(v, json_type_string)) {
-            resp->value_len = (size_t)json_object_get_string_len(v);
-            resp->value = dup_n(json_object_get_string(v), resp->value_len);
-            resp->has_value = resp->value != NULL;
-        }
-    }
-    if (verdict == V_DONE && !success &&
-        (strcmp(resp->error, "no_leader") == 0 || strcmp(resp->error, "timeout") == 0 ||
-         strcmp(resp->error, "unavailable") == 0))
-        verdict = V_RETRY;
-    json_object_put(o);
-    return verdict;
-}
-
 /* One HTTP exchange. 0 with the reply in *b and *status, or -1 with err set. */
 static int attempt(struct vclient *c, const char *url, bool is_get, const char *body,
-                   size_t body_len, long timeout_ms, struct buf *b, long *status, char *err,
+                   size_t body_len, long timeout_ms, struct vwire_buf *b, long *status, char *err,
                    size_t err_len)
 {
     CURL *h = c->curl;
@@ -431,22 +286,22 @@ static bool run(struct vclient *c, bool is_get, const char *body, size_t body_le
     for (int64_t left; !answered && (left = deadline - now_ms()) > 0;) {
         const char *url = redirect_url ? redirect_url : pick_url(c);
         long t = c->opts.attempt_timeout_ms < left ? c->opts.attempt_timeout_ms : (long)left;
-        struct buf b = {0};
+        struct vwire_buf b = {0};
         long status = 0;
         char *next = NULL;
-        enum verdict v = V_RETRY;
+        enum vwire_verdict v = VWIRE_RETRY;
         resp->attempts++;
         if (attempt(c, url, is_get, body, body_len, t, &b, &status, last_err, err_len) == 0) {
-            v = judge_reply(resp, &b, status, &next);
+            v = vwire_judge(resp, &b.data, b.len, status, &next);
             if (b.data != NULL)
                 snprintf(last_err, err_len, "%s: not a Vesper reply (HTTP %ld)", url, status);
         }
         free(b.data);
-        if (v == V_DONE) {
+        if (v == VWIRE_DONE) {
             resp->url = strdup(url);
             set_hint(c, url);
             answered = true;
-        } else if (v == V_REDIRECT) {
+        } else if (v == VWIRE_REDIRECT) {
             /* A node naming itself as the leader means this connection reached
              * another node than the name says (addresses move when containers
              * restart): reconnect, resolving the name again. */
@@ -515,7 +370,7 @@ enum vclient_status vclient_do(struct vclient *c, const struct vclient_req *req,
     uint64_t seq = (!is_get && !c->opts.no_session) ? c->next_seq++ : 0;
     resp->seq = seq;
     size_t body_len = 0;
-    char *body = build_body(c, req, seq, &body_len);
+    char *body = vwire_body(c->client_id, req, seq, &body_len);
     return do_body(c, is_get, body, body_len, resp);
 }
 
@@ -526,23 +381,8 @@ enum vclient_status vclient_do_json(struct vclient *c, const char *type, json_ob
     resp->status = VCLIENT_ERROR;
     uint64_t seq = (!is_read && !c->opts.no_session) ? c->next_seq++ : 0;
     resp->seq = seq;
-    json_object *o = json_object_new_object();
-    int bad = o == NULL || json_object_object_add(o, "type", json_object_new_string(type)) != 0 ||
-              json_object_object_add(o, "payload", payload) != 0;
-    if (bad)
-        json_object_put(payload); /* not taken by o */
-    if (!bad && seq != 0) {
-        bad |= json_object_object_add(o, "client_id", json_object_new_uint64(c->client_id)) != 0;
-        bad |= !bad && json_object_object_add(o, "seq", json_object_new_uint64(seq)) != 0;
-    }
-    char *body = NULL;
     size_t body_len = 0;
-    if (!bad) {
-        const char *s = json_object_to_json_string_length(
-            o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &body_len);
-        body = s ? strdup(s) : NULL;
-    }
-    json_object_put(o);
+    char *body = vwire_json_body(c->client_id, type, payload, seq, &body_len);
     return do_body(c, is_read, body, body_len, resp);
 }
 

@@ -1,7 +1,7 @@
 # The `vesper` client: a small library (client/vclient.c, libcurl + json-c) and
 # the CLI (client/main.c, client/kvcmd.c). Dynamically linked; tests and benchmarks reuse
 # $(VCLIENT_SRC). tests/client/test_vesper_cli.py checks it against stub servers.
-VCLIENT_SRC := client/vclient.c
+VCLIENT_SRC := client/vclient.c client/vwire.c
 VESPER_CLI_SRC := client/main.c client/endpoints.c client/ops.c client/kvcmd.c client/snapshot.c \
                   client/watchcmd.c client/leasecmd.c client/options.c $(VCLIENT_SRC) src/util/backup_file.c src/util/crc32c.c
 
