@@ -90,8 +90,8 @@ static char *dup_n(const char *s, size_t n)
     return d;
 }
 
-enum vwire_verdict vwire_judge(struct vclient_resp *resp, char **data, size_t len,
-                               long http_status, char **redirect)
+enum vwire_verdict vwire_judge(struct vclient_resp *resp, char **data, size_t len, long http_status,
+                               char **redirect)
 {
     json_tokener *tok = json_tokener_new();
     json_object *o = tok ? json_tokener_parse_ex(tok, *data, (int)len) : NULL;

@@ -39,7 +39,7 @@ char *vwire_request_url(const char *base);
 char *vwire_body(uint64_t client_id, const struct vclient_req *r, uint64_t seq, size_t *len);
 char *vwire_json_body(uint64_t client_id, const char *type, json_object *payload, uint64_t seq,
                       size_t *len);
-enum vwire_verdict vwire_judge(struct vclient_resp *resp, char **data, size_t len,
-                               long http_status, char **redirect);
+enum vwire_verdict vwire_judge(struct vclient_resp *resp, char **data, size_t len, long http_status,
+                               char **redirect);
 
 #endif

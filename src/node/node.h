@@ -138,7 +138,12 @@ _Noreturn void node_fatal(const char *what, const char *detail);
 _Noreturn void node_fail_stop(struct node *n, const char *what, const char *detail);
 const char *node_client_url(struct node *n, raft_id id);
 
+/* peers.c: the transport (0, or -1 with the reason logged), the peer list kept in
+ * step with the configuration (after every Ready loop run), peer up/down log lines
+ * (every few ticks). */
+int node_start_transport(struct node *n);
 void node_sync_peers(struct node *n);
+void node_watch_peers(struct node *n);
 
 /* listener.c */
 /* Binds --listen and starts accepting on n's loop; -1 (logged) on failure. */
