@@ -231,6 +231,8 @@ static enum histgen_attempt histgen_attempt(struct histgen_client *c, struct lin
     return a;
 }
 
+#define HISTGEN_INFO_PAUSE_US 100000
+
 /* Runs one op to a recorded outcome within the per-op budget. */
 static void histgen_run_op(struct histgen_client *c, struct lincheck_op *op)
 {
@@ -308,6 +310,13 @@ void *histgen_client_main(void *arg)
         }
         op.invoke_us = histgen_now_us();
         histgen_run_op(c, &op);
+        if (op.outcome == LINCHECK_INFO) {
+            /* As a real client would after a timeout: another node, after a pause. A
+             * burst of ops left open at one node would otherwise make the history's
+             * check exponential (every info op stays open to the end). */
+            c->leader = (c->leader + 1) % cfg->n_urls;
+            histgen_sleep_us(HISTGEN_INFO_PAUSE_US);
+        }
         if (c->multi) {
             c->ok += op.outcome == LINCHECK_OK;
             c->fail += op.outcome == LINCHECK_FAIL;
