@@ -33,7 +33,7 @@ void transport_config_defaults(struct transport_config *cfg, raft_id self)
 {
     *cfg = (struct transport_config){
         .self = self,
-        .max_inflight = 1,
+        .max_inflight = 2,
         .max_batch_bytes = 8u << 20,
         .io_timeout_ms = 2000,
         .idle_close_ms = 5000,

@@ -7,15 +7,14 @@
  * codec.h batch format) over a keep-alive connection from the peer's
  * h2o_socketpool. At most cfg.max_inflight requests per peer are in flight; while
  * they are, new messages keep batching up to cfg.max_batch_bytes and are then
- * refused. The default is one, so batches reach a peer in the order they were
- * sent, like etcd's stream: two requests on two connections can overtake each
- * other, the follower then rejects the later appends as out of order, and the
- * core, which must not answer reordering with a resend of the whole pipeline
- * (src/raft/replication.c), recovers them only at the next heartbeat round. With
- * two in flight that cost the PUT p99 at 64 connections a factor of 3 to 5. After a failed request
- * the peer backs off (cfg.backoff_min_ms doubling to cfg.backoff_max_ms) and batches due in that
- * window are dropped, not held: Raft retransmits, and a stale flood after a peer returns helps
- * nobody. Every loss is counted in struct transport_stats; nothing here is ever fatal.
+ * refused. The default is two, so the next batch is on its way while the peer
+ * still writes the last one. Two requests on two connections can overtake each
+ * other: the follower then rejects the later appends as out of order, and the core
+ * resends them once the earlier ones are acknowledged (src/raft/replication.c).
+ * After a failed request the peer backs off (cfg.backoff_min_ms doubling to
+ * cfg.backoff_max_ms) and batches due in that window are dropped, not held: Raft
+ * retransmits, and a stale flood after a peer returns helps nobody. Every loss is
+ * counted in struct transport_stats; nothing here is ever fatal.
  *
  * Incoming: transport_register() adds POST /raft to an h2o hostconf. The handler
  * decodes the batch and hands each message to the recv callback in order, then
@@ -50,7 +49,7 @@ struct transport_peer {
 
 struct transport_config {
     raft_id self;
-    uint32_t max_inflight;   /* requests in flight per peer (default 1: in order) */
+    uint32_t max_inflight;   /* requests in flight per peer (default 2) */
     size_t max_batch_bytes;  /* pending bytes per peer before refusing (default 8 MiB) */
     uint64_t io_timeout_ms;  /* connect, write and response timeout (default 2000) */
     uint64_t idle_close_ms;  /* pooled idle connections close after (default 5000) */

@@ -26,12 +26,14 @@ struct raft__progress {
     enum raft__pr_state state;
     raft_index match;
     raft_index next;
-    bool paused;                             /* PROBE: an append is out, wait for its answer */
-    bool active;                             /* heard from since the last CheckQuorum round */
-    uint32_t since_contact;                  /* ticks since the last message from this follower */
-    raft_index match_at_hb;                  /* match when the last heartbeat went out: no progress
-                                                over a heartbeat round means lost appends */
-    uint64_t acked_seq;                      /* highest ReadIndex round this follower confirmed */
+    bool paused;            /* PROBE: an append is out, wait for its answer */
+    bool active;            /* heard from since the last CheckQuorum round */
+    uint32_t since_contact; /* ticks since the last message from this follower */
+    raft_index match_at_hb; /* match when the last heartbeat went out: no progress
+                               over a heartbeat round means lost appends */
+    uint64_t acked_seq;     /* highest ReadIndex round this follower confirmed */
+    raft_index gap;         /* REPLICATE: lowest prev index of an append the follower rejected
+                               because it arrived before its predecessor; 0 = none */
     raft_index inflight[RAFT__INFLIGHT_MAX]; /* last index of each append in flight */
     uint32_t inflight_head, inflight_n;
     raft_index snap_index; /* SNAPSHOT: which snapshot is being sent */

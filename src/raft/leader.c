@@ -34,13 +34,8 @@ static void send_heartbeats(struct raft *r)
         struct raft__progress *pr = &r->pr[k];
         /* No progress over a whole round with appends out means one was lost. */
         if (pr->state == RAFT__REPLICATE && pr->inflight_n && pr->match < last &&
-            pr->match == pr->match_at_hb) {
-            pr->state = RAFT__PROBE;
-            pr->next = pr->match + 1;
-            pr->paused = false;
-            pr->inflight_n = 0;
-            pr->inflight_head = 0;
-        }
+            pr->match == pr->match_at_hb)
+            raft__progress_probe(pr, pr->match + 1);
         pr->match_at_hb = pr->match;
         struct raft_msg m = {.type = RAFT_MSG_HEARTBEAT,
                              .to = pr->id,

@@ -41,6 +41,7 @@ void raft__progress_probe(struct raft__progress *pr, raft_index next)
     pr->paused = false;
     pr->inflight_n = 0;
     pr->inflight_head = 0;
+    pr->gap = 0;
 }
 
 /* Entries from next on, bounded by max_append_bytes but at least one. */
@@ -284,13 +285,19 @@ void raft__recv_append_resp(struct raft *r, const struct raft_msg *m)
          * hint, and the appends after the hint are already on their way (next is past
          * it). Probing again would resend the pipeline for each such reject, and every
          * resend that arrives out of order draws more rejects: with reordering the
-         * traffic grows without bound. A lost append is still recovered: a heartbeat
-         * round without progress turns the follower into a probe (send_heartbeats). */
+         * traffic grows without bound. Instead remember the lowest rejected point and
+         * resend from there once the follower's match reaches it (below), the moment
+         * the resend can be accepted: one resend per acknowledgement that advances
+         * match, however many rejects arrived. A lost append is still recovered: a
+         * heartbeat round without progress turns the follower into a probe. */
         raft_term t;
         if (pr->state == RAFT__REPLICATE && m->hint_index >= pr->match &&
             m->hint_index + 1 < pr->next && raft__log_term(&r->log, m->hint_index, &t) &&
-            t == m->log_term)
+            t == m->log_term) {
+            if (pr->gap == 0 || m->index < pr->gap)
+                pr->gap = m->index;
             return;
+        }
         raft_index next = conflict_probe(r, m->hint_index, m->log_term) + 1;
         if (next <= pr->match)
             next = pr->match + 1;
@@ -304,6 +311,11 @@ void raft__recv_append_resp(struct raft *r, const struct raft_msg *m)
         pr->match = m->index;
         inflight_free_to(pr, pr->match);
         raft__maybe_commit(r);
+    }
+    if (pr->state == RAFT__REPLICATE && pr->gap && pr->match >= pr->gap) {
+        /* What was rejected after the gap is missing on the follower: restart the
+         * pipeline from match (the PROBE step below turns straight back). */
+        raft__progress_probe(pr, pr->match + 1);
     }
     if (pr->state == RAFT__SNAPSHOT) {
         /* A snapshot only while the entries after match are compacted away. */

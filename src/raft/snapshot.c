@@ -37,6 +37,7 @@ void raft__send_snapshot(struct raft *r, struct raft__progress *pr)
         pr->snap_offset = 0;
         pr->inflight_n = 0;
         pr->inflight_head = 0;
+        pr->gap = 0;
     }
     uint64_t left = r->snap_size - pr->snap_offset;
     uint32_t len =
