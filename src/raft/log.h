@@ -4,15 +4,29 @@
  * Entry i lives at ents[i - offset - 1]. The entry at `offset` is gone (compacted)
  * but its term is remembered in `offset_term`, which is what the AppendEntries
  * consistency check needs for the first entry held.
+ *
+ * Payloads are copied into slabs, large blocks filled in log order, not into one
+ * allocation each: compacting a hundred thousand entries then frees a few slabs
+ * instead of touching a hundred thousand scattered heap chunks (right after a
+ * forked snapshot writer, every such touch is a page fault on the loop).
  */
 #ifndef VESPER_RAFT_LOG_H
 #define VESPER_RAFT_LOG_H
 
 #include "raft.h"
 
+/* One block of payloads: entries first..last (those with data) live in it. */
+struct raft__slab {
+    uint8_t *mem;
+    size_t used, cap;
+    raft_index first, last;
+};
+
 struct raft__log {
-    struct raft_entry *ents; /* owned; each entry's data is owned too */
+    struct raft_entry *ents; /* owned; data points into slabs */
     size_t n, cap;
+    struct raft__slab *slabs; /* oldest first */
+    size_t n_slabs, cap_slabs;
     raft_index offset; /* index before ents[0] */
     raft_term offset_term;
     raft_index written; /* entries through here were handed to storage */
