@@ -44,6 +44,8 @@ static const struct config_opt config_opts[] = {
      "snapshot after this many applied entries"},
     {"snapshot-bytes", KIND_U64, FIELD(snapshot_bytes), 4096, 1ull << 40, false, "N", "67108864",
      "... or after this many log bytes"},
+    {"snapshot-fork-bytes", KIND_U64, FIELD(snapshot_fork_bytes), 0, 1ull << 40, false, "N",
+     "16777216", "a state this big or bigger is written by a forked child; 0 = always"},
     {"max-key-bytes", KIND_U32, FIELD(max_key_bytes), 1, 65536, false, "N", "1024",
      "longest key accepted"},
     {"max-value-bytes", KIND_U32, FIELD(max_value_bytes), 1, 16 * MIB, false, "N", "1048576",
@@ -440,6 +442,7 @@ static void config_defaults(struct vesper_config *c)
     c->election_timeout_ms = CONFIG_DEFAULT_ELECTION_TIMEOUT_MS;
     c->snapshot_entries = CONFIG_DEFAULT_SNAPSHOT_ENTRIES;
     c->snapshot_bytes = CONFIG_DEFAULT_SNAPSHOT_BYTES;
+    c->snapshot_fork_bytes = CONFIG_DEFAULT_SNAPSHOT_FORK_BYTES;
     c->max_key_bytes = CONFIG_DEFAULT_MAX_KEY_BYTES;
     c->max_value_bytes = CONFIG_DEFAULT_MAX_VALUE_BYTES;
     c->max_body_bytes = CONFIG_DEFAULT_MAX_BODY_BYTES;

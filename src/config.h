@@ -76,8 +76,10 @@ struct vesper_config {
     uint32_t tick_ms;
     uint32_t heartbeat_ms;
     uint32_t election_timeout_ms;
-    uint64_t snapshot_entries; /* snapshot after this many applied entries */
-    uint64_t snapshot_bytes;   /* ... or this many log bytes, whichever first */
+    uint64_t snapshot_entries;    /* snapshot after this many applied entries */
+    uint64_t snapshot_bytes;      /* ... or this many log bytes, whichever first */
+    uint64_t snapshot_fork_bytes; /* key and value bytes from which a forked child writes
+                                     snapshots (node/snapfork.c); 0 = always */
     uint32_t max_key_bytes;
     uint32_t max_value_bytes;
     uint32_t max_body_bytes;
@@ -125,6 +127,7 @@ struct vesper_config {
 #define CONFIG_DEFAULT_ELECTION_TIMEOUT_MS 500
 #define CONFIG_DEFAULT_SNAPSHOT_ENTRIES    100000
 #define CONFIG_DEFAULT_SNAPSHOT_BYTES      (64u * 1024 * 1024)
+#define CONFIG_DEFAULT_SNAPSHOT_FORK_BYTES (16u * 1024 * 1024)
 #define CONFIG_DEFAULT_MAX_KEY_BYTES       1024
 #define CONFIG_DEFAULT_MAX_VALUE_BYTES     (1024 * 1024)
 #define CONFIG_DEFAULT_MAX_BODY_BYTES      (4 * 1024 * 1024)

@@ -7,6 +7,14 @@
  * loop (replica_snapshot_finish): storage compacts the log behind it and the core
  * learns of it. One writer at a time; the threshold asks again after it.
  *
+ * A small state (under --snapshot-fork-bytes of keys and values, 16 MiB by default)
+ * is written on the loop instead: encoding it takes milliseconds, while a fork has
+ * costs of its own that do not shrink with the state: copying the page tables,
+ * a page fault for the first write to every page the loop touches while the
+ * child lives, and a second process competing for the cores. With three nodes on
+ * two shared cores, a 10,000-key state (2.8 MB) snapshotted on the loop gave a
+ * PUT p99 of 23-33 ms at 256 connections, by a forked child 50-108 ms.
+ *
  * Failure rules: a child whose storage failed (a write or fsync error: exit
  * status CHILD_STORAGE_FAILED, its message logged by the child) is a storage
  * failure of this node, fail stop, as a snapshot written on the loop would be,
@@ -37,6 +45,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "kv/kv.h"
 #include "node/node.h"
 #include "util/logging.h"
 
@@ -80,6 +89,8 @@ bool node_snapshot_background(void *arg)
     struct node *n = arg;
     if (n->snap_child.pid > 0)
         return true; /* one writer at a time */
+    if (n->kv->map.data_bytes < n->cfg->snapshot_fork_bytes)
+        return false; /* small: quicker on the loop than fork and copy-on-write */
     struct replica_snap_job job;
     if (replica_snapshot_prepare(&n->rep, &job) <= 0)
         return true; /* nothing new to write, or failed (the replica says so) */

@@ -60,7 +60,8 @@ pending_drained() {
 }
 
 s10_stress() {
-    cl_init "$TOP/s10" 3 17180 --snapshot-entries 500 --max-pending 64
+    # Snapshots by a forked writer (--snapshot-fork-bytes 0) while the load runs.
+    cl_init "$TOP/s10" 3 17180 --snapshot-entries 500 --snapshot-fork-bytes 0 --max-pending 64
     start_cluster
     local secs=${STRESS_SECS:-60} drv end out rc c
     wait_leader 15 >/dev/null || { fail "no leader within 15 s"; return; }
