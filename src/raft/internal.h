@@ -34,6 +34,8 @@ struct raft__progress {
     uint64_t acked_seq;     /* highest ReadIndex round this follower confirmed */
     raft_index gap;         /* REPLICATE: lowest prev index of an append the follower rejected
                                because it arrived before its predecessor; 0 = none */
+    raft_index resent_from; /* REPLICATE: where the pipeline last restarted after such
+                               a reject (replication.c) */
     raft_index inflight[RAFT__INFLIGHT_MAX]; /* last index of each append in flight */
     uint32_t inflight_head, inflight_n;
     raft_index snap_index; /* SNAPSHOT: which snapshot is being sent */

@@ -9,8 +9,8 @@
  * before it up to SLAB_MAX (a bigger payload gets a slab of its own size).
  * Truncation frees the slabs that hold only dropped entries and rewinds the one
  * it cuts; compaction frees the slabs whose entries are all compacted. A slab's
- * unused bytes are poisoned for AddressSanitizer, so a read of a truncated
- * payload is still caught.
+ * unused bytes are poisoned for AddressSanitizer: a read of a truncated payload is
+ * caught until an append reuses its bytes, a read past the last payload always.
  */
 #include "log.h"
 
@@ -57,7 +57,9 @@ static uint8_t *slab_alloc(struct raft__log *l, raft_index index, size_t len)
 {
     struct raft__slab *s = l->n_slabs ? &l->slabs[l->n_slabs - 1] : NULL;
     if (s == NULL || s->cap - s->used < len) {
-        size_t cap = s == NULL ? SLAB_MIN : s->cap < SLAB_MAX ? s->cap * 2 : SLAB_MAX;
+        size_t cap = s == NULL || s->cap < SLAB_MIN ? SLAB_MIN : s->cap * 2;
+        if (cap > SLAB_MAX)
+            cap = SLAB_MAX;
         if (cap < len)
             cap = len;
         if (l->n_slabs == l->cap_slabs) {

@@ -15,7 +15,8 @@
 
 #include "raft.h"
 
-/* One block of payloads: entries first..last (those with data) live in it. */
+/* One block of payloads: those of entries first..last with data live in it (after a
+ * truncation, last may name an empty entry). */
 struct raft__slab {
     uint8_t *mem;
     size_t used, cap;

@@ -88,17 +88,29 @@ void raft__send_append(struct raft *r, struct raft__progress *pr)
     }
 }
 
+/* Fills the pipeline: each call sends one batch while there is room. */
+static void fill_pipeline(struct raft *r, struct raft__progress *pr)
+{
+    raft_index before;
+    do {
+        before = pr->next;
+        raft__send_append(r, pr);
+    } while (pr->state == RAFT__REPLICATE && pr->next != before);
+}
+
 void raft__broadcast_append(struct raft *r)
 {
-    for (uint32_t k = 0; k < r->n_pr; k++) {
-        struct raft__progress *pr = &r->pr[k];
-        /* Fill the pipeline: each call sends one batch while there is room. */
-        raft_index before;
-        do {
-            before = pr->next;
-            raft__send_append(r, pr);
-        } while (pr->state == RAFT__REPLICATE && pr->next != before);
-    }
+    for (uint32_t k = 0; k < r->n_pr; k++)
+        fill_pipeline(r, &r->pr[k]);
+}
+
+/* REPLICATE again from match + 1: what the follower refused after match is missing
+ * there. */
+static void replicate_after_match(struct raft__progress *pr)
+{
+    raft__progress_probe(pr, pr->match + 1);
+    pr->state = RAFT__REPLICATE;
+    pr->resent_from = pr->match + 1;
 }
 
 int raft__append_local(struct raft *r, uint8_t type, const void *data, uint32_t len)
@@ -278,6 +290,17 @@ void raft__recv_append_resp(struct raft *r, const struct raft_msg *m)
     if (!pr)
         return;
     if (m->reject) {
+        /* The acknowledgement of match overtook this reject on the way back: the append
+         * after match was refused before match arrived, and nothing sent before now
+         * fills the hole. Resend once; a duplicate or an older reject of the same
+         * point finds the resend done. */
+        if (pr->state == RAFT__REPLICATE && m->index == pr->match && pr->next > pr->match + 1) {
+            if (pr->resent_from != pr->match + 1) {
+                replicate_after_match(pr);
+                fill_pipeline(r, pr);
+            }
+            return;
+        }
         bool stale = pr->state == RAFT__PROBE ? m->index != pr->next - 1 : m->index <= pr->match;
         if (stale || pr->state == RAFT__SNAPSHOT)
             return;
@@ -312,11 +335,8 @@ void raft__recv_append_resp(struct raft *r, const struct raft_msg *m)
         inflight_free_to(pr, pr->match);
         raft__maybe_commit(r);
     }
-    if (pr->state == RAFT__REPLICATE && pr->gap && pr->match >= pr->gap) {
-        /* What was rejected after the gap is missing on the follower: restart the
-         * pipeline from match (the PROBE step below turns straight back). */
-        raft__progress_probe(pr, pr->match + 1);
-    }
+    if (pr->state == RAFT__REPLICATE && pr->gap && pr->match >= pr->gap)
+        replicate_after_match(pr); /* what was refused after the gap is missing there */
     if (pr->state == RAFT__SNAPSHOT) {
         /* A snapshot only while the entries after match are compacted away. */
         raft_term t;
@@ -333,9 +353,5 @@ void raft__recv_append_resp(struct raft *r, const struct raft_msg *m)
     if (pr->next <= pr->match)
         pr->next = pr->match + 1;
     raft__transfer_check(r, pr);
-    raft_index before;
-    do {
-        before = pr->next;
-        raft__send_append(r, pr);
-    } while (pr->state == RAFT__REPLICATE && pr->next != before);
+    fill_pipeline(r, pr);
 }
