@@ -1,6 +1,6 @@
-/* transport.c: outgoing peer RPC (h2o_http1client + h2o_socketpool), the peer
- * table and the counters; POST /raft is in transport_recv.c. See transport.h for
- * the contract.
+/* transport.c: the peer table (set-up, peers added, changed and removed, tear-down)
+ * of the peer transport; sending is transport_send.c, POST /raft transport_recv.c,
+ * the counters transport_stats.c. See transport.h for the contract.
  *
  * Shape: one struct peer per remote node holds a pending batch (struct codec_buf)
  * that transport_send() appends to, and a list of requests in flight. A request
@@ -14,16 +14,11 @@
  * Why batches are dropped during back-off instead of queued: a down peer would
  * otherwise pin max_batch_bytes of stale heartbeats and appends per peer and
  * receive them in one burst on return; the core resends what still matters.
- *
- * h2o callback contract used below: when on_connect or on_head gets errstr != NULL,
- * or on_body gets any errstr, h2o closes the client right after the callback
- * returns, so that is where a request is finished and freed; returning NULL from
- * on_head closes the connection without keep-alive.
+
  */
 #include "net/transport.h"
 
 #include <assert.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,7 +37,7 @@ void transport_config_defaults(struct transport_config *cfg, raft_id self)
     };
 }
 
-static struct peer *find_peer(const struct transport *t, raft_id id)
+struct peer *transport__find_peer(const struct transport *t, raft_id id)
 {
     for (size_t i = 0; i < t->n_peers; i++)
         if (t->peers[i].used && t->peers[i].id == id)
@@ -64,7 +59,7 @@ static int peer_init(struct transport *t, struct peer *p, const struct transport
     p->id = src->id;
     p->t = t;
     codec_buf_init(&p->pending);
-    if (src->id == t->cfg.self || find_peer(t, src->id) != NULL || src->url == NULL ||
+    if (src->id == t->cfg.self || transport__find_peer(t, src->id) != NULL || src->url == NULL ||
         strlen(src->url) >= RAFT_ADDR_MAX) /* a member address holds the URL */
         return RAFT_EINVAL;
     if ((p->url = strdup(src->url)) == NULL)
@@ -127,7 +122,7 @@ void transport_start(struct transport *t, h2o_context_t *ctx)
             h2o_socketpool_set_timeout(&t->peers[i].pool, ctx->loop, t->cfg.idle_close_ms);
 }
 
-static void request_free(struct request *r)
+void transport__request_free(struct request *r)
 {
     struct peer *p = r->peer;
     assert(p->n_inflight > 0);
@@ -150,7 +145,7 @@ static void peer_teardown(struct peer *p)
         struct request *r = p->inflight;
         p->st.msgs_dropped += r->n_msgs;
         h2o_http1client_cancel(r->client);
-        request_free(r);
+        transport__request_free(r);
     }
     codec_buf_free(&p->pending);
     h2o_socketpool_dispose(&p->pool);
@@ -201,7 +196,7 @@ int transport_add_peer(struct transport *t, raft_id id, const char *url)
 
 int transport_remove_peer(struct transport *t, raft_id id)
 {
-    struct peer *p = find_peer(t, id);
+    struct peer *p = transport__find_peer(t, id);
     if (p == NULL)
         return RAFT_EINVAL;
     peer_teardown(p);
@@ -210,7 +205,7 @@ int transport_remove_peer(struct transport *t, raft_id id)
 
 int transport_set_peer(struct transport *t, raft_id id, const char *url)
 {
-    struct peer *p = find_peer(t, id);
+    struct peer *p = transport__find_peer(t, id);
     if (p != NULL && strcmp(p->url, url) == 0)
         return RAFT_OK;
     h2o_url_t parsed;
@@ -233,7 +228,7 @@ size_t transport_peer_ids(const struct transport *t, raft_id *out, size_t cap)
 
 int transport_has_peer(const struct transport *t, raft_id id)
 {
-    return find_peer(t, id) != NULL;
+    return transport__find_peer(t, id) != NULL;
 }
 
 void transport_set_url_cb(struct transport *t, transport_url_cb cb)
@@ -249,179 +244,4 @@ void transport_set_ssl_ctx(struct transport *t, SSL_CTX *ctx)
 void transport_set_peer_check(struct transport *t, transport_peer_check_cb cb)
 {
     t->peer_check = cb;
-}
-
-/* ===== Sending ===== */
-
-int transport_send(struct transport *t, const struct raft_msg *m)
-{
-    struct peer *p = find_peer(t, m->to);
-    if (p == NULL) {
-        t->recv_st.msgs_dropped++;
-        return -1;
-    }
-    size_t size = codec_msg_size(m);
-    if (size == 0 || p->pending.len + size + 4 > t->cfg.max_batch_bytes) {
-        p->st.msgs_dropped++;
-        return -1;
-    }
-    if (p->pending.len == 0 && codec_batch_begin(&p->pending) != RAFT_OK) {
-        p->st.msgs_dropped++;
-        return -1;
-    }
-    if (codec_batch_add(&p->pending, m) != RAFT_OK) {
-        p->st.msgs_dropped++;
-        return -1;
-    }
-    p->st.msgs_queued++;
-    return 0;
-}
-
-/* A request failed: its messages are lost (Raft resends) and the peer backs off. */
-static void peer_failed(struct peer *p, uint32_t lost_msgs, const char *why)
-{
-    const struct transport_config *cfg = &p->t->cfg;
-    p->last_error = why;
-    p->st.send_errors++;
-    p->st.msgs_dropped += lost_msgs;
-    p->backoff_ms = p->backoff_ms == 0 ? cfg->backoff_min_ms : p->backoff_ms * 2;
-    if (p->backoff_ms > cfg->backoff_max_ms)
-        p->backoff_ms = cfg->backoff_max_ms;
-    p->retry_at_ms = h2o_now(p->t->ctx->loop) + p->backoff_ms;
-}
-
-static int on_body(h2o_http1client_t *client, const char *errstr)
-{
-    struct request *r = client->data;
-    struct peer *p = r->peer;
-    /* The answer carries nothing we need; drop what arrived. */
-    if (client->sock != NULL)
-        h2o_buffer_consume(&client->sock->input, client->sock->input->size);
-    if (errstr == NULL)
-        return 0;
-    if (errstr == h2o_http1client_error_is_eos) {
-        p->st.batches_ok++;
-        p->st.msgs_delivered += r->n_msgs;
-        p->backoff_ms = 0;
-        p->last_error = NULL;
-    } else {
-        peer_failed(p, r->n_msgs, errstr);
-    }
-    request_free(r);
-    return 0;
-}
-
-static const char *status_reason(int status)
-{
-    switch (status) {
-    case 401:
-        return "status 401 (cluster secret refused)";
-    case 403:
-        return "status 403 (peer certificate or cluster id refused)";
-    case 503:
-        return "status 503";
-    default:
-        return status >= 400 && status < 500 ? "status 4xx" : "unexpected status";
-    }
-}
-
-static h2o_http1client_body_cb on_head(h2o_http1client_t *client, const char *errstr,
-                                       int minor_version, int status, h2o_iovec_t msg,
-                                       h2o_header_t *headers, size_t num_headers, int rlen)
-{
-    (void)minor_version, (void)msg, (void)headers, (void)num_headers, (void)rlen;
-    struct request *r = client->data;
-    struct peer *p = r->peer;
-    /* An I/O error, or a 4xx/5xx (the peer refused the batch): count, back off. */
-    if ((errstr != NULL && errstr != h2o_http1client_error_is_eos) || status < 200 ||
-        status > 299) {
-        peer_failed(p, r->n_msgs,
-                    errstr != NULL && errstr != h2o_http1client_error_is_eos
-                        ? errstr
-                        : status_reason(status));
-        request_free(r);
-        return NULL;
-    }
-    if (errstr == h2o_http1client_error_is_eos) { /* 204: no body follows */
-        p->st.batches_ok++;
-        p->st.msgs_delivered += r->n_msgs;
-        p->backoff_ms = 0;
-        p->last_error = NULL;
-        request_free(r);
-        return NULL;
-    }
-    return on_body;
-}
-
-static h2o_http1client_head_cb on_connect(h2o_http1client_t *client, const char *errstr,
-                                          h2o_iovec_t **reqbufs, size_t *reqbufcnt,
-                                          int *method_is_head)
-{
-    struct request *r = client->data;
-    if (errstr != NULL) {
-        peer_failed(r->peer, r->n_msgs, errstr);
-        request_free(r);
-        return NULL;
-    }
-    struct transport *t = r->peer->t;
-    h2o_iovec_t auth = r->peer->parsed.authority;
-    int n = snprintf(r->head, sizeof r->head,
-                     "POST %s HTTP/1.1\r\nHost: %.*s\r\n"
-                     "Content-Type: application/octet-stream\r\nContent-Length: %zu\r\n"
-                     "%s%s%s%s%s%s%s%s%s\r\n",
-                     TRANSPORT_PATH, (int)auth.len, auth.base, r->body.len,
-                     t->secret ? "Authorization: Bearer " : "", t->secret ? t->secret : "",
-                     t->secret ? "\r\n" : "", t->client_url ? "X-Vesper-Client-URL: " : "",
-                     t->client_url ? t->client_url : "", t->client_url ? "\r\n" : "",
-                     t->cluster_id ? "X-Vesper-Cluster-Id: " : "",
-                     t->cluster_id ? t->cluster_id : "", t->cluster_id ? "\r\n" : "");
-    if (n < 0 || (size_t)n >= sizeof r->head) {
-        peer_failed(r->peer, r->n_msgs, "request head too long");
-        request_free(r);
-        return NULL;
-    }
-    r->bufs[0] = h2o_iovec_init(r->head, (size_t)n);
-    r->bufs[1] = h2o_iovec_init(r->body.p, r->body.len);
-    *reqbufs = r->bufs;
-    *reqbufcnt = 2;
-    *method_is_head = 0;
-    return on_head;
-}
-
-static void peer_flush(struct peer *p)
-{
-    struct transport *t = p->t;
-    if (p->pending.len == 0 || p->n_inflight >= t->cfg.max_inflight)
-        return; /* keep batching; transport_send refuses once the batch is full */
-    uint32_t n = codec_batch_count(&p->pending);
-    if (p->backoff_ms != 0 && h2o_now(t->ctx->loop) < p->retry_at_ms) {
-        p->st.msgs_dropped += n;
-        p->pending.len = 0;
-        return;
-    }
-    struct request *r = calloc(1, sizeof *r);
-    if (r == NULL) {
-        p->st.msgs_dropped += n;
-        p->pending.len = 0;
-        return;
-    }
-    /* The request takes the pending buffer; the peer starts a fresh one. */
-    r->peer = p;
-    r->body = p->pending;
-    r->n_msgs = n;
-    codec_buf_init(&p->pending);
-    r->next = p->inflight;
-    p->inflight = r;
-    p->n_inflight++;
-    p->st.batches_sent++;
-    h2o_http1client_connect_with_pool(&r->client, r, &t->client_ctx, &p->pool, on_connect);
-}
-
-void transport_flush(struct transport *t)
-{
-    if (t->ctx == NULL)
-        return; /* not started: keep batching */
-    for (size_t i = 0; i < t->n_peers; i++)
-        if (t->peers[i].used)
-            peer_flush(&t->peers[i]);
 }

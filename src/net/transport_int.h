@@ -1,5 +1,6 @@
-/* transport_int.h: the transport's internal state, shared by its sending side
- * (transport.c) and its receiving side (transport_recv.c). Not for other modules. */
+/* transport_int.h: the transport's internal state, shared by its peer table
+ * (transport.c), its sending side (transport_send.c), its receiving side
+ * (transport_recv.c) and its counters (transport_stats.c). Not for other modules. */
 #ifndef VESPER_NET_TRANSPORT_INT_H
 #define VESPER_NET_TRANSPORT_INT_H
 
@@ -60,5 +61,10 @@ struct transport {
     size_t n_peers;
     struct peer peers[RAFT_MAX_MEMBERS]; /* room for membership changes */
 };
+
+/* The peer with this id, or NULL (transport.c). */
+struct peer *transport__find_peer(const struct transport *t, raft_id id);
+/* Unlinks a finished or cancelled request from its peer and frees it (transport.c). */
+void transport__request_free(struct request *r);
 
 #endif

@@ -3,14 +3,6 @@
  * failed. */
 #include "net/transport_int.h"
 
-static const struct peer *find_peer_const(const struct transport *t, raft_id id)
-{
-    for (size_t i = 0; i < t->n_peers; i++)
-        if (t->peers[i].used && t->peers[i].id == id)
-            return &t->peers[i];
-    return NULL;
-}
-
 static void stats_add(struct transport_stats *a, const struct transport_stats *b)
 {
     a->msgs_queued += b->msgs_queued;
@@ -36,7 +28,7 @@ void transport_stats(const struct transport *t, struct transport_stats *out)
 
 int transport_peer_stats(const struct transport *t, raft_id id, struct transport_stats *out)
 {
-    const struct peer *p = find_peer_const(t, id);
+    const struct peer *p = transport__find_peer(t, id);
     if (p == NULL)
         return -1;
     *out = p->st;
@@ -45,6 +37,6 @@ int transport_peer_stats(const struct transport *t, raft_id id, struct transport
 
 const char *transport_peer_last_error(const struct transport *t, raft_id id)
 {
-    const struct peer *p = find_peer_const(t, id);
+    const struct peer *p = transport__find_peer(t, id);
     return p ? p->last_error : NULL;
 }
