@@ -17,12 +17,12 @@ FUZZ_CFLAGS := $(BASE_FLAGS) -O1 -Wall -Wextra $(FUZZ_SAN) -fsanitize=fuzzer-no-
 
 FUZZ_UTIL := tests/fuzz/fuzz_util.c
 FUZZ_SRC_api := tests/fuzz/fuzz_api.c $(API_SRC) $(KV_SRC) $(UTIL_SRC)
-FUZZ_SRC_codec := tests/fuzz/fuzz_codec.c src/net/codec.c $(RAFT_SRC)
+FUZZ_SRC_codec := tests/fuzz/fuzz_codec.c src/net/codec.c src/net/codec_decode.c $(RAFT_SRC)
 FUZZ_SRC_storage := tests/fuzz/fuzz_storage.c $(STORAGE_SRC) $(UTIL_SRC) \
                     $(filter tests/sim/simfs%.c tests/sim/prng.c,$(SIM_SRC))
 FUZZ_SRC_snap := tests/fuzz/fuzz_snap.c $(KV_SRC) $(STORAGE_SRC) $(UTIL_SRC)
 FUZZ_SRC_config := tests/fuzz/fuzz_config.c $(CONFIG_SRC)
-FUZZ_SRC_raft := tests/fuzz/fuzz_raft.c src/net/codec.c $(RAFT_SRC)
+FUZZ_SRC_raft := tests/fuzz/fuzz_raft.c src/net/codec.c src/net/codec_decode.c $(RAFT_SRC)
 FUZZ_LIBS := -ljson-c -lpthread
 
 # clang objects under build/fuzz/obj (the generic rules are gcc's).
@@ -48,7 +48,7 @@ $(foreach t,api codec storage snap config raft,$(eval $(call FUZZ_TARGET_RULES,$
 
 FUZZ_SEEDS_SRC := tests/fuzz/seeds.c tests/fuzz/seeds_more.c tests/net/codec_samples.c \
                   tests/lib/kv_snap_v2.c \
-                  src/net/codec.c $(RAFT_SRC) $(KV_SRC) $(STORAGE_SRC) $(UTIL_SRC)
+                  src/net/codec.c src/net/codec_decode.c $(RAFT_SRC) $(KV_SRC) $(STORAGE_SRC) $(UTIL_SRC)
 $(BUILD)/fuzz-seeds: $(call san,$(FUZZ_SEEDS_SRC))
 	$(CC) $(TEST_LDFLAGS) $^ -lpthread -o $@
 

@@ -1,7 +1,7 @@
 # Negative suite (tests/negative): malformed input against a live single-node vesperd;
 # limits.sh: start-up in an empty directory and size limits on a three-node cluster.
 # build/neg-raftmsg encodes forged peer batches with the real codec.
-NEG_RAFTMSG_SRC := tests/negative/raftmsg.c src/net/codec.c src/kv/kv_cmd.c src/kv/kv_txn.c
+NEG_RAFTMSG_SRC := tests/negative/raftmsg.c src/net/codec.c src/net/codec_decode.c src/kv/kv_cmd.c src/kv/kv_txn.c
 $(BUILD)/neg-raftmsg: $(call obj,$(NEG_RAFTMSG_SRC)) $(BUILD)/libraftcore.a
 	$(CC) $^ -o $@
 

@@ -1,19 +1,15 @@
-/* codec.c: encodes and decodes struct raft_msg for the peer transport.
+/* codec.c: encodes struct raft_msg for the peer transport, and builds batches of
+ * them; decoding is codec_decode.c, what both share codec_int.h.
  *
  * Why binary and not JSON: an APPEND carries opaque entry payloads, which JSON
  * would have to base64 and json-c would copy through a tree of heap objects.
- * `make bench-codec` (tests/net/codec_bench.c) measured, for 16 APPENDs of 4 x 128
+ * `make bench-codec` (bench/codec_bench.c) measured, for 16 APPENDs of 4 x 128
  * byte entries: binary ~50 ns encode + ~80 ns decode per message and 656 bytes,
  * json-c ~3400 + ~4300 ns and 986 bytes (gcc -O2, this 2-core machine). Why a `present`
  * bitmap instead of one layout per message type: the struct is flat and every
  * type uses a different subset of its u64 fields, so "write the non-zero ones"
  * round-trips any message exactly with one table and no per-type switch, and a
  * heartbeat stays ~30 bytes.
- *
- * Decoding is written as a cursor (struct rd) whose every read checks the bytes
- * left first; a failed read poisons the cursor, so callers check once at the end
- * of a group of reads. Counts are checked against the bytes left before anything
- * is allocated, so garbage cannot make us allocate more than ~len bytes.
  */
 #include "net/codec.h"
 
@@ -21,40 +17,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum {
-    F_PREVOTE = 1 << 0,
-    F_TRANSFER = 1 << 1,
-    F_GRANTED = 1 << 2,
-    F_REJECT = 1 << 3,
-    F_DONE = 1 << 4,
-    F_CONF = 1 << 5,
-    F_ALL = (1 << 6) - 1,
-};
+#include "net/codec_int.h"
 
-#define HEADER_BYTES     12 /* type, flags, from, to, present */
-#define ENTRY_HEAD_BYTES 21 /* term, index, type, len */
-
-/* The u64 fields in `present` bit order. */
-static const size_t u64_fields[] = {
+const size_t codec__u64_fields[N_U64] = {
     offsetof(struct raft_msg, term),       offsetof(struct raft_msg, index),
     offsetof(struct raft_msg, log_term),   offsetof(struct raft_msg, commit),
     offsetof(struct raft_msg, hint_index), offsetof(struct raft_msg, seq),
     offsetof(struct raft_msg, snap_index), offsetof(struct raft_msg, snap_term),
     offsetof(struct raft_msg, snap_size),  offsetof(struct raft_msg, offset),
 };
-#define N_U64 (sizeof u64_fields / sizeof u64_fields[0])
-
-static uint64_t *field(struct raft_msg *m, size_t i)
-{
-    return (uint64_t *)(void *)((char *)m + u64_fields[i]);
-}
-
-static uint64_t field_get(const struct raft_msg *m, size_t i)
-{
-    uint64_t v;
-    memcpy(&v, (const char *)m + u64_fields[i], sizeof v);
-    return v;
-}
 
 /* ===== Output buffer ===== */
 
@@ -217,145 +188,6 @@ int codec_msg_encode(struct codec_buf *b, const struct raft_msg *m)
     return RAFT_OK;
 }
 
-/* ===== Decoding ===== */
-
-/* A bounds-checked read cursor. ok turns false at the first short read and stays
- * false; reads after that return zeros and never touch memory. */
-struct rd {
-    const uint8_t *p;
-    size_t left;
-    bool ok;
-};
-
-static const uint8_t *rd_take(struct rd *r, size_t n)
-{
-    if (!r->ok || n > r->left) {
-        r->ok = false;
-        return NULL;
-    }
-    const uint8_t *p = r->p;
-    r->p += n;
-    r->left -= n;
-    return p;
-}
-
-static uint64_t rd_uint(struct rd *r, size_t n)
-{
-    const uint8_t *p = rd_take(r, n);
-    uint64_t v = 0;
-    for (size_t i = 0; p != NULL && i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static uint8_t rd_u8(struct rd *r)
-{
-    return (uint8_t)rd_uint(r, 1);
-}
-
-static uint32_t rd_u32(struct rd *r)
-{
-    return (uint32_t)rd_uint(r, 4);
-}
-
-void codec_scratch_init(struct codec_scratch *s)
-{
-    memset(s, 0, sizeof *s);
-}
-
-void codec_scratch_free(struct codec_scratch *s)
-{
-    free(s->entries);
-    codec_scratch_init(s);
-}
-
-static int scratch_entries(struct codec_scratch *s, uint32_t n)
-{
-    if (n <= s->cap)
-        return RAFT_OK;
-    struct raft_entry *e = realloc(s->entries, (size_t)n * sizeof *e);
-    if (e == NULL)
-        return RAFT_ENOMEM;
-    s->entries = e;
-    s->cap = n;
-    return RAFT_OK;
-}
-
-static int decode_entries(struct rd *r, struct raft_msg *m, struct codec_scratch *s)
-{
-    uint32_t n = rd_u32(r);
-    /* Bound the allocation by what the input can hold before allocating. */
-    if (!r->ok || n > r->left / ENTRY_HEAD_BYTES)
-        return RAFT_ECORRUPT;
-    if (scratch_entries(s, n) != RAFT_OK)
-        return RAFT_ENOMEM;
-    for (uint32_t i = 0; i < n; i++) {
-        struct raft_entry *e = &s->entries[i];
-        e->term = rd_uint(r, 8);
-        e->index = rd_uint(r, 8);
-        e->type = rd_u8(r);
-        e->len = rd_u32(r);
-        /* The core takes entries through a const message and copies them. */
-        e->data = (uint8_t *)(uintptr_t)rd_take(r, e->len);
-        if (!r->ok || e->type < RAFT_ENTRY_NOOP || e->type > RAFT_ENTRY_CONF)
-            return RAFT_ECORRUPT;
-        if (e->len == 0)
-            e->data = NULL;
-    }
-    m->n_entries = n;
-    m->entries = n > 0 ? s->entries : NULL;
-    return RAFT_OK;
-}
-
-static int decode_tail(struct rd *r, uint8_t flags, struct raft_msg *m, struct codec_scratch *s)
-{
-    if (m->type == RAFT_MSG_APPEND) {
-        int rc = decode_entries(r, m, s);
-        if (rc != RAFT_OK)
-            return rc;
-    }
-    if (flags & F_CONF) {
-        uint32_t n = rd_u32(r);
-        const uint8_t *c = rd_take(r, n);
-        if (!r->ok || n > CODEC_CONF_MAX_BYTES || m->type != RAFT_MSG_SNAPSHOT ||
-            raft_conf_decode(&s->conf, c, n) != RAFT_OK)
-            return RAFT_ECORRUPT;
-        m->conf = &s->conf;
-    }
-    if (m->type == RAFT_MSG_SNAPSHOT) {
-        m->len = rd_u32(r);
-        m->data = rd_take(r, m->len);
-        if (m->len == 0)
-            m->data = NULL;
-    }
-    return r->ok && r->left == 0 ? RAFT_OK : RAFT_ECORRUPT;
-}
-
-int codec_msg_decode(const uint8_t *buf, size_t len, struct raft_msg *m, struct codec_scratch *s)
-{
-    struct rd r = {.p = buf, .left = len, .ok = true};
-    memset(m, 0, sizeof *m);
-    if (len > CODEC_MSG_MAX_BYTES)
-        return RAFT_ECORRUPT;
-    m->type = rd_u8(&r);
-    uint8_t flags = rd_u8(&r);
-    m->from = rd_u32(&r);
-    m->to = rd_u32(&r);
-    uint16_t present = (uint16_t)rd_uint(&r, 2);
-    if (!r.ok || m->type < 1 || m->type > RAFT_MSG_TYPE_MAX || (flags & ~F_ALL) ||
-        present >= (1u << N_U64))
-        return RAFT_ECORRUPT;
-    for (size_t i = 0; i < N_U64; i++)
-        if (present & (1u << i))
-            *field(m, i) = rd_uint(&r, 8);
-    m->prevote = flags & F_PREVOTE;
-    m->transfer = flags & F_TRANSFER;
-    m->granted = flags & F_GRANTED;
-    m->reject = flags & F_REJECT;
-    m->done = flags & F_DONE;
-    return decode_tail(&r, flags, m, s);
-}
-
 /* ===== Batches ===== */
 
 int codec_batch_begin(struct codec_buf *b)
@@ -389,44 +221,4 @@ int codec_batch_add(struct codec_buf *b, const struct raft_msg *m)
     b->len += 4 + size;
     put_u32(b->p + 1, count + 1);
     return RAFT_OK;
-}
-
-int codec_batch_iter_init(struct codec_batch_iter *it, const uint8_t *buf, size_t len)
-{
-    struct rd r = {.p = buf, .left = len, .ok = true};
-    memset(it, 0, sizeof *it);
-    uint8_t version = rd_u8(&r);
-    uint32_t count = rd_u32(&r);
-    /* Every message takes at least its prefix and header. */
-    if (!r.ok || version != CODEC_VERSION || count > CODEC_BATCH_MAX_MSGS ||
-        count > r.left / (4 + HEADER_BYTES))
-        return RAFT_ECORRUPT;
-    it->buf = buf;
-    it->len = len;
-    it->pos = CODEC_BATCH_HEADER_BYTES;
-    it->count = count;
-    return RAFT_OK;
-}
-
-int codec_batch_next(struct codec_batch_iter *it, struct raft_msg *m, struct codec_scratch *s)
-{
-    if (it->buf == NULL)
-        return -RAFT_ECORRUPT;
-    if (it->seen == it->count) {
-        if (it->pos == it->len)
-            return 0;
-        it->buf = NULL;
-        return -RAFT_ECORRUPT;
-    }
-    struct rd r = {.p = it->buf + it->pos, .left = it->len - it->pos, .ok = true};
-    uint32_t n = rd_u32(&r);
-    const uint8_t *body = rd_take(&r, n);
-    int rc = r.ok ? codec_msg_decode(body, n, m, s) : RAFT_ECORRUPT;
-    if (rc != RAFT_OK) {
-        it->buf = NULL;
-        return -rc;
-    }
-    it->pos += 4 + n;
-    it->seen++;
-    return 1;
 }
