@@ -93,6 +93,14 @@ cp -r lib/common/socket "$PATCHED/lib/common/"
 ln -s "$PWD/deps" "$PATCHED/deps"
 patch -s -d "$PATCHED/lib/common" -p1 <"$PATCHES/h2o-evloop-dispose-pending.patch" ||
     { echo "deps: could not apply h2o-evloop-dispose-pending.patch" >&2; exit 1; }
+# And a wake-up fix (deploy/patches/h2o-evloop-pending-wait.patch, ours): a write that
+# completes at once outside the loop's callbacks leaves its callback pending, and the
+# next turn slept in epoll_wait before running it. For a client that callback starts
+# reading the response, so an answer that came meanwhile (a follower's acknowledgement
+# in the answer to the leader's POST) waited for an unrelated event, up to a tick.
+# The turn no longer sleeps while callbacks are pending.
+patch -s -d "$PATCHED/lib/common" -p1 <"$PATCHES/h2o-evloop-pending-wait.patch" ||
+    { echo "deps: could not apply h2o-evloop-pending-wait.patch" >&2; exit 1; }
 FILES=$(echo "$FILES" | sed "s|^lib/common/socket.c$|$PATCHED/lib/common/socket.c|")
 start=$(date +%s)
 echo "deps: compiling $(echo "$FILES" | wc -l) h2o files${VARIANT:+ ($VARIANT)} with $CC -j$JOBS"
