@@ -1,8 +1,9 @@
 # src/net: the peer wire codec (pure) and the h2o transport, with their suite.
-NET_SRC := src/net/codec.c src/net/codec_decode.c src/net/transport.c src/net/transport_send.c src/net/transport_recv.c src/net/bearer.c \
+NET_SRC := src/net/codec.c src/net/codec_decode.c src/net/transport.c src/net/transport_send.c src/net/transport_recv.c src/net/transport_reply.c src/net/bearer.c \
            src/net/transport_stats.c src/net/tls.c src/net/tls_verify.c
 NET_CODEC_SRC := src/net/codec.c src/net/codec_decode.c
 NET_TEST_SRC := tests/net/test_codec.c tests/net/codec_samples.c tests/net/test_transport.c \
+                tests/net/test_transport_reply.c \
                 tests/net/pair.c
 
 # raft_conf_encode/decode come from the core's archive.

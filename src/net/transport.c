@@ -1,6 +1,7 @@
 /* transport.c: the peer table (set-up, peers added, changed and removed, tear-down)
  * of the peer transport; sending is transport_send.c, POST /raft transport_recv.c,
- * the counters transport_stats.c. See transport.h for the contract.
+ * answers carrying messages back transport_reply.c, the counters transport_stats.c.
+ * See transport.h for the contract.
  *
  * Shape: one struct peer per remote node holds a pending batch (struct codec_buf)
  * that transport_send() appends to, and a list of requests in flight. A request
@@ -59,6 +60,7 @@ static int peer_init(struct transport *t, struct peer *p, const struct transport
     p->id = src->id;
     p->t = t;
     codec_buf_init(&p->pending);
+    codec_buf_init(&p->reply);
     if (src->id == t->cfg.self || transport__find_peer(t, src->id) != NULL || src->url == NULL ||
         strlen(src->url) >= RAFT_ADDR_MAX) /* a member address holds the URL */
         return RAFT_EINVAL;
@@ -147,7 +149,9 @@ static void peer_teardown(struct peer *p)
         h2o_http1client_cancel(r->client);
         transport__request_free(r);
     }
+    transport__answer_held(p); /* what was meant for its answers goes with them */
     codec_buf_free(&p->pending);
+    codec_buf_free(&p->reply);
     h2o_socketpool_dispose(&p->pool);
     free(p->url);
     p->url = NULL;
@@ -185,6 +189,7 @@ int transport_add_peer(struct transport *t, raft_id id, const char *url)
     int rc = peer_init(t, p, &src);
     if (rc != RAFT_OK) {
         codec_buf_free(&p->pending);
+        codec_buf_free(&p->reply);
         return rc;
     }
     if (t->ctx != NULL)

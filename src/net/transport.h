@@ -22,6 +22,19 @@
  * delivered, which is safe because each was whole and valid). Messages whose
  * `to` is not cfg.self are dropped and counted.
  *
+ * Answers that carry messages: every POST says `X-Vesper-Reply: 1`. A receiver
+ * that knows the sender as a peer then keeps the request open until its next
+ * transport_flush() (not transport_flush_requests()); whatever it sends that peer
+ * meanwhile (typically the append
+ * acknowledgements its core produced for this very batch, once they are durable)
+ * goes back as the answer's body, `200` with a batch in the same format, instead of
+ * in a POST of its own. Nothing to send: `204`, as before. One round trip per
+ * replication step instead of two, and half the peer requests. A receiver that
+ * predates this ignores the header and answers 204; a sender that predates it
+ * sends no header and is answered at once. The answer also carries the
+ * receiver's cluster id and client URL; messages in an answer naming another
+ * cluster are dropped.
+ *
  * Threading: everything runs on the loop thread. Peer host names are resolved by
  * h2o's hostinfo threads through ctx->receivers.hostinfo_getaddr; IP literals
  * connect directly.
@@ -39,6 +52,8 @@
 
 #define TRANSPORT_PATH           "/raft"
 #define TRANSPORT_CLUSTER_HEADER "x-vesper-cluster-id"
+#define TRANSPORT_URL_HEADER     "x-vesper-client-url"
+#define TRANSPORT_REPLY_HEADER   "x-vesper-reply"
 
 struct transport;
 
@@ -95,6 +110,9 @@ struct transport_stats {
     uint64_t recv_corrupt;       /* incoming bodies that failed to decode */
     uint64_t recv_unauthorized;  /* incoming batches without the cluster secret */
     uint64_t recv_wrong_cluster; /* incoming batches from another cluster (refused) */
+    uint64_t replies_sent;       /* answers to a peer's POST that carried messages */
+    uint64_t msgs_replied;       /* messages carried in those answers */
+    uint64_t replies_received;   /* answers to our POSTs that carried messages */
 };
 
 /* Set-up follows h2o's order (configuration, then context):
@@ -150,9 +168,15 @@ void transport_free(struct transport *t);
 /* Queues m for m->to. m is only read (SNAPSHOT: the shell fills data/len first).
  * Returns 0, or -1 when the message was dropped (counted; Raft tolerates loss). */
 int transport_send(struct transport *t, const struct raft_msg *m);
-/* Starts one request per peer with pending messages and a free in-flight slot.
- * Call once per loop iteration, after processing the iteration's ready. */
+/* Answers the peers' requests held for messages (those queued for them since go
+ * back in the answer), then starts one request per peer with pending messages and
+ * a free in-flight slot. Call once per loop iteration, after processing the
+ * iteration's ready. */
 void transport_flush(struct transport *t);
+/* Starts requests as transport_flush does, but keeps held requests waiting: for a
+ * flush in the middle of a ready (before its fsync), whose acknowledgements
+ * follow. */
+void transport_flush_requests(struct transport *t);
 
 void transport_stats(const struct transport *t, struct transport_stats *out);
 /* Per-peer counters (the receive counters stay zero). -1 for an unknown id. */

@@ -1,6 +1,7 @@
 /* transport_int.h: the transport's internal state, shared by its peer table
  * (transport.c), its sending side (transport_send.c), its receiving side
- * (transport_recv.c) and its counters (transport_stats.c). Not for other modules. */
+ * (transport_recv.c), the answers that carry messages back (transport_reply.c)
+ * and its counters (transport_stats.c). Not for other modules. */
 #ifndef VESPER_NET_TRANSPORT_INT_H
 #define VESPER_NET_TRANSPORT_INT_H
 
@@ -10,6 +11,10 @@
 #include "net/transport.h"
 
 struct request;
+struct held;
+
+/* Incoming requests of one peer waiting for their answer (transport_reply.c). */
+#define TRANSPORT_MAX_HELD 4
 
 struct peer {
     bool used; /* false: a free slot (never set up, or removed) */
@@ -19,6 +24,9 @@ struct peer {
     h2o_url_t parsed;
     h2o_socketpool_t pool;
     struct codec_buf pending; /* batch being filled this iteration; len 0 = none */
+    struct codec_buf reply;   /* batch for the answer to a held request; len 0 = none */
+    struct held *held[TRANSPORT_MAX_HELD]; /* its requests we have not answered yet */
+    uint32_t n_held;
     struct request *inflight; /* singly linked */
     uint32_t n_inflight;
     uint64_t backoff_ms;    /* 0 when healthy */
@@ -35,6 +43,10 @@ struct request {
     uint32_t n_msgs;
     char head[1024];
     h2o_iovec_t bufs[2];
+    /* A 200 answer carries messages back (transport_reply.c). */
+    size_t reply_len;              /* its Content-Length */
+    bool reply_refused;            /* it names another cluster: its messages are dropped */
+    char reply_url[RAFT_ADDR_MAX]; /* the peer's advertised client URL; "" = none */
 };
 
 struct transport_handler {
@@ -66,5 +78,29 @@ struct transport {
 struct peer *transport__find_peer(const struct transport *t, raft_id id);
 /* Unlinks a finished or cancelled request from its peer and frees it (transport.c). */
 void transport__request_free(struct request *r);
+
+/* Decodes a batch and hands each message addressed to this node (and, unless
+ * only_from is RAFT_NONE, sent by only_from) to the recv callback, in order
+ * (transport_recv.c); the others are dropped and counted. *sender is the first
+ * sender (RAFT_NONE when none), *one_sender false when the batch mixes senders.
+ * 0, or -1 when the batch is malformed (the messages before the bad one were
+ * delivered). */
+int transport__deliver(struct transport *t, const uint8_t *body, size_t len, raft_id only_from,
+                       raft_id *sender, bool *one_sender);
+
+/* transport_reply.c */
+/* True when req asked for messages in the answer (TRANSPORT_REPLY_HEADER) and was
+ * kept for that: it is answered at the next flush. */
+bool transport__hold(struct transport *t, h2o_req_t *req, raft_id from);
+/* The batch a message for p goes into: the answer to p's held request when there
+ * is one, else p's next POST. */
+struct codec_buf *transport__batch_for(struct peer *p);
+/* Answers p's held requests (at flush): the newest carries p->reply, the rest 204. */
+void transport__answer_held(struct peer *p);
+/* A 200 answer to our POST: checks its head (in on_head; headers borrowed). False
+ * when the answer cannot be taken (too large). */
+bool transport__reply_head(struct request *r, const h2o_header_t *headers, size_t n);
+/* The whole body of a 200 answer arrived: deliver its messages. */
+void transport__reply_body(struct request *r, const uint8_t *body, size_t len);
 
 #endif

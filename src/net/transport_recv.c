@@ -1,7 +1,8 @@
 /* transport_recv.c: the receiving side of the peer transport, POST /raft (see
  * transport.h): authenticate the batch, decode it, hand each message addressed to
- * this node to the recv callback in order, and pass on the sender's advertised
- * client URL when the whole batch came from one sender. */
+ * this node to the recv callback in order, pass on the sender's advertised client
+ * URL when the whole batch came from one sender, and answer at once or keep the
+ * request for an answer that carries messages back (transport_reply.c). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,10 +66,38 @@ static bool same_cluster(struct transport *t, h2o_req_t *req)
 
 static void announce(struct transport *t, h2o_req_t *req, raft_id from)
 {
-    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-vesper-client-url"), -1);
+    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT(TRANSPORT_URL_HEADER), -1);
     if (i >= 0 && t->url_cb != NULL)
         t->url_cb(t->recv_arg, from, req->headers.entries[i].value.base,
                   req->headers.entries[i].value.len);
+}
+
+int transport__deliver(struct transport *t, const uint8_t *body, size_t len, raft_id only_from,
+                       raft_id *sender, bool *one_sender)
+{
+    *sender = RAFT_NONE;
+    *one_sender = true;
+    struct codec_batch_iter it;
+    if (body == NULL || codec_batch_iter_init(&it, body, len) != RAFT_OK)
+        return -1;
+    struct raft_msg m;
+    int rc;
+    /* The body outlives the walk, so messages can borrow from it. */
+    while ((rc = codec_batch_next(&it, &m, &t->scratch)) == 1) {
+        /* A peer with a stale address book (not ours), or an answer from a peer
+         * speaking for another node. */
+        if (m.to != t->cfg.self || (only_from != RAFT_NONE && m.from != only_from)) {
+            t->recv_st.msgs_dropped++;
+            continue;
+        }
+        t->recv_st.msgs_received++;
+        if (*sender == RAFT_NONE)
+            *sender = m.from;
+        else if (*sender != m.from)
+            *one_sender = false;
+        t->recv_cb(t->recv_arg, &m);
+    }
+    return rc == 0 ? 0 : -1;
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
@@ -88,30 +117,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     if (!same_cluster(t, req))
         return reply(req, 403, "Forbidden");
-    raft_id sender = RAFT_NONE;
-    bool one_sender = true;
-    struct codec_batch_iter it;
-    if (req->entity.base == NULL ||
-        codec_batch_iter_init(&it, (const uint8_t *)req->entity.base, req->entity.len) != RAFT_OK) {
-        t->recv_st.recv_corrupt++;
-        return reply(req, 400, "Bad Request");
-    }
-    struct raft_msg m;
-    int rc;
-    /* The body lives until the request is done, so messages can borrow from it. */
-    while ((rc = codec_batch_next(&it, &m, &t->scratch)) == 1) {
-        if (m.to != t->cfg.self) { /* a peer with a stale address book: not ours */
-            t->recv_st.msgs_dropped++;
-            continue;
-        }
-        t->recv_st.msgs_received++;
-        if (sender == RAFT_NONE)
-            sender = m.from;
-        else if (sender != m.from)
-            one_sender = false;
-        t->recv_cb(t->recv_arg, &m);
-    }
-    if (rc != 0) {
+    raft_id sender;
+    bool one_sender;
+    if (transport__deliver(t, (const uint8_t *)req->entity.base, req->entity.len, RAFT_NONE,
+                           &sender, &one_sender) != 0) {
         t->recv_st.recv_corrupt++;
         return reply(req, 400, "Bad Request");
     }
@@ -119,6 +128,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     if (sender != RAFT_NONE && one_sender)
         announce(t, req, sender);
     t->recv_st.batches_received++;
+    if (sender != RAFT_NONE && one_sender && transport__hold(t, req, sender))
+        return 0; /* answered at the next flush, with whatever goes back to sender */
     return reply(req, 204, "No Content");
 }
 

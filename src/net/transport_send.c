@@ -1,6 +1,7 @@
 /* transport_send.c: the sending side of the peer transport. transport_send()
- * appends a message to its peer's pending batch; transport_flush() turns each
- * pending batch into one POST <peer URL>/raft through h2o_http1client and the
+ * appends a message to its peer's pending batch (or to the answer of a request the
+ * peer is waiting on, transport_reply.c); transport_flush() answers those and turns
+ * each pending batch into one POST <peer URL>/raft through h2o_http1client and the
  * peer's h2o_socketpool, at most cfg.max_inflight per peer; the callbacks below
  * finish a request, count what it lost and back a failing peer off. See
  * transport.h for the contract and transport.c for the shape of a peer.
@@ -23,16 +24,17 @@ int transport_send(struct transport *t, const struct raft_msg *m)
         t->recv_st.msgs_dropped++;
         return -1;
     }
+    struct codec_buf *b = transport__batch_for(p);
     size_t size = codec_msg_size(m);
-    if (size == 0 || p->pending.len + size + 4 > t->cfg.max_batch_bytes) {
+    if (size == 0 || b->len + size + 4 > t->cfg.max_batch_bytes) {
         p->st.msgs_dropped++;
         return -1;
     }
-    if (p->pending.len == 0 && codec_batch_begin(&p->pending) != RAFT_OK) {
+    if (b->len == 0 && codec_batch_begin(b) != RAFT_OK) {
         p->st.msgs_dropped++;
         return -1;
     }
-    if (codec_batch_add(&p->pending, m) != RAFT_OK) {
+    if (codec_batch_add(b, m) != RAFT_OK) {
         p->st.msgs_dropped++;
         return -1;
     }
@@ -53,22 +55,34 @@ static void peer_failed(struct peer *p, uint32_t lost_msgs, const char *why)
     p->retry_at_ms = h2o_now(p->t->ctx->loop) + p->backoff_ms;
 }
 
+static void request_ok(struct request *r)
+{
+    struct peer *p = r->peer;
+    p->st.batches_ok++;
+    p->st.msgs_delivered += r->n_msgs;
+    p->backoff_ms = 0;
+    p->last_error = NULL;
+}
+
 static int on_body(h2o_http1client_t *client, const char *errstr)
 {
     struct request *r = client->data;
-    struct peer *p = r->peer;
-    /* The answer carries nothing we need; drop what arrived. */
-    if (client->sock != NULL)
-        h2o_buffer_consume(&client->sock->input, client->sock->input->size);
-    if (errstr == NULL)
+    h2o_buffer_t **in = client->sock != NULL ? &client->sock->input : NULL;
+    if (errstr == NULL) {
+        /* An answer's batch stays in the buffer until it is whole; any other body
+         * carries nothing we need and is dropped as it arrives. */
+        if (in != NULL && r->reply_len == 0)
+            h2o_buffer_consume(in, (*in)->size);
         return 0;
+    }
     if (errstr == h2o_http1client_error_is_eos) {
-        p->st.batches_ok++;
-        p->st.msgs_delivered += r->n_msgs;
-        p->backoff_ms = 0;
-        p->last_error = NULL;
+        request_ok(r);
+        if (in != NULL && r->reply_len != 0 && (*in)->size == r->reply_len)
+            transport__reply_body(r, (const uint8_t *)(*in)->bytes, (*in)->size);
+        if (in != NULL)
+            h2o_buffer_consume(in, (*in)->size);
     } else {
-        peer_failed(p, r->n_msgs, errstr);
+        peer_failed(r->peer, r->n_msgs, errstr);
     }
     transport__request_free(r);
     return 0;
@@ -92,7 +106,7 @@ static h2o_http1client_body_cb on_head(h2o_http1client_t *client, const char *er
                                        int minor_version, int status, h2o_iovec_t msg,
                                        h2o_header_t *headers, size_t num_headers, int rlen)
 {
-    (void)minor_version, (void)msg, (void)headers, (void)num_headers, (void)rlen;
+    (void)minor_version, (void)msg, (void)rlen;
     struct request *r = client->data;
     struct peer *p = r->peer;
     /* An I/O error, or a 4xx/5xx (the peer refused the batch): count, back off. */
@@ -106,10 +120,13 @@ static h2o_http1client_body_cb on_head(h2o_http1client_t *client, const char *er
         return NULL;
     }
     if (errstr == h2o_http1client_error_is_eos) { /* 204: no body follows */
-        p->st.batches_ok++;
-        p->st.msgs_delivered += r->n_msgs;
-        p->backoff_ms = 0;
-        p->last_error = NULL;
+        request_ok(r);
+        transport__request_free(r);
+        return NULL;
+    }
+    /* 200: the answer carries messages back (transport_reply.c). */
+    if (status == 200 && !transport__reply_head(r, headers, num_headers)) {
+        peer_failed(p, r->n_msgs, "answer too large");
         transport__request_free(r);
         return NULL;
     }
@@ -131,7 +148,7 @@ static h2o_http1client_head_cb on_connect(h2o_http1client_t *client, const char 
     int n = snprintf(r->head, sizeof r->head,
                      "POST %s HTTP/1.1\r\nHost: %.*s\r\n"
                      "Content-Type: application/octet-stream\r\nContent-Length: %zu\r\n"
-                     "%s%s%s%s%s%s%s%s%s\r\n",
+                     "X-Vesper-Reply: 1\r\n%s%s%s%s%s%s%s%s%s\r\n",
                      TRANSPORT_PATH, (int)auth.len, auth.base, r->body.len,
                      t->secret ? "Authorization: Bearer " : "", t->secret ? t->secret : "",
                      t->secret ? "\r\n" : "", t->client_url ? "X-Vesper-Client-URL: " : "",
@@ -180,11 +197,24 @@ static void peer_flush(struct peer *p)
     h2o_http1client_connect_with_pool(&r->client, r, &t->client_ctx, &p->pool, on_connect);
 }
 
-void transport_flush(struct transport *t)
+static void flush(struct transport *t, bool answer)
 {
     if (t->ctx == NULL)
         return; /* not started: keep batching */
     for (size_t i = 0; i < t->n_peers; i++)
-        if (t->peers[i].used)
+        if (t->peers[i].used) {
+            if (answer)
+                transport__answer_held(&t->peers[i]);
             peer_flush(&t->peers[i]);
+        }
+}
+
+void transport_flush(struct transport *t)
+{
+    flush(t, true);
+}
+
+void transport_flush_requests(struct transport *t)
+{
+    flush(t, false);
 }

@@ -16,6 +16,9 @@ static void stats_add(struct transport_stats *a, const struct transport_stats *b
     a->recv_corrupt += b->recv_corrupt;
     a->recv_unauthorized += b->recv_unauthorized;
     a->recv_wrong_cluster += b->recv_wrong_cluster;
+    a->replies_sent += b->replies_sent;
+    a->msgs_replied += b->msgs_replied;
+    a->replies_received += b->replies_received;
 }
 
 void transport_stats(const struct transport *t, struct transport_stats *out)

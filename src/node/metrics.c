@@ -134,6 +134,10 @@ int node_on_metrics(h2o_handler_t *self, h2o_req_t *req)
            (double)ts.send_errors);
     metric(&o, "vesper_peer_messages_dropped_total", "counter", "Peer messages dropped.",
            (double)ts.msgs_dropped);
+    metric(&o, "vesper_peer_requests_total", "counter", "Peer requests (POST /raft) sent.",
+           (double)ts.batches_sent);
+    metric(&o, "vesper_peer_replied_messages_total", "counter",
+           "Messages sent back in answers to peers' requests.", (double)ts.msgs_replied);
     metric(&o, "vesper_peer_unauthorized_total", "counter", "Peer batches without the secret.",
            (double)ts.recv_unauthorized);
     metric(&o, "vesper_peer_wrong_cluster_total", "counter",

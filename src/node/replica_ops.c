@@ -39,10 +39,17 @@ static void op_send(void *arg, const struct raft_msg *m)
     transport_send(n->tp, m);
 }
 
+/* The Ready loop flushes before its fsync too. A follower's requests from the
+ * leader then wait for the acknowledgements that follow the fsync, to carry them
+ * back (node_process_ready answers them); a leader's messages do not wait for its
+ * own fsync (thesis 10.2.1), wherever they go. */
 static void op_flush(void *arg)
 {
     struct node *n = arg;
-    transport_flush(n->tp);
+    if (raft_role(n->raft) == RAFT_LEADER)
+        transport_flush(n->tp);
+    else
+        transport_flush_requests(n->tp);
 }
 
 static void op_write_done(void *arg, const struct raft_entry *e, const struct kv_result *res)
@@ -140,6 +147,7 @@ const struct replica_ops node_replica_ops = {
 void node_process_ready(struct node *n)
 {
     replica_process(&n->rep); /* a failure never returns: op_fail_stop exits */
+    transport_flush(n->tp);   /* answers peers' requests, with what goes back to them */
     node_backups_start(n);    /* snapshots are taken between replica_process calls */
     n->m.applied_entries = n->rep.stats.applied_entries;
     n->m.snapshots_taken = n->rep.stats.snapshots_taken;

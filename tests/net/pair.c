@@ -38,6 +38,8 @@ static void on_recv(void *arg, const struct raft_msg *m)
         n->recv_bytes[n->n_recv] = bytes;
     }
     n->n_recv++;
+    if (n->on_msg != NULL)
+        n->on_msg(n, m);
 }
 
 int pair_node_init(struct pair_node *n, h2o_loop_t *loop)
@@ -91,9 +93,12 @@ bool pair_run(struct pair_node **nodes, size_t n, h2o_loop_t *loop, bool (*done)
     while (!done(arg) && h2o_now(loop) < end) {
         if (h2o_evloop_run(loop, 10) != 0)
             break;
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
+            if (nodes[i]->t != NULL && nodes[i]->before_flush != NULL)
+                nodes[i]->before_flush(nodes[i]);
             if (nodes[i]->t != NULL)
                 transport_flush(nodes[i]->t);
+        }
     }
     return done(arg);
 }

@@ -25,6 +25,12 @@ struct pair_node {
     uint64_t recv_seq[PAIR_LOG_MAX];
     uint32_t recv_bytes[PAIR_LOG_MAX]; /* entry payload bytes, checked against a pattern */
     bool recv_payload_ok;
+    /* Optional: called for every message received, after it is logged (a test's
+     * stand-in for a core that answers). */
+    void (*on_msg)(struct pair_node *n, const struct raft_msg *m);
+    /* Optional: called after each loop turn, before the flush (where vesperd runs
+     * its Ready loop). */
+    void (*before_flush)(struct pair_node *n);
 };
 
 /* Binds 127.0.0.1:0 and initialises the h2o configuration; does not listen yet. */
@@ -39,7 +45,8 @@ int pair_node_transport(struct pair_node *n, const struct transport_config *cfg,
  * closes, then disposes contexts. Takes every node sharing the loop. */
 void pair_dispose(struct pair_node **nodes, size_t n, h2o_loop_t *loop);
 
-/* Runs loop iterations (each followed by transport_flush on every node) until
+/* Runs loop iterations (each followed by before_flush and transport_flush on every
+ * node) until
  * done(arg) or timeout_ms. Returns done(arg). */
 bool pair_run(struct pair_node **nodes, size_t n, h2o_loop_t *loop, bool (*done)(void *), void *arg,
               uint64_t timeout_ms);
