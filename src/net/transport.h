@@ -23,11 +23,11 @@
  * `to` is not cfg.self are dropped and counted.
  *
  * Answers that carry messages: every POST says `X-Vesper-Reply: 1`. A receiver
- * that knows the sender as a peer then keeps the request open until its next
- * transport_flush() (not transport_flush_requests()); whatever it sends that peer
- * meanwhile (typically the append
- * acknowledgements its core produced for this very batch, once they are durable)
- * goes back as the answer's body, `200` with a batch in the same format, instead of
+ * that knows the sender as a peer then keeps a small request (up to 64 KiB) open
+ * until its next transport_flush() (not transport_flush_requests()); whatever it
+ * sends that peer meanwhile (typically the append acknowledgements its core
+ * produced for this very batch, once they are durable) goes back as the answer's
+ * body, `200` with a batch in the same format, instead of
  * in a POST of its own. Nothing to send: `204`, as before. One round trip per
  * replication step instead of two, and half the peer requests. A receiver that
  * predates this ignores the header and answers 204; a sender that predates it

@@ -13,8 +13,10 @@
 struct request;
 struct held;
 
-/* Incoming requests of one peer waiting for their answer (transport_reply.c). */
-#define TRANSPORT_MAX_HELD 4
+/* Incoming requests of one peer waiting for their answer, and the largest body
+ * that is held (transport_reply.c). */
+#define TRANSPORT_MAX_HELD       4
+#define TRANSPORT_HOLD_MAX_BYTES (64u << 10)
 
 struct peer {
     bool used; /* false: a free slot (never set up, or removed) */

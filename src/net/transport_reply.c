@@ -16,6 +16,14 @@
  * A held request is never left behind: the flush answers it, a peer's tear-down
  * answers it, and if h2o disposes of it first (the connection died) the pool's
  * dispose callback unlinks it.
+ *
+ * Only small batches are held (TRANSPORT_HOLD_MAX_BYTES). The sender waits for the
+ * answer no longer than its I/O timeout, and a held request is answered only after
+ * the receiver's Ready loop wrote and synced what the batch carried: a large batch
+ * (a snapshot chunk, a catch-up append of a megabyte) on a slow disk could outlast
+ * that timeout, and then the batch would count as failed and its acknowledgement be
+ * lost, every time it was resent. Those are answered at once, as before, and their
+ * acknowledgements go in a request of their own.
  */
 #include <string.h>
 
@@ -47,6 +55,8 @@ static void held_disposed(void *arg)
 
 bool transport__hold(struct transport *t, h2o_req_t *req, raft_id from)
 {
+    if (req->entity.len > TRANSPORT_HOLD_MAX_BYTES)
+        return false;
     ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT(TRANSPORT_REPLY_HEADER), -1);
     if (i < 0 || !h2o_memis(req->headers.entries[i].value.base, req->headers.entries[i].value.len,
                             H2O_STRLIT("1")))
@@ -120,8 +130,7 @@ void transport__answer_held(struct peer *p)
     p->reply.len = 0;
 }
 
-static const h2o_header_t *find(const h2o_header_t *headers, size_t n, const char *name,
-                                size_t len)
+static const h2o_header_t *find(const h2o_header_t *headers, size_t n, const char *name, size_t len)
 {
     for (size_t i = 0; i < n; i++)
         if (h2o_memis(headers[i].name->base, headers[i].name->len, name, len))
@@ -137,9 +146,9 @@ bool transport__reply_head(struct request *r, const h2o_header_t *headers, size_
     if (r->reply_len == SIZE_MAX || r->reply_len > t->cfg.max_batch_bytes + 4096)
         return false;
     const h2o_header_t *id = find(headers, n, H2O_STRLIT(TRANSPORT_CLUSTER_HEADER));
-    r->reply_refused = id != NULL && t->cluster_id != NULL &&
-                       !h2o_memis(id->value.base, id->value.len, t->cluster_id,
-                                  strlen(t->cluster_id));
+    r->reply_refused =
+        id != NULL && t->cluster_id != NULL &&
+        !h2o_memis(id->value.base, id->value.len, t->cluster_id, strlen(t->cluster_id));
     const h2o_header_t *url = find(headers, n, H2O_STRLIT(TRANSPORT_URL_HEADER));
     r->reply_url[0] = '\0';
     if (url != NULL && url->value.len < sizeof r->reply_url) {
@@ -153,6 +162,10 @@ void transport__reply_body(struct request *r, const uint8_t *body, size_t len)
 {
     struct peer *p = r->peer;
     struct transport *t = p->t;
+    if (len != r->reply_len) { /* h2o ends a Content-Length body only when whole */
+        t->recv_st.recv_corrupt++;
+        return;
+    }
     if (r->reply_refused) {
         t->recv_st.recv_wrong_cluster++;
         return;

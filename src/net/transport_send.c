@@ -77,7 +77,7 @@ static int on_body(h2o_http1client_t *client, const char *errstr)
     }
     if (errstr == h2o_http1client_error_is_eos) {
         request_ok(r);
-        if (in != NULL && r->reply_len != 0 && (*in)->size == r->reply_len)
+        if (in != NULL && r->reply_len != 0)
             transport__reply_body(r, (const uint8_t *)(*in)->bytes, (*in)->size);
         if (in != NULL)
             h2o_buffer_consume(in, (*in)->size);

@@ -23,8 +23,8 @@ struct duo {
     h2o_loop_t *loop;
     struct pair_node a, b; /* ids 1 and 2 */
     struct pair_node *nodes[2];
-    raft_id answer_from;   /* B's answers claim this sender */
-    bool remove_on_answer; /* B drops peer A right after answering */
+    raft_id answer_from;            /* B's answers claim this sender */
+    bool remove_on_answer;          /* B drops peer A right after answering */
     struct raft_msg acks[MAX_ACKS]; /* B's answers, sent before B's flush */
     uint32_t n_acks;
 };
@@ -150,6 +150,32 @@ TEST(transport_answer_carries_the_messages_back)
     CHECK_EQ_U64(sb.replies_sent, sa.replies_received);
     CHECK_EQ_U64(sa.batches_ok, sa.batches_sent);
     CHECK(strcmp(announced, "2 http://b.example:8080") == 0);
+    duo_free(&d);
+}
+
+/* A large batch is answered at once: its acknowledgement, which waits for the
+ * receiver's fsync of it, goes in a request of its own. */
+TEST(transport_large_batch_is_not_held)
+{
+    struct duo d;
+    CHECK(duo_init(&d) == 0);
+    static uint8_t payload[70000];
+    struct raft_entry e = {
+        .term = 3, .index = 1, .type = RAFT_ENTRY_NORMAL, .len = sizeof payload, .data = payload};
+    struct raft_msg m = {.type = RAFT_MSG_APPEND,
+                         .from = 1,
+                         .to = 2,
+                         .term = 3,
+                         .seq = 1,
+                         .n_entries = 1,
+                         .entries = &e};
+    CHECK_EQ_U64(transport_send(d.a.t, &m), 0);
+    struct want back = {&d.a, 1};
+    CHECK(pair_run(d.nodes, 2, d.loop, got, &back, TIMEOUT_MS));
+    struct transport_stats sb;
+    transport_peer_stats(d.b.t, 1, &sb);
+    CHECK_EQ_U64(sb.batches_sent, 1);
+    CHECK_EQ_U64(sb.replies_sent, 0);
     duo_free(&d);
 }
 
