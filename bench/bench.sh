@@ -5,7 +5,9 @@
 #   bench/bench.sh vesper    3-node Vesper: PUT, linearizable GET, 90/10 mix at
 #                            1/16/64/256 connections, plus the physical limits
 #   bench/bench.sh compare   etcd 3.4 (3 and 5 nodes) and Vesper (3 and 5 nodes),
-#                            the same wrk workload, one table with Vesper/etcd ratios
+#                            the same wrk workload, one table with Vesper/etcd ratios;
+#                            with BENCH_ROUNDS=n (n > 1) the two alternate for n rounds
+#                            and the table holds medians and their spread
 #   bench/bench.sh tls       the cost of TLS: 3-node Vesper plain and with HTTPS + mutual
 #                            TLS, alternating, BENCH_ROUNDS rounds (3), medians per row
 #                            (defaults here: BENCH_MODES="put get", BENCH_CONNS="16 64")
@@ -93,6 +95,29 @@ bench_log "data and logs in $BENCH_TMP; ${BENCH_DURATION}s per run"
 
 bench_fsync_floor
 
+# The tree's commit, and whether it had local changes; a file's build time.
+tree_rev() {
+    local rev
+    rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+    git -C "$ROOT" diff --quiet HEAD 2>/dev/null || rev="$rev+local changes"
+    echo "$rev"
+}
+built() { date -u -r "$1" '+%Y-%m-%d %H:%M UTC'; }
+
+# pair_section KIND ROUNDS NOTE: the table of a run of rounds (pair_table.py), printed
+# and saved; ends the script.
+pair_section() {
+    cp "$BENCH_TSV" "$ROOT/build/bench-last.tsv" 2>/dev/null
+    python3 "$BENCH_DIR/pair_table.py" --kind "$1" --title "$STARTED" \
+        --command "${OVERRIDES}make bench-$MODE" --rounds "$2" --note "$3" \
+        "$BENCH_TSV" >"$BENCH_TMP/section.md" ||
+        bench_die "formatting the results failed (raw rows in $BENCH_TSV)"
+    cat "$BENCH_TMP/section.md"
+    cp "$BENCH_TMP/section.md" "$SECTION_MD"
+    bench_log "saved to $SECTION_MD; bench/RESULTS.md holds the current results"
+    exit 0
+}
+
 if [ "$MODE" = tls ] || [ "$MODE" = ab ]; then
     rounds=${BENCH_ROUNDS:-3}
     labels="vesper vesper-tls"
@@ -118,21 +143,29 @@ if [ "$MODE" = tls ] || [ "$MODE" = ab ]; then
             bench_stop_cluster
         done
     done
-    cp "$BENCH_TSV" "$ROOT/build/bench-last.tsv" 2>/dev/null
-    rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-    git -C "$ROOT" diff --quiet HEAD 2>/dev/null || rev="$rev+local changes"
-    note="build/vesperd from $rev"
+    note="build/vesperd from $(tree_rev)"
     # Which builds: path and build time of each (the two trees' commits belong in the text).
-    built() { date -u -r "$1" '+%Y-%m-%d %H:%M UTC'; }
     [ "$MODE" = ab ] && note="A (VESPERD) built $(built "$VESPERD_A"), B (VESPERD_B) built $(built "$VESPERD_B")"
-    python3 "$BENCH_DIR/pair_table.py" --kind "$MODE" --title "$STARTED" \
-        --command "${OVERRIDES}make bench-$MODE" \
-        --rounds "$rounds" --note "$note" "$BENCH_TSV" >"$BENCH_TMP/section.md" ||
-        bench_die "formatting the results failed (raw rows in $BENCH_TSV)"
-    cat "$BENCH_TMP/section.md"
-    cp "$BENCH_TMP/section.md" "$SECTION_MD"
-    bench_log "saved to $SECTION_MD; bench/RESULTS.md holds the current results"
-    exit 0
+    pair_section "$MODE" "$rounds" "$note"
+fi
+
+# With BENCH_ROUNDS > 1 the comparison alternates the systems round by round and
+# prints medians with their spread (pair_table.py) instead of one run's table.
+if [ "$MODE" = compare ] && [ "${BENCH_ROUNDS:-1}" -gt 1 ] && [ $VESPER_OK = 1 ]; then
+    rounds=$BENCH_ROUNDS
+    for ((round = 1; round <= rounds; round++)); do
+        for n in $NODES_LIST; do
+            bench_log "round $round of $rounds: etcd and Vesper, $n nodes"
+            rm -rf "$BENCH_TMP"/etcd"$n"-* "$BENCH_TMP"/vesper"$n"-*
+            bench_start_etcd "$n"
+            bench_workloads etcd "$n"
+            bench_stop_cluster
+            bench_start_vesper "$n"
+            bench_workloads vesper "$n"
+            bench_stop_cluster
+        done
+    done
+    pair_section compare "$rounds" "build/vesperd from $(tree_rev), built $(built "$VESPERD")"
 fi
 
 if [ "$MODE" = compare ]; then
@@ -160,10 +193,7 @@ cmd="make bench"
 [ "$MODE" = compare ] && cmd="make bench-compare"
 note=""
 if [ $VESPER_OK = 1 ]; then
-    # Which server was measured: the tree's commit, whether it had local changes, build time.
-    rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-    git -C "$ROOT" diff --quiet HEAD 2>/dev/null || rev="$rev+local changes"
-    note="Measured build/vesperd from $rev, built $(date -u -r "$VESPERD" '+%Y-%m-%d %H:%M UTC')"
+    note="Measured build/vesperd from $(tree_rev), built $(built "$VESPERD")"
 fi
 cp "$BENCH_TSV" "$ROOT/build/bench-last.tsv" 2>/dev/null
 python3 "$BENCH_DIR/format.py" --title "$STARTED" --command "$OVERRIDES$cmd" --note "$note" \

@@ -7,6 +7,7 @@
 #   make bench-api       etcd vs Vesper: 100-key ranges, watch fan-out, leased PUTs (bench/api.sh)
 #   make bench-snapshot  PUT latency while snapshots of N keys are taken (bench/snapshot.sh)
 #   make bench-bigdata   RSS per node holding N keys, restart time (bench/bigdata.sh)
+#   make bench-catchup   leader RSS while a follower N writes behind catches up (bench/catchup.sh)
 # Each prints its tables and saves them to build/bench-last.md in the format of
 # bench/RESULTS.md (the current results); see bench/bench.sh.
 
@@ -37,7 +38,8 @@ $(BUILD)/watch-fanout: $(call obj,$(WATCH_FANOUT_SRC))
 TEST_BINS += $(BUILD)/histgen
 TEST_SUITES += "tests/tools/test_histgen.sh $(BUILD)"
 
-.PHONY: bench bench-compare bench-tls bench-ab bench-api bench-snapshot bench-bigdata histgen
+.PHONY: bench bench-compare bench-tls bench-ab bench-api bench-snapshot bench-bigdata bench-catchup \
+        histgen
 histgen: $(BUILD)/histgen
 
 bench: $(BUILD)/fsync-floor $(BUILD)/vesperd
@@ -68,6 +70,11 @@ bench-snapshot: $(BUILD)/vesperd
 # Memory per node holding N keys and the restart time of a follower (bench/bigdata.sh).
 bench-bigdata: $(BUILD)/vesperd
 	bench/bigdata.sh $(N)
+
+# The leader's memory while a follower N writes behind catches up (bench/catchup.sh;
+# default 1,000,000; CATCHUP_ARGS passes options to every node).
+bench-catchup: $(BUILD)/vesperd
+	bench/catchup.sh $(N)
 
 # Unit suite of the watch tool's reader, wire format and histogram (sanitizer build).
 BENCH_TOOLS_TEST_SRC := tests/unit/test_bench_tools.c bench/http_stream.c bench/fanout_wire.c \
