@@ -9,6 +9,8 @@ set -euo pipefail
 N=${1:-1000000}
 VB=${2:-100}
 top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$top/bench/lib.sh"
 vesperd=$top/build/vesperd
 [ -x "$vesperd" ] || { echo "bigdata: build/vesperd missing (make)"; exit 1; }
 command -v wrk >/dev/null || { echo "bigdata: wrk missing (apt-get install wrk)"; exit 1; }
@@ -30,18 +32,11 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 t0=$(date +%s.%N)
-# wrk threads stop once their share is written, but wrk itself waits out -d: watch
-# the leader's applied index and interrupt wrk when every key is in.
 wrk -t2 -c64 -d$((N / 5000 + 30))s -s "$top/bench/wrk/load.lua" "http://127.0.0.1:$((base + leader))" \
     -- "$N" "$VB" 2 >"$tmp/wrk.out" 2>&1 &
 wrk_pid=$!
-until [ "$(status "$leader" | field applied_index)" -ge "$N" ] 2>/dev/null; do
-    kill -0 "$wrk_pid" 2>/dev/null || break
-    sleep 0.5
-done
+bench_wait_load "$wrk_pid" "http://127.0.0.1:$((base + leader))/status" "$N"
 t1=$(date +%s.%N)
-kill -INT "$wrk_pid" 2>/dev/null || true
-wait "$wrk_pid" 2>/dev/null || true
 grep -E "LOAD|Requests/sec" "$tmp/wrk.out" >&2 || true
 sleep 2
 raw=$(( N * (8 + VB) ))

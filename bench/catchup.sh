@@ -24,6 +24,8 @@ set -euo pipefail
 N=${1:-1000000}
 VB=${2:-100}
 top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$top/bench/lib.sh"
 vesperd=${VESPERD:-$top/build/vesperd}
 [ -x "$vesperd" ] || { echo "catchup: $vesperd missing (make build/vesperd)"; exit 1; }
 command -v wrk >/dev/null || { echo "catchup: wrk missing (apt-get install wrk)"; exit 1; }
@@ -32,7 +34,10 @@ base=${CATCHUP_PORT:-27650}
 timeout_s=${CATCHUP_TIMEOUT:-300}
 pids=()
 cleanup() {
-    for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill -9 "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do
+        kill -CONT "$p" 2>/dev/null || true
+        kill -9 "$p" 2>/dev/null && wait "$p" 2>/dev/null || true
+    done
     rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
@@ -58,12 +63,7 @@ t0=$(date +%s.%N)
 wrk -t2 -c64 -d$((N / 2000 + 60))s -s "$top/bench/wrk/load.lua" \
     "http://127.0.0.1:$((base + leader))" -- "$N" "$VB" 2 >"$tmp/wrk.out" 2>&1 &
 wrk_pid=$!
-until [ "$(status "$leader" | field applied_index)" -ge $((start_index + N)) ] 2>/dev/null; do
-    kill -0 "$wrk_pid" 2>/dev/null || break
-    sleep 0.5
-done
-kill -INT "$wrk_pid" 2>/dev/null || true
-wait "$wrk_pid" 2>/dev/null || true
+bench_wait_load "$wrk_pid" "http://127.0.0.1:$((base + leader))/status" $((start_index + N))
 t1=$(date +%s.%N)
 target=$(status "$leader" | field applied_index)
 sleep 2

@@ -255,3 +255,25 @@ bench_fsync_floor() {
         "$p50_us" "$p99_us" >>"$BENCH_TSV"
     bench_log "fsync floor in $BENCH_TMP: $ops_per_s fdatasync/s, avg ${avg_us}us"
 }
+
+# bench_wait_load WRK_PID STATUS_URL TARGET: waits while a wrk load (bench/wrk/load.lua)
+# runs until the node at STATUS_URL (its GET /status) has applied index TARGET, or its
+# applied index stood still for 3 s (a thread of wrk that stops may leave a request or
+# two of its share unsent, and wrk itself waits out -d), then interrupts wrk.
+bench_wait_load() {
+    local pid=$1 url=$2 target=$3 applied last=-1 still=0
+    while kill -0 "$pid" 2>/dev/null; do
+        applied=$(curl -s "$url" | python3 -c 'import sys, json; print(json.load(sys.stdin)["applied_index"])' 2>/dev/null || echo 0)
+        [ "$applied" -ge "$target" ] 2>/dev/null && break
+        if [ "$applied" = "$last" ] && [ "$applied" -gt 1 ]; then
+            still=$((still + 1))
+            [ $still -ge 6 ] && break
+        else
+            still=0
+        fi
+        last=$applied
+        sleep 0.5
+    done
+    kill -INT "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
