@@ -103,6 +103,12 @@ bool pair_run(struct pair_node **nodes, size_t n, h2o_loop_t *loop, bool (*done)
     return done(arg);
 }
 
+bool pair_got(void *arg)
+{
+    struct pair_want *w = arg;
+    return w->n->n_recv >= w->count;
+}
+
 static bool never(void *arg)
 {
     (void)arg;

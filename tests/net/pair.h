@@ -51,6 +51,13 @@ void pair_dispose(struct pair_node **nodes, size_t n, h2o_loop_t *loop);
 bool pair_run(struct pair_node **nodes, size_t n, h2o_loop_t *loop, bool (*done)(void *), void *arg,
               uint64_t timeout_ms);
 
+/* A condition for pair_run: n has received at least count messages. */
+struct pair_want {
+    struct pair_node *n;
+    uint32_t count;
+};
+bool pair_got(void *arg); /* arg: a struct pair_want */
+
 /* The payload byte at position i of an entry with index idx (tests check it). */
 static inline uint8_t pair_payload_byte(uint64_t idx, uint32_t i)
 {

@@ -97,17 +97,6 @@ static int send_appends(struct transport *t, raft_id from, raft_id to, uint64_t 
     return queued;
 }
 
-struct want {
-    struct pair_node *n;
-    uint32_t count;
-};
-
-static bool got(void *arg)
-{
-    struct want *w = arg;
-    return w->n->n_recv >= w->count;
-}
-
 TEST(transport_exchange_one_batch_each_way)
 {
     struct world w;
@@ -117,9 +106,9 @@ TEST(transport_exchange_one_batch_each_way)
     CHECK(world_init(&w, &ca, &cb, true) == 0);
     CHECK_EQ_U64(send_appends(w.a.t, 1, 2, 1, 100, 200), 100);
     CHECK_EQ_U64(send_appends(w.b.t, 2, 1, 1001, 50, 10), 50);
-    struct want both[2] = {{&w.b, 100}, {&w.a, 50}};
-    CHECK(pair_run(w.nodes, 2, w.loop, got, &both[0], TIMEOUT_MS));
-    CHECK(pair_run(w.nodes, 2, w.loop, got, &both[1], TIMEOUT_MS));
+    struct pair_want both[2] = {{&w.b, 100}, {&w.a, 50}};
+    CHECK(pair_run(w.nodes, 2, w.loop, pair_got, &both[0], TIMEOUT_MS));
+    CHECK(pair_run(w.nodes, 2, w.loop, pair_got, &both[1], TIMEOUT_MS));
     int in_order = 1;
     for (uint32_t i = 0; i < 100; i++)
         in_order &= w.b.recv_seq[i] == 1 + i && w.b.recv_from[i] == 1 && w.b.recv_bytes[i] == 200;
@@ -166,14 +155,14 @@ TEST(transport_cluster_id_mismatch_refused)
     ca.cluster_id = NULL; /* sends no header */
     CHECK(world_init(&w, &ca, &cb, true) == 0);
     CHECK_EQ_U64(send_appends(w.a.t, 1, 2, 1, 3, 10), 3);
-    struct want three = {&w.b, 3};
-    CHECK(pair_run(w.nodes, 2, w.loop, got, &three, TIMEOUT_MS));
+    struct pair_want three = {&w.b, 3};
+    CHECK(pair_run(w.nodes, 2, w.loop, pair_got, &three, TIMEOUT_MS));
     world_free(&w);
 
     ca.cluster_id = cb.cluster_id;
     CHECK(world_init(&w, &ca, &cb, true) == 0);
     CHECK_EQ_U64(send_appends(w.a.t, 1, 2, 1, 3, 10), 3);
-    CHECK(pair_run(w.nodes, 2, w.loop, got, &three, TIMEOUT_MS));
+    CHECK(pair_run(w.nodes, 2, w.loop, pair_got, &three, TIMEOUT_MS));
     world_free(&w);
 }
 
@@ -198,8 +187,8 @@ TEST(transport_cluster_id_adopted_once)
     adopted[0] = '\0';
     transport_set_cluster_adopt(w.b.t, adopt_cb);
     CHECK_EQ_U64(send_appends(w.a.t, 1, 2, 1, 3, 10), 3);
-    struct want three = {&w.b, 3};
-    CHECK(pair_run(w.nodes, 2, w.loop, got, &three, TIMEOUT_MS));
+    struct pair_want three = {&w.b, 3};
+    CHECK(pair_run(w.nodes, 2, w.loop, pair_got, &three, TIMEOUT_MS));
     CHECK(strcmp(adopted, "00000000000000aa") == 0);
     world_free(&w);
 }
@@ -217,8 +206,8 @@ TEST(transport_resolves_host_names)
     peer_host = "127.0.0.1";
     CHECK(rc == 0);
     CHECK_EQ_U64(send_appends(w.a.t, 1, 2, 1, 3, 16), 3);
-    struct want want = {&w.b, 3};
-    bool ok = pair_run(w.nodes, 2, w.loop, got, &want, TIMEOUT_MS);
+    struct pair_want want = {&w.b, 3};
+    bool ok = pair_run(w.nodes, 2, w.loop, pair_got, &want, TIMEOUT_MS);
     world_free(&w);
     CHECK(ok);
 }
@@ -272,8 +261,8 @@ TEST(transport_back_pressure_refuses_when_batch_full)
     CHECK(queued > 10 && queued < 100);
     struct raft_msg stray = {.type = RAFT_MSG_HEARTBEAT, .from = 1, .to = 9, .term = 1};
     CHECK(transport_send(w.a.t, &stray) == -1); /* no such peer */
-    struct want want = {&w.b, (uint32_t)queued};
-    CHECK(pair_run(w.nodes, 2, w.loop, got, &want, TIMEOUT_MS));
+    struct pair_want want = {&w.b, (uint32_t)queued};
+    CHECK(pair_run(w.nodes, 2, w.loop, pair_got, &want, TIMEOUT_MS));
     struct transport_stats st;
     transport_stats(w.a.t, &st);
     CHECK_EQ_U64(st.msgs_dropped, 100 - queued + 1);
@@ -331,14 +320,14 @@ TEST(transport_peer_moves_and_is_removed)
     struct pair_node *all[3] = {&w.a, &w.b, &c};
 
     CHECK_EQ_U64(send_appends(w.a.t, 1, 2, 1, 3, 16), 3);
-    struct want at_b = {&w.b, 3}, at_c = {&c, 2};
-    CHECK(pair_run(all, 3, w.loop, got, &at_b, TIMEOUT_MS));
+    struct pair_want at_b = {&w.b, 3}, at_c = {&c, 2};
+    CHECK(pair_run(all, 3, w.loop, pair_got, &at_b, TIMEOUT_MS));
     CHECK_EQ_U64(transport_set_peer(w.a.t, 2, "ftp://nowhere:1"), RAFT_EINVAL);
     CHECK(transport_has_peer(w.a.t, 2)); /* a bad URL leaves the peer as it was */
     CHECK_EQ_U64(transport_set_peer(w.a.t, 2, url_b), RAFT_OK); /* same URL: no change */
     CHECK_EQ_U64(transport_set_peer(w.a.t, 2, url_c), RAFT_OK);
     CHECK_EQ_U64(send_appends(w.a.t, 1, 2, 4, 2, 16), 2);
-    CHECK(pair_run(all, 3, w.loop, got, &at_c, TIMEOUT_MS));
+    CHECK(pair_run(all, 3, w.loop, pair_got, &at_c, TIMEOUT_MS));
     CHECK_EQ_U64(w.b.n_recv, 3);
 
     CHECK_EQ_U64(transport_remove_peer(w.a.t, 2), RAFT_OK);
@@ -352,7 +341,7 @@ TEST(transport_peer_moves_and_is_removed)
     CHECK_EQ_U64(transport_peer_ids(w.a.t, ids, RAFT_MAX_MEMBERS), 1);
     CHECK_EQ_U64(send_appends(w.a.t, 1, 2, 7, 1, 16), 1);
     at_b.count = 4;
-    CHECK(pair_run(all, 3, w.loop, got, &at_b, TIMEOUT_MS));
+    CHECK(pair_run(all, 3, w.loop, pair_got, &at_b, TIMEOUT_MS));
     CHECK_EQ_U64(c.n_recv, 2);
     pair_dispose(all, 3, w.loop);
     h2o_evloop_destroy(w.loop);
