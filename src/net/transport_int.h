@@ -90,6 +90,9 @@ void transport__request_free(struct request *r);
 int transport__deliver(struct transport *t, const uint8_t *body, size_t len, raft_id only_from,
                        raft_id *sender, bool *one_sender);
 
+/* Answers req with an empty body (transport_recv.c); returns 0. */
+int transport__reply(h2o_req_t *req, int status, const char *reason);
+
 /* transport_reply.c */
 /* True when req asked for messages in the answer (TRANSPORT_REPLY_HEADER) and was
  * kept for that: it is answered at the next flush. */

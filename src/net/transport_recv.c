@@ -10,7 +10,7 @@
 #include "net/transport_int.h"
 #include "util/logging.h"
 
-static int reply(h2o_req_t *req, int status, const char *reason)
+int transport__reply(h2o_req_t *req, int status, const char *reason)
 {
     req->res.status = status;
     req->res.reason = reason;
@@ -104,25 +104,25 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     struct transport *t = ((struct transport_handler *)self)->t;
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")))
-        return reply(req, 405, "Method Not Allowed");
+        return transport__reply(req, 405, "Method Not Allowed");
     if (t == NULL)
-        return reply(req, 503, "Service Unavailable");
+        return transport__reply(req, 503, "Service Unavailable");
     if (t->peer_check != NULL && !t->peer_check(t->recv_arg, req)) {
         t->recv_st.recv_unauthorized++;
-        return reply(req, 403, "Forbidden");
+        return transport__reply(req, 403, "Forbidden");
     }
     if (!secret_ok(t, req)) {
         t->recv_st.recv_unauthorized++;
-        return reply(req, 401, "Unauthorized");
+        return transport__reply(req, 401, "Unauthorized");
     }
     if (!same_cluster(t, req))
-        return reply(req, 403, "Forbidden");
+        return transport__reply(req, 403, "Forbidden");
     raft_id sender;
     bool one_sender;
     if (transport__deliver(t, (const uint8_t *)req->entity.base, req->entity.len, RAFT_NONE,
                            &sender, &one_sender) != 0) {
         t->recv_st.recv_corrupt++;
-        return reply(req, 400, "Bad Request");
+        return transport__reply(req, 400, "Bad Request");
     }
     /* A URL speaks for the batch's sender only: a batch mixing senders names nobody. */
     if (sender != RAFT_NONE && one_sender)
@@ -130,7 +130,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     t->recv_st.batches_received++;
     if (sender != RAFT_NONE && one_sender && transport__hold(t, req, sender))
         return 0; /* answered at the next flush, with whatever goes back to sender */
-    return reply(req, 204, "No Content");
+    return transport__reply(req, 204, "No Content");
 }
 
 void transport_set_cluster_adopt(struct transport *t, transport_cluster_cb cb)

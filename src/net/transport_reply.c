@@ -87,10 +87,7 @@ static void answer(struct peer *p, struct held *hd, const struct codec_buf *body
     h2o_req_t *req = hd->req;
     hd->answered = true;
     if (body == NULL) {
-        req->res.status = 204;
-        req->res.reason = "No Content";
-        req->res.content_length = 0;
-        h2o_send_inline(req, NULL, 0);
+        transport__reply(req, 204, "No Content");
         return;
     }
     req->res.status = 200;
