@@ -22,14 +22,17 @@ $(BUILD)/wal_bench: $(call obj,bench/wal_bench.c $(UTIL_SRC)) $(BUILD)/libstorag
 test-storage: $(BUILD)/test-storage
 	$(BUILD)/test-storage
 
-# The sync thread under ThreadSanitizer (the one part of storage with a second thread).
+# The parts of storage with a second thread (the sync thread, the release thread)
+# under ThreadSanitizer.
 STORAGE_TSAN_SRC := $(STORAGE_SRC) $(UTIL_SRC) tests/unit/test_storage_syncer.c \
+                    tests/unit/test_storage_release.c \
                     tests/unit/test_storage_util.c tests/unit/test_storage_main.c $(TEST_LIB_SRC)
 $(BUILD)/tsan/test-storage-syncer: $(STORAGE_TSAN_SRC)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_FLAGS) -O1 $(WARN) $(INCLUDES) -fsanitize=thread $^ -lpthread -o $@
 test-storage-tsan: $(BUILD)/tsan/test-storage-syncer
 	$(BUILD)/tsan/test-storage-syncer syncer
+	$(BUILD)/tsan/test-storage-syncer release
 
 # BENCH_DIR must be on a real disk (not tmpfs): fsync there is what we measure.
 bench-wal: $(BUILD)/wal_bench

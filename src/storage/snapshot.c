@@ -126,7 +126,8 @@ static int snap_header(const struct raft_conf *conf, raft_index index, raft_term
     return 0;
 }
 
-/* Writes the whole file under name.tmp, fsyncs, renames to name, fsyncs the dir. */
+/* Writes the whole file under name.tmp (write-behind in pieces, see sys.h), fsyncs,
+ * renames to name, fsyncs the dir. */
 static int snap_write_file(struct storage *st, const char *name, const uint8_t *hdr, size_t hdr_len,
                            const void *data, uint64_t len)
 {
@@ -141,8 +142,13 @@ static int snap_write_file(struct storage *st, const char *name, const uint8_t *
     st_rec_put32(trailer, crc32c(crc32c(0, hdr, hdr_len), data, len));
     const char *what = "write";
     int rc = storage_pwrite_all(st->sys, fd, hdr, hdr_len, 0);
-    if (rc == 0)
-        rc = storage_pwrite_all(st->sys, fd, data, len, hdr_len);
+    for (uint64_t done = 0; rc == 0 && done < len;) {
+        uint64_t n = len - done < STORAGE_WRITEBACK_BYTES ? len - done : STORAGE_WRITEBACK_BYTES;
+        rc = storage_pwrite_all(st->sys, fd, (const uint8_t *)data + done, n, hdr_len + done);
+        if (rc == 0)
+            storage_writeback(st->sys, fd, hdr_len + done, n);
+        done += n;
+    }
     if (rc == 0)
         rc = storage_pwrite_all(st->sys, fd, trailer, 4, hdr_len + len);
     if (rc == 0 && (what = "fsync", st->sys->fsync(fd) < 0))

@@ -16,6 +16,15 @@ static int sys_open(const char *path, int flags, mode_t mode)
     return open(path, flags | O_CLOEXEC, mode);
 }
 
+/* Errors are ignored: this only schedules work early, and the fsync that must
+ * follow reports any failure to write the range. */
+static void sys_writeback(int fd, uint64_t off, uint64_t len)
+{
+    (void)sync_file_range(fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE);
+    if (off > 0)
+        (void)sync_file_range(fd, 0, (off_t)off, SYNC_FILE_RANGE_WAIT_BEFORE);
+}
+
 const struct storage_sys storage_sys_default = {
     .open = sys_open,
     .close = close,
@@ -25,14 +34,21 @@ const struct storage_sys storage_sys_default = {
     .fsync = fsync,
     .ftruncate = ftruncate,
     .rename = rename,
-    .unlink = unlink,
+    .unlink = storage_release_unlink,
     .mkdir = mkdir,
     .fstat = fstat,
     .fallocate = fallocate,
     .opendir = opendir,
     .readdir = readdir,
     .closedir = closedir,
+    .writeback = sys_writeback,
 };
+
+void storage_writeback(const struct storage_sys *sys, int fd, uint64_t off, uint64_t len)
+{
+    if (sys->writeback && len > 0)
+        sys->writeback(fd, off, len);
+}
 
 int storage_pwrite_all(const struct storage_sys *sys, int fd, const void *buf, size_t n,
                        uint64_t off)

@@ -1,0 +1,194 @@
+/* test_storage_release.c: how storage keeps large files off the caller's back.
+ * The default table's unlink (release.c): the name is gone when it returns, a
+ * large file's descriptor is closed by the background thread, a small one at
+ * once, errors are unlink's own, a forked child never touches the parent's
+ * thread, and replacing a large snapshot goes through it. Write-behind: a large
+ * snapshot is written and sent to disk in pieces (storage_writeback), and a
+ * received one piece by piece as it arrives. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lib/test.h"
+#include "storage/storage.h"
+#include "storage/sys.h"
+#include "test_storage_util.h"
+
+#define LARGE (6u << 20)
+
+static void make_file(const char *path, size_t len)
+{
+    int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+    CHECK(fd >= 0);
+    CHECK(ftruncate(fd, 0) == 0);
+    static char block[1 << 16];
+    memset(block, 'x', sizeof block);
+    for (size_t off = 0; off < len; off += sizeof block)
+        CHECK(write(fd, block, sizeof block) == (ssize_t)sizeof block);
+    CHECK(close(fd) == 0);
+}
+
+TEST(storage_release_large_file_is_closed_by_the_thread)
+{
+    char dir[64], path[128];
+    tsu_mkdtemp(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/big", dir);
+    struct storage_release_stats before, after;
+    storage_release_wait(&before);
+    make_file(path, LARGE);
+    CHECK(storage_sys_default.unlink(path) == 0);
+    CHECK(access(path, F_OK) < 0 && errno == ENOENT);
+    storage_release_wait(&after);
+    CHECK_EQ_U64(after.queued, before.queued + 1);
+    CHECK_EQ_U64(after.released, after.queued);
+    /* A small file is closed at once: nothing queued. */
+    snprintf(path, sizeof path, "%s/small", dir);
+    make_file(path, 1 << 16);
+    CHECK(storage_sys_default.unlink(path) == 0);
+    CHECK(access(path, F_OK) < 0 && errno == ENOENT);
+    storage_release_wait(&before);
+    CHECK_EQ_U64(before.queued, after.queued);
+    tsu_rmdir(dir);
+}
+
+TEST(storage_release_reports_unlink_errors)
+{
+    char dir[64], path[128];
+    tsu_mkdtemp(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/missing", dir);
+    errno = 0;
+    CHECK(storage_sys_default.unlink(path) < 0 && errno == ENOENT);
+    /* A directory cannot be unlinked; the error is unlink's (EISDIR on Linux). */
+    snprintf(path, sizeof path, "%s/sub", dir);
+    CHECK(mkdir(path, 0755) == 0);
+    errno = 0;
+    CHECK(storage_sys_default.unlink(path) < 0 && errno == EISDIR);
+    CHECK(rmdir(path) == 0);
+    tsu_rmdir(dir);
+}
+
+TEST(storage_release_in_a_forked_child_closes_at_once)
+{
+    char dir[64], path[128];
+    tsu_mkdtemp(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/first", dir);
+    make_file(path, LARGE); /* starts the thread in this process */
+    CHECK(storage_sys_default.unlink(path) == 0);
+    struct storage_release_stats before, after;
+    storage_release_wait(&before);
+    snprintf(path, sizeof path, "%s/child", dir);
+    make_file(path, LARGE);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        struct storage_release_stats in_child;
+        int ok = storage_sys_default.unlink(path) == 0 && access(path, F_OK) < 0;
+        storage_release_wait(&in_child); /* not this process's thread: zeros */
+        _exit(ok && in_child.queued == 0 ? 0 : 1);
+    }
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    storage_release_wait(&after);
+    CHECK_EQ_U64(after.queued, before.queued);
+    tsu_rmdir(dir);
+}
+
+TEST(storage_release_replaced_snapshot_is_freed_off_the_caller)
+{
+    char dir[64];
+    tsu_mkdtemp(dir, sizeof dir);
+    struct storage_options o;
+    tsu_options(&o);
+    o.sys = &storage_sys_default;
+    struct storage *st;
+    struct storage_boot b;
+    CHECK(tsu_open(dir, &o, &st, &b) == 0);
+    storage_boot_free(&b);
+    CHECK(tsu_append_range(st, 1, 20, 1, 1, 10) == 0);
+    uint8_t *payload = calloc(1, LARGE);
+    CHECK(payload);
+    struct raft_conf c = tsu_conf();
+    struct storage_release_stats before, after;
+    CHECK(storage_snapshot_save(st, 10, 1, &c, payload, LARGE, 5, NULL) == 0);
+    storage_release_wait(&before);
+    CHECK(storage_snapshot_save(st, 20, 1, &c, payload, LARGE, 15, NULL) == 0);
+    CHECK_EQ_U64(tsu_count_files(dir, ".snap"), 1);
+    storage_release_wait(&after);
+    CHECK_EQ_U64(after.queued, before.queued + 1);
+    storage_close(st);
+    CHECK(tsu_open(dir, &o, &st, &b) == 0);
+    CHECK(b.snap.index == 20 && b.snap.len == LARGE);
+    storage_boot_free(&b);
+    storage_close(st);
+    free(payload);
+    tsu_rmdir(dir);
+}
+
+static uint64_t wb_calls, wb_next, wb_gaps;
+
+static void wb_record(int fd, uint64_t off, uint64_t len)
+{
+    (void)fd;
+    if (off != wb_next && wb_calls > 0)
+        wb_gaps++;
+    wb_next = off + len;
+    wb_calls++;
+    CHECK(len <= STORAGE_WRITEBACK_BYTES);
+}
+
+TEST(storage_writeback_snapshot_is_sent_to_disk_in_pieces)
+{
+    char dir[64];
+    tsu_mkdtemp(dir, sizeof dir);
+    struct storage_sys sys = storage_sys_default;
+    sys.writeback = wb_record;
+    struct storage_options o;
+    tsu_options(&o);
+    o.sys = &sys;
+    struct storage *st;
+    struct storage_boot b;
+    CHECK(tsu_open(dir, &o, &st, &b) == 0);
+    storage_boot_free(&b);
+    CHECK(tsu_append_range(st, 1, 20, 1, 1, 10) == 0);
+    size_t len = 2 * STORAGE_WRITEBACK_BYTES + 12345;
+    uint8_t *payload = malloc(len);
+    CHECK(payload);
+    for (size_t i = 0; i < len; i++)
+        payload[i] = (uint8_t)(i * 7);
+    struct raft_conf c = tsu_conf();
+    wb_calls = wb_next = wb_gaps = 0;
+    CHECK(storage_snapshot_save(st, 10, 1, &c, payload, len, 5, NULL) == 0);
+    CHECK_EQ_U64(wb_calls, 3);
+    CHECK_EQ_U64(wb_gaps, 0);
+    storage_close(st);
+    CHECK(tsu_open(dir, &o, &st, &b) == 0);
+    CHECK(b.snap.index == 10 && b.snap.len == len && memcmp(b.snap.data, payload, len) == 0);
+    storage_boot_free(&b);
+    /* A received snapshot: each piece written goes to disk as it arrives. */
+    wb_calls = wb_next = wb_gaps = 0;
+    size_t cap = (3u << 20) + 4096;
+    uint8_t *img = malloc(cap);
+    CHECK(img);
+    size_t img_len = tsu_snap_file(30, 1, 3u << 20, img, cap);
+    CHECK(img_len > 3u << 20);
+    CHECK(storage_snapshot_recv_begin(st, 30, 1) == 0);
+    for (size_t off = 0; off < img_len; off += 1 << 20) {
+        size_t n = img_len - off < (1u << 20) ? img_len - off : 1u << 20;
+        CHECK(storage_snapshot_recv_write(st, off, img + off, n) == 0);
+    }
+    CHECK_EQ_U64(wb_calls, (img_len + (1u << 20) - 1) >> 20);
+    CHECK_EQ_U64(wb_gaps, 0);
+    struct storage_snapshot got;
+    CHECK(storage_snapshot_recv_finish(st, STORAGE_DROP_ALL, &got) == 0);
+    CHECK(got.index == 30 && got.len == 3u << 20);
+    storage_snapshot_free(&got);
+    free(img);
+    storage_close(st);
+    free(payload);
+    tsu_rmdir(dir);
+}
