@@ -2,7 +2,8 @@
 # bench/snapshot.sh: request latency while snapshots of a large state are taken
 # (`make bench-snapshot`).
 #
-#   bench/snapshot.sh [N]     N keys of 100 bytes (default 1,000,000)
+#   bench/snapshot.sh [N] [VALUE_BYTES]   N keys (default 1,000,000) of VALUE_BYTES
+#                                         (default 100)
 #
 # Each round starts a fresh 3-node cluster of $VESPERD with --snapshot-entries
 # $SNAP_ENTRIES (default 100,000), loads N keys (bench/wrk/load.lua), then runs
@@ -23,6 +24,7 @@ ROOT=$(cd "$BENCH_DIR/.." && pwd)
 . "$BENCH_DIR/lib.sh"
 
 N=${1:-1000000}
+VB=${2:-100}
 VESPERD=${VESPERD:-$ROOT/build/vesperd}
 BENCH_DURATION=${BENCH_DURATION:-30}
 SNAP_ENTRIES=${SNAP_ENTRIES:-100000}
@@ -52,7 +54,7 @@ applied() {
 # load: N keys once each, through the leader; wrk is stopped when all are applied.
 load() {
     local out=$BENCH_TMP/load.out pid
-    wrk -t2 -c64 -d$((N / 2000 + 60))s -s "$BENCH_DIR/wrk/load.lua" "$BENCH_LEADER" -- "$N" 100 2 \
+    wrk -t2 -c64 -d$((N / 2000 + 60))s -s "$BENCH_DIR/wrk/load.lua" "$BENCH_LEADER" -- "$N" "$VB" 2 \
         >"$out" 2>&1 &
     pid=$!
     until [ "$(applied)" -ge "$N" ] 2>/dev/null; do
@@ -76,7 +78,7 @@ for ((r = 1; r <= rounds; r++)); do
         snaps0=$(count_logs "snapshot taken at")
         elect0=$(count_logs "election won")
         out=$(wrk -t2 -c64 -d"${BENCH_DURATION}s" --timeout 10s -s "$BENCH_DIR/wrk/kv.lua" \
-            "$BENCH_LEADER" -- vesper put "$N" 100 2>&1)
+            "$BENCH_LEADER" -- vesper put "$N" "$VB" 2>&1)
         line=$(grep '^BENCH ' <<<"$out") || bench_die "wrk gave no result: $(tail -n 3 <<<"$out")"
         sleep 1
         snaps=$(($(count_logs "snapshot taken at") - snaps0))
@@ -91,13 +93,13 @@ for ((r = 1; r <= rounds; r++)); do
     done
 done
 
-python3 - "$rows" "$N" "$SNAP_ENTRIES" "$BENCH_DURATION" "$STARTED" "${VESPERD_B:-}" <<'PY' |
+python3 - "$rows" "$N" "$SNAP_ENTRIES" "$BENCH_DURATION" "$STARTED" "${VESPERD_B:-}" "$VB" <<'PY' |
 import statistics, sys
-path, n, every, dur, started, b = sys.argv[1:7]
+path, n, every, dur, started, b, vb = sys.argv[1:8]
 rows = [l.rstrip("\n").split("\t") for l in open(path) if l.strip()]
 ms = lambda us: "%.1f" % (int(us) / 1000)
-print("Command: `make bench-snapshot` (%s), 3 nodes, %s keys of 100 B, --snapshot-entries %s,"
-      % (started, format(int(n), ","), format(int(every), ",")))
+print("Command: `bench/snapshot.sh %s %s` (%s), 3 nodes, %s keys of %s B, --snapshot-entries %s,"
+      % (n, vb, started, format(int(n), ","), vb, format(int(every), ",")))
 print("PUT at 64 connections for %s s per round%s." % (dur, "; B: " + b if b else ""))
 print()
 print("| build | round | PUT/s | p50 ms | p99 ms | p99.9 ms | max ms | errors | snapshots | elections |")

@@ -62,10 +62,12 @@ bench-api: $(BUILD)/watch-fanout $(BUILD)/vesperd
 	bench/api.sh
 
 # Latency while every node snapshots a large state (bench/snapshot.sh; N keys, default
-# 1,000,000; VESPERD_B=path compares a second build, alternating).
+# 1,000,000, of VALUE_BYTES, default 100; VESPERD_B=path compares a second build,
+# alternating).
 N ?= 1000000
+VALUE_BYTES ?= 100
 bench-snapshot: $(BUILD)/vesperd
-	VESPERD_B=$(VESPERD_B) bench/snapshot.sh $(N)
+	VESPERD_B=$(VESPERD_B) bench/snapshot.sh $(N) $(VALUE_BYTES)
 
 # Memory per node holding N keys and the restart time of a follower (bench/bigdata.sh).
 bench-bigdata: $(BUILD)/vesperd
