@@ -2,7 +2,8 @@
 # bigdata.sh: the large-state measurements of bench/RESULTS.md on a 3-node cluster:
 #   - resident memory per node holding N keys of VALUE_BYTES (default 1,000,000 x 100),
 #     against the raw data size (keys + values);
-#   - time for a restarted node (kill -9, then start) to answer /ready.
+#   - time for a restarted node (kill -9, then start) to answer /ready;
+#   - PUTs answered with an error and leader changes (the term) during the load.
 # Loads the keys once with wrk (bench/wrk/load.lua), each key written once.
 # Usage: bench/bigdata.sh [N] [VALUE_BYTES]; prints a markdown block for RESULTS.md.
 set -euo pipefail
@@ -31,6 +32,7 @@ for _ in $(seq 100); do
     [ -n "$leader" ] && [ "$leader" != None ] && break
     sleep 0.1
 done
+term0=$(status "$leader" | field term)
 t0=$(date +%s.%N)
 wrk -t2 -c64 -d$((N / 5000 + 30))s -s "$top/bench/wrk/load.lua" "http://127.0.0.1:$((base + leader))" \
     -- "$N" "$VB" 2 >"$tmp/wrk.out" 2>&1 &
@@ -38,6 +40,8 @@ wrk_pid=$!
 bench_wait_load "$wrk_pid" "http://127.0.0.1:$((base + leader))/status" "$N"
 t1=$(date +%s.%N)
 grep -E "LOAD|Requests/sec" "$tmp/wrk.out" >&2 || true
+load_errors=$(sed -n 's/^LOAD .*errors=\([0-9]*\).*/\1/p' "$tmp/wrk.out")
+term1=$(status "$leader" | field term)
 sleep 2
 raw=$(( N * (8 + VB) ))
 rows=""
@@ -64,6 +68,8 @@ snap=$(status "$follower" | field snapshot_index)
 cat <<MD
 Command: \`bench/bigdata.sh $N $VB\` ($(date -u '+%Y-%m-%d %H:%M UTC')), 3 nodes, loaded with wrk -t2 -c64 in $(python3 -c "print('%.0f' % ($t1 - $t0))") s.
 Raw data: $N keys x (8-byte key + $VB-byte value) = $((raw / 1048576)) MiB.
+Load: ${load_errors:-?} PUTs answered with an error; the term went from $term0 to $term1
+(every leader change raises it).
 
 | node | role | RSS MiB | RSS / raw data |
 |---:|---|---:|---:|
