@@ -18,7 +18,11 @@ command -v wrk >/dev/null || { echo "bigdata: wrk missing (apt-get install wrk)"
 tmp=$(mktemp -d /tmp/vesper-bigdata.XXXXXX)
 base=${BIGDATA_PORT:-27600}
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
+# BENCH_KEEP=1 keeps the data directories (for profiling a restart by hand).
+cleanup() {
+    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+    if [ -n "${BENCH_KEEP:-}" ]; then echo "bigdata: kept $tmp" >&2; else rm -rf "$tmp"; fi
+}
 trap cleanup EXIT INT TERM
 for i in 0 1 2; do echo "http://127.0.0.1:$((base + i))" >>"$tmp/ip_list.txt"; done
 start() { "$vesperd" "$1" "$tmp/ip_list.txt" --data-dir "$tmp/d$1" --log-level warn \
