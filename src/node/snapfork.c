@@ -42,6 +42,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -58,6 +59,12 @@ enum { CHILD_OK = 0, CHILD_OTHER_FAILURE = 1, CHILD_STORAGE_FAILED = 2 };
  * load takes longer but always ends, and the log it lets the node compact does not
  * grow without bound meanwhile. */
 #define CHILD_NICE 5
+
+/* And in the idle I/O class: a block scheduler that honours classes (mq-deadline,
+ * bfq) dispatches the servers' WAL writes ahead of the writer's, and still serves
+ * the writer's within its aging limit (mq-deadline: 10 s), so it always ends. */
+#define IOPRIO_CLASS_IDLE_VALUE  (3 << 13) /* class 3 in the top bits, level 0 */
+#define IOPRIO_WHO_PROCESS_VALUE 1
 
 /* Every descriptor from 4 up (close_range needs Linux 5.9 and may be refused by a
  * container's seccomp profile; the loop is the fallback). */
@@ -82,6 +89,8 @@ static _Noreturn void run_child(struct node *n, int report, pid_t parent)
     close_from_4();
     if (setpriority(PRIO_PROCESS, 0, CHILD_NICE) != 0)
         log_debug("snapshot writer: setpriority: %s", strerror(errno)); /* runs anyway */
+    if (syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS_VALUE, 0, IOPRIO_CLASS_IDLE_VALUE) != 0)
+        log_debug("snapshot writer: ioprio_set: %s", strerror(errno));
     struct replica_snap_job *job = &n->snap_child.job;
     int rv = replica_snapshot_write(&n->rep, job);
     if (rv == -2) {
