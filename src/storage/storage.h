@@ -143,11 +143,23 @@ int storage_sync(struct storage *st);
  * the result: storage_synced_index() moves forward (or the object fails stop if the
  * fdatasync failed). Without the thread, storage_sync_begin() is storage_sync().
  * storage_sync() remains usable and is synchronous. The thread ends in
- * storage_close(). */
+ * storage_close().
+ *
+ * Manual mode (storage_sync_manual_start) is the same without a thread, for a
+ * deterministic caller (the simulation): storage_sync_begin() only records the
+ * request, storage_sync_pending() says one is open, and storage_sync_run() does its
+ * fdatasync and applies the answer, at a moment the caller picks. storage_sync_fd()
+ * is -1 then. */
 int storage_sync_thread_start(struct storage *st);
+int storage_sync_manual_start(struct storage *st);
 int storage_sync_fd(const struct storage *st);
 int storage_sync_begin(struct storage *st);
 int storage_sync_complete(struct storage *st);
+bool storage_sync_pending(const struct storage *st);
+int storage_sync_run(struct storage *st);
+/* The microseconds (at least 1) the sync thread's fdatasync took for the answer
+ * storage_sync_complete() applied last, once; 0 when none since the last call. */
+uint64_t storage_sync_take_us(struct storage *st);
 
 raft_index storage_last_index(const struct storage *st);
 raft_term storage_last_term(const struct storage *st);

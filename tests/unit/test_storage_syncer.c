@@ -154,3 +154,44 @@ TEST(storage_syncer_failed_sync_fails_stop)
     storage_close(st);
     tsu_rmdir(dir);
 }
+
+/* Manual mode (the simulation's): begin only records the request, nothing is
+ * durable until storage_sync_run(), a truncation serves the open request inline,
+ * and the answer's duration is taken once. */
+TEST(storage_syncer_manual_mode)
+{
+    char dir[64];
+    tsu_mkdtemp(dir, sizeof dir);
+    struct storage *st;
+    CHECK(sy_open(dir, 1u << 20, &tsu_sys_nosync, &st) == 0);
+    CHECK(storage_sync_manual_start(st) == 0);
+    CHECK(storage_sync_fd(st) == -1);
+    CHECK(!storage_sync_pending(st));
+    uint8_t bufs[10][TS_MAX_ENTRY];
+    struct raft_entry e[10];
+    for (int i = 0; i < 10; i++)
+        e[i] = tsu_entry((raft_index)i + 1, 1, 1, bufs[i]);
+    CHECK(storage_append(st, e, 10) == 0);
+    CHECK(storage_sync_begin(st) == 0);
+    CHECK(storage_sync_pending(st));
+    CHECK(storage_sync_complete(st) == 0); /* nothing answered yet */
+    CHECK_EQ_U64(storage_synced_index(st), 0);
+    CHECK_EQ_U64(storage_sync_take_us(st), 0);
+    CHECK(storage_sync_run(st) == 0);
+    CHECK(!storage_sync_pending(st));
+    CHECK_EQ_U64(storage_synced_index(st), 10);
+    CHECK(storage_sync_take_us(st) > 0);
+    CHECK_EQ_U64(storage_sync_take_us(st), 0);
+    for (int i = 0; i < 2; i++)
+        e[i] = tsu_entry((raft_index)i + 11, 1, 1, bufs[i]);
+    CHECK(storage_append(st, e, 2) == 0);
+    CHECK(storage_sync_begin(st) == 0);
+    e[0] = tsu_entry(12, 2, 2, bufs[0]);
+    CHECK(storage_append(st, e, 1) == 0); /* the truncation runs the open sync first */
+    CHECK(!storage_sync_pending(st));
+    CHECK_EQ_U64(storage_synced_index(st), 11);
+    CHECK(storage_sync(st) == 0);
+    CHECK_EQ_U64(storage_synced_index(st), 12);
+    storage_close(st);
+    tsu_rmdir(dir);
+}
