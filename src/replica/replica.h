@@ -9,12 +9,17 @@
  *   2. send rd.msgs at once (the leader's own write overlaps replication, thesis
  *      10.2.1);
  *   3. storage_sync() when the ready asks for it (group commit: one fdatasync for
- *      every proposal of a loop iteration);
+ *      every proposal of a loop iteration); with sync_mode THREAD a leader's ready
+ *      that sends nothing durable-dependent (no msgs_sync, no new term or vote)
+ *      only starts it, and the loop goes on while it runs;
  *   4. only then send rd.msgs_sync (votes and acknowledgements promise durable
  *      state);
  *   5. apply rd.committed to the state machine, completing each entry's write;
  *   6. complete rd.reads;
- *   7. raft_advance(), raft_durable() with the ready's last index.
+ *   7. raft_advance(), raft_durable() with the ready's last index, unless a sync
+ *      started in step 3 (or one before) is still running: the core then hears
+ *      what is durable from replica_sync_done(), so a leader never counts its own
+ *      copy early.
  * After the last ready: flush the transport, the shell's after_ready hook,
  * leadership-lost if the node stopped leading, and a snapshot when storage says
  * the log has grown past its threshold (written by a forked child in vesperd,
@@ -82,6 +87,13 @@ struct replica_ops {
     void (*fail_stop)(void *arg, const char *what, const char *detail);
 };
 
+/* Where the WAL's fdatasync runs. INLINE: on the loop, every time. THREAD: a
+ * leader's sync that no message waits for runs on storage's sync thread while the
+ * loop goes on (replica_sync_done() takes its answer); every other sync stays on
+ * the loop. MANUAL: as THREAD, but the caller runs the sync (storage_sync_run), so
+ * a deterministic simulation decides when it completes. */
+enum replica_sync_mode { REPLICA_SYNC_INLINE, REPLICA_SYNC_THREAD, REPLICA_SYNC_MANUAL };
+
 struct replica_config {
     const char *dir;             /* data directory */
     struct storage_options sopt; /* storage options (sys, thresholds, create) */
@@ -92,6 +104,7 @@ struct replica_config {
     size_t hist_events;          /* watch history window (kv_hist.h; 0 = default) */
     uint64_t hist_bytes;
     uint64_t lease_grace_ms; /* a new leader's extra wait per lease: an election timeout */
+    enum replica_sync_mode sync_mode;
 };
 
 struct replica_stats {
@@ -99,6 +112,7 @@ struct replica_stats {
     uint64_t snapshots_taken;
     uint64_t snapshots_installed;
     uint64_t snapshot_us_total;
+    uint64_t syncs_trailing; /* leader syncs run beside the loop (sync_mode THREAD) */
 };
 
 struct replica {
@@ -110,6 +124,8 @@ struct replica {
     const struct replica_ops *ops;
     void *arg;
     enum raft_role last_role;
+    raft_term hs_term; /* term and vote last handed to storage */
+    raft_id hs_vote;
     bool failed;
     uint8_t *snap_buf; /* scratch for outgoing snapshot chunks */
     size_t snap_buf_cap;
@@ -137,6 +153,11 @@ int replica_reload(struct replica *r, const char *why);
 /* replica_loop.c */
 /* Runs the Ready loop until the core has nothing to do. 0, or -1 once failed. */
 int replica_process(struct replica *r);
+/* A sync that trails the loop has an answer (sync_mode THREAD: storage_sync_fd()
+ * became readable; MANUAL: after storage_sync_run()): tells the core what is now
+ * durable. Call between replica_process() calls, then replica_process(). 0 or -1
+ * (fail stop: the fdatasync failed). */
+int replica_sync_done(struct replica *r);
 /* Takes a snapshot of the applied state now (the loop does when storage says the
  * log passed its threshold); nothing when the core's snapshot is already there.
  * Call between replica_process() calls. 0, or -1 once failed. */

@@ -58,8 +58,12 @@ static int persist(struct replica *r, const struct raft_ready *rd)
     int go = persist_snapshot(r, rd);
     if (go <= 0)
         return go;
-    if (rd->hs_changed && storage_save_hard_state(r->st, &rd->hs) != STORAGE_OK)
-        return replica_fail(r, "hard state");
+    if (rd->hs_changed) {
+        if (storage_save_hard_state(r->st, &rd->hs) != STORAGE_OK)
+            return replica_fail(r, "hard state");
+        r->hs_term = rd->hs.term;
+        r->hs_vote = rd->hs.vote;
+    }
     if (rd->n_entries && storage_append(r->st, rd->entries, rd->n_entries) != STORAGE_OK)
         return replica_fail(r, "append");
     if (r->ops->persisted)
@@ -74,6 +78,46 @@ static int sync_storage(struct replica *r)
         return replica_fail(r, "sync");
     if (r->ops->synced)
         r->ops->synced(r->arg, now_us(r) - t0);
+    return 0;
+}
+
+/* True when the ready's sync may trail the loop: the node leads, and nothing of
+ * this ready promises durable state to anyone (no vote or acknowledgement in
+ * msgs_sync, no snapshot chunk or install, the term and vote unchanged since they
+ * were last made durable). Its entries then reach the followers (step 2) while
+ * its own fdatasync runs, and the core counts its copy only from
+ * replica_sync_done() (thesis 10.2.1). Decided before persist() records the new
+ * hard state. */
+static bool sync_may_trail(const struct replica *r, const struct raft_ready *rd)
+{
+    if (r->cfg.sync_mode == REPLICA_SYNC_INLINE || raft_role(r->raft) != RAFT_LEADER)
+        return false;
+    if (rd->n_msgs_sync || rd->chunk || rd->install)
+        return false;
+    return rd->hs.term == r->hs_term && rd->hs.vote == r->hs_vote;
+}
+
+static int sync_begin(struct replica *r)
+{
+    if (storage_sync_begin(r->st) != STORAGE_OK)
+        return replica_fail(r, "sync");
+    r->stats.syncs_trailing++;
+    return 0;
+}
+
+int replica_sync_done(struct replica *r)
+{
+    if (r->failed)
+        return -1;
+    if (storage_sync_complete(r->st) != STORAGE_OK)
+        return replica_fail(r, "sync");
+    uint64_t us = storage_sync_take_us(r->st);
+    if (us && r->ops->synced)
+        r->ops->synced(r->arg, us);
+    raft_index i = storage_synced_index(r->st);
+    raft_term t;
+    if (i && raft_entry_term(r->raft, i, &t))
+        raft_durable(r->raft, i, t);
     return 0;
 }
 
@@ -147,6 +191,7 @@ static int process_one(struct replica *r)
 {
     struct raft_ready rd;
     raft_ready(r->raft, &rd);
+    bool trail = rd.must_sync && sync_may_trail(r, &rd);
     int go = persist(r, &rd);
     if (go < 0)
         return -1;
@@ -154,7 +199,7 @@ static int process_one(struct replica *r)
         return 0; /* a fresh core from disk: its own readies follow */
     send_all(r, rd.msgs, rd.n_msgs);
     r->ops->flush(r->arg);
-    if (rd.must_sync && sync_storage(r) != 0)
+    if (rd.must_sync && (trail ? sync_begin(r) : sync_storage(r)) != 0)
         return -1;
     send_all(r, rd.msgs_sync, rd.n_msgs_sync);
     for (size_t k = 0; k < rd.n_committed; k++) {
@@ -166,7 +211,10 @@ static int process_one(struct replica *r)
     raft_index last = rd.last_index;
     raft_term last_term = rd.last_term;
     raft_advance(r->raft, &rd);
-    raft_durable(r->raft, last, last_term);
+    /* A synced ready made everything durable; otherwise the log is durable
+     * through last only if no sync is still running. */
+    if ((rd.must_sync && !trail) || !storage_sync_pending(r->st))
+        raft_durable(r->raft, last, last_term);
     return 0;
 }
 

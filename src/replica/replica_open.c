@@ -79,6 +79,15 @@ static int open_state(struct replica *r, char *err, size_t err_len)
     }
     if (r->ops->recovered)
         r->ops->recovered(r->arg, &boot);
+    int sy = r->cfg.sync_mode == REPLICA_SYNC_THREAD   ? storage_sync_thread_start(r->st)
+             : r->cfg.sync_mode == REPLICA_SYNC_MANUAL ? storage_sync_manual_start(r->st)
+                                                       : STORAGE_OK;
+    if (sy != STORAGE_OK) {
+        snprintf(err, err_len, "storage: %s", storage_errmsg(r->st));
+        goto fail;
+    }
+    r->hs_term = boot.hs.term;
+    r->hs_vote = boot.hs.vote;
     if (!r->kv)
         r->kv = kv_new(r->cfg.max_sessions);
     if (!r->kv) {

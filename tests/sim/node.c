@@ -101,6 +101,7 @@ void sim_node_crash(struct sim_world *w, raft_id id)
     replica_close(&n->rep);
     n->up = false;
     n->snap_job_due = false; /* the writer dies with the machine */
+    n->sync_due = false;     /* so does the sync thread, its fdatasync undone */
     sim_disk_free(&n->cur);
     if (simfs_crash(&n->fs) != 0) {
         sim_fail(w, "setup", "n%u: cannot rewrite the crashed disk", (unsigned)id);
@@ -134,6 +135,8 @@ void sim_node_start(struct sim_world *w, raft_id id)
      * tiny chunks; trimming then runs all the time, under the state hash. */
     rc.hist_events = 48;
     rc.max_sessions = 64; /* the simulation uses no sessions; a small table is cheap */
+    rc.sync_mode = w->sync_trail_max_ms ? REPLICA_SYNC_MANUAL : REPLICA_SYNC_INLINE;
+    n->sync_due = false;
     sim_disk_free(&n->cur);
     n->applied = 0;
     n->sm_hash = 0;
@@ -191,8 +194,37 @@ void sim_shell_process(struct sim_world *w, struct sim_node *n)
         sim_node_crash(w, n->id);
     } else if (!w->failed && !n->rep.failed) {
         sim_check_node(w, n);
+        if (!n->sync_due && n->rep.st && storage_sync_pending(n->rep.st)) {
+            n->sync_due = true;
+            n->sync_at_ms = w->now_ms + sim_range(&w->prng, w->sync_trail_max_ms + 1);
+            sim_trace(w, "sim: n%u syncs its log through %llu beside the loop, done at %llu ms",
+                      (unsigned)n->id, (unsigned long long)storage_written_index(n->rep.st),
+                      (unsigned long long)n->sync_at_ms);
+        }
     }
     reap_removed(w);
+}
+
+/* The trailing syncs whose time has come: the fdatasync, then its answer to the
+ * replica, then the loop (the leader may now count its own copy). A stopped
+ * process's sync thread is stopped too. */
+void sim_sync_step(struct sim_world *w)
+{
+    for (uint32_t i = 0; i < w->n_nodes && !w->failed; i++) {
+        struct sim_node *n = &w->node[i];
+        if (!n->up || !n->sync_due || n->sync_at_ms > w->now_ms || sim_paused(w, n))
+            continue;
+        n->sync_due = false;
+        sim_trace(w, "sim: n%u's trailing sync completes", (unsigned)n->id);
+        (void)storage_sync_run(n->rep.st); /* a failure is sticky: replica_sync_done sees it */
+        replica_sync_done(&n->rep);
+        if (n->fs.crashed) {
+            w->crashes_in_loop++;
+            sim_node_crash(w, n->id);
+            continue;
+        }
+        sim_shell_process(w, n);
+    }
 }
 
 void sim_snapshot_jobs_step(struct sim_world *w)

@@ -371,6 +371,9 @@ static bool run_seed(uint64_t seed, uint64_t steps, bool verbose, bool quiet)
     /* Half the seeds adopt automatic snapshots some milliseconds after writing
      * them, as vesperd's forked writer does; the others take them on the loop. */
     w->bg_snapshot_max_ms = sim_range(&pick, 2) ? 1 + (uint32_t)sim_range(&pick, 60) : 0;
+    /* Half the seeds let a leader's fdatasync trail its loop by up to a few dozen
+     * milliseconds, as vesperd's sync thread does; the others sync on the loop. */
+    w->sync_trail_max_ms = sim_range(&pick, 2) ? 1 + (uint32_t)sim_range(&pick, 40) : 0;
     w->crash_after_install_pm = 300;
     w->crash_after_keep_pm = 900;
     w->overwrite_stall_pm = 1000;

@@ -62,3 +62,35 @@ SIM_SCENARIO(torn_write_random_tear)
 {
     return sweep(verbose, 2048, SIMFS_TEAR_RANDOM, 200);
 }
+
+/* The leader's fdatasync trails its loop, as with vesperd's sync thread. While it
+ * runs, the leader and one follower hold the entry but only the follower's copy is
+ * durable: not a majority, so the entry must not commit. It commits once the
+ * leader's sync completes; then the leader loses power, and the entry survives on
+ * the two disks that made it durable. */
+SIM_SCENARIO(leader_sync_trails_the_loop)
+{
+    struct scen_opts o = {.n_nodes = 3, .election_ticks = 1000};
+    struct sim_world *w = scen_new(&o, verbose);
+    w->sync_trail_max_ms = 5;
+    for (raft_id i = 0; i < 3; i++) { /* the mode replica_open picks for such a world */
+        w->node[i].rep.cfg.sync_mode = REPLICA_SYNC_MANUAL;
+        SCEN_EXPECT(w, storage_sync_manual_start(w->node[i].rep.st) == STORAGE_OK);
+    }
+    SCEN_EXPECT(w, scen_elect(w, 0, 300) && scen_settle(w, 0, 300));
+    struct sim_node *l = &w->node[0];
+    sim_net_block(w, 0, 2, true);
+    raft_index idx = 0;
+    SCEN_EXPECT(w, sim_propose(w, 0, &idx) == RAFT_OK && l->sync_due);
+    l->sync_at_ms = UINT64_MAX; /* held */
+    sim_run_ms(w, 40);
+    SCEN_EXPECT(w, scen_last(w, 1) >= idx && scen_commit(w, 0) < idx);
+    l->sync_at_ms = w->now_ms; /* released */
+    sim_run_ms(w, 20);
+    SCEN_EXPECT(w, scen_commit(w, 0) >= idx);
+    sim_node_crash(w, 0);
+    sim_net_heal(w);
+    sim_node_start(w, 0);
+    SCEN_EXPECT(w, scen_elect(w, 1, 300) && scen_settle(w, idx, 1000));
+    return scen_finish(w);
+}

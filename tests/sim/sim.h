@@ -116,6 +116,11 @@ struct sim_node {
     uint64_t snap_job_at_ms;
     struct replica_snap_job snap_job;
 
+    /* A leader's sync trailing the loop (sim_world.sync_trail_max_ms): its
+     * fdatasync runs, and its answer reaches the replica, at sync_at_ms. */
+    bool sync_due;
+    uint64_t sync_at_ms;
+
     raft_index commit_seen; /* invariant: commit never goes back */
     raft_index acked_index; /* newest entry acknowledged as durable: term, chain */
     raft_term acked_term;
@@ -184,6 +189,10 @@ struct sim_world {
      * vesperd: the file is written at once (a fork's copy of the state as of now)
      * and adopted 1..bg_snapshot_max_ms later, with the loop running meanwhile. */
     uint32_t bg_snapshot_max_ms;
+    /* > 0: the replicas run with REPLICA_SYNC_MANUAL, as vesperd's sync thread: a
+     * leader's fdatasync that no message waits for completes 0..sync_trail_max_ms
+     * after the loop started it, with the loop (and crashes) running meanwhile. */
+    uint32_t sync_trail_max_ms;
     char root[160]; /* this world's directory of node directories */
 
     struct sim_event *heap;
@@ -282,6 +291,7 @@ void sim_node_crash(struct sim_world *w, raft_id id);
 void sim_shell_process(struct sim_world *w, struct sim_node *n);
 /* Adopts the background snapshots whose time has come (every simulated ms). */
 void sim_snapshot_jobs_step(struct sim_world *w);
+void sim_sync_step(struct sim_world *w);
 /* A snapshot now, keeping `trailing` entries behind it. */
 void sim_shell_take_snapshot(struct sim_world *w, struct sim_node *n, uint64_t trailing);
 
