@@ -46,6 +46,8 @@ static const struct config_opt config_opts[] = {
      "... or after this many log bytes"},
     {"snapshot-fork-bytes", KIND_U64, FIELD(snapshot_fork_bytes), 0, 1ull << 40, false, "N",
      "16777216", "a state this big or bigger is written by a forked child; 0 = always"},
+    {"sync-inline", KIND_BOOL, FIELD(sync_inline), 0, 0, false, NULL, "false",
+     "the leader fdatasyncs on the event loop, not on the sync thread beside it"},
     {"max-key-bytes", KIND_U32, FIELD(max_key_bytes), 1, 65536, false, "N", "1024",
      "longest key accepted"},
     {"max-value-bytes", KIND_U32, FIELD(max_value_bytes), 1, 16 * MIB, false, "N", "1048576",

@@ -80,6 +80,7 @@ struct vesper_config {
     uint64_t snapshot_bytes;      /* ... or this many log bytes, whichever first */
     uint64_t snapshot_fork_bytes; /* key and value bytes from which a forked child writes
                                      snapshots (node/snapfork.c); 0 = always */
+    bool sync_inline;             /* no sync thread: every fdatasync on the loop */
     uint32_t max_key_bytes;
     uint32_t max_value_bytes;
     uint32_t max_body_bytes;

@@ -65,6 +65,7 @@ int node_open_state(struct node *n)
     rc.hist_events = cfg->watch_history_events;
     rc.hist_bytes = cfg->watch_history_bytes;
     rc.lease_grace_ms = cfg->election_timeout_ms;
+    rc.sync_mode = cfg->sync_inline ? REPLICA_SYNC_INLINE : REPLICA_SYNC_THREAD;
     char err[512];
     if (replica_open(&n->rep, &rc, &node_replica_ops, n, err, sizeof err) != 0) {
         log_error("%s", err);

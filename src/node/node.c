@@ -163,6 +163,7 @@ static int setup_http(struct node *n)
     h2o_timeout_init(n->ctx.loop, &n->tick_timeout, n->cfg->tick_ms);
     n->tick_entry.cb = on_tick;
     h2o_timeout_link(n->ctx.loop, &n->tick_timeout, &n->tick_entry);
+    node_sync_watch(n);
     return node_open_listener(n);
 }
 

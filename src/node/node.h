@@ -81,6 +81,7 @@ struct node {
     h2o_context_t ctx;
     h2o_accept_ctx_t accept_ctx;
     h2o_socket_t *listener;
+    h2o_socket_t *sync_watch; /* the sync thread's eventfd (a dup), or NULL */
     h2o_timeout_t tick_timeout;
     h2o_timeout_entry_t tick_entry;
 
@@ -205,6 +206,8 @@ int node_restore(const struct vesper_config *cfg);
 extern const struct replica_ops node_replica_ops; /* vesperd's side of the Ready loop */
 /* Points n->raft, n->st, n->kv at the replica's (after an open or a reload). */
 void node_bind_replica(struct node *n);
+/* Watches storage's sync thread from the event loop (again, after a reload). */
+void node_sync_watch(struct node *n);
 void node_process_ready(struct node *n);
 
 /* routes.c: every endpoint and the 404 fallback; after the transport exists. */

@@ -7,11 +7,17 @@
  * simulation runs the very ordering vesperd ships. What stays here is what only
  * a server has: log lines and metrics on role changes, pending requests answered
  * when their entry applies or their read is released, fail stop that answers the
- * waiting clients before the process exits.
+ * waiting clients before the process exits. And the watch on storage's sync
+ * thread: when a leader's fdatasync that trails the loop completes, its eventfd
+ * wakes the loop, the replica learns what is durable, and the loop's next
+ * node_process_ready() commits what that allows.
  */
 #include "node/node.h"
 
+#include <errno.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "net/transport.h"
 #include "replica/replica.h"
@@ -23,6 +29,33 @@ void node_bind_replica(struct node *n)
     n->raft = n->rep.raft;
     n->st = n->rep.st;
     n->kv = n->rep.kv;
+}
+
+static void on_sync_done(h2o_socket_t *sock, const char *err)
+{
+    struct node *n = sock->data;
+    if (err)
+        node_fatal("sync thread wake-up", err);
+    h2o_buffer_consume(&sock->input, sock->input->size); /* the eventfd's counter */
+    replica_sync_done(&n->rep); /* a failed fdatasync never returns: op_fail_stop exits */
+}
+
+void node_sync_watch(struct node *n)
+{
+    if (n->sync_watch) { /* closes the dup, not storage's eventfd */
+        h2o_socket_close(n->sync_watch);
+        n->sync_watch = NULL;
+    }
+    int efd = n->st ? storage_sync_fd(n->st) : -1;
+    if (efd < 0 || !n->ctx.loop)
+        return;
+    /* h2o closes the descriptor it watches; storage closes its own. */
+    int fd = dup(efd);
+    if (fd < 0)
+        node_fatal("sync thread wake-up", strerror(errno));
+    n->sync_watch = h2o_evloop_socket_create(n->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+    n->sync_watch->data = n;
+    h2o_socket_read_start(n->sync_watch, on_sync_done);
 }
 
 static uint64_t op_now_us(void *arg)
@@ -69,6 +102,11 @@ static void op_leadership_lost(void *arg)
 
 static void op_reloading(void *arg)
 {
+    struct node *n = arg;
+    if (n->sync_watch) {
+        h2o_socket_close(n->sync_watch);
+        n->sync_watch = NULL;
+    }
     node_snapshot_abandon(arg); /* recovery removes the writer's temporary file */
     node_expire_pending(arg, true);
 }
@@ -76,6 +114,7 @@ static void op_reloading(void *arg)
 static void op_reloaded(void *arg)
 {
     node_bind_replica(arg);
+    node_sync_watch(arg);
 }
 
 static void op_synced(void *arg, uint64_t us)
