@@ -129,11 +129,23 @@ int st_snap_conf_decode(struct raft_conf *c, const uint8_t *buf, size_t len);
  * Returns NULL when valid, else a static description of what is wrong. */
 const char *st_snap_parse(const uint8_t *img, size_t len, struct storage_snapshot *meta,
                           uint64_t *data_off);
+/* The header checks of st_snap_parse on the first avail bytes of a file of len
+ * bytes (magic and CRC already checked). */
+const char *st_snap_parse_header(const uint8_t *img, size_t avail, uint64_t len,
+                                 struct storage_snapshot *meta, uint64_t *data_off);
 int st_snap_open_current(struct storage *st);
 /* Reads and checks the snapshot file at path; on success out owns the payload.
  * On failure *why says what is wrong. */
 int st_snap_load_file(const struct storage_sys *sys, const char *path, struct storage_snapshot *out,
                       const char **why);
+/* snapcheck.c: the checks of st_snap_load_file, reading the file in pieces and
+ * keeping none of it: out gets the metadata, with data NULL. */
+int st_snap_check_file(const struct storage_sys *sys, const char *path,
+                       struct storage_snapshot *out, const char **why);
+/* Recovery and install: st_snap_check_file when lazy (opt.snapshot_lazy), else
+ * st_snap_load_file. */
+int st_snap_get_file(const struct storage_sys *sys, bool lazy, const char *path,
+                     struct storage_snapshot *out, const char **why);
 int st_snap_adopt(struct storage *st, raft_index index, raft_term term,
                   const struct raft_conf *conf, uint64_t size, raft_index keep_from);
 int st_snap_remove_older(struct storage *st);

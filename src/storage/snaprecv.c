@@ -71,7 +71,7 @@ static int recv_validate(struct storage *st, struct storage_snapshot *snap)
     char path[STORAGE_PATH_MAX];
     st_path(st->dir, RECV_TMP, path, sizeof path);
     const char *why;
-    int rc = st_snap_load_file(st->sys, path, snap, &why);
+    int rc = st_snap_get_file(st->sys, st->opt.snapshot_lazy, path, snap, &why);
     if (rc == STORAGE_EIO)
         return st_fail(st, rc, "snapshot: read back %s: %s", RECV_TMP, why);
     if (rc == 0 && (snap->index != st->recv_index || snap->term != st->recv_term)) {

@@ -79,20 +79,16 @@ int st_snap_conf_decode(struct raft_conf *c, const uint8_t *buf, size_t len)
     return off == len ? 0 : -1;
 }
 
-const char *st_snap_parse(const uint8_t *img, size_t len, struct storage_snapshot *meta,
-                          uint64_t *data_off)
+const char *st_snap_parse_header(const uint8_t *img, size_t avail, uint64_t len,
+                                 struct storage_snapshot *meta, uint64_t *data_off)
 {
-    if (len < SNAP_HDR_BYTES + 4)
-        return "shorter than a header";
-    if (memcmp(img, SNAP_MAGIC, 8) != 0)
-        return "bad magic";
-    if (st_rec_get32(img + len - 4) != crc32c(0, img, len - 4))
-        return "CRC mismatch";
     if (st_rec_get32(img + 8) != SNAP_FORMAT_VERSION)
         return "unsupported format version";
     uint64_t conf_len = st_rec_get32(img + 12), data_len = st_rec_get64(img + 32);
     if (conf_len > len || data_len > len || SNAP_HDR_BYTES + conf_len + data_len + 4 != len)
         return "sizes do not add up";
+    if (SNAP_HDR_BYTES + conf_len > avail)
+        return "configuration cut short";
     memset(meta, 0, sizeof *meta);
     meta->index = st_rec_get64(img + 16);
     meta->term = st_rec_get64(img + 24);
@@ -103,7 +99,20 @@ const char *st_snap_parse(const uint8_t *img, size_t len, struct storage_snapsho
     if (st_snap_conf_decode(&meta->conf, img + SNAP_HDR_BYTES, conf_len) != 0)
         return "bad configuration";
     *data_off = SNAP_HDR_BYTES + conf_len;
+    meta->data_off = *data_off;
     return NULL;
+}
+
+const char *st_snap_parse(const uint8_t *img, size_t len, struct storage_snapshot *meta,
+                          uint64_t *data_off)
+{
+    if (len < SNAP_HDR_BYTES + 4)
+        return "shorter than a header";
+    if (memcmp(img, SNAP_MAGIC, 8) != 0)
+        return "bad magic";
+    if (st_rec_get32(img + len - 4) != crc32c(0, img, len - 4))
+        return "CRC mismatch";
+    return st_snap_parse_header(img, len, len, meta, data_off);
 }
 
 /* Header and configuration of a new snapshot file, malloc'd into *out. */

@@ -79,6 +79,12 @@ struct storage_options {
     void (*log)(void *arg, const char *line);
     void *log_arg;
     const struct storage_sys *sys; /* NULL: the real syscalls */
+    /* Recovery (boot.snap) and a finished install (storage_snapshot_recv_finish)
+     * check the snapshot file's CRC in pieces and hand back its metadata with data
+     * NULL, instead of the whole payload in memory: read it from the current
+     * snapshot with storage_snapshot_read() at data_off. Memory at start-up and on
+     * install is then bounded by the reader's buffer, not by the state. */
+    bool snapshot_lazy;
 };
 void storage_options_defaults(struct storage_options *o);
 
@@ -88,8 +94,9 @@ struct storage_snapshot {
     raft_term term;
     uint64_t size; /* bytes of the whole snapshot file (what a leader sends) */
     struct raft_conf conf;
-    uint8_t *data; /* payload, malloc'd; owned by this struct */
+    uint8_t *data; /* payload, malloc'd; owned by this struct (NULL: not loaded) */
     uint64_t len;
+    uint64_t data_off; /* where the payload starts in the file */
 };
 void storage_snapshot_free(struct storage_snapshot *s);
 
