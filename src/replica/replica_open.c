@@ -38,12 +38,80 @@ int replica_fail(struct replica *r, const char *what)
     return -1;
 }
 
+/* The payload of the current snapshot, read from its file in pieces (storage
+ * checked the file's CRC; cfg.sopt.snapshot_lazy), so that restoring a large state
+ * never holds a second copy of it. */
+#define STREAM_PIECE (1u << 20)
+
+struct snap_stream {
+    struct storage *st;
+    const struct storage_snapshot *s;
+    uint64_t pos; /* payload bytes handed to the decoder */
+    uint8_t *buf;
+    size_t have, used;
+    bool io_error;
+};
+
+static int stream_read(void *ctx, void *out, size_t len)
+{
+    struct snap_stream *ss = ctx;
+    uint8_t *dst = out;
+    while (len) {
+        if (ss->used == ss->have) {
+            uint64_t left = ss->s->len - ss->pos;
+            size_t want = left < STREAM_PIECE ? (size_t)left : STREAM_PIECE;
+            size_t got = 0;
+            if (want == 0)
+                return -1; /* the decoder wants more than the payload holds */
+            if (storage_snapshot_read(ss->st, ss->s->index, ss->s->data_off + ss->pos, ss->buf,
+                                      want, &got) != STORAGE_OK ||
+                got != want) {
+                ss->io_error = true;
+                return -1;
+            }
+            ss->have = got;
+            ss->used = 0;
+            ss->pos += got;
+        }
+        size_t n = ss->have - ss->used < len ? ss->have - ss->used : len;
+        memcpy(dst, ss->buf + ss->used, n);
+        ss->used += n;
+        dst += n;
+        len -= n;
+    }
+    return 0;
+}
+
+static int decode_snapshot(struct replica *r, const struct storage_snapshot *s, struct kv **fresh,
+                           char *err, size_t err_len)
+{
+    if (s->data)
+        return kv_snap_decode(s->data, s->len, fresh, err, err_len);
+    struct snap_stream ss = {.st = r->st, .s = s, .buf = malloc(STREAM_PIECE)};
+    if (!ss.buf) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    int rc = kv_snap_read(stream_read, &ss, fresh, err, err_len);
+    if (rc == 0 && (ss.pos != s->len || ss.used != ss.have)) {
+        snprintf(err, err_len, "snapshot: %llu trailing bytes",
+                 (unsigned long long)(s->len - ss.pos + (ss.have - ss.used)));
+        kv_free(*fresh);
+        *fresh = NULL;
+        rc = -1;
+    }
+    if (rc != 0 && ss.io_error)
+        snprintf(err, err_len, "%s", storage_errmsg(r->st));
+    free(ss.buf);
+    return rc;
+}
+
 /* Swaps the contents so the struct kv keeps its address (the shell may hold it). */
 static int restore_kv(struct replica *r, const struct storage_snapshot *s, char *err,
                       size_t err_len)
 {
     struct kv *fresh = NULL;
-    if (kv_snap_decode(s->data, s->len, &fresh, err, err_len) != 0)
+    if (decode_snapshot(r, s, &fresh, err, err_len) != 0)
         return -1;
     struct kv tmp = *r->kv;
     *r->kv = *fresh;
@@ -133,6 +201,7 @@ int replica_open(struct replica *r, const struct replica_config *cfg, const stru
 {
     memset(r, 0, sizeof *r);
     r->cfg = *cfg;
+    r->cfg.sopt.snapshot_lazy = true; /* restore_kv streams the payload */
     r->ops = ops;
     r->arg = arg;
     if (open_state(r, err, err_len) != 0) {
