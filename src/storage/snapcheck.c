@@ -54,8 +54,8 @@ static int check_fd(const struct storage_sys *sys, int fd, uint64_t len,
         *why = "shorter than a header";
         return STORAGE_ECORRUPT;
     }
-    size_t head_len = len - 4 < SNAP_HDR_BYTES + CONF_MAX ? (size_t)(len - 4)
-                                                          : SNAP_HDR_BYTES + CONF_MAX;
+    size_t head_len =
+        len - 4 < SNAP_HDR_BYTES + CONF_MAX ? (size_t)(len - 4) : SNAP_HDR_BYTES + CONF_MAX;
     uint8_t *head = malloc(head_len);
     uint8_t tail[4];
     uint32_t crc = 0;
@@ -121,6 +121,5 @@ int st_snap_check_file(const struct storage_sys *sys, const char *path,
 int st_snap_get_file(const struct storage_sys *sys, bool lazy, const char *path,
                      struct storage_snapshot *out, const char **why)
 {
-    return lazy ? st_snap_check_file(sys, path, out, why)
-                : st_snap_load_file(sys, path, out, why);
+    return lazy ? st_snap_check_file(sys, path, out, why) : st_snap_load_file(sys, path, out, why);
 }

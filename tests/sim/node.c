@@ -205,6 +205,18 @@ void sim_shell_process(struct sim_world *w, struct sim_node *n)
     reap_removed(w);
 }
 
+/* After work a node did beside its loop: the crash that struck meanwhile, or the
+ * loop, which may have something to do now. */
+static void after_background(struct sim_world *w, struct sim_node *n)
+{
+    if (n->fs.crashed) {
+        w->crashes_in_loop++;
+        sim_node_crash(w, n->id);
+        return;
+    }
+    sim_shell_process(w, n);
+}
+
 /* The trailing syncs whose time has come: the fdatasync, then its answer to the
  * replica, then the loop (the leader may now count its own copy). A stopped
  * process's sync thread is stopped too. */
@@ -218,12 +230,7 @@ void sim_sync_step(struct sim_world *w)
         sim_trace(w, "sim: n%u's trailing sync completes", (unsigned)n->id);
         (void)storage_sync_run(n->rep.st); /* a failure is sticky: replica_sync_done sees it */
         replica_sync_done(&n->rep);
-        if (n->fs.crashed) {
-            w->crashes_in_loop++;
-            sim_node_crash(w, n->id);
-            continue;
-        }
-        sim_shell_process(w, n);
+        after_background(w, n);
     }
 }
 
@@ -237,12 +244,7 @@ void sim_snapshot_jobs_step(struct sim_world *w)
         sim_trace(w, "sim: n%u adopts its background snapshot at %llu", (unsigned)n->id,
                   (unsigned long long)n->snap_job.index);
         replica_snapshot_finish(&n->rep, &n->snap_job, n->snap_job_written);
-        if (n->fs.crashed) {
-            w->crashes_in_loop++;
-            sim_node_crash(w, n->id);
-            continue;
-        }
-        sim_shell_process(w, n);
+        after_background(w, n);
     }
 }
 
