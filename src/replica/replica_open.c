@@ -235,6 +235,8 @@ int replica_reload(struct replica *r, const char *why)
 {
     replica_log(r, REPLICA_LOG_ERROR, "%s: %s; reloading state from the data directory", why,
                 storage_errmsg(r->st));
+    if (storage_sync_wait(r->st) != STORAGE_OK) /* a failed sync is not forgotten */
+        return replica_fail(r, "sync");
     if (r->ops->reloading)
         r->ops->reloading(r->arg);
     storage_close(r->st);

@@ -120,6 +120,8 @@ void st_terms_compact(struct storage *st, raft_index before);
 
 /* syncer.c */
 int st_syncer_drain(struct storage *st);
+/* Fails the object when the thread's fdatasync failed (st_check_writable). */
+int st_syncer_check(struct storage *st);
 void st_syncer_stop(struct storage *st);
 
 /* snapshot.c */

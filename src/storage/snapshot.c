@@ -243,9 +243,10 @@ int storage_snapshot_write(struct storage *st, raft_index index, raft_term term,
                            const struct raft_conf *conf, const void *data, uint64_t len,
                            uint64_t *size_out)
 {
-    int rc = st_check_writable(st);
-    if (rc)
-        return rc;
+    /* Not st_check_writable: this may run in a forked child, which must not touch
+     * the sync thread's mutex (the thread may have held it at the fork). */
+    if (st->failed)
+        return STORAGE_EFAILED;
     if (index == 0 || index < st->snap.index || (len && !data))
         return st_error(st, STORAGE_EINVAL, "snapshot: save at index %llu (current %llu)",
                         (unsigned long long)index, (unsigned long long)st->snap.index);
@@ -255,7 +256,7 @@ int storage_snapshot_write(struct storage *st, raft_index index, raft_term term,
         return st_error(st, STORAGE_ENOMEM, "snapshot: out of memory");
     char name[64];
     st_snap_name(index, term, "", name, sizeof name);
-    rc = snap_write_file(st, name, hdr, hdr_len, data, len);
+    int rc = snap_write_file(st, name, hdr, hdr_len, data, len);
     free(hdr);
     if (rc == 0 && size_out)
         *size_out = hdr_len + len + 4;

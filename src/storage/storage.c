@@ -76,7 +76,7 @@ void st_log(const struct storage_options *opt, const char *fmt, ...)
 int st_check_writable(struct storage *st)
 {
     if (!st->failed)
-        return 0;
+        return st_syncer_check(st);
     /* Keep the first error's text: it is the one the operator needs. */
     return STORAGE_EFAILED;
 }

@@ -156,7 +156,10 @@ int storage_sync(struct storage *st);
  * deterministic caller (the simulation): storage_sync_begin() only records the
  * request, storage_sync_pending() says one is open, and storage_sync_run() does its
  * fdatasync and applies the answer, at a moment the caller picks. storage_sync_fd()
- * is -1 then. */
+ * is -1 then.
+ *
+ * A failed fdatasync in the thread is sticky: storage_sync_pending() stays true
+ * (nothing it covered is durable), and every later write or sync fails stop. */
 int storage_sync_thread_start(struct storage *st);
 int storage_sync_manual_start(struct storage *st);
 int storage_sync_fd(const struct storage *st);
@@ -164,6 +167,9 @@ int storage_sync_begin(struct storage *st);
 int storage_sync_complete(struct storage *st);
 bool storage_sync_pending(const struct storage *st);
 int storage_sync_run(struct storage *st);
+/* Waits for the thread's request in flight and applies its answer; fails stop on
+ * its error. Before closing the object on purpose (a reload). */
+int storage_sync_wait(struct storage *st);
 /* The microseconds (at least 1) the sync thread's fdatasync took for the answer
  * storage_sync_complete() applied last, once; 0 when none since the last call. */
 uint64_t storage_sync_take_us(struct storage *st);

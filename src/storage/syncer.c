@@ -143,7 +143,7 @@ bool storage_sync_pending(const struct storage *st)
     if (!sy)
         return false;
     pthread_mutex_lock(&sy->mu);
-    bool pending = sy->req_gen != sy->done_gen;
+    bool pending = sy->req_gen != sy->done_gen || sy->err; /* a failure is never done */
     pthread_mutex_unlock(&sy->mu);
     return pending;
 }
@@ -171,6 +171,27 @@ int storage_sync_begin(struct storage *st)
     return 0;
 }
 
+/* The thread's fdatasync failed: fail stop. Nothing may be believed durable after
+ * it, not even what a later fdatasync on the same file reports as written (Linux
+ * reports a writeback error to one caller only). */
+static int syncer_failed(struct storage *st, int err)
+{
+    char name[64];
+    st_seg_name(st->segs[st->n_segs - 1].seq, name, sizeof name);
+    return st_fail(st, STORAGE_EIO, "wal: fdatasync %s: %s", name, strerror(err));
+}
+
+int st_syncer_check(struct storage *st)
+{
+    struct syncer *sy = st->syncer;
+    if (!sy)
+        return 0;
+    pthread_mutex_lock(&sy->mu);
+    int err = sy->err;
+    pthread_mutex_unlock(&sy->mu);
+    return err ? syncer_failed(st, err) : 0;
+}
+
 /* Applies the thread's latest answer (loop thread). wait: block until idle. */
 static int syncer_collect(struct storage *st, bool wait)
 {
@@ -191,11 +212,8 @@ static int syncer_collect(struct storage *st, bool wait)
     if (fresh)
         sy->applied_us = sy->done_us + 1; /* 0 means taken */
     pthread_mutex_unlock(&sy->mu);
-    if (err) {
-        char name[64];
-        st_seg_name(st->segs[st->n_segs - 1].seq, name, sizeof name);
-        return st_fail(st, STORAGE_EIO, "wal: fdatasync %s: %s", name, strerror(err));
-    }
+    if (err)
+        return syncer_failed(st, err);
     if (fresh && fd == st->fd) {
         /* storage_append() drains before a truncation, so index still names
          * entries of the current log. */
@@ -229,6 +247,11 @@ int storage_sync_run(struct storage *st)
     if (!st->syncer || !st->syncer->manual)
         return 0;
     return syncer_collect(st, true);
+}
+
+int storage_sync_wait(struct storage *st)
+{
+    return st_syncer_drain(st);
 }
 
 int st_syncer_drain(struct storage *st)

@@ -131,6 +131,11 @@ int st_wal_create_segment(struct storage *st, uint64_t seq)
 
 static int wal_sync_active(struct storage *st)
 {
+    /* The sync thread's request first: its failure must stop us before this
+     * fdatasync can report the same file clean. */
+    int rc = st_syncer_drain(st);
+    if (rc)
+        return rc;
     if (st->synced_size == st->size)
         return 0;
     if (st->sys->fdatasync(st->fd) < 0) {

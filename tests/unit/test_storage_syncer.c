@@ -1,11 +1,13 @@
 /* test_storage_syncer.c: the background sync thread (syncer.c): completions come
  * back through the eventfd, synced_index only moves forward and never past the
  * log, segment rolls and suffix truncations drain it, and a failed fdatasync in
- * the thread fails the object stop. Kept simple: one loop thread, one sync thread. */
+ * the thread fails the object stop at once and for good. Kept simple: one loop
+ * thread, one sync thread. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -150,6 +152,75 @@ TEST(storage_syncer_failed_sync_fails_stop)
     CHECK_EQ_U64(storage_synced_index(st), 0);
     e = tsu_entry(2, 1, 1, buf);
     CHECK(storage_append(st, &e, 1) == STORAGE_EFAILED);
+    CHECK(storage_sync_begin(st) == STORAGE_EFAILED);
+    storage_close(st);
+    tsu_rmdir(dir);
+}
+
+/* Linux reports a writeback error to one fdatasync only: the first call fails, the
+ * next on the same file returns 0 though the pages are gone. */
+static atomic_int syncs_seen;
+
+static int fail_first_sync(int fd)
+{
+    if (atomic_fetch_add(&syncs_seen, 1) == 0) {
+        errno = EIO;
+        return -1;
+    }
+    return fdatasync(fd);
+}
+
+static const struct storage_sys fail_once_sys = {
+    .open = open3,
+    .close = close,
+    .pwrite = pwrite,
+    .pread = pread,
+    .fdatasync = fail_first_sync,
+    .fsync = tsu_nosync_fn,
+    .ftruncate = ftruncate,
+    .rename = rename,
+    .unlink = unlink,
+    .mkdir = mkdir,
+    .fstat = fstat,
+};
+
+/* The thread's failure is seen before anything else can claim durability: the
+ * request stays pending, an inline sync (which would get 0 from the same file)
+ * fails stop, and so does the next write. */
+TEST(storage_syncer_failure_is_sticky)
+{
+    char dir[64];
+    tsu_mkdtemp(dir, sizeof dir);
+    struct storage *st;
+    atomic_store(&syncs_seen, 0);
+    CHECK(sy_open(dir, 1u << 20, &fail_once_sys, &st) == 0);
+    CHECK(storage_sync_thread_start(st) == 0);
+    uint8_t buf[TS_MAX_ENTRY];
+    struct raft_entry e = tsu_entry(1, 1, 1, buf);
+    CHECK(storage_append(st, &e, 1) == 0);
+    CHECK(storage_sync_begin(st) == 0);
+    struct pollfd p = {.fd = storage_sync_fd(st), .events = POLLIN};
+    CHECK(poll(&p, 1, 5000) == 1); /* answered, not yet collected */
+    CHECK(storage_sync_pending(st));
+    CHECK(storage_sync(st) == STORAGE_EIO);
+    CHECK(strstr(storage_errmsg(st), "fdatasync") != NULL);
+    CHECK_EQ_U64(storage_synced_index(st), 0);
+    e = tsu_entry(2, 1, 1, buf);
+    CHECK(storage_append(st, &e, 1) == STORAGE_EFAILED);
+    storage_close(st);
+    /* The same with a write as the next step. */
+    tsu_rmdir(dir);
+    tsu_mkdtemp(dir, sizeof dir);
+    atomic_store(&syncs_seen, 0);
+    CHECK(sy_open(dir, 1u << 20, &fail_once_sys, &st) == 0);
+    CHECK(storage_sync_thread_start(st) == 0);
+    e = tsu_entry(1, 1, 1, buf);
+    CHECK(storage_append(st, &e, 1) == 0);
+    CHECK(storage_sync_begin(st) == 0);
+    p.fd = storage_sync_fd(st);
+    CHECK(poll(&p, 1, 5000) == 1);
+    e = tsu_entry(2, 1, 1, buf);
+    CHECK(storage_append(st, &e, 1) == STORAGE_EIO);
     CHECK(storage_sync_begin(st) == STORAGE_EFAILED);
     storage_close(st);
     tsu_rmdir(dir);
