@@ -288,9 +288,13 @@ def scen_bounds(top):
             d = raw_request(port, {"type": "txn", "payload": {"success": ops}})
             if d.get("code") != "success":
                 return "txn %d: %s" % (i, d)
+        # Still not reading: a slow consumer is one whose chunk stays unwritten for the
+        # server's stall bound (1 s) while it is behind, however fast the writes were.
+        time.sleep(2.5)
         s.settimeout(10)
         data = b""
-        while True:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
             chunk = s.recv(1 << 20)
             if not chunk:
                 break
