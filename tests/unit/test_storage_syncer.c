@@ -117,30 +117,20 @@ static int fail_sync(int fd)
     return -1;
 }
 
-static int open3(const char *path, int flags, mode_t mode)
+/* The test tables' calls with another fdatasync. */
+static struct storage_sys with_fdatasync(int (*fn)(int fd))
 {
-    return open(path, flags, mode);
+    struct storage_sys sys = tsu_sys_nosync;
+    sys.fdatasync = fn;
+    return sys;
 }
-
-static const struct storage_sys bad_sync_sys = {
-    .open = open3,
-    .close = close,
-    .pwrite = pwrite,
-    .pread = pread,
-    .fdatasync = fail_sync,
-    .fsync = tsu_nosync_fn,
-    .ftruncate = ftruncate,
-    .rename = rename,
-    .unlink = unlink,
-    .mkdir = mkdir,
-    .fstat = fstat,
-};
 
 TEST(storage_syncer_failed_sync_fails_stop)
 {
     char dir[64];
     tsu_mkdtemp(dir, sizeof dir);
     struct storage *st;
+    struct storage_sys bad_sync_sys = with_fdatasync(fail_sync);
     CHECK(sy_open(dir, 1u << 20, &bad_sync_sys, &st) == 0);
     CHECK(storage_sync_thread_start(st) == 0);
     uint8_t buf[TS_MAX_ENTRY];
@@ -170,20 +160,6 @@ static int fail_first_sync(int fd)
     return fdatasync(fd);
 }
 
-static const struct storage_sys fail_once_sys = {
-    .open = open3,
-    .close = close,
-    .pwrite = pwrite,
-    .pread = pread,
-    .fdatasync = fail_first_sync,
-    .fsync = tsu_nosync_fn,
-    .ftruncate = ftruncate,
-    .rename = rename,
-    .unlink = unlink,
-    .mkdir = mkdir,
-    .fstat = fstat,
-};
-
 /* The thread's failure is seen before anything else can claim durability: the
  * request stays pending, an inline sync (which would get 0 from the same file)
  * fails stop, and so does the next write. */
@@ -192,6 +168,7 @@ TEST(storage_syncer_failure_is_sticky)
     char dir[64];
     tsu_mkdtemp(dir, sizeof dir);
     struct storage *st;
+    struct storage_sys fail_once_sys = with_fdatasync(fail_first_sync);
     atomic_store(&syncs_seen, 0);
     CHECK(sy_open(dir, 1u << 20, &fail_once_sys, &st) == 0);
     CHECK(storage_sync_thread_start(st) == 0);
