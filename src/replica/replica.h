@@ -112,7 +112,6 @@ struct replica_stats {
     uint64_t snapshots_taken;
     uint64_t snapshots_installed;
     uint64_t snapshot_us_total;
-    uint64_t syncs_trailing; /* leader syncs run beside the loop (sync_mode THREAD) */
 };
 
 struct replica {

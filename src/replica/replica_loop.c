@@ -99,10 +99,7 @@ static bool sync_may_trail(const struct replica *r, const struct raft_ready *rd)
 
 static int sync_begin(struct replica *r)
 {
-    if (storage_sync_begin(r->st) != STORAGE_OK)
-        return replica_fail(r, "sync");
-    r->stats.syncs_trailing++;
-    return 0;
+    return storage_sync_begin(r->st) == STORAGE_OK ? 0 : replica_fail(r, "sync");
 }
 
 int replica_sync_done(struct replica *r)

@@ -38,9 +38,10 @@ int replica_fail(struct replica *r, const char *what)
     return -1;
 }
 
-/* The payload of the current snapshot, read from its file in pieces (storage
- * checked the file's CRC; cfg.sopt.snapshot_lazy), so that restoring a large state
- * never holds a second copy of it. */
+/* The payload of the current snapshot, read from its file in pieces: the replica
+ * opens storage with snapshot_lazy, so recovery and an install check the file's
+ * CRC and hand back no payload, and restoring a large state never holds a second
+ * copy of it. */
 #define STREAM_PIECE (1u << 20)
 
 struct snap_stream {
@@ -85,8 +86,6 @@ static int stream_read(void *ctx, void *out, size_t len)
 static int decode_snapshot(struct replica *r, const struct storage_snapshot *s, struct kv **fresh,
                            char *err, size_t err_len)
 {
-    if (s->data)
-        return kv_snap_decode(s->data, s->len, fresh, err, err_len);
     struct snap_stream ss = {.st = r->st, .s = s, .buf = malloc(STREAM_PIECE)};
     if (!ss.buf) {
         snprintf(err, err_len, "out of memory");
