@@ -160,43 +160,44 @@ static int fail_first_sync(int fd)
     return fdatasync(fd);
 }
 
+/* A fresh log in dir whose first entry the thread failed to sync: answered, not
+ * yet collected. 0, or -1 when any step went otherwise. */
+static int thread_sync_failed(char *dir, size_t cap, const struct storage_sys *sys,
+                              struct storage **st)
+{
+    tsu_mkdtemp(dir, cap);
+    atomic_store(&syncs_seen, 0);
+    uint8_t buf[TS_MAX_ENTRY];
+    struct raft_entry e = tsu_entry(1, 1, 1, buf);
+    if (sy_open(dir, 1u << 20, sys, st) != 0)
+        return -1;
+    if (storage_sync_thread_start(*st) != 0 || storage_append(*st, &e, 1) != 0 ||
+        storage_sync_begin(*st) != 0)
+        return -1;
+    struct pollfd p = {.fd = storage_sync_fd(*st), .events = POLLIN};
+    return poll(&p, 1, 5000) == 1 ? 0 : -1;
+}
+
 /* The thread's failure is seen before anything else can claim durability: the
  * request stays pending, an inline sync (which would get 0 from the same file)
  * fails stop, and so does the next write. */
 TEST(storage_syncer_failure_is_sticky)
 {
     char dir[64];
-    tsu_mkdtemp(dir, sizeof dir);
     struct storage *st;
     struct storage_sys fail_once_sys = with_fdatasync(fail_first_sync);
-    atomic_store(&syncs_seen, 0);
-    CHECK(sy_open(dir, 1u << 20, &fail_once_sys, &st) == 0);
-    CHECK(storage_sync_thread_start(st) == 0);
     uint8_t buf[TS_MAX_ENTRY];
-    struct raft_entry e = tsu_entry(1, 1, 1, buf);
-    CHECK(storage_append(st, &e, 1) == 0);
-    CHECK(storage_sync_begin(st) == 0);
-    struct pollfd p = {.fd = storage_sync_fd(st), .events = POLLIN};
-    CHECK(poll(&p, 1, 5000) == 1); /* answered, not yet collected */
+    struct raft_entry e = tsu_entry(2, 1, 1, buf);
+    CHECK(thread_sync_failed(dir, sizeof dir, &fail_once_sys, &st) == 0);
     CHECK(storage_sync_pending(st));
     CHECK(storage_sync(st) == STORAGE_EIO);
     CHECK(strstr(storage_errmsg(st), "fdatasync") != NULL);
     CHECK_EQ_U64(storage_synced_index(st), 0);
-    e = tsu_entry(2, 1, 1, buf);
     CHECK(storage_append(st, &e, 1) == STORAGE_EFAILED);
     storage_close(st);
-    /* The same with a write as the next step. */
     tsu_rmdir(dir);
-    tsu_mkdtemp(dir, sizeof dir);
-    atomic_store(&syncs_seen, 0);
-    CHECK(sy_open(dir, 1u << 20, &fail_once_sys, &st) == 0);
-    CHECK(storage_sync_thread_start(st) == 0);
-    e = tsu_entry(1, 1, 1, buf);
-    CHECK(storage_append(st, &e, 1) == 0);
-    CHECK(storage_sync_begin(st) == 0);
-    p.fd = storage_sync_fd(st);
-    CHECK(poll(&p, 1, 5000) == 1);
-    e = tsu_entry(2, 1, 1, buf);
+    /* The same with a write as the next step. */
+    CHECK(thread_sync_failed(dir, sizeof dir, &fail_once_sys, &st) == 0);
     CHECK(storage_append(st, &e, 1) == STORAGE_EIO);
     CHECK(storage_sync_begin(st) == STORAGE_EFAILED);
     storage_close(st);
