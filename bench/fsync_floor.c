@@ -1,11 +1,14 @@
 /* fsync_floor.c: build/fsync-floor, the disk's durable-append rate, a physical limit for PUT.
  *
- *   build/fsync-floor [--seconds S] [--bytes N] DIR
+ *   build/fsync-floor [--seconds S] [--bytes N] [--preallocate] DIR
  *
  * Appends N bytes (default 100, one small log record) to a fresh file in DIR and calls
  * fdatasync after each append, for S seconds (default 3). It appends rather than overwrites
  * because a write-ahead log appends: every fdatasync then also has to make the new file size
  * durable, which is what a WAL commit pays. The file is unlinked at the end.
+ *
+ * --preallocate first reserves 64 MiB with fallocate, as vesperd does for each WAL segment,
+ * so the appends land inside the file's size and fdatasync has no size to record.
  *
  * Prints one machine-readable line that bench/lib.sh parses:
  *   FSYNC ops=N secs=S ops_per_s=X avg_us=A p50_us=P p99_us=Q
@@ -14,6 +17,7 @@
  * filesystem, since the rate is a property of that device.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +27,7 @@
 #include <unistd.h>
 
 #define FSYNC_MAX_SAMPLES (1u << 20)
+#define FSYNC_PREALLOC    (64 << 20)
 
 static int64_t fsync_now_us(void)
 {
@@ -42,7 +47,7 @@ static int fsync_cmp_i64(const void *a, const void *b)
 
 static int fsync_usage(void)
 {
-    fputs("usage: fsync-floor [--seconds S] [--bytes N] DIR\n", stderr);
+    fputs("usage: fsync-floor [--seconds S] [--bytes N] [--preallocate] DIR\n", stderr);
     return 2;
 }
 
@@ -79,12 +84,15 @@ int main(int argc, char **argv)
 {
     double seconds = 3;
     long bytes = 100;
+    bool preallocate = false;
     const char *dir = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
             seconds = strtod(argv[++i], NULL);
         } else if (strcmp(argv[i], "--bytes") == 0 && i + 1 < argc) {
             bytes = strtol(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--preallocate") == 0) {
+            preallocate = true;
         } else if (argv[i][0] != '-' && !dir) {
             dir = argv[i];
         } else {
@@ -99,6 +107,12 @@ int main(int argc, char **argv)
     int fd = mkstemp(path);
     if (fd < 0) {
         fprintf(stderr, "fsync-floor: mkstemp %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    if (preallocate && fallocate(fd, 0, 0, FSYNC_PREALLOC) != 0) {
+        fprintf(stderr, "fsync-floor: fallocate %s: %s\n", path, strerror(errno));
+        close(fd);
+        unlink(path);
         return 1;
     }
     int64_t *lat_us = malloc(FSYNC_MAX_SAMPLES * sizeof *lat_us);

@@ -245,15 +245,22 @@ bench_workloads() {
     done
 }
 
-# bench_fsync_floor: one "fsync" row (rps = fdatasync/s, p50/p99 in us).
+# bench_fsync_floor: the "fsync" row (appends that grow the file) and the "fsync-pre" row
+# (appends into space reserved with fallocate, as vesperd's WAL segments are); rps =
+# fdatasync/s, p50/p99 in us.
 bench_fsync_floor() {
-    local line ops secs ops_per_s avg_us p50_us p99_us kv
-    line=$("$FSYNC_FLOOR" --seconds 3 "$BENCH_TMP" | grep '^FSYNC ') ||
-        bench_die "fsync-floor failed"
-    for kv in ${line#FSYNC }; do local "$kv"; done
-    printf 'fsync\t-\tfdatasync\t1\t%s\t%s\t%s\t%s\t%s\t-\t0\t-\t-\n' "$ops" "$secs" "$ops_per_s" \
-        "$p50_us" "$p99_us" >>"$BENCH_TSV"
-    bench_log "fsync floor in $BENCH_TMP: $ops_per_s fdatasync/s, avg ${avg_us}us"
+    local line ops secs ops_per_s avg_us p50_us p99_us kv row flag
+    for row in fsync fsync-pre; do
+        flag=()
+        [ "$row" = fsync-pre ] && flag=(--preallocate)
+        line=$("$FSYNC_FLOOR" --seconds 3 "${flag[@]}" "$BENCH_TMP" | grep '^FSYNC ') ||
+            bench_die "fsync-floor failed"
+        for kv in ${line#FSYNC }; do local "$kv"; done
+        printf '%s\t-\tfdatasync\t1\t%s\t%s\t%s\t%s\t%s\t-\t0\t-\t-\n' "$row" "$ops" "$secs" \
+            "$ops_per_s" "$p50_us" "$p99_us" >>"$BENCH_TSV"
+        bench_log "fsync floor ($row) in $BENCH_TMP: $ops_per_s fdatasync/s, avg ${avg_us}us," \
+            "p50 ${p50_us}us"
+    done
 }
 
 # bench_wait_load WRK_PID STATUS_URL TARGET: waits while a wrk load (bench/wrk/load.lua)

@@ -50,6 +50,9 @@ int node_open_state(struct node *n)
     rc.dir = cfg->data_dir;
     storage_options_defaults(&rc.sopt);
     rc.sopt.create = true;
+    /* Each new WAL segment is reserved with fallocate: a commit's fdatasync then has no
+     * file size to record, which makes it about a third faster on ext4 (bench/RESULTS.md). */
+    rc.sopt.preallocate = true;
     rc.sopt.snapshot_entries = cfg->snapshot_entries;
     rc.sopt.snapshot_bytes = cfg->snapshot_bytes;
     for (int k = 0; k < cfg->n_nodes && !cfg->join; k++) {

@@ -70,10 +70,9 @@ struct storage_options {
     uint64_t snapshot_bytes;   /* ... or WAL bytes written since snapshot */
     bool create;               /* create the directory when it does not exist */
     /* fallocate() each new segment to segment_bytes, so appends overwrite reserved
-     * space instead of growing the file (what etcd does). Off by default: on this
-     * machine's ext4 the gain was within the noise of a shared disk
-     * (bench/RESULTS.md). Recovery handles preallocated segments either way.
-     * Failure to preallocate is ignored. */
+     * space instead of growing the file (what etcd does), and fdatasync has no size
+     * to record. Off in storage_options_defaults; vesperd turns it on. Recovery
+     * handles preallocated segments either way. Failure to preallocate is ignored. */
     bool preallocate;
     /* Informational lines (torn tail truncated, stale temp removed). NULL: stderr. */
     void (*log)(void *arg, const char *line);
