@@ -90,9 +90,12 @@ static void *syncer_main(void *arg)
         if (sy->req_gen == sy->done_gen) /* stop, and nothing left to do */
             break;
         serve_newest(sy);
+        /* The wake-up goes out unlocked, so the loop never finds the mutex held. */
+        pthread_mutex_unlock(&sy->mu);
         uint64_t one = 1;
         ssize_t w = write(sy->efd, &one, sizeof one); /* wakes the loop */
         (void)w; /* the counter cannot overflow in practice; the loop re-checks gens */
+        pthread_mutex_lock(&sy->mu);
     }
     pthread_mutex_unlock(&sy->mu);
     return NULL;
@@ -166,8 +169,8 @@ int storage_sync_begin(struct storage *st)
     sy->req_fd = st->fd;
     sy->req_index = st->written_index;
     sy->req_size = st->size;
-    pthread_cond_signal(&sy->cv);
     pthread_mutex_unlock(&sy->mu);
+    pthread_cond_signal(&sy->cv); /* unlocked: the thread wakes to a free mutex */
     return 0;
 }
 
@@ -192,13 +195,16 @@ int st_syncer_check(struct storage *st)
     return err ? syncer_failed(st, err) : 0;
 }
 
-/* Applies the thread's latest answer (loop thread). wait: block until idle. */
+/* Applies the thread's latest answer (loop thread). wait: block until idle.
+ * Only the wake-up path (!wait) resets the eventfd: one read takes the whole
+ * counter. A waiter leaves it; the loop's watch reads it at its next turn. */
 static int syncer_collect(struct storage *st, bool wait)
 {
     struct syncer *sy = st->syncer;
     uint64_t cnt;
-    while (sy->efd >= 0 && read(sy->efd, &cnt, sizeof cnt) > 0) {
-    }
+    if (!wait && sy->efd >= 0 && read(sy->efd, &cnt, sizeof cnt) < 0 && errno != EAGAIN &&
+        errno != EINTR)
+        return st_fail(st, STORAGE_EIO, "sync thread: eventfd: %s", strerror(errno));
     pthread_mutex_lock(&sy->mu);
     if (wait && sy->manual && sy->done_gen != sy->req_gen)
         serve_newest(sy);
