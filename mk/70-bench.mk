@@ -38,7 +38,7 @@ $(BUILD)/watch-fanout: $(call obj,$(WATCH_FANOUT_SRC))
 TEST_BINS += $(BUILD)/histgen
 TEST_SUITES += "tests/tools/test_histgen.sh $(BUILD)"
 
-.PHONY: bench bench-compare bench-tls bench-ab bench-api bench-snapshot bench-bigdata bench-catchup \
+.PHONY: bench bench-compare bench-tls bench-ab bench-api bench-snapshot bench-bigdata bench-catchup bench-syscalls \
         histgen
 histgen: $(BUILD)/histgen
 
@@ -72,6 +72,11 @@ bench-snapshot: $(BUILD)/vesperd
 # Memory per node holding N keys and the restart time of a follower (bench/bigdata.sh).
 bench-bigdata: $(BUILD)/vesperd
 	bench/bigdata.sh $(N)
+
+# System calls per PUT on each node (bench/syscalls.sh; VESPERD_B=path adds a second
+# build).
+bench-syscalls: $(BUILD)/vesperd
+	VESPERD_B=$(VESPERD_B) bench/syscalls.sh
 
 # The leader's memory while a follower N writes behind catches up (bench/catchup.sh;
 # default 1,000,000; CATCHUP_ARGS passes options to every node).
