@@ -41,12 +41,40 @@ struct rv {
     uint64_t torn_bytes;
     uint64_t tail_end; /* end of the last segment's records: where appends go */
     uint64_t prev_end; /* the same for the segment before it */
+    uint8_t *arena;    /* where st_rv_keep copies the next payload */
+    size_t arena_left;
 
     /* settled */
     raft_index last_index; /* max(last, snapshot index) */
     raft_term last_term_all;
     bool need_mark;
 };
+
+/* segread.c: a window onto one segment file (replay holds one record of it, not the
+ * file), and the blocks entry payloads are copied into. */
+struct seg_win {
+    const struct storage_sys *sys;
+    int fd;
+    uint64_t file_len;
+    uint8_t *buf;
+    size_t cap, len; /* buf holds len bytes from file offset base */
+    uint64_t base;
+};
+
+/* 0, or -1 with errno (open or fstat failed). */
+int st_win_open(struct seg_win *w, const struct storage_sys *sys, const char *path);
+void st_win_close(struct seg_win *w);
+/* Decodes the record at off into *r (pointing into the window, valid until the next
+ * call); *s as st_rec_decode's, REC_SHORT only when the file ends inside the record.
+ * 0, or -1 with errno on a read error. */
+int st_win_decode(struct seg_win *w, uint64_t off, struct rec *r, size_t *size, enum rec_status *s);
+/* 1 when every byte from off to the end of the file is zero, 0 when one is not, -1 on
+ * a read error. */
+int st_win_zero_from(struct seg_win *w, uint64_t off);
+/* Reads the first n bytes of the file into dst: the count (less at its end) or -1. */
+ssize_t st_win_head(struct seg_win *w, uint8_t *dst, size_t n);
+/* A copy of len > 0 bytes owned by the boot; NULL when out of memory. */
+const uint8_t *st_rv_keep(struct rv *rv, const uint8_t *p, size_t len);
 
 int st_rv_err(struct rv *rv, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void st_rv_note(struct rv *rv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -1,8 +1,8 @@
 /* replay.c: reading WAL segments record by record and rebuilding the log.
  *
- * Entries point into the segment images (kept alive by the boot), so recovery
- * copies each payload once, from disk into memory; the core copies it again.
- * Entries at or before the snapshot index are only tracked for their position
+ * A segment is read through a window (segread.c), never whole. The payload of each
+ * entry after the snapshot is copied into blocks the boot owns; the core copies it
+ * again. Entries at or before the snapshot index are only tracked for their position
  * and, at the snapshot index itself, their term (see st_rv_settle()).
  */
 #include <errno.h>
@@ -40,6 +40,9 @@ static int rv_entry(struct rv *rv, const struct rec *r, const char *name, size_t
         b->n_entries = 0;
         rv->term_at_snap = r->index == snap ? r->term : 0;
     } else {
+        const uint8_t *data = r->len ? st_rv_keep(rv, r->data, r->len) : NULL;
+        if (r->len && !data)
+            return st_rv_err(rv, STORAGE_ENOMEM, "wal: out of memory for entries");
         b->n_entries = (size_t)(r->index - snap - 1); /* ends the log before it */
         if (b->n_entries == rv->cap_entries) {
             size_t cap = rv->cap_entries ? 2 * rv->cap_entries : 1024;
@@ -53,7 +56,7 @@ static int rv_entry(struct rv *rv, const struct rec *r, const char *name, size_t
                                                          .index = r->index,
                                                          .type = r->type,
                                                          .len = r->len,
-                                                         .data = (uint8_t *)r->data};
+                                                         .data = (uint8_t *)data};
     }
     rv->last = r->index;
     rv->last_term = r->term;
@@ -104,26 +107,13 @@ static int rv_apply(struct rv *rv, const struct rec *r, const char *name, size_t
     }
 }
 
-static bool all_zero(const uint8_t *p, size_t n)
-{
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        if (w)
-            return false;
-        p += 8;
-        n -= 8;
-    }
-    while (n--)
-        if (*p++)
-            return false;
-    return true;
-}
-
 /* The larger valid claim of the two sync slots of a version 2 segment: bytes of
  * it known durable (0: none readable). */
-static uint64_t rv_synced_claim(const uint8_t *buf, size_t len)
+static uint64_t rv_synced_claim(struct seg_win *w)
 {
+    uint8_t buf[WAL_SLOT_B + REC_HDR_BYTES];
+    ssize_t got = st_win_head(w, buf, sizeof buf);
+    size_t len = got > 0 ? (size_t)got : 0; /* unreadable slots claim nothing */
     uint64_t best = 0;
     const size_t at[2] = {WAL_SLOT_A, WAL_SLOT_B};
     for (int i = 0; i < 2; i++) {
@@ -141,8 +131,8 @@ static uint64_t rv_synced_claim(const uint8_t *buf, size_t len)
  * although synced bytes say there must be more. Decides between damage to
  * durable data (refuse) and a torn write (cut at off), from where off lies
  * relative to the synced claim only. */
-static int rv_bad_record(struct rv *rv, const uint8_t *buf, size_t len, size_t off,
-                         enum rec_status s, const char *name, bool last, uint64_t synced)
+static int rv_bad_record(struct rv *rv, struct seg_win *w, size_t off, enum rec_status s,
+                         const char *name, bool last, uint64_t synced)
 {
     const char *what = s == REC_SHORT ? "truncated record"
                        : s == REC_BAD ? "bad record (CRC or header)"
@@ -152,8 +142,14 @@ static int rv_bad_record(struct rv *rv, const uint8_t *buf, size_t len, size_t o
                          "wal: %s offset %zu: %s below the %llu bytes its sync slot says were "
                          "durable",
                          name, off, what, (unsigned long long)synced);
-    if (s == REC_OK || all_zero(buf + off, len - off))
+    if (s == REC_OK)
+        return 0;
+    int zero = st_win_zero_from(w, off);
+    if (zero < 0)
+        return st_rv_err(rv, STORAGE_EIO, "wal: read %s: %s", name, strerror(errno));
+    if (zero)
         return 0; /* preallocated space: the clean end of this segment */
+    size_t len = (size_t)w->file_len;
     if (!last)
         return st_rv_err(rv, STORAGE_ECORRUPT, "wal: %s offset %zu: %s in a completed segment",
                          name, off, what);
@@ -168,7 +164,7 @@ static int rv_bad_record(struct rv *rv, const uint8_t *buf, size_t len, size_t o
     return 0;
 }
 
-static int rv_segment(struct rv *rv, size_t k, const uint8_t *buf, size_t len)
+static int rv_segment(struct rv *rv, size_t k, struct seg_win *w)
 {
     char name[64];
     uint64_t seq = rv->seqs[k];
@@ -180,17 +176,19 @@ static int rv_segment(struct rv *rv, size_t k, const uint8_t *buf, size_t len)
     uint64_t synced = 0; /* version 2: bytes the sync slots say were durable */
     bool stopped = false;
     rv->seg_version = 0;
-    while (off < len) {
+    while (off < w->file_len) {
         struct rec r;
         size_t sz;
-        enum rec_status s = st_rec_decode(buf + off, len - off, &r, &sz);
+        enum rec_status s;
+        if (st_win_decode(w, off, &r, &sz, &s) < 0)
+            return st_rv_err(rv, STORAGE_EIO, "wal: read %s: %s", name, strerror(errno));
         if (s != REC_OK) {
             /* A damaged segment header hides the version: the slots still speak (a
              * version 1 segment has records there, which a CRC rarely passes, and
              * then the claim only makes recovery refuse, never drop data). */
             if (records == 0)
-                synced = rv_synced_claim(buf, len);
-            int rc = rv_bad_record(rv, buf, len, off, s, name, last, synced);
+                synced = rv_synced_claim(w);
+            int rc = rv_bad_record(rv, w, off, s, name, last, synced);
             if (rc)
                 return rc;
             stopped = true;
@@ -200,7 +198,7 @@ static int rv_segment(struct rv *rv, size_t k, const uint8_t *buf, size_t len)
         if (rc)
             return rc;
         if (records == 0 && rv->seg_version >= 2)
-            synced = rv_synced_claim(buf, len);
+            synced = rv_synced_claim(w);
         if ((st_rec_is_entry(r.type) || r.type == REC_MARK) && r.index > info.max_index)
             info.max_index = r.index;
         if (st_rec_is_entry(r.type) && !first)
@@ -210,6 +208,7 @@ static int rv_segment(struct rv *rv, size_t k, const uint8_t *buf, size_t len)
         if (rv->seg_version >= 2 && records == 2 && off < WAL_DATA_START)
             off = WAL_DATA_START; /* past the slots: where the records start */
     }
+    size_t len = (size_t)w->file_len; /* the end the reads found */
     if (rv->seg_version >= 2 && records < 2 && !rv->torn) {
         /* The header without its hard state: the header block never reached the
          * disk whole, so no record of this segment was ever synced. */
@@ -223,7 +222,7 @@ static int rv_segment(struct rv *rv, size_t k, const uint8_t *buf, size_t len)
     }
     size_t end = off < len ? off : len;
     if (!stopped && end < synced) { /* the file ends before bytes that were synced */
-        int rc = rv_bad_record(rv, buf, len, end, REC_OK, name, last, synced);
+        int rc = rv_bad_record(rv, w, end, REC_OK, name, last, synced);
         if (rc)
             return rc;
     }
@@ -253,7 +252,6 @@ static int rv_segment(struct rv *rv, size_t k, const uint8_t *buf, size_t len)
 
 int st_rv_segments(struct rv *rv)
 {
-    struct storage_boot *b = rv->boot;
     for (size_t k = 0; k < rv->n_seqs; k++) {
         char name[64], path[STORAGE_PATH_MAX];
         st_seg_name(rv->seqs[k], name, sizeof name);
@@ -261,18 +259,11 @@ int st_rv_segments(struct rv *rv)
             return st_rv_err(rv, STORAGE_ECORRUPT, "wal: segment %016llx.seg missing (before %s)",
                              (unsigned long long)(rv->seqs[k - 1] + 1), name);
         st_path(rv->dir, name, path, sizeof path);
-        uint8_t *buf;
-        size_t len;
-        if (storage_read_file(rv->sys, path, &buf, &len) < 0)
+        struct seg_win w;
+        if (st_win_open(&w, rv->sys, path) < 0)
             return st_rv_err(rv, STORAGE_EIO, "wal: read %s: %s", name, strerror(errno));
-        void **bufs = realloc(b->bufs_, (b->n_bufs_ + 1) * sizeof *bufs);
-        if (!bufs) {
-            free(buf);
-            return st_rv_err(rv, STORAGE_ENOMEM, "wal: out of memory");
-        }
-        b->bufs_ = bufs;
-        b->bufs_[b->n_bufs_++] = buf;
-        int rc = rv_segment(rv, k, buf, len);
+        int rc = rv_segment(rv, k, &w);
+        st_win_close(&w);
         if (rc)
             return rc;
     }

@@ -107,7 +107,7 @@ struct storage_boot {
     struct storage_snapshot snap;
     struct raft_entry *entries;
     size_t n_entries;
-    void **bufs_; /* private: segment images the entries point into */
+    void **bufs_; /* private: blocks holding the entries' payloads */
     size_t n_bufs_;
 };
 void storage_boot_free(struct storage_boot *b);
