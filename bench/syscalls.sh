@@ -47,7 +47,7 @@ ROWS=$BENCH_TMP/rows.tsv
 
 # counts FILE: "name calls" per line from strace -c output.
 counts() {
-    awk '$1 ~ /^[0-9.]+$/ && NF >= 5 { print $NF, $4 }' "$1"
+    awk '$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" { print $NF, $4 }' "$1"
 }
 
 # measure LABEL CONNS: one traced wrk run against the running cluster; appends one row
@@ -102,8 +102,9 @@ import sys
 rows, shown = sys.argv[1], sys.argv[2].split()
 print("| build | conns | node | total | " + " | ".join(shown) + " | other |")
 print("|---|---:|---|---:|" + "---:|" * (len(shown) + 1))
-for line in open(rows):
-    label, conns, role, puts, pairs = line.rstrip("\n").split("\t")
+lines = [line.rstrip("\n").split("\t") for line in open(rows)]
+lines.sort(key=lambda r: (r[0], int(r[1]), r[2] != "leader"))  # leader first
+for label, conns, role, puts, pairs in lines:
     calls = dict(p.split("=") for p in pairs.split())
     per = {k: int(v) / int(puts) for k, v in calls.items()}
     other = sum(v for k, v in per.items() if k not in shown)
