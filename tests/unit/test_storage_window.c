@@ -110,23 +110,33 @@ static int win_poke(const char *dir, uint64_t off, uint8_t x, size_t n)
     return w > 0 ? 0 : -1;
 }
 
+/* A fresh directory holding one segment of entries 1..WIN_ENTRIES; returns the
+ * offset after the last record (0 when writing failed). */
+static uint64_t win_written(char *dir, size_t cap, struct storage_options *o)
+{
+    tsu_mkdtemp(dir, cap);
+    win_options(o);
+    struct storage *st;
+    struct storage_boot b;
+    if (tsu_open(dir, o, &st, &b) != 0)
+        return 0;
+    storage_boot_free(&b);
+    uint64_t end = win_append(st, 1, WIN_ENTRIES) == 0 ? st->size : 0;
+    storage_close(st);
+    return end;
+}
+
 TEST(storage_replay_cuts_a_torn_tail_past_the_first_window)
 {
     char dir[64];
-    tsu_mkdtemp(dir, sizeof dir);
     struct storage_options o;
-    win_options(&o);
-    struct storage *st;
-    struct storage_boot b;
-    CHECK(tsu_open(dir, &o, &st, &b) == 0);
-    storage_boot_free(&b);
-    CHECK(win_append(st, 1, WIN_ENTRIES) == 0);
-    uint64_t end = st->size; /* where the next record would go */
-    storage_close(st);
+    uint64_t end = win_written(dir, sizeof dir, &o);
     CHECK(end > (4u << 20));
     /* A write that was never synced: garbage after the last record, in the
      * preallocated space, 3 MiB past the first window. */
     CHECK(win_poke(dir, end + 40, 0x5a, 64) == 0);
+    struct storage *st;
+    struct storage_boot b;
     CHECK(tsu_open(dir, &o, &st, &b) == 0);
     CHECK(win_boot_ok(&b, WIN_ENTRIES));
     CHECK(strstr(tsu_last_log, "torn tail") != NULL);
@@ -138,18 +148,13 @@ TEST(storage_replay_cuts_a_torn_tail_past_the_first_window)
 TEST(storage_replay_refuses_damage_below_the_synced_claim_past_the_first_window)
 {
     char dir[64];
-    tsu_mkdtemp(dir, sizeof dir);
     struct storage_options o;
-    win_options(&o);
-    struct storage *st;
-    struct storage_boot b;
-    CHECK(tsu_open(dir, &o, &st, &b) == 0);
-    storage_boot_free(&b);
-    CHECK(win_append(st, 1, WIN_ENTRIES) == 0);
-    uint64_t end = st->size; /* where the next record would go */
-    storage_close(st);
+    uint64_t end = win_written(dir, sizeof dir, &o);
+    CHECK(end > (4u << 20));
     /* One byte inside a record written and synced well before the end. */
     CHECK(win_poke(dir, end - 400000, 0xff, 1) == 0);
+    struct storage *st;
+    struct storage_boot b;
     char err[512];
     CHECK(storage_open(&st, dir, &o, &b, err, sizeof err) == STORAGE_ECORRUPT);
     CHECK(strstr(err, "sync slot") != NULL);
