@@ -39,6 +39,7 @@ static void storage_opts(struct sim_world *w, struct sim_node *n, struct storage
     o->snapshot_bytes = UINT64_MAX / 2;
     if (w->segment_bytes)
         o->segment_bytes = w->segment_bytes;
+    o->preallocate = w->preallocate;
 }
 
 static bool ensure_fs(struct sim_world *w, struct sim_node *n)

@@ -374,6 +374,8 @@ static bool run_seed(uint64_t seed, uint64_t steps, bool verbose, bool quiet)
     /* Half the seeds let a leader's fdatasync trail its loop by up to a few dozen
      * milliseconds, as vesperd's sync thread does; the others sync on the loop. */
     w->sync_trail_max_ms = sim_range(&pick, 2) ? 1 + (uint32_t)sim_range(&pick, 40) : 0;
+    /* Half the seeds preallocate their WAL segments, as vesperd does. */
+    w->preallocate = sim_range(&pick, 2) == 0;
     w->crash_after_install_pm = 300;
     w->crash_after_keep_pm = 900;
     w->overwrite_stall_pm = 1000;

@@ -193,6 +193,9 @@ struct sim_world {
      * leader's fdatasync that no message waits for completes 0..sync_trail_max_ms
      * after the loop started it, with the loop (and crashes) running meanwhile. */
     uint32_t sync_trail_max_ms;
+    /* WAL segments reserved with fallocate when created, as vesperd's are: replay
+     * then ends each segment at zeros rather than at the end of the file. */
+    bool preallocate;
     char root[160]; /* this world's directory of node directories */
 
     struct sim_event *heap;
