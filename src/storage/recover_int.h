@@ -71,8 +71,10 @@ int st_win_decode(struct seg_win *w, uint64_t off, struct rec *r, size_t *size, 
 /* 1 when every byte from off to the end of the file is zero, 0 when one is not, -1 on
  * a read error. */
 int st_win_zero_from(struct seg_win *w, uint64_t off);
-/* Reads the first n bytes of the file into dst: the count (less at its end) or -1. */
-ssize_t st_win_head(struct seg_win *w, uint8_t *dst, size_t n);
+/* Points *p at offset off with *avail >= min(want, bytes left in the file) bytes
+ * behind it (valid until the next call), reading only when the window does not
+ * hold them. 0, or -1 with errno set. */
+int st_win_at(struct seg_win *w, uint64_t off, size_t want, const uint8_t **p, size_t *avail);
 /* A copy of len > 0 bytes owned by the boot; NULL when out of memory. */
 const uint8_t *st_rv_keep(struct rv *rv, const uint8_t *p, size_t len);
 

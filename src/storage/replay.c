@@ -108,12 +108,14 @@ static int rv_apply(struct rv *rv, const struct rec *r, const char *name, size_t
 }
 
 /* The larger valid claim of the two sync slots of a version 2 segment: bytes of
- * it known durable (0: none readable). */
+ * it known durable (0: none readable). Asked at the segment's first record, when
+ * the window still holds its start. */
 static uint64_t rv_synced_claim(struct seg_win *w)
 {
-    uint8_t buf[WAL_SLOT_B + REC_HDR_BYTES];
-    ssize_t got = st_win_head(w, buf, sizeof buf);
-    size_t len = got > 0 ? (size_t)got : 0; /* unreadable slots claim nothing */
+    const uint8_t *buf;
+    size_t len;
+    if (st_win_at(w, 0, WAL_SLOT_B + REC_HDR_BYTES, &buf, &len) < 0)
+        return 0; /* unreadable slots claim nothing */
     uint64_t best = 0;
     const size_t at[2] = {WAL_SLOT_A, WAL_SLOT_B};
     for (int i = 0; i < 2; i++) {

@@ -51,9 +51,7 @@ void st_win_close(struct seg_win *w)
     w->buf = NULL;
 }
 
-/* Points *p at offset off with *avail >= min(want, bytes left in the file) bytes
- * behind it, reading when the window does not hold them. -1 with errno set. */
-static int win_fill(struct seg_win *w, uint64_t off, size_t want, const uint8_t **p, size_t *avail)
+int st_win_at(struct seg_win *w, uint64_t off, size_t want, const uint8_t **p, size_t *avail)
 {
     uint64_t end = w->base + w->len;
     bool held = w->buf && off >= w->base && off <= end && (off + want <= end || end >= w->file_len);
@@ -91,7 +89,7 @@ int st_win_decode(struct seg_win *w, uint64_t off, struct rec *r, size_t *size, 
     for (;;) {
         const uint8_t *p;
         size_t avail;
-        if (win_fill(w, off, want, &p, &avail) < 0)
+        if (st_win_at(w, off, want, &p, &avail) < 0)
             return -1;
         *s = st_rec_decode(p, avail, r, size);
         if (*s != REC_SHORT || off + avail >= w->file_len)
@@ -100,7 +98,7 @@ int st_win_decode(struct seg_win *w, uint64_t off, struct rec *r, size_t *size, 
          * (st_rec_decode refused lengths past REC_MAX_PAYLOAD as bad). */
         size_t need = REC_HDR_BYTES + (size_t)st_rec_get32(p + 4);
         if (need <= want)
-            return 0; /* cannot happen: win_fill gave at least want bytes */
+            return 0; /* cannot happen: st_win_at gave at least want bytes */
         want = need;
     }
 }
@@ -126,7 +124,7 @@ int st_win_zero_from(struct seg_win *w, uint64_t off)
     while (off < w->file_len) {
         const uint8_t *p;
         size_t avail;
-        if (win_fill(w, off, WIN_CHUNK, &p, &avail) < 0)
+        if (st_win_at(w, off, WIN_CHUNK, &p, &avail) < 0)
             return -1;
         if (avail == 0)
             break;
@@ -135,11 +133,6 @@ int st_win_zero_from(struct seg_win *w, uint64_t off)
         off += avail;
     }
     return 1;
-}
-
-ssize_t st_win_head(struct seg_win *w, uint8_t *dst, size_t n)
-{
-    return storage_pread_all(w->sys, w->fd, dst, n, 0);
 }
 
 const uint8_t *st_rv_keep(struct rv *rv, const uint8_t *p, size_t len)
