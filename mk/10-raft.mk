@@ -8,7 +8,7 @@ $(BUILD)/libraftcore.a: $(call obj,$(RAFT_SRC))
 # Raft core unit tests on cores driven by hand (no simulation world).
 RAFT_UNIT_SRC := tests/unit/test_raft_catchup.c tests/unit/test_raft_ack.c \
                  tests/unit/test_raft_reorder.c tests/unit/test_raft_stale_term.c \
-                 tests/unit/test_raft_log.c
+                 tests/unit/test_raft_log.c tests/unit/test_raft_hold.c
 $(BUILD)/test-raft-unit: $(call san,$(RAFT_UNIT_SRC) $(RAFT_SRC) $(TEST_LIB_SRC))
 	$(CC) $(TEST_LDFLAGS) $^ -o $@
 

@@ -112,6 +112,7 @@ struct raft {
     struct raft_snap_chunk chunk;
     bool install_pending;
     struct raft_snap_install install;
+    bool apply_held; /* raft_hold_apply: no committed entries or reads go out */
 
     /* Output accumulated until raft_advance(). */
     struct raft__msgbuf out;

@@ -18,11 +18,20 @@ static bool hs_differs(const struct raft *r)
            r->commit != r->hs_saved.commit;
 }
 
+/* Committed entries and released reads go out unless the shell holds them
+ * (raft_hold_apply) or the ready installs a snapshot: the shell may restore the
+ * state machine from it beside its loop, and what follows the snapshot must not
+ * reach the state before that. */
+static bool apply_open(const struct raft *r)
+{
+    return !r->apply_held && !r->install_pending;
+}
+
 bool raft_has_ready(const struct raft *r)
 {
     return hs_differs(r) || r->log.written < raft__log_last(&r->log) || r->out.n || r->out_sync.n ||
-           r->commit > r->applied || r->n_results || r->chunk_pending || r->install_pending ||
-           r->need_broadcast ||
+           (!r->apply_held && (r->commit > r->applied || r->n_results)) || r->chunk_pending ||
+           r->install_pending || r->need_broadcast ||
            (r->role == RAFT_LEADER && r->n_reads && r->reads[r->n_reads - 1].seq > r->read_seq);
 }
 
@@ -68,12 +77,19 @@ void raft_ready(struct raft *r, struct raft_ready *rd)
     rd->n_msgs = r->out.n;
     rd->msgs_sync = r->out_sync.v;
     rd->n_msgs_sync = r->out_sync.n;
+    if (!apply_open(r))
+        return;
     if (r->commit > r->applied) {
         rd->committed = raft__log_get(&r->log, r->applied + 1);
         rd->n_committed = (size_t)(r->commit - r->applied);
     }
     rd->reads = r->results;
     rd->n_reads = r->n_results;
+}
+
+void raft_hold_apply(struct raft *r, bool hold)
+{
+    r->apply_held = hold;
 }
 
 void raft_advance(struct raft *r, const struct raft_ready *rd)
@@ -89,7 +105,8 @@ void raft_advance(struct raft *r, const struct raft_ready *rd)
     assert(r->applied <= r->commit);
     r->out.n = 0;
     r->out_sync.n = 0;
-    r->n_results = 0;
+    if (rd->n_reads) /* else held back: they go out with the next open ready */
+        r->n_results = 0;
     r->chunk_pending = false;
     r->install_pending = false;
 }
