@@ -5,7 +5,10 @@
  * For each ready of the core, replica_process() does, in this order:
  *   1. persist: a received snapshot chunk, a snapshot install (KEEP_AFTER when the
  *      core's log runs past the snapshot, DROP_ALL otherwise; a transfer storage
- *      rejects reloads the whole state from disk), the hard state, the entries;
+ *      rejects reloads the whole state from disk; the state machine is restored
+ *      from it on the loop or, when the shell takes the decoding, beside it, and
+ *      the core's committed entries and reads wait for that: replica_restore.c),
+ *      the hard state, the entries;
  *   2. send rd.msgs at once (the leader's own write overlaps replication, thesis
  *      10.2.1);
  *   3. storage_sync() when the ready asks for it (group commit: one fdatasync for
@@ -38,6 +41,7 @@
 #ifndef VESPER_REPLICA_REPLICA_H
 #define VESPER_REPLICA_REPLICA_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -82,6 +86,17 @@ struct replica_ops {
      * _finish when it ends). True when it took the job or one is still running;
      * false to take it here and now. */
     bool (*snapshot_background)(void *arg);
+    /* Optional: decode an installed snapshot away from the loop (replica_restore.c).
+     * The shell runs replica_restore_decode() on a thread of its own, then
+     * replica_restore_finish() on the loop once it returned; the core's committed
+     * entries and reads wait meanwhile. True when it took the job; false to decode
+     * here and now. With it, restore_join is required: it returns once a decode
+     * the shell started has ended (a dropped job is told to stop early), and that
+     * job's finish must then not be called. */
+    bool (*restore_background)(void *arg);
+    void (*restore_join)(void *arg);
+    /* Optional: frees a replaced state machine (kv_free), maybe on another thread. */
+    void (*release_state)(void *arg, struct kv *old);
     /* Storage failed: the replica must stop. May return (the replica is then
      * marked failed) or not (vesperd exits). */
     void (*fail_stop)(void *arg, const char *what, const char *detail);
@@ -114,6 +129,21 @@ struct replica_stats {
     uint64_t snapshot_us_total;
 };
 
+/* A restore of the state machine from the current snapshot (replica_restore.c).
+ * Between begin and finish only the decoding side touches fresh and err. */
+struct replica_restore {
+    bool running;                 /* begun, not yet finished or dropped */
+    bool background;              /* decoding away from the loop */
+    struct storage_snapshot meta; /* index, term, configuration; data NULL */
+    const struct storage_sys *sys;
+    int fd; /* the snapshot file, by a descriptor of its own */
+    struct kv *fresh;
+    char err[256];
+    atomic_bool stop; /* a dropped job: the decoder gives up at its next read */
+    uint64_t started_us;
+    uint64_t decode_us;
+};
+
 struct replica {
     struct raft *raft;
     struct storage *st;
@@ -130,6 +160,7 @@ struct replica {
     size_t snap_buf_cap;
     struct replica_stats stats;
     struct replica_leases leases; /* the leader's lease deadlines (replica_lease.h) */
+    struct replica_restore restore;
 };
 
 /* replica_open.c */
@@ -144,8 +175,6 @@ int replica_fail(struct replica *r, const char *what);
 /* Formats a line and hands it to ops->log. */
 void replica_log(struct replica *r, enum replica_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Replaces the state machine with the snapshot's payload. 0 or -1 (fail stop). */
-int replica_restore(struct replica *r, const struct storage_snapshot *s);
 /* Closes and reopens everything from disk, as a restart would. 0 or -1. */
 int replica_reload(struct replica *r, const char *why);
 
@@ -181,6 +210,26 @@ struct replica_snap_job {
 int replica_snapshot_prepare(struct replica *r, struct replica_snap_job *job);
 int replica_snapshot_write(struct replica *r, struct replica_snap_job *job);
 int replica_snapshot_finish(struct replica *r, const struct replica_snap_job *job, bool written);
+/* replica_restore.c: the state machine replaced by the current snapshot's state.
+ * s is the current snapshot as storage checked it (recovery's boot.snap, or what
+ * storage_snapshot_recv_finish returned). restore_current runs the three steps in
+ * a row (start-up, reload); 0 or -1 with err set. restore_installed follows an install on the loop:
+ * begin, then decode and finish here unless ops->restore_background takes the middle; 0 or -1 (fail
+ * stop). decode: reads and decodes the payload; it touches nothing but
+ * r->restore, so it may run on any thread; 0 or -1 (the reason in
+ * r->restore.err). finish: on the loop, after decode returned: swaps the new
+ * state in and releases the core's held entries and reads; 0 or -1 (fail stop,
+ * a snapshot that does not decode). drop: abandons a job not yet finished (a
+ * newer install, a reload, close), waiting for a background decode to end.
+ * restoring: true between begin and finish. */
+int replica_restore_current(struct replica *r, const struct storage_snapshot *s, char *err,
+                            size_t err_len);
+int replica_restore_installed(struct replica *r, const struct storage_snapshot *s);
+int replica_restore_decode(struct replica *r);
+int replica_restore_finish(struct replica *r);
+void replica_restore_drop(struct replica *r);
+bool replica_restoring(const struct replica *r);
+
 /* After every replica_process: a snapshot when storage says the log passed its
  * threshold, through ops->snapshot_background when that takes it. */
 int replica_maybe_snapshot(struct replica *r);

@@ -37,20 +37,18 @@ static int persist_snapshot(struct replica *r, const struct raft_ready *rd)
     enum storage_install mode =
         st.last_index > rd->install->index ? STORAGE_KEEP_AFTER : STORAGE_DROP_ALL;
     struct storage_snapshot snap = {0};
+    uint64_t t0 = now_us(r);
     int rv = storage_snapshot_recv_finish(r->st, mode, &snap);
     if (rv == STORAGE_ECORRUPT)
         return replica_reload(r, "snapshot install rejected") == 0 ? 0 : -1;
     if (rv != STORAGE_OK)
         return replica_fail(r, "snapshot install");
-    int ok = replica_restore(r, &snap);
-    storage_snapshot_free(&snap);
-    if (ok != 0)
-        return -1;
-    r->stats.snapshots_installed++;
-    replica_log(r, REPLICA_LOG_INFO, "snapshot installed at %llu term %llu (%llu bytes)",
+    replica_log(r, REPLICA_LOG_INFO, "snapshot installed at %llu term %llu (%llu bytes, %llu ms)",
                 (unsigned long long)rd->install->index, (unsigned long long)rd->install->term,
-                (unsigned long long)rd->install->size);
-    return 1;
+                (unsigned long long)rd->install->size, (unsigned long long)(now_us(r) - t0) / 1000);
+    int ok = replica_restore_installed(r, &snap);
+    storage_snapshot_free(&snap);
+    return ok == 0 ? 1 : -1;
 }
 
 static int persist(struct replica *r, const struct raft_ready *rd)
@@ -208,6 +206,8 @@ static int process_one(struct replica *r)
     raft_index last = rd.last_index;
     raft_term last_term = rd.last_term;
     raft_advance(r->raft, &rd);
+    if (replica_restoring(r)) /* the install's state is still being decoded */
+        raft_hold_apply(r->raft, true);
     /* A synced ready made everything durable; otherwise the log is durable
      * through last only if no sync is still running. */
     if ((rd.must_sync && !trail) || !storage_sync_pending(r->st))

@@ -1,6 +1,6 @@
 /* replica_open.c: bringing a replica up from its data directory, taking it down,
  * reloading it after a rejected snapshot transfer, and the helpers the loop
- * shares (fail stop, log lines, restoring the state machine from a snapshot).
+ * shares (fail stop, log lines).
  *
  * Recovery is storage_open() (newest snapshot, then the WAL after it), the state
  * machine restored from that snapshot, and a core started from the recovered
@@ -38,103 +38,6 @@ int replica_fail(struct replica *r, const char *what)
     return -1;
 }
 
-/* The payload of the current snapshot, read from its file in pieces: the replica
- * opens storage with snapshot_lazy, so recovery and an install check the file's
- * CRC and hand back no payload, and restoring a large state never holds a second
- * copy of it. */
-#define STREAM_PIECE (1u << 20)
-
-struct snap_stream {
-    struct storage *st;
-    const struct storage_snapshot *s;
-    uint64_t pos; /* payload bytes handed to the decoder */
-    uint8_t *buf;
-    size_t have, used;
-    bool io_error;
-};
-
-static int stream_read(void *ctx, void *out, size_t len)
-{
-    struct snap_stream *ss = ctx;
-    uint8_t *dst = out;
-    while (len) {
-        if (ss->used == ss->have) {
-            uint64_t left = ss->s->len - ss->pos;
-            size_t want = left < STREAM_PIECE ? (size_t)left : STREAM_PIECE;
-            size_t got = 0;
-            if (want == 0)
-                return -1; /* the decoder wants more than the payload holds */
-            if (storage_snapshot_read(ss->st, ss->s->index, ss->s->data_off + ss->pos, ss->buf,
-                                      want, &got) != STORAGE_OK ||
-                got != want) {
-                ss->io_error = true;
-                return -1;
-            }
-            ss->have = got;
-            ss->used = 0;
-            ss->pos += got;
-        }
-        size_t n = ss->have - ss->used < len ? ss->have - ss->used : len;
-        memcpy(dst, ss->buf + ss->used, n);
-        ss->used += n;
-        dst += n;
-        len -= n;
-    }
-    return 0;
-}
-
-static int decode_snapshot(struct replica *r, const struct storage_snapshot *s, struct kv **fresh,
-                           char *err, size_t err_len)
-{
-    struct snap_stream ss = {.st = r->st, .s = s, .buf = malloc(STREAM_PIECE)};
-    if (!ss.buf) {
-        snprintf(err, err_len, "out of memory");
-        return -1;
-    }
-    int rc = kv_snap_read(stream_read, &ss, fresh, err, err_len);
-    if (rc == 0 && (ss.pos != s->len || ss.used != ss.have)) {
-        snprintf(err, err_len, "snapshot: %llu trailing bytes",
-                 (unsigned long long)(s->len - ss.pos + (ss.have - ss.used)));
-        kv_free(*fresh);
-        *fresh = NULL;
-        rc = -1;
-    }
-    if (rc != 0 && ss.io_error)
-        snprintf(err, err_len, "%s", storage_errmsg(r->st));
-    free(ss.buf);
-    return rc;
-}
-
-/* Swaps the contents so the struct kv keeps its address (the shell may hold it). */
-static int restore_kv(struct replica *r, const struct storage_snapshot *s, char *err,
-                      size_t err_len)
-{
-    struct kv *fresh = NULL;
-    if (decode_snapshot(r, s, &fresh, err, err_len) != 0)
-        return -1;
-    struct kv tmp = *r->kv;
-    *r->kv = *fresh;
-    *fresh = tmp;
-    kv_hist_limit(r->kv, r->cfg.hist_events, r->cfg.hist_bytes);
-    kv_hist_trim(r->kv); /* a window from a writer with larger limits */
-    kv_free(fresh);
-    replica_lease_reset(r);
-    r->applied_conf = s->conf;
-    if (r->ops->restored)
-        r->ops->restored(r->arg, s);
-    return 0;
-}
-
-int replica_restore(struct replica *r, const struct storage_snapshot *s)
-{
-    char err[256];
-    if (restore_kv(r, s, err, sizeof err) == 0)
-        return 0;
-    r->failed = true;
-    r->ops->fail_stop(r->arg, "snapshot restore", err);
-    return -1;
-}
-
 static int open_state(struct replica *r, char *err, size_t err_len)
 {
     struct storage_boot boot;
@@ -166,10 +69,8 @@ static int open_state(struct replica *r, char *err, size_t err_len)
     rb.initial = r->cfg.initial;
     r->applied_conf = rb.initial;
     if (boot.snap.index) {
-        if (restore_kv(r, &boot.snap, why, sizeof why) != 0) {
-            snprintf(err, err_len, "snapshot %llu: %s", (unsigned long long)boot.snap.index, why);
+        if (replica_restore_current(r, &boot.snap, err, err_len) != 0)
             goto fail;
-        }
         rb.snap_index = boot.snap.index;
         rb.snap_term = boot.snap.term;
         rb.snap_size = boot.snap.size;
@@ -200,7 +101,7 @@ int replica_open(struct replica *r, const struct replica_config *cfg, const stru
 {
     memset(r, 0, sizeof *r);
     r->cfg = *cfg;
-    r->cfg.sopt.snapshot_lazy = true; /* restore_kv streams the payload */
+    r->cfg.sopt.snapshot_lazy = true; /* the restore streams the payload */
     r->ops = ops;
     r->arg = arg;
     if (open_state(r, err, err_len) != 0) {
@@ -213,6 +114,7 @@ int replica_open(struct replica *r, const struct replica_config *cfg, const stru
 
 void replica_close(struct replica *r)
 {
+    replica_restore_drop(r);
     if (r->st)
         storage_close(r->st);
     raft_free(r->raft);
@@ -236,6 +138,7 @@ int replica_reload(struct replica *r, const char *why)
                 storage_errmsg(r->st));
     if (storage_sync_wait(r->st) != STORAGE_OK) /* a failed sync is not forgotten */
         return replica_fail(r, "sync");
+    replica_restore_drop(r); /* recovery restores from disk anyway */
     if (r->ops->reloading)
         r->ops->reloading(r->arg);
     storage_close(r->st);

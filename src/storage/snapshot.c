@@ -356,15 +356,24 @@ int storage_snapshot_open(struct storage *st, int *fd_out, struct storage_snapsh
     memset(meta, 0, sizeof *meta);
     if (st->snap_fd < 0 || st->snap.index == 0)
         return st_error(st, STORAGE_ENOTFOUND, "snapshot: none");
-    /* A descriptor of its own: the file stays readable after a newer snapshot
-     * replaces (unlinks) it, and the caller's offsets are its own (pread). */
-    int fd = fcntl(st->snap_fd, F_DUPFD_CLOEXEC, 0);
+    /* A descriptor of its own, through storage's system calls: the file stays
+     * readable after a newer snapshot replaces (unlinks) it, and the caller reads
+     * it with pread through the same calls (storage_snapshot_pread). */
+    char name[64], path[STORAGE_PATH_MAX];
+    st_snap_name(st->snap.index, st->snap.term, "", name, sizeof name);
+    st_path(st->dir, name, path, sizeof path);
+    int fd = st->sys->open(path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0)
-        return st_error(st, STORAGE_EIO, "snapshot: dup: %s", strerror(errno));
+        return st_error(st, STORAGE_EIO, "snapshot: open %s: %s", name, strerror(errno));
     *fd_out = fd;
     *meta = st->snap;
     meta->data = NULL;
     return 0;
+}
+
+const struct storage_sys *storage_sys_of(const struct storage *st)
+{
+    return st->sys;
 }
 
 int storage_snapshot_parse(const uint8_t *img, size_t len, struct storage_snapshot *meta,

@@ -207,11 +207,14 @@ int storage_snapshot_read(struct storage *st, raft_index index, uint64_t offset,
                           size_t cap, size_t *n_read);
 /* Loads the current snapshot (metadata and payload) into *out. */
 int storage_snapshot_load(struct storage *st, struct storage_snapshot *out);
-/* For a backup: a new read-only descriptor (*fd_out, the caller closes it) of the
- * current snapshot file and its metadata (*meta, data NULL). The file stays readable
- * through fd_out after a newer snapshot replaces it. STORAGE_ENOTFOUND when there
- * is none. */
+/* For a backup or a restore beside the loop: a new read-only descriptor (*fd_out)
+ * of the current snapshot file and its metadata (*meta, data NULL). The file stays
+ * readable through fd_out after a newer snapshot replaces it. The descriptor comes
+ * from storage_sys_of(st): read it with storage_pread_all and close it through
+ * the same table, on any thread. STORAGE_ENOTFOUND when there is none. */
 int storage_snapshot_open(struct storage *st, int *fd_out, struct storage_snapshot *meta);
+/* The system-call table storage runs on (opt.sys, or the real one). */
+const struct storage_sys *storage_sys_of(const struct storage *st);
 /* Checks a whole snapshot file image (magic, version, sizes, trailing CRC, the
  * configuration) and fills *meta (data NULL) and *data_off, the payload's offset in
  * img. STORAGE_ECORRUPT with the reason in *why. Touches no directory. */

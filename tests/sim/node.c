@@ -103,6 +103,7 @@ void sim_node_crash(struct sim_world *w, raft_id id)
     n->up = false;
     n->snap_job_due = false; /* the writer dies with the machine */
     n->sync_due = false;     /* so does the sync thread, its fdatasync undone */
+    n->restore_due = false;  /* replica_close dropped the decode */
     sim_disk_free(&n->cur);
     if (simfs_crash(&n->fs) != 0) {
         sim_fail(w, "setup", "n%u: cannot rewrite the crashed disk", (unsigned)id);
@@ -231,6 +232,23 @@ void sim_sync_step(struct sim_world *w)
         sim_trace(w, "sim: n%u's trailing sync completes", (unsigned)n->id);
         (void)storage_sync_run(n->rep.st); /* a failure is sticky: replica_sync_done sees it */
         replica_sync_done(&n->rep);
+        after_background(w, n);
+    }
+}
+
+/* The decodes of installed snapshots whose time has come: the decode, then the
+ * swap on the loop, then the loop, which hands out what the core held back. */
+void sim_restore_step(struct sim_world *w)
+{
+    for (uint32_t i = 0; i < w->n_nodes && !w->failed; i++) {
+        struct sim_node *n = &w->node[i];
+        if (!n->up || !n->restore_due || n->restore_at_ms > w->now_ms || sim_paused(w, n))
+            continue;
+        n->restore_due = false;
+        sim_trace(w, "sim: n%u's state from snapshot %llu is decoded", (unsigned)n->id,
+                  (unsigned long long)n->rep.restore.meta.index);
+        replica_restore_decode(&n->rep);
+        replica_restore_finish(&n->rep);
         after_background(w, n);
     }
 }

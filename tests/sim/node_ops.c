@@ -172,6 +172,13 @@ static void op_restored(void *arg, const struct storage_snapshot *s)
     n->sm_conf = s->conf;
     n->sm_hash = sim_sm_digest(n->rep.kv, &n->sm_conf);
     sim_check_sm_state(w, n);
+}
+
+/* A snapshot installed from the leader (its state machine may be restored later,
+ * beside the loop). */
+static void note_install(struct sim_world *w, struct sim_node *n, const struct raft_ready *rd)
+{
+    const struct raft_snap_install *s = rd->install;
     /* An install keeps the log after the snapshot when it holds the snapshot's
      * entry, else drops it all (what the loop asks storage for). */
     struct sim_log *l = &n->cur.log;
@@ -184,13 +191,8 @@ static void op_restored(void *arg, const struct storage_snapshot *s)
      * what was appended and acknowledged on top of it, must all come back. More
      * often when the core's log runs past the snapshot: those entries may have
      * replaced a suffix in this very Ready, and storage must not resurrect it. */
-    if (!n->up)
-        return;
-    struct raft_status rs = {0};
-    if (n->rep.raft) /* none while a reload restores the state machine */
-        raft_status(n->rep.raft, &rs);
-    uint32_t pm = rs.last_index > s->index && w->crash_after_keep_pm ? w->crash_after_keep_pm
-                                                                     : w->crash_after_install_pm;
+    uint32_t pm = rd->last_index > s->index && w->crash_after_keep_pm ? w->crash_after_keep_pm
+                                                                      : w->crash_after_install_pm;
     if (sim_chance(&w->prng, pm))
         n->crash_at_ms = w->now_ms + 1 + sim_range(&w->prng, 60);
 }
@@ -201,6 +203,8 @@ static void op_persisted(void *arg, const struct raft_ready *rd)
     struct sim_world *w = n->w;
     if (dead(n))
         return;
+    if (rd->install)
+        note_install(w, n, rd);
     if (rd->hs_changed)
         n->cur.hs = rd->hs;
     if (!rd->n_entries)
@@ -269,6 +273,28 @@ static bool op_snapshot_background(void *arg)
     return true;
 }
 
+/* vesperd decodes an installed snapshot on a thread (src/node/install_thread.c);
+ * here the decode and the swap wait for a later millisecond (sim_restore_step),
+ * with the loop, the network and crashes running meanwhile. */
+static bool op_restore_background(void *arg)
+{
+    struct sim_node *n = node_of(arg);
+    struct sim_world *w = n->w;
+    if (w->restore_max_ms == 0)
+        return false;
+    n->restore_due = true;
+    n->restore_at_ms = w->now_ms + 1 + sim_range(&w->prng, w->restore_max_ms);
+    sim_trace(w, "sim: n%u decodes snapshot %llu beside the loop, done at %llu ms", (unsigned)n->id,
+              (unsigned long long)n->rep.restore.meta.index, (unsigned long long)n->restore_at_ms);
+    return true;
+}
+
+/* The decode had not begun: nothing to wait for. */
+static void op_restore_join(void *arg)
+{
+    node_of(arg)->restore_due = false;
+}
+
 const struct replica_ops sim_replica_ops = {
     .send = op_send,
     .flush = op_flush,
@@ -283,5 +309,7 @@ const struct replica_ops sim_replica_ops = {
     .restored = op_restored,
     .persisted = op_persisted,
     .snapshot_background = op_snapshot_background,
+    .restore_background = op_restore_background,
+    .restore_join = op_restore_join,
     .fail_stop = op_fail_stop,
 };

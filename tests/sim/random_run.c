@@ -376,6 +376,9 @@ static bool run_seed(uint64_t seed, uint64_t steps, bool verbose, bool quiet)
     w->sync_trail_max_ms = sim_range(&pick, 2) ? 1 + (uint32_t)sim_range(&pick, 40) : 0;
     /* Half the seeds preallocate their WAL segments, as vesperd does. */
     w->preallocate = sim_range(&pick, 2) == 0;
+    /* Half the seeds decode an installed snapshot beside the loop, as vesperd's
+     * install thread does; the others on the loop. */
+    w->restore_max_ms = sim_range(&pick, 2) ? 1 + (uint32_t)sim_range(&pick, 80) : 0;
     w->crash_after_install_pm = 300;
     w->crash_after_keep_pm = 900;
     w->overwrite_stall_pm = 1000;

@@ -1,11 +1,13 @@
 /* scenarios_more.c: scripted leadership and log-management scenarios -
  * CheckQuorum step-down, leadership transfer, snapshot catch-up of a lagging
- * follower, and membership (learner, promotion, removal of a follower and of the
- * leader itself), plus the configuration codec those rely on.
+ * follower (with its state decoded on the loop or beside it), and membership (learner, promotion,
+ * removal of a follower and of the leader itself), plus the configuration codec those rely on.
  */
 #include "sim/scen.h"
 
 #include <string.h>
+
+#include "kv/kv.h"
 
 /* An isolated leader with check-quorum steps down on its own (thesis 6.2). */
 SIM_SCENARIO(check_quorum_step_down)
@@ -78,6 +80,71 @@ SIM_SCENARIO(snapshot_catchup)
     SCEN_EXPECT(w, w->node[2].applied == w->node[0].applied);
     SCEN_SEQ(w, "n0: 0: follower 2 behind log start", "sim: deliver snapshot n0->n2",
              "sim: deliver snapshot n0->n2", "n2: 2: snapshot", "-> install");
+    return scen_finish(w);
+}
+
+/* The same catch-up with the follower's state decoded beside its loop, as vesperd's
+ * install thread does. While the decode is held, the follower still appends and
+ * acknowledges (the leader commits with its vote alone when the third node is cut
+ * off) but applies nothing: its state stays the one it had before the snapshot.
+ * Power fails once during the hold; the restarted follower restores the installed
+ * snapshot from disk. A second install is held and released, and everything the
+ * leader committed meanwhile is applied in order on top of the snapshot. */
+/* As SCEN_EXPECT, for a helper: fails the world, which its caller then finishes. */
+#define HELD_EXPECT(w, cond)                                                            \
+    do {                                                                                \
+        if (!(w)->failed && !(cond))                                                    \
+            sim_fail((w), "scenario", "%s:%d: expected %s", __FILE__, __LINE__, #cond); \
+        if ((w)->failed)                                                                \
+            return false;                                                               \
+    } while (0)
+
+static bool catch_up_held(struct sim_world *w, raft_id f, raft_index *idx)
+{
+    for (int i = 0; i < 40; i++) {
+        HELD_EXPECT(w, sim_propose(w, 0, NULL) == RAFT_OK);
+        sim_run_ms(w, 2);
+    }
+    HELD_EXPECT(w, scen_settle(w, scen_last(w, 0), 500));
+    sim_shell_take_snapshot(w, &w->node[0], 0);
+    sim_shell_take_snapshot(w, &w->node[1], 0);
+    sim_node_start(w, f);
+    for (int k = 0; k < 500 && !w->node[f].restore_due; k++)
+        sim_run_ms(w, 1);
+    HELD_EXPECT(w, w->node[f].restore_due);
+    w->node[f].restore_at_ms = UINT64_MAX; /* held */
+    raft_index before = w->node[f].applied;
+    sim_net_block(w, 0, 1, true);
+    HELD_EXPECT(w, sim_propose(w, 0, idx) == RAFT_OK);
+    sim_run_ms(w, 50);
+    HELD_EXPECT(w, scen_commit(w, 0) >= *idx && scen_last(w, f) >= *idx);
+    HELD_EXPECT(w, w->node[f].applied == before && kv_applied_index(w->node[f].rep.kv) == before);
+    return !w->failed;
+}
+
+SIM_SCENARIO(install_decoded_beside_the_loop)
+{
+    struct scen_opts o = {.n_nodes = 3, .election_ticks = 100, .snapshot_chunk_bytes = 64};
+    struct sim_world *w = scen_new(&o, verbose);
+    w->restore_max_ms = 5;
+    SCEN_EXPECT(w, scen_elect(w, 0, 300));
+    sim_node_crash(w, 2);
+    raft_index idx = 0;
+    catch_up_held(w, 2, &idx);
+    SCEN_EXPECT(w, true);
+    sim_node_crash(w, 2); /* power fails while the state is still being decoded */
+    sim_net_heal(w);
+    sim_node_start(w, 2);
+    SCEN_EXPECT(w, scen_settle(w, idx, 1000));
+    sim_node_crash(w, 2);
+    catch_up_held(w, 2, &idx);
+    SCEN_EXPECT(w, true);
+    w->node[2].restore_at_ms = w->now_ms; /* released */
+    sim_net_heal(w);
+    SCEN_EXPECT(w, scen_settle(w, idx, 1000));
+    SCEN_EXPECT(w, w->node[2].applied == w->node[0].applied);
+    SCEN_SEQ(w, "n2: 2: snapshot", "-> install", "decodes snapshot", "sim: crash n2",
+             "sim: start n2", "decodes snapshot", "is decoded", "state restored from snapshot");
     return scen_finish(w);
 }
 

@@ -121,6 +121,11 @@ struct sim_node {
     bool sync_due;
     uint64_t sync_at_ms;
 
+    /* An installed snapshot decoded beside the loop (sim_world.restore_max_ms):
+     * decoded, and swapped in, at restore_at_ms. */
+    bool restore_due;
+    uint64_t restore_at_ms;
+
     raft_index commit_seen; /* invariant: commit never goes back */
     raft_index acked_index; /* newest entry acknowledged as durable: term, chain */
     raft_term acked_term;
@@ -193,6 +198,10 @@ struct sim_world {
      * leader's fdatasync that no message waits for completes 0..sync_trail_max_ms
      * after the loop started it, with the loop (and crashes) running meanwhile. */
     uint32_t sync_trail_max_ms;
+    /* > 0: an installed snapshot's state is decoded and swapped in 1..restore_max_ms
+     * after the install, as vesperd's install thread does; the loop runs meanwhile
+     * and the core holds back committed entries and reads. */
+    uint32_t restore_max_ms;
     /* WAL segments reserved with fallocate when created, as vesperd's are: replay
      * then ends each segment at zeros rather than at the end of the file. */
     bool preallocate;
@@ -295,6 +304,7 @@ void sim_shell_process(struct sim_world *w, struct sim_node *n);
 /* Adopts the background snapshots whose time has come (every simulated ms). */
 void sim_snapshot_jobs_step(struct sim_world *w);
 void sim_sync_step(struct sim_world *w);
+void sim_restore_step(struct sim_world *w);
 /* A snapshot now, keeping `trailing` entries behind it. */
 void sim_shell_take_snapshot(struct sim_world *w, struct sim_node *n, uint64_t trailing);
 

@@ -226,6 +226,7 @@ void sim_step_ms(struct sim_world *w)
     }
     sim_snapshot_jobs_step(w);
     sim_sync_step(w);
+    sim_restore_step(w);
     for (uint32_t i = 0; i < w->n_nodes && !w->failed; i++) {
         struct sim_node *n = &w->node[i];
         if (!n->up || n->paused_until > w->now_ms || (w->now_ms + n->tick_phase) % SIM_TICK_MS)
