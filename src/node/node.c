@@ -170,6 +170,7 @@ static int setup_http(struct node *n)
 static void shutdown_node(struct node *n)
 {
     node_snapshot_abandon(n);
+    replica_restore_drop(&n->rep); /* a decode beside the loop ends first */
     flush_answers(n);
     if (storage_sync(n->st) != STORAGE_OK)
         node_fatal("final sync", storage_errmsg(n->st));

@@ -13,7 +13,9 @@
 #ifndef VESPER_NODE_NODE_H
 #define VESPER_NODE_NODE_H
 
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include <h2o.h>
@@ -113,7 +115,14 @@ struct node {
         pid_t pid; /* the forked snapshot writer; 0: none running */
         int pipe;  /* its report: the file size, written when it succeeded */
         struct replica_snap_job job;
-    } snap_child;                             /* snapfork.c */
+    } snap_child; /* snapfork.c */
+    struct {
+        bool running; /* a decode thread was started and not yet joined */
+        atomic_bool done;
+        pthread_t thread;
+        int efd;
+        h2o_socket_t *watch;                  /* owns efd */
+    } install;                                /* install_thread.c */
     char secret[256];                         /* cluster secret; "" = none */
     char client_token[256];                   /* client API bearer token; "" = none */
     char cluster_id[NODE_CLUSTER_ID_LEN + 1]; /* cluster_id.c; sent to and required of peers */
@@ -175,6 +184,13 @@ void node_tls_poll(struct node *n);
 bool node_snapshot_background(void *arg);
 void node_snapshot_poll(struct node *n);
 void node_snapshot_abandon(struct node *n);
+
+/* install_thread.c: the replica's restore_background, restore_join and
+ * release_state operations: an installed snapshot decoded on a thread while the
+ * loop goes on, and a replaced state freed on another. */
+bool node_install_background(void *arg);
+void node_install_join(void *arg);
+void node_release_state(void *arg, struct kv *old);
 
 /* boot.c */
 /* Opens the storage, loads the newest snapshot and the log after it, and starts

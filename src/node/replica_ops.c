@@ -180,6 +180,9 @@ const struct replica_ops node_replica_ops = {
     .synced = op_synced,
     .log = op_log,
     .snapshot_background = node_snapshot_background,
+    .restore_background = node_install_background,
+    .restore_join = node_install_join,
+    .release_state = node_release_state,
     .fail_stop = op_fail_stop,
 };
 

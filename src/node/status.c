@@ -40,7 +40,8 @@ int node_on_ready(h2o_handler_t *self, h2o_req_t *req)
     struct node *n = NODE_OF(self);
     struct raft_status st;
     raft_status(n->raft, &st);
-    bool ready = st.leader != RAFT_NONE && st.applied >= st.commit && !n->stopping;
+    bool ready = st.leader != RAFT_NONE && st.applied >= st.commit && !n->stopping &&
+                 !replica_restoring(&n->rep);
     send_text(req, ready ? 200 : 503, ready ? "{\"ready\":true}" : "{\"ready\":false}");
     return 0;
 }
