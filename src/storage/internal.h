@@ -52,6 +52,12 @@ struct term_run {
     raft_term term;
 };
 
+/* The CRC-32C of bytes [0, len - 4) of a file, computed as it was written. */
+struct st_crc_known {
+    uint64_t len;
+    uint32_t crc;
+};
+
 struct storage {
     char *dir;
     const struct storage_sys *sys;
@@ -85,6 +91,10 @@ struct storage {
     int recv_fd; /* follower: the snapshot being received, or -1 */
     raft_index recv_index;
     raft_term recv_term;
+    struct st_crc_known recv_crc; /* of the bytes written so far, in order */
+    uint8_t recv_tail[4];         /* the last 4 of them, kept out of recv_crc */
+    bool recv_in_order;           /* every write continued the last one */
+    uint64_t recv_synced;         /* bytes of it fdatasync'ed on the way (snaprecv.c) */
 
     struct syncer *syncer; /* background fdatasync thread, or NULL (syncer.c) */
 
@@ -141,13 +151,18 @@ int st_snap_open_current(struct storage *st);
 int st_snap_load_file(const struct storage_sys *sys, const char *path, struct storage_snapshot *out,
                       const char **why);
 /* snapcheck.c: the checks of st_snap_load_file, reading the file in pieces and
- * keeping none of it: out gets the metadata, with data NULL. */
+ * keeping none of it: out gets the metadata, with data NULL. known, when not NULL
+ * and its len is the file's, is the CRC of all but the file's last 4 bytes as
+ * the caller wrote them (a received snapshot: snaprecv.c), and the file is not
+ * read again to compute it. */
 int st_snap_check_file(const struct storage_sys *sys, const char *path,
-                       struct storage_snapshot *out, const char **why);
+                       const struct st_crc_known *known, struct storage_snapshot *out,
+                       const char **why);
 /* Recovery and install: st_snap_check_file when lazy (opt.snapshot_lazy), else
  * st_snap_load_file. */
 int st_snap_get_file(const struct storage_sys *sys, bool lazy, const char *path,
-                     struct storage_snapshot *out, const char **why);
+                     const struct st_crc_known *known, struct storage_snapshot *out,
+                     const char **why);
 int st_snap_adopt(struct storage *st, raft_index index, raft_term term,
                   const struct raft_conf *conf, uint64_t size, raft_index keep_from);
 int st_snap_remove_older(struct storage *st);

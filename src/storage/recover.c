@@ -185,7 +185,7 @@ static int rv_snapshot(struct rv *rv)
         st_path(rv->dir, name, path, sizeof path);
         struct storage_snapshot s;
         const char *why;
-        int rc = st_snap_get_file(rv->sys, rv->opt && rv->opt->snapshot_lazy, path, &s, &why);
+        int rc = st_snap_get_file(rv->sys, rv->opt && rv->opt->snapshot_lazy, path, NULL, &s, &why);
         if (rc == 0 && (s.index != rv->snaps[i].index || s.term != rv->snaps[i].term)) {
             storage_snapshot_free(&s);
             why = "index or term differ from the file name";

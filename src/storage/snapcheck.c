@@ -8,7 +8,8 @@
  * then the header and configuration) reading 4 MiB at a time, and keeps only the
  * metadata; the caller then streams the payload from the file (storage_snapshot_read
  * at data_off). The file is read twice that way, the second time mostly from the
- * page cache.
+ * page cache. A follower that received the file computed its CRC while writing
+ * it (snaprecv.c) and passes it in: only the header and the trailer are read.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -48,7 +49,8 @@ static int crc_of(const struct storage_sys *sys, int fd, uint64_t end, uint32_t 
 
 /* The checks, on an open descriptor of a file of len bytes. */
 static int check_fd(const struct storage_sys *sys, int fd, uint64_t len,
-                    struct storage_snapshot *out, const char **why)
+                    const struct st_crc_known *known, struct storage_snapshot *out,
+                    const char **why)
 {
     if (len < SNAP_HDR_BYTES + 4) {
         *why = "shorter than a header";
@@ -75,7 +77,11 @@ static int check_fd(const struct storage_sys *sys, int fd, uint64_t len,
         goto out;
     }
     r = storage_pread_all(sys, fd, tail, sizeof tail, len - 4);
-    if (r != (ssize_t)sizeof tail || crc_of(sys, fd, len - 4, &crc) != 0) {
+    if (known && known->len == len)
+        crc = known->crc;
+    else if (r == (ssize_t)sizeof tail && crc_of(sys, fd, len - 4, &crc) != 0)
+        r = -1;
+    if (r != (ssize_t)sizeof tail) {
         *why = r < 0 || r == (ssize_t)sizeof tail ? strerror(errno) : "short file";
         goto out;
     }
@@ -94,7 +100,8 @@ out:
 }
 
 int st_snap_check_file(const struct storage_sys *sys, const char *path,
-                       struct storage_snapshot *out, const char **why)
+                       const struct st_crc_known *known, struct storage_snapshot *out,
+                       const char **why)
 {
     memset(out, 0, sizeof *out);
     int fd = sys->open(path, O_RDONLY, 0);
@@ -108,7 +115,7 @@ int st_snap_check_file(const struct storage_sys *sys, const char *path,
         *why = strerror(errno);
         rc = STORAGE_EIO;
     } else {
-        rc = check_fd(sys, fd, (uint64_t)sb.st_size, out, why);
+        rc = check_fd(sys, fd, (uint64_t)sb.st_size, known, out, why);
     }
     int e = errno;
     sys->close(fd);
@@ -119,7 +126,9 @@ int st_snap_check_file(const struct storage_sys *sys, const char *path,
 }
 
 int st_snap_get_file(const struct storage_sys *sys, bool lazy, const char *path,
-                     struct storage_snapshot *out, const char **why)
+                     const struct st_crc_known *known, struct storage_snapshot *out,
+                     const char **why)
 {
-    return lazy ? st_snap_check_file(sys, path, out, why) : st_snap_load_file(sys, path, out, why);
+    return lazy ? st_snap_check_file(sys, path, known, out, why)
+                : st_snap_load_file(sys, path, out, why);
 }

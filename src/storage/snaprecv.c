@@ -1,9 +1,13 @@
 /* snaprecv.c: a follower receiving and installing a leader's snapshot.
  *
  * The chunks are the exact bytes of the leader's file, written at their offsets
- * into recv.snap.tmp. finish() syncs the file, reads it back and checks the header
- * and the whole-file CRC, so a transfer damaged anywhere is rejected before it can
- * replace anything; then rename and directory fsync make it the snapshot.
+ * into recv.snap.tmp. finish() syncs the file and checks the header and the
+ * whole-file CRC, so a transfer damaged anywhere is rejected before it can replace
+ * anything; then rename and directory fsync make it the snapshot. The CRC is
+ * computed chunk by chunk as the bytes are written (they arrive in order), so
+ * finish() reads only the header and the trailer back instead of the whole file:
+ * for a 150 MB state that pass held a follower's loop for about 100 ms. Writes
+ * out of order (the core never makes them) fall back to reading the file.
  *
  * Discarding the log (STORAGE_DROP_ALL, or KEEP_AFTER when the WAL does not hold
  * the snapshot's (index, term): see terms.c) is made durable with a REC_MARK record
@@ -18,8 +22,17 @@
 #include <string.h>
 
 #include "storage/internal.h"
+#include "util/crc32c.h"
 
 #define RECV_TMP "recv.snap.tmp"
+
+/* The received file is synced every few MiB as it arrives. Written back alone
+ * (storage_writeback), its data reach the disk as they come, but the file system's
+ * record of the new blocks does not: one fsync at the end paid for all of them at
+ * once, about 0.8 ms per MiB on ext4 here (115 ms on the loop for a 150 MB state).
+ * Synced every 4 MiB, each sync takes a few milliseconds and the last one almost
+ * nothing. Durability still comes from the fsync in finish(). */
+#define RECV_SYNC_BYTES (4u << 20)
 
 int storage_snapshot_recv_begin(struct storage *st, raft_index index, raft_term term)
 {
@@ -35,7 +48,37 @@ int storage_snapshot_recv_begin(struct storage *st, raft_index index, raft_term 
         return st_fail(st, STORAGE_EIO, "snapshot: create %s: %s", RECV_TMP, strerror(errno));
     st->recv_index = index;
     st->recv_term = term;
+    st->recv_crc = (struct st_crc_known){0, 0};
+    st->recv_synced = 0;
+    st->recv_in_order = true;
     return 0;
+}
+
+/* Folds a write into the running CRC, which covers every byte written so far but
+ * the last 4 (the file's trailer, once the last chunk is in). A write that does
+ * not continue the last one leaves the check to a full read of the file. */
+static void crc_fold(struct storage *st, uint64_t offset, const uint8_t *data, size_t len)
+{
+    struct st_crc_known *k = &st->recv_crc;
+    if (!st->recv_in_order || offset != k->len) {
+        st->recv_in_order = false;
+        return;
+    }
+    size_t held = k->len < 4 ? (size_t)k->len : 4; /* bytes in recv_tail */
+    uint8_t joined[8];
+    if (held + len <= sizeof joined) { /* a tiny write: fold what leaves the tail */
+        memcpy(joined, st->recv_tail + 4 - held, held);
+        memcpy(joined + held, data, len);
+        size_t n = held + len;
+        size_t out = n > 4 ? n - 4 : 0;
+        k->crc = crc32c(k->crc, joined, out);
+        memcpy(st->recv_tail + 4 - (n - out), joined + out, n - out);
+    } else {
+        k->crc = crc32c(k->crc, st->recv_tail + 4 - held, held);
+        k->crc = crc32c(k->crc, data, len - 4);
+        memcpy(st->recv_tail, data + len - 4, 4);
+    }
+    k->len += len;
 }
 
 int storage_snapshot_recv_write(struct storage *st, uint64_t offset, const void *data, size_t len)
@@ -49,6 +92,13 @@ int storage_snapshot_recv_write(struct storage *st, uint64_t offset, const void 
         return st_fail(st, STORAGE_EIO, "snapshot: write %s at offset %llu: %s", RECV_TMP,
                        (unsigned long long)offset, strerror(errno));
     storage_writeback(st->sys, st->recv_fd, offset, len); /* the final fsync stays short */
+    crc_fold(st, offset, data, len);
+    if (offset + len >= st->recv_synced + RECV_SYNC_BYTES) {
+        if (st->sys->fdatasync(st->recv_fd) < 0)
+            return st_fail(st, STORAGE_EIO, "snapshot: fdatasync %s: %s", RECV_TMP,
+                           strerror(errno));
+        st->recv_synced = offset + len;
+    }
     return 0;
 }
 
@@ -71,7 +121,8 @@ static int recv_validate(struct storage *st, struct storage_snapshot *snap)
     char path[STORAGE_PATH_MAX];
     st_path(st->dir, RECV_TMP, path, sizeof path);
     const char *why;
-    int rc = st_snap_get_file(st->sys, st->opt.snapshot_lazy, path, snap, &why);
+    const struct st_crc_known *known = st->recv_in_order ? &st->recv_crc : NULL;
+    int rc = st_snap_get_file(st->sys, st->opt.snapshot_lazy, path, known, snap, &why);
     if (rc == STORAGE_EIO)
         return st_fail(st, rc, "snapshot: read back %s: %s", RECV_TMP, why);
     if (rc == 0 && (snap->index != st->recv_index || snap->term != st->recv_term)) {
