@@ -9,7 +9,8 @@
 # state holding that data. The follower is then resumed (SIGCONT) and the leader's
 # VmRSS is sampled every 50 ms until the follower has applied everything. Printed: the
 # leader's RSS before and its peak during the catch-up (and their ratio), the
-# follower's catch-up time and whether it caught up by a snapshot or by entries.
+# follower's catch-up time, whether it caught up by a snapshot or by entries, and the
+# follower's slowest answer to GET /status meanwhile (how long its loop was busy).
 #
 # CATCHUP_ARGS: more vesperd options for every node (split on spaces). By default the
 # log is compacted every 100,000 entries, so a follower this far behind gets a
@@ -72,10 +73,15 @@ peak=$steady
 c0=$(date +%s%N)
 kill -CONT "${pids[$behind]}"
 caught=0
+slowest_us=0
 while [ $(( ($(date +%s%N) - c0) / 1000000000 )) -lt "$timeout_s" ]; do
     kb=$(rss_kb "${pids[$leader]}")
     [ "$kb" -gt "$peak" ] && peak=$kb
-    applied=$(status "$behind" | field applied_index 2>/dev/null || echo 0)
+    # The follower's answer time: how long its loop was busy when the request came.
+    out=$(curl -s -w '\n%{time_total}' "http://127.0.0.1:$((base + behind))/status" || true)
+    us=$(printf '%s\n' "$out" | tail -1 | awk '{printf "%d", $1 * 1000000}')
+    [ "${us:-0}" -gt "$slowest_us" ] && slowest_us=$us
+    applied=$(printf '%s\n' "$out" | head -n -1 | field applied_index 2>/dev/null || echo 0)
     if [ "$applied" -ge "$target" ] 2>/dev/null; then caught=1; break; fi
     sleep 0.05
 done
@@ -92,4 +98,5 @@ Command: \`bench/catchup.sh $N $VB\`${CATCHUP_ARGS:+ with CATCHUP_ARGS="$CATCHUP
 | leader RSS, peak while it catches up (sampled every 50 ms) | $((peak / 1024)) MiB ($(python3 -c "print('%.2f' % ($peak / $steady))")x) |
 | catch-up time (resume until it applied index $target) | $([ $caught = 1 ] && echo "$(( (c1 - c0) / 1000000 )) ms" || echo "not within ${timeout_s} s") |
 | snapshots installed by the follower | ${installs:-?} (its snapshot index $snap) |
+| the follower's slowest \`GET /status\` answer while it catches up (sampled every 50 ms: its loop's longest stall) | $((slowest_us / 1000)) ms |
 MD
