@@ -20,6 +20,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -74,13 +75,31 @@ static bool watch_start(struct node *n)
     return true;
 }
 
+/* With every signal blocked, so signals keep going to the loop's thread. */
+static int start_thread(pthread_t *t, bool detached, void *(*fn)(void *), void *arg)
+{
+    pthread_attr_t attr;
+    int rc = pthread_attr_init(&attr);
+    if (rc != 0)
+        return rc;
+    if (detached)
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = pthread_create(t, &attr, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    return rc;
+}
+
 bool node_install_background(void *arg)
 {
     struct node *n = arg;
     if (!n->ctx.loop || n->install.running || !watch_start(n))
         return false;
     atomic_store(&n->install.done, false);
-    int rc = pthread_create(&n->install.thread, NULL, decode_main, n);
+    int rc = start_thread(&n->install.thread, false, decode_main, n);
     if (rc != 0) {
         log_warn("snapshot install: thread: %s; decoding on the loop", strerror(rc));
         return false;
@@ -106,13 +125,6 @@ void node_release_state(void *arg, struct kv *old)
 {
     (void)arg;
     pthread_t t;
-    pthread_attr_t attr;
-    bool started = false;
-    if (pthread_attr_init(&attr) == 0) {
-        started = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
-                  pthread_create(&t, &attr, release_main, old) == 0;
-        pthread_attr_destroy(&attr);
-    }
-    if (!started)
+    if (start_thread(&t, true, release_main, old) != 0)
         kv_free(old);
 }

@@ -110,9 +110,13 @@ static void raft_metrics(struct out *o, struct node *n)
     metric(o, "vesper_raft_proposals_failed_total", "counter",
            "Proposals refused or lost to a leader change.", (double)m->proposals_failed);
     metric(o, "vesper_raft_commit_index", "gauge", "Commit index.", (double)st.commit);
-    metric(o, "vesper_raft_applied_index", "gauge", "Applied index.", (double)st.applied);
+    raft_index applied = kv_applied_index(n->kv); /* the core's runs ahead while restoring */
+    metric(o, "vesper_raft_applied_index", "gauge", "Applied index.", (double)applied);
     metric(o, "vesper_raft_apply_lag_entries", "gauge", "Committed but not applied entries.",
-           (double)(st.commit - st.applied));
+           (double)(st.commit > applied ? st.commit - applied : 0));
+    metric(o, "vesper_snapshot_restoring", "gauge",
+           "1 while an installed snapshot's state is decoded beside the loop.",
+           replica_restoring(&n->rep) ? 1.0 : 0.0);
     metric(o, "vesper_raft_log_entries", "gauge", "Entries held in the log.",
            (double)(st.last_index + 1 - st.first_index));
     metric(o, "vesper_snapshots_taken_total", "counter", "Snapshots taken.",

@@ -40,7 +40,9 @@ int node_on_ready(h2o_handler_t *self, h2o_req_t *req)
     struct node *n = NODE_OF(self);
     struct raft_status st;
     raft_status(n->raft, &st);
-    bool ready = st.leader != RAFT_NONE && st.applied >= st.commit && !n->stopping &&
+    /* The state machine's applied index: while an installed snapshot is still being
+     * decoded, the core's already names the snapshot. */
+    bool ready = st.leader != RAFT_NONE && kv_applied_index(n->kv) >= st.commit && !n->stopping &&
                  !replica_restoring(&n->rep);
     send_text(req, ready ? 200 : 503, ready ? "{\"ready\":true}" : "{\"ready\":false}");
     return 0;
@@ -98,7 +100,8 @@ int node_on_status(h2o_handler_t *self, h2o_req_t *req)
     const char *url = st.leader == RAFT_NONE ? NULL : node_client_url(n, st.leader);
     json_object_object_add(o, "leader_url", url ? json_object_new_string(url) : NULL);
     json_object_object_add(o, "commit_index", u64(st.commit));
-    json_object_object_add(o, "applied_index", u64(st.applied));
+    json_object_object_add(o, "applied_index", u64(kv_applied_index(n->kv)));
+    json_object_object_add(o, "restoring", json_object_new_boolean(replica_restoring(&n->rep)));
     json_object_object_add(o, "last_index", u64(st.last_index));
     json_object_object_add(o, "durable_index", u64(st.durable_index));
     json_object_object_add(o, "snapshot_index", u64(st.snap_index));

@@ -38,8 +38,11 @@ void raft__tick_election(struct raft *r)
     r->election_elapsed++;
     if (r->election_elapsed < r->timeout)
         return;
-    if (!raft__is_voter(r, r->cfg.id)) {
-        raft__reset_timeout(r); /* learners and removed nodes never campaign */
+    if (!raft__is_voter(r, r->cfg.id) || r->apply_held) {
+        /* Learners and removed nodes never campaign; nor does a node whose state
+         * machine is still being restored (raft_hold_apply): as leader it could
+         * answer nothing until that ends. It still votes. */
+        raft__reset_timeout(r);
         return;
     }
     raft__tracef(r, "election timeout in term %u -> %s", (unsigned long long)r->term,

@@ -161,6 +161,7 @@ struct replica {
     struct replica_stats stats;
     struct replica_leases leases; /* the leader's lease deadlines (replica_lease.h) */
     struct replica_restore restore;
+    bool in_ready; /* between raft_ready and raft_advance: no other raft_* call */
 };
 
 /* replica_open.c */

@@ -130,8 +130,8 @@ static bool propose_expiry(struct replica *r, const struct kv_lease *l)
 void replica_lease_tick(struct replica *r)
 {
     struct replica_leases *t = &r->leases;
-    if (r->failed || r->raft == NULL || r->kv == NULL)
-        return;
+    if (r->failed || r->raft == NULL || r->kv == NULL || replica_restoring(r))
+        return; /* restoring: the deadlines are the old state's until it is swapped */
     if (raft_role(r->raft) != RAFT_LEADER) {
         t->active = false; /* the deadlines seen applied stay for the next start */
         return;

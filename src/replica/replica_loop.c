@@ -46,6 +46,7 @@ static int persist_snapshot(struct replica *r, const struct raft_ready *rd)
     replica_log(r, REPLICA_LOG_INFO, "snapshot installed at %llu term %llu (%llu bytes, %llu ms)",
                 (unsigned long long)rd->install->index, (unsigned long long)rd->install->term,
                 (unsigned long long)rd->install->size, (unsigned long long)(now_us(r) - t0) / 1000);
+    r->stats.snapshots_installed++;
     int ok = replica_restore_installed(r, &snap);
     storage_snapshot_free(&snap);
     return ok == 0 ? 1 : -1;
@@ -186,6 +187,7 @@ static int process_one(struct replica *r)
 {
     struct raft_ready rd;
     raft_ready(r->raft, &rd);
+    r->in_ready = true;
     bool trail = rd.must_sync && sync_may_trail(r, &rd);
     int go = persist(r, &rd);
     if (go < 0)
@@ -206,8 +208,9 @@ static int process_one(struct replica *r)
     raft_index last = rd.last_index;
     raft_term last_term = rd.last_term;
     raft_advance(r->raft, &rd);
-    if (replica_restoring(r)) /* the install's state is still being decoded */
-        raft_hold_apply(r->raft, true);
+    r->in_ready = false;
+    /* Held while an install's state is still being decoded (replica_restore.c). */
+    raft_hold_apply(r->raft, replica_restoring(r));
     /* A synced ready made everything durable; otherwise the log is durable
      * through last only if no sync is still running. */
     if ((rd.must_sync && !trail) || !storage_sync_pending(r->st))
@@ -220,7 +223,9 @@ int replica_process(struct replica *r)
     if (r->failed)
         return -1;
     while (raft_has_ready(r->raft)) {
-        if (process_one(r) != 0 || r->failed)
+        int rc = process_one(r);
+        r->in_ready = false; /* also when it stopped early (a reload brings a new core) */
+        if (rc != 0 || r->failed)
             return -1;
     }
     r->ops->flush(r->arg);

@@ -20,8 +20,9 @@
  * in a row: the order of the loop is the same code either way.
  *
  * A decode that fails is fail stop at finish, as it was when the restore ran on
- * the loop: storage checked the file's CRC before the install, so the bytes are
- * what the leader wrote.
+ * the loop: storage checked the CRC of the bytes it wrote before the install, so
+ * they are what the leader sent (damage on the disk itself shows at the next
+ * start, whose recovery checks the file again).
  */
 #include "replica/replica.h"
 
@@ -139,6 +140,15 @@ static int begin(struct replica *r, const struct storage_snapshot *s, char *err,
     return 0;
 }
 
+/* Lets the core hand out entries again. Inside a ready (an install finished or
+ * replaced on the loop) no raft_* call is allowed: process_one sets the hold from
+ * replica_restoring() after raft_advance instead. */
+static void release_hold(struct replica *r)
+{
+    if (r->raft && !r->in_ready)
+        raft_hold_apply(r->raft, false);
+}
+
 /* Swaps the contents so the struct kv keeps its address (the shell holds it). */
 static void swap_in(struct replica *r)
 {
@@ -164,8 +174,7 @@ static int finish(struct replica *r, char *err, size_t err_len)
     struct replica_restore *j = &r->restore;
     j->running = false;
     close_file(j);
-    if (r->raft)
-        raft_hold_apply(r->raft, false);
+    release_hold(r);
     if (!j->fresh) {
         snprintf(err, err_len, "snapshot %llu: %s", (unsigned long long)j->meta.index, j->err);
         return -1;
@@ -219,7 +228,6 @@ int replica_restore_finish(struct replica *r)
     char err[512];
     if (finish(r, err, sizeof err) != 0)
         return fail(r, err);
-    r->stats.snapshots_installed++;
     uint64_t t1 = now_us(r);
     replica_log(r, REPLICA_LOG_INFO,
                 "state restored from snapshot %llu: decoded in %llu ms%s, swapped in %llu us, "
@@ -242,8 +250,7 @@ void replica_restore_drop(struct replica *r)
     close_file(j);
     kv_free(j->fresh);
     j->fresh = NULL;
-    if (r->raft)
-        raft_hold_apply(r->raft, false);
+    release_hold(r);
 }
 
 bool replica_restoring(const struct replica *r)

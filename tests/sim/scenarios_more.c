@@ -88,8 +88,9 @@ SIM_SCENARIO(snapshot_catchup)
  * acknowledges (the leader commits with its vote alone when the third node is cut
  * off) but applies nothing: its state stays the one it had before the snapshot.
  * Power fails once during the hold; the restarted follower restores the installed
- * snapshot from disk. A second install is held and released, and everything the
- * leader committed meanwhile is applied in order on top of the snapshot. */
+ * snapshot from disk. During a second hold the leader dies: the held node votes
+ * but does not campaign, and the new leader commits with it. Once released,
+ * everything committed meanwhile is applied in order on top of the snapshot. */
 /* As SCEN_EXPECT, for a helper: fails the world, which its caller then finishes. */
 #define HELD_EXPECT(w, cond)                                                            \
     do {                                                                                \
@@ -139,9 +140,19 @@ SIM_SCENARIO(install_decoded_beside_the_loop)
     sim_node_crash(w, 2);
     catch_up_held(w, 2, &idx);
     SCEN_EXPECT(w, true);
-    w->node[2].restore_at_ms = w->now_ms; /* released */
+    /* The leader dies: the held follower votes and acknowledges, but does not stand
+     * for election; n1 leads and commits with it. */
     sim_net_heal(w);
-    SCEN_EXPECT(w, scen_settle(w, idx, 1000));
+    sim_run_ms(w, 50); /* n1 gets the entry it missed: the held node's log is no newer */
+    SCEN_EXPECT(w, scen_last(w, 1) >= idx);
+    sim_node_crash(w, 0);
+    SCEN_EXPECT(w, scen_wait_leader(w, 2000) == 1);
+    SCEN_EXPECT(w, sim_propose(w, 1, &idx) == RAFT_OK);
+    sim_run_ms(w, 50);
+    SCEN_EXPECT(w, scen_commit(w, 1) >= idx && raft_role(w->node[2].rep.raft) != RAFT_LEADER);
+    w->node[2].restore_at_ms = w->now_ms; /* released */
+    sim_node_start(w, 0);
+    SCEN_EXPECT(w, scen_settle(w, idx, 2000));
     SCEN_EXPECT(w, w->node[2].applied == w->node[0].applied);
     SCEN_SEQ(w, "n2: 2: snapshot", "-> install", "decodes snapshot", "sim: crash n2",
              "sim: start n2", "decodes snapshot", "is decoded", "state restored from snapshot");

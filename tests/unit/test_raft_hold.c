@@ -1,11 +1,11 @@
 /* test_raft_hold.c: what a follower's core hands out while its shell restores the
  * state machine from an installed snapshot away from the loop (raft_hold_apply).
  *
- * The log, the disk and the acknowledgements go on as usual; committed entries and
- * released reads do not, neither in the ready that installs a snapshot nor while
- * the shell holds them. They go out, in order and none lost, with the first ready
- * after the hold ends: an entry after a snapshot must reach the state restored
- * from it, never the state it replaces.
+ * The log, the disk, the acknowledgements and the votes go on as usual; committed
+ * entries, released reads and elections started by this node do not, neither in the ready that
+ * installs a snapshot nor while the shell holds them. They go out, in order and none lost, with the
+ * first ready after the hold ends: an entry after a snapshot must reach the state restored from it,
+ * never the state it replaces.
  */
 #include <string.h>
 
@@ -123,5 +123,20 @@ TEST(raft_install_ready_hands_out_no_entries_after_the_snapshot)
     CHECK(!raft_has_ready(r));
     raft_hold_apply(r, false);
     CHECK(one_ready(r, &first, &install) == 2 && first == 6 && !install);
+    raft_free(r);
+}
+
+TEST(raft_hold_keeps_a_follower_from_campaigning)
+{
+    struct raft *r = follower();
+    CHECK(r != NULL);
+    raft_hold_apply(r, true);
+    for (int k = 0; k < 200; k++)
+        raft_tick(r);
+    CHECK(raft_role(r) == RAFT_FOLLOWER);
+    raft_hold_apply(r, false);
+    for (int k = 0; k < 200 && raft_role(r) == RAFT_FOLLOWER; k++)
+        raft_tick(r);
+    CHECK(raft_role(r) != RAFT_FOLLOWER); /* a (pre-)candidate once released */
     raft_free(r);
 }
