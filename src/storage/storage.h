@@ -68,6 +68,7 @@ struct storage_options {
     uint64_t segment_bytes;    /* roll to a new segment past this size */
     uint64_t snapshot_entries; /* storage_should_snapshot(): entries since snapshot */
     uint64_t snapshot_bytes;   /* ... or WAL bytes written since snapshot */
+    uint64_t snapshot_phase;   /* where in each snapshot_entries the entries trigger falls */
     bool create;               /* create the directory when it does not exist */
     /* fallocate() each new segment to segment_bytes, so appends overwrite reserved
      * space instead of growing the file (what etcd does), and fdatasync has no size
@@ -178,7 +179,13 @@ raft_term storage_last_term(const struct storage *st);
 raft_index storage_written_index(const struct storage *st);
 raft_index storage_synced_index(const struct storage *st);
 raft_index storage_snapshot_index(const struct storage *st); /* the current snapshot's; 0: none */
-/* True when the entries or WAL bytes since the last snapshot pass the thresholds. */
+/* True when the entries or WAL bytes since the last snapshot pass the thresholds.
+ * The entries threshold falls at the indexes k * snapshot_entries + snapshot_phase:
+ * the log passed the first of them at least half an interval after the current
+ * snapshot (so an interval runs from one half to one and a half snapshot_entries,
+ * and exactly one in steady state). Nodes given different phases snapshot at
+ * different moments, however their snapshots came to be (taken, installed,
+ * recovered), rather than all at once. */
 bool storage_should_snapshot(const struct storage *st);
 
 /* ===== Snapshots ===== */

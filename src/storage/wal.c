@@ -336,8 +336,22 @@ raft_index storage_snapshot_index(const struct storage *st)
     return st->snap.index;
 }
 
+/* The first index k * every + phase at or after from. */
+static raft_index next_point(raft_index from, uint64_t every, uint64_t phase)
+{
+    if (from <= phase)
+        return phase;
+    return from + (every - (from - phase) % every) % every;
+}
+
 bool storage_should_snapshot(const struct storage *st)
 {
-    return st->last_index - st->snap.index >= st->opt.snapshot_entries ||
-           st->bytes_since_snap >= st->opt.snapshot_bytes;
+    uint64_t every = st->opt.snapshot_entries;
+    if (st->bytes_since_snap >= st->opt.snapshot_bytes)
+        return true;
+    if (every == 0)
+        return st->last_index > st->snap.index;
+    raft_index due =
+        next_point(st->snap.index + (every + 1) / 2, every, st->opt.snapshot_phase % every);
+    return st->last_index >= due;
 }

@@ -16,14 +16,15 @@ TEST(storage_snapshot_roundtrip_and_thresholds)
     struct storage_options o;
     tsu_options(&o);
     o.snapshot_entries = 50;
+    o.snapshot_phase = 10; /* due at 60, 110, 160, ... */
     o.sys = &tsu_sys_nosync;
     struct storage *st;
     struct storage_boot b;
     CHECK(tsu_open(dir, &o, &st, &b) == 0);
     storage_boot_free(&b);
-    CHECK(tsu_append_range(st, 1, 49, 1, 1, 10) == 0);
+    CHECK(tsu_append_range(st, 1, 59, 1, 1, 10) == 0);
     CHECK(!storage_should_snapshot(st));
-    CHECK(tsu_append_range(st, 50, 100, 1, 1, 10) == 0);
+    CHECK(tsu_append_range(st, 60, 100, 1, 1, 10) == 0);
     CHECK(storage_should_snapshot(st));
     uint8_t *payload = malloc(10000);
     CHECK(payload);
@@ -33,7 +34,7 @@ TEST(storage_snapshot_roundtrip_and_thresholds)
     uint64_t size = 0;
     CHECK(storage_snapshot_save(st, 60, 1, &c, payload, 10000, 50, &size) == 0);
     CHECK(size > 10000);
-    CHECK(!storage_should_snapshot(st));
+    CHECK(!storage_should_snapshot(st)); /* next due at 110 */
     struct storage_snapshot s;
     CHECK(storage_snapshot_load(st, &s) == 0);
     CHECK(s.index == 60 && s.term == 1 && s.size == size && s.len == 10000);
@@ -101,6 +102,44 @@ static int transfer(struct storage *l, struct storage *f, int corrupt_at)
             return -1;
     }
     return 0;
+}
+
+/* The entries threshold falls at k * snapshot_entries + snapshot_phase, at least
+ * half an interval after the current snapshot, wherever that came from. */
+TEST(storage_snapshot_threshold_phase)
+{
+    char dir[64];
+    tsu_mkdtemp(dir, sizeof dir);
+    struct storage_options o;
+    tsu_options(&o);
+    o.snapshot_entries = 100;
+    o.snapshot_phase = 30;
+    o.sys = &tsu_sys_nosync;
+    struct storage *st;
+    struct storage_boot b;
+    CHECK(tsu_open(dir, &o, &st, &b) == 0);
+    storage_boot_free(&b);
+    /* The first point at or after 50 (half an interval after nothing) is 130. */
+    CHECK(tsu_append_range(st, 1, 129, 1, 1, 4) == 0);
+    CHECK(!storage_should_snapshot(st));
+    CHECK(tsu_append_range(st, 130, 130, 1, 1, 4) == 0);
+    CHECK(storage_should_snapshot(st));
+    uint8_t payload[16] = {0};
+    struct raft_conf c = tsu_conf();
+    CHECK(storage_snapshot_save(st, 130, 1, &c, payload, sizeof payload, 131, NULL) == 0);
+    CHECK(tsu_append_range(st, 131, 229, 1, 1, 4) == 0);
+    CHECK(!storage_should_snapshot(st));
+    CHECK(tsu_append_range(st, 230, 230, 1, 1, 4) == 0);
+    CHECK(storage_should_snapshot(st));
+    /* A snapshot off the node's points (one installed from a leader with another
+     * phase): 330 is the first point half an interval past 200, not 230. */
+    CHECK(storage_snapshot_save(st, 200, 1, &c, payload, sizeof payload, 201, NULL) == 0);
+    CHECK(tsu_append_range(st, 231, 329, 1, 1, 4) == 0);
+    CHECK(!storage_should_snapshot(st));
+    CHECK(tsu_append_range(st, 330, 330, 1, 1, 4) == 0);
+    CHECK(storage_should_snapshot(st));
+    storage_close(st);
+    tsu_rmdir(dir);
 }
 
 TEST(storage_snapshot_transfer_drop_all)
