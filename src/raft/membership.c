@@ -283,6 +283,11 @@ void raft__recv_timeout_now(struct raft *r, const struct raft_msg *m)
 {
     if (r->role == RAFT_LEADER || !raft__is_voter(r, r->cfg.id))
         return;
+    if (r->apply_held) { /* restoring its state: the transfer times out instead */
+        raft__tracef(r, "timeout-now from %u ignored: applying is held",
+                     (unsigned long long)m->from);
+        return;
+    }
     raft__tracef(r, "timeout-now from %u -> campaign", (unsigned long long)m->from);
     raft__start_election(r, false, true);
 }

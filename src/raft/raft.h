@@ -212,8 +212,8 @@ void raft_durable(struct raft *r, raft_index index, raft_term term);
  * bytes long; the core compacts its log, keeping `trailing` entries before it. */
 void raft_snapshot_taken(struct raft *r, raft_index index, uint64_t size, uint64_t trailing);
 /* While held, readies hand out no committed entries and no read results, and the
- * node does not start elections (it still votes); the log, the disk and the
- * messages go on as usual. The shell holds them while it restores
+ * node starts no election, not even for a leadership transfer (it still votes);
+ * the log, the disk and the messages go on as usual. The shell holds them while it restores
  * its state machine from an installed snapshot away from its loop (the ready that
  * installs hands out neither, so the shell may choose to do so). Released reads
  * and entries then go out with the first ready after the hold ends. */

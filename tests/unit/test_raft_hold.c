@@ -140,3 +140,17 @@ TEST(raft_hold_keeps_a_follower_from_campaigning)
     CHECK(raft_role(r) != RAFT_FOLLOWER); /* a (pre-)candidate once released */
     raft_free(r);
 }
+
+TEST(raft_hold_ignores_a_leadership_transfer)
+{
+    struct raft *r = follower();
+    CHECK(r != NULL);
+    struct raft_msg now = {.type = RAFT_MSG_TIMEOUT_NOW, .from = 0, .to = 2, .term = 1};
+    raft_hold_apply(r, true);
+    CHECK(raft_step(r, &now) == RAFT_OK);
+    CHECK(raft_role(r) == RAFT_FOLLOWER);
+    raft_hold_apply(r, false);
+    CHECK(raft_step(r, &now) == RAFT_OK);
+    CHECK(raft_role(r) == RAFT_CANDIDATE);
+    raft_free(r);
+}
