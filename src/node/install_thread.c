@@ -4,11 +4,11 @@
  * three steps and what the core holds back meanwhile).
  *
  * node_install_background is the replica's restore_background operation: it
- * starts one thread, which runs replica_restore_decode, marks the job done and
- * writes an eventfd. The loop watches that eventfd: once the job is done it
- * joins the thread (already over) and calls replica_restore_finish, which swaps
- * the new state in; the Ready loop that follows hands out what was held. A
- * wake-up that finds no finished job (one from a job dropped since) is ignored.
+ * starts one thread (signals blocked, util/thread.h), which runs replica_restore_decode, marks the
+ * job done and writes an eventfd. The loop watches that eventfd: once the job is done it joins the
+ * thread (already over) and calls replica_restore_finish, which swaps the new state in; the Ready
+ * loop that follows hands out what was held. A wake-up that finds no finished job (one from a job
+ * dropped since) is ignored.
  *
  * node_install_join is the restore_join operation: the replica drops a job
  * (a newer install, a reload, shutdown) after telling the decoder to stop at
@@ -20,7 +20,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -29,6 +28,7 @@
 #include "kv/kv.h"
 #include "node/node.h"
 #include "util/logging.h"
+#include "util/thread.h"
 
 static void *decode_main(void *arg)
 {
@@ -75,31 +75,13 @@ static bool watch_start(struct node *n)
     return true;
 }
 
-/* With every signal blocked, so signals keep going to the loop's thread. */
-static int start_thread(pthread_t *t, bool detached, void *(*fn)(void *), void *arg)
-{
-    pthread_attr_t attr;
-    int rc = pthread_attr_init(&attr);
-    if (rc != 0)
-        return rc;
-    if (detached)
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    rc = pthread_create(t, &attr, fn, arg);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&attr);
-    return rc;
-}
-
 bool node_install_background(void *arg)
 {
     struct node *n = arg;
     if (!n->ctx.loop || n->install.running || !watch_start(n))
         return false;
     atomic_store(&n->install.done, false);
-    int rc = start_thread(&n->install.thread, false, decode_main, n);
+    int rc = thread_start(&n->install.thread, false, decode_main, n);
     if (rc != 0) {
         log_warn("snapshot install: thread: %s; decoding on the loop", strerror(rc));
         return false;
@@ -125,6 +107,6 @@ void node_release_state(void *arg, struct kv *old)
 {
     (void)arg;
     pthread_t t;
-    if (start_thread(&t, true, release_main, old) != 0)
+    if (thread_start(&t, true, release_main, old) != 0)
         kv_free(old);
 }

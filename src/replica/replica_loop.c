@@ -208,7 +208,7 @@ static int process_one(struct replica *r)
     raft_index last = rd.last_index;
     raft_term last_term = rd.last_term;
     raft_advance(r->raft, &rd);
-    r->in_ready = false;
+    r->in_ready = false; /* replica_process also clears it when this returns early */
     /* Held while an install's state is still being decoded (replica_restore.c). */
     raft_hold_apply(r->raft, replica_restoring(r));
     /* A synced ready made everything durable; otherwise the log is durable

@@ -13,8 +13,8 @@
  *     the shell holds), releases the old one and the core's held entries.
  * After an install vesperd decodes on a thread (ops->restore_background). The
  * loop goes on meanwhile: the follower appends and acknowledges entries, answers
- * heartbeats and takes part in elections; the core hands out no committed
- * entries and no reads (raft_hold_apply) until finish, because what follows the
+ * heartbeats and votes; the core hands out no committed entries and no reads, and
+ * starts no election (raft_hold_apply), until finish, because what follows the
  * snapshot must reach the new state. Start-up, a reload, the simulation's seeds
  * without a decode delay and vesperd when it cannot start a thread run the three
  * in a row: the order of the loop is the same code either way.

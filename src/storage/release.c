@@ -26,11 +26,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "util/thread.h"
 
 #define RELEASE_MIN_BYTES (4u << 20)
 #define RELEASE_QUEUE     64
@@ -68,22 +69,12 @@ static void *release_main(void *arg)
     return NULL;
 }
 
-/* Starts the thread with every signal blocked, so signals keep going to the
- * threads that handle them. Called with rel_mu held. */
+/* Starts the thread (with every signal blocked: util/thread.h). Called with rel_mu
+ * held. */
 static bool release_start(void)
 {
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_attr_t attr;
-    if (pthread_attr_init(&attr) != 0)
-        return false;
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_t t;
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&t, &attr, release_main, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&attr);
-    return rc == 0;
+    return thread_start(&t, true, release_main, NULL) == 0;
 }
 
 /* Queues fd for the thread; false when the caller must close it itself. */
