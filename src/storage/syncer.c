@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "storage/internal.h"
+#include "util/thread.h"
 
 struct syncer {
     pthread_t thread;
@@ -119,11 +120,11 @@ static int syncer_new(struct storage *st, bool manual)
             free(sy);
             return st_error(st, STORAGE_EIO, "sync thread: eventfd: %s", strerror(errno));
         }
-        int rc = pthread_create(&sy->thread, NULL, syncer_main, sy);
+        int rc = thread_start(&sy->thread, false, syncer_main, sy);
         if (rc) {
             close(sy->efd);
             free(sy);
-            return st_error(st, STORAGE_EIO, "sync thread: pthread_create: %s", strerror(rc));
+            return st_error(st, STORAGE_EIO, "sync thread: start: %s", strerror(rc));
         }
     }
     st->syncer = sy;

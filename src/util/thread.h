@@ -1,4 +1,4 @@
-/* thread.h: starting the process's helper threads (storage's release thread,
+/* thread.h: starting the process's helper threads (storage's sync and release threads,
  * vesperd's install threads) so that they never take a signal: every signal stays
  * with the threads that handle it (the event loop).
  */
