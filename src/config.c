@@ -43,7 +43,7 @@ static const struct config_opt config_opts[] = {
     {"snapshot-entries", KIND_U64, FIELD(snapshot_entries), 1, 1000000000, false, "N", "100000",
      "snapshot after this many applied entries"},
     {"snapshot-bytes", KIND_U64, FIELD(snapshot_bytes), 4096, 1ull << 40, false, "N", "67108864",
-     "... or after this many log bytes"},
+     "... or sooner, to keep the log between snapshots under about this many bytes"},
     {"snapshot-fork-bytes", KIND_U64, FIELD(snapshot_fork_bytes), 0, 1ull << 40, false, "N",
      "16777216", "a state this big or bigger is written by a forked child; 0 = always"},
     {"sync-inline", KIND_BOOL, FIELD(sync_inline), 0, 0, false, NULL, "false",

@@ -83,7 +83,11 @@ struct storage {
     struct raft_hard_state hs;         /* the latest saved (perhaps only buffered) */
     struct raft_hard_state hs_written; /* the latest written to the WAL */
     bool hs_pending;                   /* hs is newer than hs_written: write it last */
+    /* WAL bytes written for the entries after bytes_base_index (about the snapshot's
+     * index: estimated when a snapshot is adopted while the log ran on past it; the
+     * count starts afresh at open). */
     uint64_t bytes_since_snap;
+    raft_index bytes_base_index;
 
     struct storage_snapshot snap; /* metadata only (data NULL) */
     int snap_fd;                  /* read side of the current snapshot file, or -1 */
@@ -163,6 +167,10 @@ int st_snap_check_file(const struct storage_sys *sys, const char *path,
 int st_snap_get_file(const struct storage_sys *sys, bool lazy, const char *path,
                      const struct st_crc_known *known, struct storage_snapshot *out,
                      const char **why);
+/* A snapshot at index is adopted: the byte count keeps only what was written after
+ * index (estimated in proportion to the entries, when the log ran on past index
+ * while the snapshot was written) and counts from there. */
+void st_snap_count_bytes_from(struct storage *st, raft_index index);
 int st_snap_adopt(struct storage *st, raft_index index, raft_term term,
                   const struct raft_conf *conf, uint64_t size, raft_index keep_from);
 int st_snap_remove_older(struct storage *st);

@@ -304,6 +304,7 @@ static int rv_finish_open(struct rv *rv)
     st->snap.data = NULL;
     st->snap.len = b->snap.len;
     st->last_index = rv->last_index;
+    st->bytes_base_index = rv->last_index; /* the byte count starts afresh */
     st->last_term = rv->last_term_all;
     st->written_index = st->synced_index = rv->last_index;
     int rc = st_terms_reset(st, b->snap.index, b->snap.term);

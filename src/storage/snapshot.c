@@ -229,7 +229,7 @@ int st_snap_adopt(struct storage *st, raft_index index, raft_term term,
     st->snap.term = term;
     st->snap.size = size;
     st->snap.conf = *conf;
-    st->bytes_since_snap = 0;
+    st_snap_count_bytes_from(st, index);
     st_terms_compact(st, index);
     int rc = st_snap_open_current(st);
     if (rc == 0)

@@ -67,7 +67,7 @@ const char *storage_strerror(int err);
 struct storage_options {
     uint64_t segment_bytes;    /* roll to a new segment past this size */
     uint64_t snapshot_entries; /* storage_should_snapshot(): entries since snapshot */
-    uint64_t snapshot_bytes;   /* ... or WAL bytes written since snapshot */
+    uint64_t snapshot_bytes;   /* ... or sooner, to keep the log under about this many bytes */
     uint64_t snapshot_phase;   /* where in each snapshot_entries the entries trigger falls */
     bool create;               /* create the directory when it does not exist */
     /* fallocate() each new segment to segment_bytes, so appends overwrite reserved
@@ -185,7 +185,11 @@ raft_index storage_snapshot_index(const struct storage *st); /* the current snap
  * snapshot (so an interval runs from one half to one and a half snapshot_entries,
  * and exactly one in steady state). Nodes given different phases snapshot at
  * different moments, however their snapshots came to be (taken, installed,
- * recovered), rather than all at once. */
+ * recovered), rather than all at once. Where snapshot_entries entries would hold
+ * more than snapshot_bytes (large entries), the interval shrinks, by coarse steps,
+ * to what fits at the average entry size since the snapshot, and the phase keeps
+ * its share of it: the byte threshold staggers the nodes too. A log twice
+ * snapshot_bytes long is snapshotted at once, wherever its points fall. */
 bool storage_should_snapshot(const struct storage *st);
 
 /* ===== Snapshots ===== */

@@ -36,7 +36,7 @@ static void storage_opts(struct sim_world *w, struct sim_node *n, struct storage
     o->log = storage_line;
     o->log_arg = n;
     o->snapshot_entries = w->snapshot_entries ? w->snapshot_entries : UINT64_MAX / 2;
-    o->snapshot_bytes = UINT64_MAX / 2;
+    o->snapshot_bytes = w->snapshot_bytes ? w->snapshot_bytes : UINT64_MAX / 2;
     /* Each node at its own point of the interval, as vesperd's (src/node/boot.c). */
     if (w->snapshot_entries && w->n_initial)
         o->snapshot_phase = w->snapshot_entries / w->n_initial * (n->id % w->n_initial);

@@ -379,6 +379,10 @@ static bool run_seed(uint64_t seed, uint64_t steps, bool verbose, bool quiet)
     /* Half the seeds decode an installed snapshot beside the loop, as vesperd's
      * install thread does; the others on the loop. */
     w->restore_max_ms = sim_range(&pick, 2) ? 1 + (uint32_t)sim_range(&pick, 80) : 0;
+    /* A quarter of the seeds with snapshots also have a byte threshold of 1 to 8 KiB
+     * of log, low enough to shorten the interval, as large entries do in vesperd. */
+    if (o.snapshot_entries && sim_range(&pick, 4) == 0)
+        w->snapshot_bytes = 1024 + sim_range(&pick, 7168);
     w->crash_after_install_pm = 300;
     w->crash_after_keep_pm = 900;
     w->overwrite_stall_pm = 1000;

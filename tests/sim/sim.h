@@ -188,6 +188,7 @@ struct sim_world {
     struct raft_conf conf; /* latest configuration applied anywhere */
     raft_index conf_index;
     uint64_t snapshot_entries; /* storage threshold for automatic snapshots */
+    uint64_t snapshot_bytes;   /* > 0: storage's byte threshold as well */
     uint64_t snapshot_trailing;
     uint64_t segment_bytes;
     /* > 0: automatic snapshots go through the replica's snapshot_background, as in

@@ -106,42 +106,6 @@ static int transfer(struct storage *l, struct storage *f, int corrupt_at)
 
 /* The entries threshold falls at k * snapshot_entries + snapshot_phase, at least
  * half an interval after the current snapshot, wherever that came from. */
-TEST(storage_snapshot_threshold_phase)
-{
-    char dir[64];
-    tsu_mkdtemp(dir, sizeof dir);
-    struct storage_options o;
-    tsu_options(&o);
-    o.snapshot_entries = 100;
-    o.snapshot_phase = 30;
-    o.sys = &tsu_sys_nosync;
-    struct storage *st;
-    struct storage_boot b;
-    CHECK(tsu_open(dir, &o, &st, &b) == 0);
-    storage_boot_free(&b);
-    /* The first point at or after 50 (half an interval after nothing) is 130. */
-    CHECK(tsu_append_range(st, 1, 129, 1, 1, 4) == 0);
-    CHECK(!storage_should_snapshot(st));
-    CHECK(tsu_append_range(st, 130, 130, 1, 1, 4) == 0);
-    CHECK(storage_should_snapshot(st));
-    uint8_t payload[16] = {0};
-    struct raft_conf c = tsu_conf();
-    CHECK(storage_snapshot_save(st, 130, 1, &c, payload, sizeof payload, 131, NULL) == 0);
-    CHECK(tsu_append_range(st, 131, 229, 1, 1, 4) == 0);
-    CHECK(!storage_should_snapshot(st));
-    CHECK(tsu_append_range(st, 230, 230, 1, 1, 4) == 0);
-    CHECK(storage_should_snapshot(st));
-    /* A snapshot off the node's points (one installed from a leader with another
-     * phase): 330 is the first point half an interval past 200, not 230. */
-    CHECK(storage_snapshot_save(st, 200, 1, &c, payload, sizeof payload, 201, NULL) == 0);
-    CHECK(tsu_append_range(st, 231, 329, 1, 1, 4) == 0);
-    CHECK(!storage_should_snapshot(st));
-    CHECK(tsu_append_range(st, 330, 330, 1, 1, 4) == 0);
-    CHECK(storage_should_snapshot(st));
-    storage_close(st);
-    tsu_rmdir(dir);
-}
-
 TEST(storage_snapshot_transfer_drop_all)
 {
     char ldir[64], fdir[64];
