@@ -16,6 +16,14 @@
  * space comes back later. A crash before the close leaves an orphan the file
  * system reclaims at mount.
  *
+ * The thread gives the space back in steps of RELEASE_STEP_BYTES from the end of
+ * the file, each truncation fsync'ed on its own, rather than all at once. Freed
+ * blocks are recorded, and on a file system mounted with online discard also
+ * trimmed, by the next journal commit, which may well be the one a WAL
+ * fdatasync is waiting for: 150 MB freed at once made the fdatasyncs beside it
+ * wait up to 100-150 ms (ext4 with discard), against at most 8 ms in 4 MiB
+ * steps (bench/RESULTS.md).
+ *
  * The queue is bounded (RELEASE_QUEUE); when it is full, or the thread cannot be
  * started, or the caller is a forked child of the process that started it (a
  * snapshot writer: threads do not survive fork), the descriptor is closed at once,
@@ -33,8 +41,9 @@
 
 #include "util/thread.h"
 
-#define RELEASE_MIN_BYTES (4u << 20)
-#define RELEASE_QUEUE     64
+#define RELEASE_MIN_BYTES  (4u << 20)
+#define RELEASE_QUEUE      64
+#define RELEASE_STEP_BYTES (4 << 20)
 
 static pthread_mutex_t rel_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t rel_work = PTHREAD_COND_INITIALIZER;
@@ -46,6 +55,20 @@ static struct storage_release_stats rel_stats;
  * not be started. Read before taking the mutex, which a forked child must not
  * touch (another thread may have held it at the fork). */
 static _Atomic pid_t rel_owner;
+
+/* Frees fd's blocks in steps from the end, then closes it. Any failure only ends
+ * the steps: the close frees the rest, and the name is already gone. */
+static void release_file(int fd)
+{
+    struct stat sb;
+    if (fstat(fd, &sb) == 0)
+        for (off_t size = sb.st_size; size > 0;) {
+            size = size > RELEASE_STEP_BYTES ? size - RELEASE_STEP_BYTES : 0;
+            if (ftruncate(fd, size) != 0 || fsync(fd) != 0)
+                break;
+        }
+    (void)close(fd);
+}
 
 static void *release_main(void *arg)
 {
@@ -59,7 +82,7 @@ static void *release_main(void *arg)
         rel_len--;
         rel_busy = 1;
         pthread_mutex_unlock(&rel_mu);
-        (void)close(fd); /* nothing to report: the name is already gone */
+        release_file(fd); /* nothing to report: the name is already gone */
         pthread_mutex_lock(&rel_mu);
         rel_busy = 0;
         rel_stats.released++;
@@ -103,7 +126,10 @@ static bool release_queue(int fd)
 
 int storage_release_unlink(const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+    int flags = O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY;
+    int fd = open(path, O_RDWR | flags); /* writable: the thread truncates it */
+    if (fd < 0 && errno == EACCES)
+        fd = open(path, O_RDONLY | flags); /* then closed in one go */
     if (fd < 0)
         return unlink(path); /* not a readable regular file: unlink reports why */
     if (unlink(path) < 0) {

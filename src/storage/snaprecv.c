@@ -91,7 +91,7 @@ int storage_snapshot_recv_write(struct storage *st, uint64_t offset, const void 
     if (storage_pwrite_all(st->sys, st->recv_fd, data, len, offset) < 0)
         return st_fail(st, STORAGE_EIO, "snapshot: write %s at offset %llu: %s", RECV_TMP,
                        (unsigned long long)offset, strerror(errno));
-    storage_writeback(st->sys, st->recv_fd, offset, len); /* the final fsync stays short */
+    storage_writeback(st->sys, st->recv_fd, offset, len, false); /* the final fsync stays short */
     crc_fold(st, offset, data, len);
     if (offset + len >= st->recv_synced + RECV_SYNC_BYTES) {
         if (st->sys->fdatasync(st->recv_fd) < 0)

@@ -152,10 +152,10 @@ static int snap_write_file(struct storage *st, const char *name, const uint8_t *
     const char *what = "write";
     int rc = storage_pwrite_all(st->sys, fd, hdr, hdr_len, 0);
     for (uint64_t done = 0; rc == 0 && done < len;) {
-        uint64_t n = len - done < STORAGE_WRITEBACK_BYTES ? len - done : STORAGE_WRITEBACK_BYTES;
+        uint64_t n = len - done < STORAGE_SNAP_PIECE_BYTES ? len - done : STORAGE_SNAP_PIECE_BYTES;
         rc = storage_pwrite_all(st->sys, fd, (const uint8_t *)data + done, n, hdr_len + done);
         if (rc == 0)
-            storage_writeback(st->sys, fd, hdr_len + done, n);
+            storage_writeback(st->sys, fd, hdr_len + done, n, true);
         done += n;
     }
     if (rc == 0)

@@ -18,8 +18,14 @@ static int sys_open(const char *path, int flags, mode_t mode)
 
 /* Errors are ignored: this only schedules work early, and the fsync that must
  * follow reports any failure to write the range. */
-static void sys_writeback(int fd, uint64_t off, uint64_t len)
+static void sys_writeback(int fd, uint64_t off, uint64_t len, bool wait)
 {
+    if (wait) {
+        (void)sync_file_range(
+            fd, (off_t)off, (off_t)len,
+            SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+        return;
+    }
     (void)sync_file_range(fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE);
     if (off > 0)
         (void)sync_file_range(fd, 0, (off_t)off, SYNC_FILE_RANGE_WAIT_BEFORE);
@@ -44,10 +50,10 @@ const struct storage_sys storage_sys_default = {
     .writeback = sys_writeback,
 };
 
-void storage_writeback(const struct storage_sys *sys, int fd, uint64_t off, uint64_t len)
+void storage_writeback(const struct storage_sys *sys, int fd, uint64_t off, uint64_t len, bool wait)
 {
     if (sys->writeback && len > 0)
-        sys->writeback(fd, off, len);
+        sys->writeback(fd, off, len, wait);
 }
 
 int storage_pwrite_all(const struct storage_sys *sys, int fd, const void *buf, size_t n,

@@ -129,11 +129,12 @@ TEST(storage_release_replaced_snapshot_is_freed_off_the_caller)
     tsu_rmdir(dir);
 }
 
-static uint64_t wb_calls, wb_next, wb_gaps;
+static uint64_t wb_calls, wb_next, wb_gaps, wb_waited;
 
-static void wb_record(int fd, uint64_t off, uint64_t len)
+static void wb_record(int fd, uint64_t off, uint64_t len, bool wait)
 {
     (void)fd;
+    wb_waited += wait;
     if (off != wb_next && wb_calls > 0)
         wb_gaps++;
     wb_next = off + len;
@@ -155,22 +156,24 @@ TEST(storage_writeback_snapshot_is_sent_to_disk_in_pieces)
     CHECK(tsu_open(dir, &o, &st, &b) == 0);
     storage_boot_free(&b);
     CHECK(tsu_append_range(st, 1, 20, 1, 1, 10) == 0);
-    size_t len = 2 * STORAGE_WRITEBACK_BYTES + 12345;
+    size_t len = 2 * STORAGE_SNAP_PIECE_BYTES + 12345;
     uint8_t *payload = malloc(len);
     CHECK(payload);
     for (size_t i = 0; i < len; i++)
         payload[i] = (uint8_t)(i * 7);
     struct raft_conf c = tsu_conf();
-    wb_calls = wb_next = wb_gaps = 0;
+    wb_calls = wb_next = wb_gaps = wb_waited = 0;
     CHECK(storage_snapshot_save(st, 10, 1, &c, payload, len, 5, NULL) == 0);
     CHECK_EQ_U64(wb_calls, 3);
     CHECK_EQ_U64(wb_gaps, 0);
+    CHECK_EQ_U64(wb_waited, 3); /* written whole: each piece on disk before the next */
     storage_close(st);
     CHECK(tsu_open(dir, &o, &st, &b) == 0);
     CHECK(b.snap.index == 10 && b.snap.len == len && memcmp(b.snap.data, payload, len) == 0);
     storage_boot_free(&b);
-    /* A received snapshot: each piece written goes to disk as it arrives. */
-    wb_calls = wb_next = wb_gaps = 0;
+    /* A received snapshot: each piece written goes to disk as it arrives, and the
+     * loop that receives it does not wait for it. */
+    wb_calls = wb_next = wb_gaps = wb_waited = 0;
     size_t cap = (3u << 20) + 4096;
     uint8_t *img = malloc(cap);
     CHECK(img);
@@ -183,6 +186,7 @@ TEST(storage_writeback_snapshot_is_sent_to_disk_in_pieces)
     }
     CHECK_EQ_U64(wb_calls, (img_len + (1u << 20) - 1) >> 20);
     CHECK_EQ_U64(wb_gaps, 0);
+    CHECK_EQ_U64(wb_waited, 0);
     struct storage_snapshot got;
     CHECK(storage_snapshot_recv_finish(st, STORAGE_DROP_ALL, &got) == 0);
     CHECK(got.index == 30 && got.len == 3u << 20);
