@@ -10,7 +10,10 @@
 # PUTs at 64 connections over the N keys for $BENCH_DURATION s (default 30): every
 # node takes a snapshot of the whole state about every SNAP_ENTRIES writes, several
 # times during the run. Printed per round: PUT/s, p50, p99, p99.9 and max latency, the
-# snapshots taken during the run, and elections (leader changes) during the run.
+# snapshots taken during the run, elections (leader changes) during the run, and the
+# WAL fdatasyncs over 10 ms and over 25 ms during the run, summed over the nodes
+# (their vesper_disk_wal_fsync_duration_seconds histograms): how long the disk made
+# the commits wait while the snapshots were written.
 # With VESPERD_B set, rounds alternate between the two builds (BENCH_ROUNDS each,
 # default 3), for a before/after comparison; the medians close the table.
 #
@@ -47,6 +50,19 @@ rows=$BENCH_TMP/rows.tsv
 # count_logs PATTERN: matching lines over this cluster's node logs.
 count_logs() { cat "$BENCH_TMP"/vesper3-*.log 2>/dev/null | grep -c "$1"; }
 
+# slow_fsyncs: "over10 over25", the WAL fdatasyncs so far over 10 and over 25 ms,
+# summed over this cluster's nodes.
+slow_fsyncs() {
+    local u
+    for u in "${BENCH_URLS[@]}"; do curl -s "$u/metrics"; done | awk '
+        /^vesper_disk_wal_fsync_duration_seconds_bucket/ {
+            if ($1 ~ /le="0\.01"/) b10 += $2
+            if ($1 ~ /le="0\.025"/) b25 += $2
+            if ($1 ~ /le="\+Inf"/) all += $2
+        }
+        END { printf "%d %d\n", all - b10, all - b25 }'
+}
+
 applied() {
     curl -s "$BENCH_LEADER/status" | python3 -c 'import sys,json; print(json.load(sys.stdin)["applied_index"])' 2>/dev/null || echo 0
 }
@@ -77,17 +93,20 @@ for ((r = 1; r <= rounds; r++)); do
         bench_log "$label round $r: $N keys loaded in $((SECONDS - t0)) s"
         snaps0=$(count_logs "snapshot taken at")
         elect0=$(count_logs "election won")
+        read -r slow10_0 slow25_0 <<<"$(slow_fsyncs)"
         out=$(wrk -t2 -c64 -d"${BENCH_DURATION}s" --timeout 10s -s "$BENCH_DIR/wrk/kv.lua" \
             "$BENCH_LEADER" -- vesper put "$N" "$VB" 2>&1)
         line=$(grep '^BENCH ' <<<"$out") || bench_die "wrk gave no result: $(tail -n 3 <<<"$out")"
         sleep 1
         snaps=$(($(count_logs "snapshot taken at") - snaps0))
         elect=$(($(count_logs "election won") - elect0))
+        read -r slow10 slow25 <<<"$(slow_fsyncs)"
         unset requests duration_us p50_us p99_us p999_us max_us errors
         for kv in ${line#BENCH }; do declare "$kv"; done
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$r" \
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$r" \
             "$(awk -v q="$requests" -v d="$duration_us" 'BEGIN {printf "%.0f", q * 1e6 / d}')" \
-            "$p50_us" "$p99_us" "$p999_us" "$max_us" "$errors" "$snaps" "$elect" >>"$rows"
+            "$p50_us" "$p99_us" "$p999_us" "$max_us" "$errors" "$snaps" "$elect" \
+            $((slow10 - slow10_0)) $((slow25 - slow25_0)) >>"$rows"
         bench_log "$label round $r: $(tail -n 1 "$rows")"
         bench_stop_cluster
     done
@@ -102,16 +121,18 @@ print("Command: `bench/snapshot.sh %s %s` (%s), 3 nodes, %s keys of %s B, --snap
       % (n, vb, started, format(int(n), ","), vb, format(int(every), ",")))
 print("PUT at 64 connections for %s s per round%s." % (dur, "; B: " + b if b else ""))
 print()
-print("| build | round | PUT/s | p50 ms | p99 ms | p99.9 ms | max ms | errors | snapshots | elections |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| build | round | PUT/s | p50 ms | p99 ms | p99.9 ms | max ms | errors | snapshots"
+      " | elections | WAL fsyncs > 10 ms | > 25 ms |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for r in rows:
-    print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |"
-          % (r[0], r[1], format(int(r[2]), ","), ms(r[3]), ms(r[4]), ms(r[5]), ms(r[6]), r[7], r[8], r[9]))
+    print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |"
+          % (r[0], r[1], format(int(r[2]), ","), ms(r[3]), ms(r[4]), ms(r[5]), ms(r[6]), r[7], r[8],
+             r[9], r[10], r[11]))
 for label in sorted({r[0] for r in rows}):
     rs = [r for r in rows if r[0] == label]
     med = lambda i: statistics.median(int(r[i]) for r in rs)
-    print("| %s | median | %s | %s | %s | %s | %s | | | %s |"
+    print("| %s | median | %s | %s | %s | %s | %s | | | %s | %s | %s |"
           % (label, format(int(med(2)), ","), ms(med(3)), ms(med(4)), ms(med(5)), ms(med(6)),
-             sum(int(r[9]) for r in rs)))
+             sum(int(r[9]) for r in rs), int(med(10)), int(med(11))))
 PY
     tee "$ROOT/build/bench-last.md"
