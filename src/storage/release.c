@@ -57,11 +57,13 @@ static struct storage_release_stats rel_stats;
 static _Atomic pid_t rel_owner;
 
 /* Frees fd's blocks in steps from the end, then closes it. Any failure only ends
- * the steps: the close frees the rest, and the name is already gone. */
+ * the steps: the close frees the rest, and the name is already gone. A file with
+ * a name left (a hard link someone made, say for a backup) is only closed: its
+ * data are still someone's. */
 static void release_file(int fd)
 {
     struct stat sb;
-    if (fstat(fd, &sb) == 0)
+    if (fstat(fd, &sb) == 0 && sb.st_nlink == 0)
         for (off_t size = sb.st_size; size > 0;) {
             size = size > RELEASE_STEP_BYTES ? size - RELEASE_STEP_BYTES : 0;
             if (ftruncate(fd, size) != 0 || fsync(fd) != 0)

@@ -2,14 +2,15 @@
  * The default table's unlink (release.c): the name is gone when it returns, a
  * large file's descriptor is closed by the background thread, a small one at
  * once, errors are unlink's own, a forked child never touches the parent's
- * thread, and replacing a large snapshot goes through it. Write-behind: a large
- * snapshot is written and sent to disk in pieces (storage_writeback), and a
- * received one piece by piece as it arrives. */
+ * thread, a hard-linked copy stays whole, and replacing a large snapshot goes
+ * through it. Write-behind: a large snapshot is written and sent to disk in
+ * pieces (storage_writeback), and a received one piece by piece as it arrives. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -52,6 +53,27 @@ TEST(storage_release_large_file_is_closed_by_the_thread)
     CHECK(access(path, F_OK) < 0 && errno == ENOENT);
     storage_release_wait(&before);
     CHECK_EQ_U64(before.queued, after.queued);
+    tsu_rmdir(dir);
+}
+
+/* The thread frees a removed file by truncating it, but never one that another
+ * name still holds: that copy keeps every byte. */
+TEST(storage_release_keeps_a_hard_linked_copy_whole)
+{
+    char dir[64], path[128], copy[128];
+    tsu_mkdtemp(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/big", dir);
+    snprintf(copy, sizeof copy, "%s/copy", dir);
+    make_file(path, LARGE);
+    CHECK(link(path, copy) == 0);
+    struct storage_release_stats before, after;
+    storage_release_wait(&before);
+    CHECK(storage_sys_default.unlink(path) == 0);
+    storage_release_wait(&after);
+    CHECK_EQ_U64(after.queued, before.queued + 1);
+    struct stat sb;
+    CHECK(stat(copy, &sb) == 0 && sb.st_size == (off_t)LARGE);
+    CHECK(unlink(copy) == 0);
     tsu_rmdir(dir);
 }
 
