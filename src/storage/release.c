@@ -24,6 +24,14 @@
  * wait up to 100-150 ms (ext4 with discard), against at most 8 ms in 4 MiB
  * steps (bench/RESULTS.md).
  *
+ * A file someone still reads through a descriptor of their own (a backup or a
+ * restore reading a snapshot that a newer one replaced) must stay whole: such a
+ * reader takes a shared flock as it opens the file (storage_release_hold), and
+ * the thread truncates only a file it can lock exclusively and that no other name
+ * holds; any other it only closes. Storage opens such readers and removes names
+ * on one thread, the loop, so every reader holds its lock before the thread gets
+ * the file.
+ *
  * The queue is bounded (RELEASE_QUEUE); when it is full, or the thread cannot be
  * started, or the caller is a forked child of the process that started it (a
  * snapshot writer: threads do not survive fork), the descriptor is closed at once,
@@ -36,6 +44,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -58,12 +67,12 @@ static _Atomic pid_t rel_owner;
 
 /* Frees fd's blocks in steps from the end, then closes it. Any failure only ends
  * the steps: the close frees the rest, and the name is already gone. A file with
- * a name left (a hard link someone made, say for a backup) is only closed: its
- * data are still someone's. */
+ * a name left (a hard link someone made, say for a backup) or a reader holding it
+ * is only closed: its data are still someone's. */
 static void release_file(int fd)
 {
     struct stat sb;
-    if (fstat(fd, &sb) == 0 && sb.st_nlink == 0)
+    if (fstat(fd, &sb) == 0 && sb.st_nlink == 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
         for (off_t size = sb.st_size; size > 0;) {
             size = size > RELEASE_STEP_BYTES ? size - RELEASE_STEP_BYTES : 0;
             if (ftruncate(fd, size) != 0 || fsync(fd) != 0)
@@ -124,6 +133,14 @@ static bool release_queue(int fd)
         rel_stats.closed_inline++;
     pthread_mutex_unlock(&rel_mu);
     return queued;
+}
+
+int storage_release_hold(int fd)
+{
+    int rc;
+    while ((rc = flock(fd, LOCK_SH | LOCK_NB)) < 0 && errno == EINTR)
+        ;
+    return rc;
 }
 
 int storage_release_unlink(const char *path)

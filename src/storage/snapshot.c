@@ -365,6 +365,11 @@ int storage_snapshot_open(struct storage *st, int *fd_out, struct storage_snapsh
     int fd = st->sys->open(path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0)
         return st_error(st, STORAGE_EIO, "snapshot: open %s: %s", name, strerror(errno));
+    if (st->sys->hold && st->sys->hold(fd) < 0) { /* kept whole once replaced */
+        int e = errno;
+        st->sys->close(fd);
+        return st_error(st, STORAGE_EIO, "snapshot: lock %s: %s", name, strerror(e));
+    }
     *fd_out = fd;
     *meta = st->snap;
     meta->data = NULL;

@@ -48,6 +48,7 @@ const struct storage_sys storage_sys_default = {
     .readdir = readdir,
     .closedir = closedir,
     .writeback = sys_writeback,
+    .hold = storage_release_hold,
 };
 
 void storage_writeback(const struct storage_sys *sys, int fd, uint64_t off, uint64_t len, bool wait)

@@ -39,6 +39,11 @@ struct storage_sys {
      * for what was started before off, or, with wait, for all of it. NULL does
      * nothing (see storage_writeback). */
     void (*writeback)(int fd, uint64_t off, uint64_t len, bool wait);
+    /* Optional: fd, just opened, reads a file that must stay whole after its name
+     * is gone (a backup or a restore reading a snapshot a newer one may replace):
+     * the release thread then leaves its blocks alone. 0 or -1 (errno). NULL: no
+     * release thread to keep away. */
+    int (*hold)(int fd);
 };
 
 /* The real calls. Tests copy it and replace members. Its unlink is
@@ -48,6 +53,9 @@ extern const struct storage_sys storage_sys_default;
 /* unlink(2) whose freeing of a large file's space runs on a background thread
  * (release.c): the name is gone on return, the blocks come back later. */
 int storage_release_unlink(const char *path);
+/* The default table's hold: a shared flock(2) on fd, which the release thread
+ * tests for before it truncates a file (release.c). Never blocks. */
+int storage_release_hold(int fd);
 
 struct storage_release_stats {
     uint64_t queued;        /* descriptors handed to the thread */

@@ -2,9 +2,10 @@
  * The default table's unlink (release.c): the name is gone when it returns, a
  * large file's descriptor is closed by the background thread, a small one at
  * once, errors are unlink's own, a forked child never touches the parent's
- * thread, a hard-linked copy stays whole, and replacing a large snapshot goes
- * through it. Write-behind: a large snapshot is written and sent to disk in
- * pieces (storage_writeback), and a received one piece by piece as it arrives. */
+ * thread, a hard-linked or held file stays whole, and replacing a large
+ * snapshot goes through it. Write-behind: a large snapshot is written and sent to
+ * disk in pieces (storage_writeback), and a received one piece by piece as it
+ * arrives. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -74,6 +75,28 @@ TEST(storage_release_keeps_a_hard_linked_copy_whole)
     struct stat sb;
     CHECK(stat(copy, &sb) == 0 && sb.st_size == (off_t)LARGE);
     CHECK(unlink(copy) == 0);
+    tsu_rmdir(dir);
+}
+
+/* Nor one a reader holds (storage_snapshot_open's hold): it reads every byte. */
+TEST(storage_release_keeps_a_held_file_whole)
+{
+    char dir[64], path[128];
+    tsu_mkdtemp(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/big", dir);
+    make_file(path, LARGE);
+    int fd = open(path, O_RDONLY);
+    CHECK(fd >= 0 && storage_sys_default.hold(fd) == 0);
+    struct storage_release_stats before, after;
+    storage_release_wait(&before);
+    CHECK(storage_sys_default.unlink(path) == 0);
+    storage_release_wait(&after);
+    CHECK_EQ_U64(after.queued, before.queued + 1);
+    struct stat sb;
+    char last = 0;
+    CHECK(fstat(fd, &sb) == 0 && sb.st_size == (off_t)LARGE);
+    CHECK(pread(fd, &last, 1, LARGE - 1) == 1 && last == 'x');
+    CHECK(close(fd) == 0);
     tsu_rmdir(dir);
 }
 
