@@ -135,11 +135,12 @@ static int snap_header(const struct raft_conf *conf, raft_index index, raft_term
     return 0;
 }
 
-/* Writes the whole file under name.tmp (write-behind in pieces, see sys.h), fsyncs,
- * renames to name, fsyncs the dir. */
+/* Writes the whole file under name.tmp (write-behind in pieces, each waited for
+ * when wait is set: see sys.h), fsyncs, renames to name, fsyncs the dir. */
 static int snap_write_file(struct storage *st, const char *name, const uint8_t *hdr, size_t hdr_len,
-                           const void *data, uint64_t len)
+                           const void *data, uint64_t len, bool wait)
 {
+    uint64_t piece = wait ? STORAGE_SNAP_PIECE_BYTES : STORAGE_WRITEBACK_BYTES;
     char tmp[STORAGE_PATH_MAX], path[STORAGE_PATH_MAX], tmp_name[80];
     st_path(st->dir, name, path, sizeof path);
     snprintf(tmp_name, sizeof tmp_name, "%s.tmp", name);
@@ -152,10 +153,10 @@ static int snap_write_file(struct storage *st, const char *name, const uint8_t *
     const char *what = "write";
     int rc = storage_pwrite_all(st->sys, fd, hdr, hdr_len, 0);
     for (uint64_t done = 0; rc == 0 && done < len;) {
-        uint64_t n = len - done < STORAGE_SNAP_PIECE_BYTES ? len - done : STORAGE_SNAP_PIECE_BYTES;
+        uint64_t n = len - done < piece ? len - done : piece;
         rc = storage_pwrite_all(st->sys, fd, (const uint8_t *)data + done, n, hdr_len + done);
         if (rc == 0)
-            storage_writeback(st->sys, fd, hdr_len + done, n, true);
+            storage_writeback(st->sys, fd, hdr_len + done, n, wait);
         done += n;
     }
     if (rc == 0)
@@ -239,9 +240,9 @@ int st_snap_adopt(struct storage *st, raft_index index, raft_term term,
     return rc;
 }
 
-int storage_snapshot_write(struct storage *st, raft_index index, raft_term term,
-                           const struct raft_conf *conf, const void *data, uint64_t len,
-                           uint64_t *size_out)
+static int snap_write(struct storage *st, raft_index index, raft_term term,
+                      const struct raft_conf *conf, const void *data, uint64_t len,
+                      uint64_t *size_out, bool wait)
 {
     /* Not st_check_writable: this may run in a forked child, which must not touch
      * the sync thread's mutex (the thread may have held it at the fork). */
@@ -256,11 +257,18 @@ int storage_snapshot_write(struct storage *st, raft_index index, raft_term term,
         return st_error(st, STORAGE_ENOMEM, "snapshot: out of memory");
     char name[64];
     st_snap_name(index, term, "", name, sizeof name);
-    int rc = snap_write_file(st, name, hdr, hdr_len, data, len);
+    int rc = snap_write_file(st, name, hdr, hdr_len, data, len, wait);
     free(hdr);
     if (rc == 0 && size_out)
         *size_out = hdr_len + len + 4;
     return rc;
+}
+
+int storage_snapshot_write(struct storage *st, raft_index index, raft_term term,
+                           const struct raft_conf *conf, const void *data, uint64_t len,
+                           uint64_t *size_out)
+{
+    return snap_write(st, index, term, conf, data, len, size_out, true);
 }
 
 int storage_snapshot_adopt(struct storage *st, raft_index index, raft_term term,
@@ -287,7 +295,7 @@ int storage_snapshot_save(struct storage *st, raft_index index, raft_term term,
                           raft_index keep_from, uint64_t *size_out)
 {
     uint64_t size = 0;
-    int rc = storage_snapshot_write(st, index, term, conf, data, len, &size);
+    int rc = snap_write(st, index, term, conf, data, len, &size, false);
     if (rc)
         return rc;
     if (size_out)

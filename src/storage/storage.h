@@ -203,9 +203,10 @@ int storage_snapshot_save(struct storage *st, raft_index index, raft_term term,
                           raft_index keep_from, uint64_t *size_out);
 /* storage_snapshot_save in its two halves. _write only writes the file (temp file,
  * fsync, rename, directory fsync) and changes nothing else in st, so a forked child
- * may run it on its copy while the parent goes on; *size_out receives the file
- * size. _adopt then makes that file the current snapshot and compacts as _save
- * does (STORAGE_EINVAL if a newer snapshot was adopted meanwhile). */
+ * may run it on its copy while the parent goes on (it waits for each piece to
+ * reach the disk, which _save, on the loop, does not: sys.h); *size_out receives
+ * the file size. _adopt then makes that file the current snapshot and compacts as
+ * _save does (STORAGE_EINVAL if a newer snapshot was adopted meanwhile). */
 int storage_snapshot_write(struct storage *st, raft_index index, raft_term term,
                            const struct raft_conf *conf, const void *data, uint64_t len,
                            uint64_t *size_out);

@@ -75,9 +75,10 @@ void storage_release_wait(struct storage_release_stats *out);
  *
  * Without wait (a snapshot received on the event loop, which must not block on
  * it), the piece starts going to disk and the one before it is waited for: at
- * most two pieces in flight. With wait (a snapshot written whole, by a forked
- * writer or before an answer that needs it anyway), the piece is on disk before
- * the next one is written, and pieces are STORAGE_SNAP_PIECE_BYTES: an fdatasync
+ * most two pieces in flight; the same for a snapshot written on the loop (a small
+ * state). With wait (a snapshot written by a process of its own, vesperd's forked
+ * writer: storage_snapshot_write), the piece is on disk before the next one is
+ * written, and pieces are STORAGE_SNAP_PIECE_BYTES: an fdatasync
  * of the WAL beside it waits behind what is in flight on the device, so less in
  * flight means shorter waits. With a writer of 150 MB files beside a loop of
  * 150-byte appends and fdatasyncs, 8 MiB pieces two at a time gave the appends a

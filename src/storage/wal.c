@@ -263,7 +263,12 @@ int storage_append(struct storage *st, const struct raft_entry *e, size_t n)
         if (rc)
             return rc;
     }
-    /* A truncated suffix also leaves the durable-through bookkeeping. */
+    /* A truncated suffix also leaves the durable-through bookkeeping, and the byte
+     * count, which knows nothing of the entries that replace it, starts again. */
+    if (e[0].index <= st->bytes_base_index) {
+        st->bytes_base_index = e[0].index - 1;
+        st->bytes_since_snap = 0;
+    }
     if (e[0].index <= st->written_index)
         st->written_index = e[0].index - 1;
     if (e[0].index <= st->synced_index)
@@ -334,60 +339,4 @@ raft_index storage_synced_index(const struct storage *st)
 raft_index storage_snapshot_index(const struct storage *st)
 {
     return st->snap.index;
-}
-
-/* The first index k * every + phase at or after from. */
-static raft_index next_point(raft_index from, uint64_t every, uint64_t phase)
-{
-    if (from <= phase)
-        return phase;
-    return from + (every - (from - phase) % every) % every;
-}
-
-void st_snap_count_bytes_from(struct storage *st, raft_index index)
-{
-    raft_index base = st->bytes_base_index;
-    if (st->last_index <= index || st->last_index <= base)
-        st->bytes_since_snap = 0;
-    else if (index > base) /* the share of the count that lies after index */
-        st->bytes_since_snap =
-            (uint64_t)((double)st->bytes_since_snap * (double)(st->last_index - index) /
-                       (double)(st->last_index - base));
-    st->bytes_base_index = index > st->last_index ? st->last_index : index;
-}
-
-/* The snapshot interval, in entries, that the byte threshold leaves: the largest
- * step of the ladder every, 27/32, 23/32 and 19/32 of it, then the same below every
- * / 2, every / 4, ..., whose entries hold at most snapshot_bytes at the average
- * size of the entries written since bytes_base_index. The ladder's steps are
- * coarse on purpose: nodes whose averages differ a little (their hard-state
- * records differ) still pick the same interval, and so points that stay apart. */
-static uint64_t interval_for_bytes(const struct storage *st, uint64_t every)
-{
-    uint64_t limit = st->opt.snapshot_bytes;
-    if (st->last_index <= st->bytes_base_index || st->bytes_since_snap < limit / 8)
-        return every; /* too early to tell */
-    double entries = (double)(st->last_index - st->bytes_base_index);
-    double fit = entries * (double)limit / (double)st->bytes_since_snap;
-    static const uint64_t step32[] = {32, 27, 23, 19};
-    for (uint64_t base = every; base > 0; base /= 2)
-        for (size_t k = 0; k < sizeof step32 / sizeof step32[0]; k++) {
-            uint64_t n = base * step32[k] / 32;
-            if (n > 0 && (double)n <= fit)
-                return n;
-        }
-    return 1;
-}
-
-bool storage_should_snapshot(const struct storage *st)
-{
-    uint64_t every = st->opt.snapshot_entries;
-    if (st->bytes_since_snap / 2 >= st->opt.snapshot_bytes)
-        return true; /* the backstop: entries grew much larger than the average said */
-    if (every == 0)
-        return st->last_index > st->snap.index;
-    uint64_t step = interval_for_bytes(st, every);
-    uint64_t phase = st->opt.snapshot_phase % every * step / every; /* same share */
-    raft_index due = next_point(st->snap.index + (step + 1) / 2, step, phase);
-    return st->last_index >= due;
 }
