@@ -38,7 +38,9 @@
 
 struct snap_stream {
     h2o_generator_t super;
-    int fd;         /* the snapshot file, or -1 */
+    int fd; /* the snapshot file, or -1 */
+    const struct storage_sys
+        *sys;       /* storage's calls: its close frees a replaced file off the loop */
     uint64_t off;   /* next byte of the snapshot file to send */
     uint64_t size;  /* bytes of the snapshot file */
     uint64_t index; /* for log lines */
@@ -52,7 +54,7 @@ static void stream_dispose(void *p)
 {
     struct snap_stream *s = p;
     if (s->fd >= 0)
-        close(s->fd);
+        s->sys->close(s->fd);
     s->fd = -1;
 }
 
@@ -131,6 +133,7 @@ static void start_one(struct node *n, h2o_req_t *req, raft_index read_index)
     struct snap_stream *s = h2o_mem_alloc_shared(&req->pool, sizeof *s, stream_dispose);
     memset(s, 0, offsetof(struct snap_stream, buf)); /* buf needs no zeroing */
     s->fd = -1;
+    s->sys = storage_sys_of(n->st);
     struct storage_snapshot meta;
     if (storage_snapshot_open(n->st, &s->fd, &meta) != STORAGE_OK || meta.index < read_index) {
         log_error("backup: %s", s->fd < 0 ? storage_errmsg(n->st) : "snapshot older than reads");

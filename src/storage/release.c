@@ -30,7 +30,9 @@
  * the thread truncates only a file it can lock exclusively and that no other name
  * holds; any other it only closes. Storage opens such readers and removes names
  * on one thread, the loop, so every reader holds its lock before the thread gets
- * the file.
+ * the file. The reader's own close, the last one, then goes to the thread as well
+ * (storage_release_close, the default table's close), rather than freeing the
+ * whole file wherever the reader finishes.
  *
  * The queue is bounded (RELEASE_QUEUE); when it is full, or the thread cannot be
  * started, or the caller is a forked child of the process that started it (a
@@ -141,6 +143,15 @@ int storage_release_hold(int fd)
     while ((rc = flock(fd, LOCK_SH | LOCK_NB)) < 0 && errno == EINTR)
         ;
     return rc;
+}
+
+int storage_release_close(int fd)
+{
+    struct stat sb;
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_nlink == 0 &&
+        sb.st_size >= (off_t)RELEASE_MIN_BYTES && release_queue(fd))
+        return 0;
+    return close(fd);
 }
 
 int storage_release_unlink(const char *path)

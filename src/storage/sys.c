@@ -33,7 +33,7 @@ static void sys_writeback(int fd, uint64_t off, uint64_t len, bool wait)
 
 const struct storage_sys storage_sys_default = {
     .open = sys_open,
-    .close = close,
+    .close = storage_release_close,
     .pwrite = pwrite,
     .pread = pread,
     .fdatasync = fdatasync,

@@ -53,6 +53,9 @@ extern const struct storage_sys storage_sys_default;
 /* unlink(2) whose freeing of a large file's space runs on a background thread
  * (release.c): the name is gone on return, the blocks come back later. */
 int storage_release_unlink(const char *path);
+/* The default table's close: a descriptor of a large file that no name holds any
+ * more goes to the release thread, which frees the file; any other is closed. */
+int storage_release_close(int fd);
 /* The default table's hold: a shared flock(2) on fd, which the release thread
  * tests for before it truncates a file (release.c). Never blocks. */
 int storage_release_hold(int fd);

@@ -78,7 +78,8 @@ TEST(storage_release_keeps_a_hard_linked_copy_whole)
     tsu_rmdir(dir);
 }
 
-/* Nor one a reader holds (storage_snapshot_open's hold): it reads every byte. */
+/* Nor one a reader holds (storage_snapshot_open's hold): it reads every byte, and
+ * its own close, the last one, leaves the freeing to the thread. */
 TEST(storage_release_keeps_a_held_file_whole)
 {
     char dir[64], path[128];
@@ -96,7 +97,11 @@ TEST(storage_release_keeps_a_held_file_whole)
     char last = 0;
     CHECK(fstat(fd, &sb) == 0 && sb.st_size == (off_t)LARGE);
     CHECK(pread(fd, &last, 1, LARGE - 1) == 1 && last == 'x');
-    CHECK(close(fd) == 0);
+    /* The reader's close, the last one, hands the freeing to the thread too. */
+    CHECK(storage_sys_default.close(fd) == 0);
+    storage_release_wait(&after);
+    CHECK_EQ_U64(after.queued, before.queued + 2);
+    CHECK_EQ_U64(after.released, after.queued);
     tsu_rmdir(dir);
 }
 
