@@ -57,6 +57,19 @@ TEST(storage_release_large_file_is_closed_by_the_thread)
     tsu_rmdir(dir);
 }
 
+/* Unlinks path through the default table, which hands the file to the thread;
+ * waits for the thread. *before (optional): the counts before. */
+static void unlink_to_thread(const char *path, struct storage_release_stats *before)
+{
+    struct storage_release_stats b, after;
+    storage_release_wait(&b);
+    CHECK(storage_sys_default.unlink(path) == 0);
+    storage_release_wait(&after);
+    CHECK_EQ_U64(after.queued, b.queued + 1);
+    if (before)
+        *before = b;
+}
+
 /* The thread frees a removed file by truncating it, but never one that another
  * name still holds: that copy keeps every byte. */
 TEST(storage_release_keeps_a_hard_linked_copy_whole)
@@ -67,11 +80,7 @@ TEST(storage_release_keeps_a_hard_linked_copy_whole)
     snprintf(copy, sizeof copy, "%s/copy", dir);
     make_file(path, LARGE);
     CHECK(link(path, copy) == 0);
-    struct storage_release_stats before, after;
-    storage_release_wait(&before);
-    CHECK(storage_sys_default.unlink(path) == 0);
-    storage_release_wait(&after);
-    CHECK_EQ_U64(after.queued, before.queued + 1);
+    unlink_to_thread(path, NULL);
     struct stat sb;
     CHECK(stat(copy, &sb) == 0 && sb.st_size == (off_t)LARGE);
     CHECK(unlink(copy) == 0);
@@ -89,10 +98,7 @@ TEST(storage_release_keeps_a_held_file_whole)
     int fd = open(path, O_RDONLY);
     CHECK(fd >= 0 && storage_sys_default.hold(fd) == 0);
     struct storage_release_stats before, after;
-    storage_release_wait(&before);
-    CHECK(storage_sys_default.unlink(path) == 0);
-    storage_release_wait(&after);
-    CHECK_EQ_U64(after.queued, before.queued + 1);
+    unlink_to_thread(path, &before);
     struct stat sb;
     char last = 0;
     CHECK(fstat(fd, &sb) == 0 && sb.st_size == (off_t)LARGE);
