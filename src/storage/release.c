@@ -145,13 +145,18 @@ int storage_release_hold(int fd)
     return rc;
 }
 
-int storage_release_close(int fd)
+/* Hands fd to the thread when it is a large regular file (and, with unnamed, one
+ * no name holds any more); false when the caller must close it itself. */
+static bool queue_large(int fd, bool unnamed)
 {
     struct stat sb;
-    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_nlink == 0 &&
-        sb.st_size >= (off_t)RELEASE_MIN_BYTES && release_queue(fd))
-        return 0;
-    return close(fd);
+    return fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && (!unnamed || sb.st_nlink == 0) &&
+           sb.st_size >= (off_t)RELEASE_MIN_BYTES && release_queue(fd);
+}
+
+int storage_release_close(int fd)
+{
+    return queue_large(fd, true) ? 0 : close(fd);
 }
 
 int storage_release_unlink(const char *path)
@@ -168,11 +173,8 @@ int storage_release_unlink(const char *path)
         errno = e;
         return -1;
     }
-    struct stat sb;
-    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= (off_t)RELEASE_MIN_BYTES &&
-        release_queue(fd))
-        return 0;
-    (void)close(fd);
+    if (!queue_large(fd, false))
+        (void)close(fd);
     return 0;
 }
 
