@@ -100,3 +100,31 @@ uint32_t crc32c(uint32_t crc, const void *buf, size_t n)
 #endif
     return crc32c_sw(crc, buf, n);
 }
+
+/* Product of a and b, polynomials over GF(2) modulo the Castagnoli polynomial, in
+ * the reflected order the CRC register uses: bit 31 holds x^0, bit 0 x^31. */
+static uint32_t gf2_mul(uint32_t a, uint32_t b)
+{
+    uint32_t product = 0;
+    for (uint32_t bit = 1u << 31; bit != 0; bit >>= 1) {
+        if (a & bit)
+            product ^= b;
+        b = (b & 1) ? (b >> 1) ^ CRC32C_POLY : b >> 1; /* b times x */
+    }
+    return product;
+}
+
+uint32_t crc32c_concat(uint32_t crc_a, uint32_t crc_b, uint64_t len_b)
+{
+    /* Extending a CRC over n bytes multiplies the register by x^(8n) and adds
+     * the bytes' own contribution; the pre- and post-inversion cancel, so
+     * crc(A then B) = crc(A) * x^(8|B|) + crc(B). x^(8|B|) by repeated squaring. */
+    uint32_t power = 1u << 31;  /* x^0 */
+    uint32_t square = 1u << 23; /* x^8: one byte */
+    for (uint64_t n = len_b; n != 0; n >>= 1) {
+        if (n & 1)
+            power = gf2_mul(power, square);
+        square = gf2_mul(square, square);
+    }
+    return gf2_mul(crc_a, power) ^ crc_b;
+}

@@ -16,5 +16,8 @@ uint32_t crc32c(uint32_t crc, const void *buf, size_t n);
 /* The table implementation alone (tests compare the two). */
 uint32_t crc32c_sw(uint32_t crc, const void *buf, size_t n);
 bool crc32c_hw_available(void);
+/* The CRC of A followed by B, from crc32c(0, A), crc32c(0, B) and B's length: for a
+ * checksum over bytes that precede ones already summed (a header written last). */
+uint32_t crc32c_concat(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
 
 #endif

@@ -24,6 +24,10 @@ TEST(storage_crc32c_vectors)
             size_t h = len / 2;
             CHECK_EQ_U64(crc32c(crc32c(0, buf + off, h), buf + off + h, len - h),
                          crc32c(0, buf + off, len));
+            for (size_t a = 0; a <= len; a += 7) /* a header summed after the data */
+                CHECK_EQ_U64(crc32c_concat(crc32c(0, buf + off, a),
+                                           crc32c(0, buf + off + a, len - a), len - a),
+                             crc32c(0, buf + off, len));
         }
 }
 
