@@ -46,11 +46,11 @@
  * anywhere else must check them first. See docs/storage-format.md.
  *
  * kv_snap_write() streams through a write callback in 64 KiB chunks and needs
- * no second copy of the state. kv_snap_encode() collects that stream into one
- * buffer, which IS a second copy: the node uses it to take a snapshot (the
- * buffer goes to storage_snapshot_save), and installs from a loaded copy of the
- * file (kv_snap_decode on the payload storage read), so taking or installing a
- * snapshot holds the state twice in memory for a moment. Decoding builds a NEW
+ * no second copy of the state: the node takes a snapshot that way, straight into
+ * the file (storage_snapshot_append). kv_snap_encode() collects that stream into
+ * one buffer, which IS a second copy (tests and tools use it). The node installs
+ * from a loaded copy of the file (kv_snap_decode on the payload storage read), so
+ * installing a snapshot holds the state twice in memory for a moment. Decoding builds a NEW
  * struct kv and hands it over only after the whole input decoded (and, for
  * versions 1 and 2, the checksum matched): the live state is never touched by a
  * bad snapshot. The decoder bounds every length before allocating and rejects

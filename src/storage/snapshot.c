@@ -1,7 +1,7 @@
-/* snapshot.c: snapshot files: writing (leader side or local compaction), reading
- * for transfer and at start-up, adopting a new current snapshot (older files and
- * covered WAL segments go). Receiving and installing a leader's snapshot on a
- * follower is in snaprecv.c.
+/* snapshot.c: snapshot files: their layout, reading them for transfer and at
+ * start-up, adopting a new current snapshot (older files and covered WAL segments
+ * go). Writing a new one is in snapwrite.c; receiving and installing a leader's
+ * on a follower in snaprecv.c.
  *
  * File layout (docs/storage-format.md):
  *
@@ -115,66 +115,6 @@ const char *st_snap_parse(const uint8_t *img, size_t len, struct storage_snapsho
     return st_snap_parse_header(img, len, len, meta, data_off);
 }
 
-/* Header and configuration of a new snapshot file, malloc'd into *out. */
-static int snap_header(const struct raft_conf *conf, raft_index index, raft_term term, uint64_t len,
-                       uint8_t **out, size_t *out_len)
-{
-    size_t clen = st_snap_conf_encode(conf, NULL, 0);
-    uint8_t *h = malloc(SNAP_HDR_BYTES + clen);
-    if (!h)
-        return -1;
-    memcpy(h, SNAP_MAGIC, 8);
-    st_rec_put32(h + 8, SNAP_FORMAT_VERSION);
-    st_rec_put32(h + 12, (uint32_t)clen);
-    st_rec_put64(h + 16, index);
-    st_rec_put64(h + 24, term);
-    st_rec_put64(h + 32, len);
-    st_snap_conf_encode(conf, h + SNAP_HDR_BYTES, clen);
-    *out = h;
-    *out_len = SNAP_HDR_BYTES + clen;
-    return 0;
-}
-
-/* Writes the whole file under name.tmp (write-behind in pieces, each waited for
- * when wait is set: see sys.h), fsyncs, renames to name, fsyncs the dir. */
-static int snap_write_file(struct storage *st, const char *name, const uint8_t *hdr, size_t hdr_len,
-                           const void *data, uint64_t len, bool wait)
-{
-    uint64_t piece = wait ? STORAGE_SNAP_PIECE_BYTES : STORAGE_WRITEBACK_BYTES;
-    char tmp[STORAGE_PATH_MAX], path[STORAGE_PATH_MAX], tmp_name[80];
-    st_path(st->dir, name, path, sizeof path);
-    snprintf(tmp_name, sizeof tmp_name, "%s.tmp", name);
-    st_path(st->dir, tmp_name, tmp, sizeof tmp);
-    int fd = st->sys->open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0)
-        return st_fail(st, STORAGE_EIO, "snapshot: create %s.tmp: %s", name, strerror(errno));
-    uint8_t trailer[4];
-    st_rec_put32(trailer, crc32c(crc32c(0, hdr, hdr_len), data, len));
-    const char *what = "write";
-    int rc = storage_pwrite_all(st->sys, fd, hdr, hdr_len, 0);
-    for (uint64_t done = 0; rc == 0 && done < len;) {
-        uint64_t n = len - done < piece ? len - done : piece;
-        rc = storage_pwrite_all(st->sys, fd, (const uint8_t *)data + done, n, hdr_len + done);
-        if (rc == 0)
-            storage_writeback(st->sys, fd, hdr_len + done, n, wait);
-        done += n;
-    }
-    if (rc == 0)
-        rc = storage_pwrite_all(st->sys, fd, trailer, 4, hdr_len + len);
-    if (rc == 0 && (what = "fsync", st->sys->fsync(fd) < 0))
-        rc = -1;
-    int e = errno;
-    st->sys->close(fd);
-    if (rc < 0)
-        return st_fail(st, STORAGE_EIO, "snapshot: %s %s.tmp: %s", what, name, strerror(e));
-    if (st->sys->rename(tmp, path) < 0)
-        return st_fail(st, STORAGE_EIO, "snapshot: rename %s.tmp: %s", name, strerror(errno));
-    if (storage_fsync_dir(st->sys, st->dir) < 0)
-        return st_fail(st, STORAGE_EIO, "snapshot: fsync directory for %s: %s", name,
-                       strerror(errno));
-    return 0;
-}
-
 int st_snap_open_current(struct storage *st)
 {
     if (st->snap_fd >= 0)
@@ -240,37 +180,6 @@ int st_snap_adopt(struct storage *st, raft_index index, raft_term term,
     return rc;
 }
 
-static int snap_write(struct storage *st, raft_index index, raft_term term,
-                      const struct raft_conf *conf, const void *data, uint64_t len,
-                      uint64_t *size_out, bool wait)
-{
-    /* Not st_check_writable: this may run in a forked child, which must not touch
-     * the sync thread's mutex (the thread may have held it at the fork). */
-    if (st->failed)
-        return STORAGE_EFAILED;
-    if (index == 0 || index < st->snap.index || (len && !data))
-        return st_error(st, STORAGE_EINVAL, "snapshot: save at index %llu (current %llu)",
-                        (unsigned long long)index, (unsigned long long)st->snap.index);
-    uint8_t *hdr;
-    size_t hdr_len;
-    if (snap_header(conf, index, term, len, &hdr, &hdr_len) < 0)
-        return st_error(st, STORAGE_ENOMEM, "snapshot: out of memory");
-    char name[64];
-    st_snap_name(index, term, "", name, sizeof name);
-    int rc = snap_write_file(st, name, hdr, hdr_len, data, len, wait);
-    free(hdr);
-    if (rc == 0 && size_out)
-        *size_out = hdr_len + len + 4;
-    return rc;
-}
-
-int storage_snapshot_write(struct storage *st, raft_index index, raft_term term,
-                           const struct raft_conf *conf, const void *data, uint64_t len,
-                           uint64_t *size_out)
-{
-    return snap_write(st, index, term, conf, data, len, size_out, true);
-}
-
 int storage_snapshot_adopt(struct storage *st, raft_index index, raft_term term,
                            const struct raft_conf *conf, uint64_t size, raft_index keep_from)
 {
@@ -288,19 +197,6 @@ int storage_snapshot_adopt(struct storage *st, raft_index index, raft_term term,
     }
     return st_snap_adopt(st, index, term, conf, size,
                          keep_from < index + 1 ? keep_from : index + 1);
-}
-
-int storage_snapshot_save(struct storage *st, raft_index index, raft_term term,
-                          const struct raft_conf *conf, const void *data, uint64_t len,
-                          raft_index keep_from, uint64_t *size_out)
-{
-    uint64_t size = 0;
-    int rc = snap_write(st, index, term, conf, data, len, &size, false);
-    if (rc)
-        return rc;
-    if (size_out)
-        *size_out = size;
-    return storage_snapshot_adopt(st, index, term, conf, size, keep_from);
 }
 
 int storage_snapshot_read(struct storage *st, raft_index index, uint64_t offset, void *buf,

@@ -212,6 +212,32 @@ int storage_snapshot_write(struct storage *st, raft_index index, raft_term term,
                            uint64_t *size_out);
 int storage_snapshot_adopt(struct storage *st, raft_index index, raft_term term,
                            const struct raft_conf *conf, uint64_t size, raft_index keep_from);
+/* storage_snapshot_write with the payload streamed in pieces instead of given in one
+ * buffer (snapwrite.c): _begin creates the temp file, _append adds payload bytes in
+ * order, _end writes the header (it holds the payload's length) and the trailer,
+ * fsyncs, renames and fsyncs the directory, and gives the file's size. With wait,
+ * each piece reaches the disk before the next is written (a writer beside the
+ * loop); without, at most two are in flight (on the loop; sys.h). After an error,
+ * or to give up, _abort closes the temp file. Like _write, it changes nothing else
+ * in st, so a forked child may run it. */
+struct storage_snap_writer {
+    struct storage *st;
+    int fd; /* the temp file, -1 once closed */
+    bool wait;
+    raft_index index;
+    raft_term term;
+    struct raft_conf conf;
+    char name[64];
+    uint64_t data_off; /* where the payload starts: the header's length */
+    uint64_t len;      /* payload bytes written */
+    uint64_t pushed;   /* of them handed to storage_writeback */
+    uint32_t crc;      /* CRC-32C of the payload so far */
+};
+int storage_snapshot_begin(struct storage *st, raft_index index, raft_term term,
+                           const struct raft_conf *conf, bool wait, struct storage_snap_writer *w);
+int storage_snapshot_append(struct storage_snap_writer *w, const void *data, size_t len);
+int storage_snapshot_end(struct storage_snap_writer *w, uint64_t *size_out);
+void storage_snapshot_abort(struct storage_snap_writer *w);
 /* Reads bytes [offset, offset + cap) of snapshot `index`'s file into buf;
  * *n_read may be short at the end. STORAGE_ENOTFOUND when that snapshot is no
  * longer the current one (a newer one replaced it). */
