@@ -19,12 +19,14 @@
 # Environment: BENCH_DURATION (s per wrk run, default 5), BENCH_CONNS
 # ("1 16 64 256"), BENCH_MODES ("put get mix"), BENCH_NODES (compare: "3 5"),
 # BENCH_KEYS (10000), BENCH_VALUE_BYTES (100), BENCH_PORT_BASE (27100),
-# BENCH_KEEP=1 (keep the data directory and logs), VESPERD (build/vesperd), FSYNC_FLOOR.
+# BENCH_KEEP=1 (keep the data directory and logs), VESPERD (build/vesperd), FSYNC_FLOOR,
+# BENCH_TMPDIR (/tmp: where the data directories go; on a tmpfs such as /dev/shm,
+# fdatasync costs nothing, so a run there measures the write path without its disk).
 #
 # The tables are printed and saved to build/bench-last.md in the format of
 # bench/RESULTS.md, which holds the current results: replace its section with them.
 #
-# Everything runs on 127.0.0.1 with data under a mktemp directory in /tmp; the
+# Everything runs on 127.0.0.1 with data under a mktemp directory in $BENCH_TMPDIR; the
 # EXIT trap kills the servers this script started and removes that directory.
 # Each wrk run is bounded by its duration; start-up waits are bounded by 30 s.
 # The whole comparison takes about 4 x (12 x duration + ~20 s) + 30 s.
@@ -86,7 +88,7 @@ if ! bench_have_vesperd; then
     bench_log "NOTE: $VESPERD is missing; running the etcd half only"
 fi
 
-BENCH_TMP=$(mktemp -d /tmp/vesper-bench.XXXXXX) || bench_die "mktemp failed"
+BENCH_TMP=$(mktemp -d "${BENCH_TMPDIR:-/tmp}/vesper-bench.XXXXXX") || bench_die "mktemp failed"
 BENCH_TSV=$BENCH_TMP/results.tsv
 bench_tsv_init
 STARTED=$(date -u '+%Y-%m-%d %H:%M UTC')
