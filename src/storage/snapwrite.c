@@ -83,18 +83,6 @@ static void push_pieces(struct storage_snap_writer *w, bool last)
     }
 }
 
-int storage_snapshot_append(struct storage_snap_writer *w, const void *data, size_t len)
-{
-    if (w->fd < 0)
-        return STORAGE_EFAILED;
-    if (storage_pwrite_all(w->st->sys, w->fd, data, len, w->data_off + w->len) < 0)
-        return st_fail(w->st, STORAGE_EIO, "snapshot: write %s.tmp: %s", w->name, strerror(errno));
-    w->crc = crc32c(w->crc, data, len);
-    w->len += len;
-    push_pieces(w, false);
-    return STORAGE_OK;
-}
-
 void storage_snapshot_abort(struct storage_snap_writer *w)
 {
     if (w->fd < 0)
@@ -103,11 +91,31 @@ void storage_snapshot_abort(struct storage_snap_writer *w)
     w->fd = -1; /* the next writer of this name truncates the temp file, recovery removes it */
 }
 
+int storage_snapshot_append(struct storage_snap_writer *w, const void *data, size_t len)
+{
+    if (w->fd < 0 || w->st->failed)
+        return STORAGE_EFAILED;
+    if (len && !data)
+        return st_error(w->st, STORAGE_EINVAL, "snapshot: no payload");
+    if (storage_pwrite_all(w->st->sys, w->fd, data, len, w->data_off + w->len) < 0) {
+        int rc =
+            st_fail(w->st, STORAGE_EIO, "snapshot: write %s.tmp: %s", w->name, strerror(errno));
+        storage_snapshot_abort(w); /* a file missing a piece is never finished */
+        return rc;
+    }
+    w->crc = crc32c(w->crc, data, len);
+    w->len += len;
+    push_pieces(w, false);
+    return STORAGE_OK;
+}
+
 int storage_snapshot_end(struct storage_snap_writer *w, uint64_t *size_out)
 {
     struct storage *st = w->st;
-    if (w->fd < 0)
+    if (w->fd < 0 || st->failed) {
+        storage_snapshot_abort(w);
         return STORAGE_EFAILED;
+    }
     uint8_t *hdr;
     size_t hdr_len;
     if (snap_header(w, w->len, &hdr, &hdr_len) < 0) {
@@ -147,13 +155,13 @@ static int snap_write(struct storage *st, raft_index index, raft_term term,
                       const struct raft_conf *conf, const void *data, uint64_t len,
                       uint64_t *size_out, bool wait)
 {
-    if (len && !data)
-        return st_error(st, STORAGE_EINVAL, "snapshot: no payload");
     struct storage_snap_writer w;
     int rc = storage_snapshot_begin(st, index, term, conf, wait, &w);
+    /* In pieces of the writeback's size: with wait, no more than one piece is
+     * ever dirty. */
+    uint64_t piece = wait ? STORAGE_SNAP_PIECE_BYTES : STORAGE_WRITEBACK_BYTES;
     for (uint64_t done = 0; rc == STORAGE_OK && done < len;) {
-        size_t n =
-            len - done < STORAGE_WRITEBACK_BYTES ? (size_t)(len - done) : STORAGE_WRITEBACK_BYTES;
+        size_t n = len - done < piece ? (size_t)(len - done) : (size_t)piece;
         rc = storage_snapshot_append(&w, (const uint8_t *)data + done, n);
         done += n;
     }

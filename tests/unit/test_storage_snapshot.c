@@ -3,8 +3,10 @@
  * receiving it (damaged transfers rejected), installing with DROP_ALL and
  * KEEP_AFTER, and recovery after an install interrupted between its rename and
  * its log mark. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/test.h"
 #include "storage/internal.h"
@@ -62,6 +64,17 @@ TEST(storage_snapshot_roundtrip_and_thresholds)
     tsu_rmdir(dir);
 }
 
+static bool fail_past_128k; /* set once the storage is open */
+
+static ssize_t pwrite_fails_past_128k(int fd, const void *buf, size_t n, off_t off)
+{
+    if (fail_past_128k && off + (off_t)n > (1 << 17)) {
+        errno = EIO;
+        return -1;
+    }
+    return pwrite(fd, buf, n, off);
+}
+
 /* A payload streamed in uneven pieces makes the same file, byte for byte, as the
  * file a leader would send (built here without the writer), header written last. */
 TEST(storage_snapshot_streamed_in_pieces)
@@ -79,8 +92,9 @@ TEST(storage_snapshot_streamed_in_pieces)
     size_t len = STORAGE_SNAP_PIECE_BYTES + 70001, cap = len + 4096;
     uint8_t *img = malloc(cap), *data = malloc(len), *got = NULL;
     CHECK(img && data);
-    memset(data, 's', len);
-    size_t img_len = tsu_snap_file(12, 1, len, img, cap);
+    for (size_t i = 0; i < len; i++)
+        data[i] = (uint8_t)(i * 131 + (i >> 9)); /* a piece out of place shows */
+    size_t img_len = tsu_snap_file_of(12, 1, data, len, img, cap);
     struct raft_conf c = tsu_conf();
     static const size_t pieces[] = {0, 1, 7, 65536, 99999, 4096};
     for (int wait = 0; wait <= 1; wait++) {
@@ -104,6 +118,29 @@ TEST(storage_snapshot_streamed_in_pieces)
         free(got);
         got = NULL;
     }
+    /* A write that fails half way fails the storage; the file is never finished. */
+    struct storage_options fo = o;
+    struct storage_sys failing = tsu_sys_nosync;
+    failing.pwrite = pwrite_fails_past_128k;
+    fo.sys = &failing;
+    struct storage *fst;
+    char fdir[64];
+    tsu_mkdtemp(fdir, sizeof fdir);
+    CHECK(tsu_open(fdir, &fo, &fst, &b) == 0);
+    storage_boot_free(&b);
+    fail_past_128k = true;
+    struct storage_snap_writer fw;
+    CHECK(storage_snapshot_begin(fst, 12, 1, &c, true, &fw) == 0);
+    int rc = 0;
+    for (size_t done = 0; rc == 0 && done < len; done += 65536)
+        rc = storage_snapshot_append(&fw, data + done, len - done < 65536 ? len - done : 65536);
+    CHECK(rc == STORAGE_EIO && fst->failed);
+    CHECK(storage_snapshot_append(&fw, data, 10) != 0);
+    CHECK(storage_snapshot_end(&fw, NULL) != 0);
+    CHECK_EQ_U64(tsu_count_files(fdir, ".snap"), 0);
+    fail_past_128k = false;
+    storage_close(fst);
+    tsu_rmdir(fdir);
     /* Given up half way: nothing is adopted, the temp file goes at the next start. */
     struct storage_snap_writer w;
     CHECK(storage_snapshot_begin(st, 15, 1, &c, true, &w) == 0);

@@ -31,6 +31,25 @@ TEST(storage_crc32c_vectors)
         }
 }
 
+/* crc32c_concat over long pieces: one split of a few MB checked against the CRC of
+ * the whole, and lengths past 2^32 by the two ways of joining three pieces. */
+TEST(storage_crc32c_concat_long)
+{
+    size_t len = (3u << 20) + 5, a = (1u << 20) + 3;
+    uint8_t *buf = malloc(len);
+    CHECK(buf);
+    for (size_t i = 0; i < len; i++)
+        buf[i] = (uint8_t)(i * 2654435761u >> 13);
+    CHECK_EQ_U64(crc32c_concat(crc32c(0, buf, a), crc32c(0, buf + a, len - a), len - a),
+                 crc32c(0, buf, len));
+    free(buf);
+    uint32_t x = 0x12345678u, y = 0x9abcdef0u, z = 0x0badf00du;
+    uint64_t ny = 5000000011ull, nz = 7000000003ull;
+    CHECK_EQ_U64(crc32c_concat(crc32c_concat(x, y, ny), z, nz),
+                 crc32c_concat(x, crc32c_concat(y, z, nz), ny + nz));
+    CHECK_EQ_U64(crc32c_concat(x, 0, 0), x);
+}
+
 TEST(storage_record_roundtrip)
 {
     uint8_t data[50], enc[REC_HDR_BYTES + 50];

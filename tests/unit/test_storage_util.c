@@ -210,6 +210,12 @@ struct raft_conf tsu_conf(void)
 
 size_t tsu_snap_file(raft_index index, raft_term term, size_t data_len, uint8_t *img, size_t cap)
 {
+    return tsu_snap_file_of(index, term, NULL, data_len, img, cap);
+}
+
+size_t tsu_snap_file_of(raft_index index, raft_term term, const uint8_t *data, size_t data_len,
+                        uint8_t *img, size_t cap)
+{
     struct raft_conf c = tsu_conf();
     size_t clen = st_snap_conf_encode(&c, img + SNAP_HDR_BYTES, cap - SNAP_HDR_BYTES - 4);
     if (SNAP_HDR_BYTES + clen + data_len + 4 > cap)
@@ -220,7 +226,10 @@ size_t tsu_snap_file(raft_index index, raft_term term, size_t data_len, uint8_t 
     st_rec_put64(img + 16, index);
     st_rec_put64(img + 24, term);
     st_rec_put64(img + 32, data_len);
-    memset(img + SNAP_HDR_BYTES + clen, 's', data_len);
+    if (data)
+        memcpy(img + SNAP_HDR_BYTES + clen, data, data_len);
+    else
+        memset(img + SNAP_HDR_BYTES + clen, 's', data_len);
     size_t len = SNAP_HDR_BYTES + clen + data_len;
     st_rec_put32(img + len, crc32c(0, img, len));
     return len + 4;

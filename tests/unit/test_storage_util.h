@@ -47,5 +47,8 @@ struct raft_conf tsu_conf(void);
 /* The exact bytes of a snapshot file as a leader sends them (index, term, tsu_conf,
  * data_len bytes of 's'); returns its size. */
 size_t tsu_snap_file(raft_index index, raft_term term, size_t data_len, uint8_t *img, size_t cap);
+/* The same with the given payload. */
+size_t tsu_snap_file_of(raft_index index, raft_term term, const uint8_t *data, size_t data_len,
+                        uint8_t *img, size_t cap);
 
 #endif
