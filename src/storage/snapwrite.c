@@ -16,7 +16,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +25,7 @@
 static void tmp_path(const struct storage_snap_writer *w, char *out, size_t cap)
 {
     char tmp_name[80];
-    snprintf(tmp_name, sizeof tmp_name, "%s.tmp", w->name);
+    st_snap_name(w->index, w->term, ".tmp", tmp_name, sizeof tmp_name);
     st_path(w->st->dir, tmp_name, out, cap);
 }
 
