@@ -1,8 +1,11 @@
-/* reply.c: building /request reply bodies (see api.h).
+/* reply.c: building /request reply bodies with json-c (see api.h): the
+ * replies with revisions, indexes and a CAS's current value, and the helpers
+ * range.c, txn.c and lease.c build theirs with. The v1 protocol's own replies
+ * (success, value, failure, redirect) are written directly, reply_v1.c.
  *
  * json-c does the string escaping; objects keep insertion order and go out
- * through the plain, slash-preserving serializer, so the v1 protocol's replies
- * come out byte for byte. Extra fields (revisions) appear only in replies to
+ * through the plain, slash-preserving serializer, so both files write the same
+ * bytes for the same fields. Extra fields (revisions) appear only in replies to
  * the new request types or to requests that ask for them (api.h).
  */
 #include "api/api.h"
@@ -65,12 +68,6 @@ int finish(struct jb *b, json_object *o, enum api_error e, struct api_reply *out
     return 0;
 }
 
-int api_reply_success(struct api_reply *out)
-{
-    struct jb b = {0};
-    return finish(&b, reply_head(&b, API_OK), API_OK, out);
-}
-
 int api_reply_success_index(uint64_t index, struct api_reply *out)
 {
     struct jb b = {0};
@@ -90,35 +87,6 @@ json_object *key_value(struct jb *b, const char *key, size_t key_len, const char
     if (has_value)
         jb_add(b, pl, "value", jb_str(b, value, value_len));
     return pl;
-}
-
-int api_reply_value(const char *key, size_t key_len, const char *value, size_t value_len,
-                    struct api_reply *out)
-{
-    struct jb b = {0};
-    json_object *o = reply_head(&b, API_OK);
-    jb_add(&b, o, "payload", key_value(&b, key, key_len, value, value_len, true));
-    return finish(&b, o, API_OK, out);
-}
-
-int api_reply_fail(enum api_error e, const char *message, struct api_reply *out)
-{
-    struct jb b = {0};
-    json_object *o = reply_head(&b, e);
-    if (message != NULL && message[0] != '\0')
-        jb_add(&b, o, "message", jb_str(&b, message, strlen(message)));
-    return finish(&b, o, e, out);
-}
-
-int api_reply_redirect(const struct api_request *req, const char *leader_url, struct api_reply *out)
-{
-    struct jb b = {0};
-    json_object *o = reply_head(&b, API_ERR_NOT_LEADER);
-    json_object *pl = key_value(&b, req->key ? req->key : "", req->key_len, req->value,
-                                req->value_len, req->value != NULL);
-    jb_add(&b, pl, "message", jb_str(&b, leader_url, strlen(leader_url)));
-    jb_add(&b, o, "payload", pl);
-    return finish(&b, o, API_ERR_NOT_LEADER, out);
 }
 
 int api_reply_redirect_url(const char *leader_url, struct api_reply *out)
