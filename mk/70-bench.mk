@@ -8,6 +8,7 @@
 #   make bench-snapshot  PUT latency while snapshots of N keys are taken (bench/snapshot.sh)
 #   make bench-bigdata   RSS per node holding N keys, restart time (bench/bigdata.sh)
 #   make bench-catchup   leader RSS while a follower N writes behind catches up (bench/catchup.sh)
+#   make bench-instructions  user-space instructions per GET and PUT (bench/instructions.sh)
 # Each prints its tables and saves them to build/bench-last.md in the format of
 # bench/RESULTS.md (the current results); see bench/bench.sh.
 
@@ -39,7 +40,7 @@ TEST_BINS += $(BUILD)/histgen
 TEST_SUITES += "tests/tools/test_histgen.sh $(BUILD)"
 
 .PHONY: bench bench-compare bench-tls bench-ab bench-api bench-snapshot bench-bigdata bench-catchup bench-syscalls \
-        histgen
+        bench-instructions histgen
 histgen: $(BUILD)/histgen
 
 bench: $(BUILD)/fsync-floor $(BUILD)/vesperd
@@ -96,3 +97,8 @@ TEST_SUITES += "$(BUILD)/test-bench-tools"
 .PHONY: test-bench-tools
 test-bench-tools: $(BUILD)/test-bench-tools
 	$(BUILD)/test-bench-tools
+
+# Instructions per request under callgrind, one node (bench/instructions.sh; VESPERD_B=path
+# adds a second build).
+bench-instructions: $(BUILD)/vesperd
+	VESPERD_B=$(VESPERD_B) bench/instructions.sh
