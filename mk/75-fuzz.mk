@@ -16,7 +16,7 @@ FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS := $(BASE_FLAGS) -O1 -Wall -Wextra $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(INCLUDES)
 
 FUZZ_UTIL := tests/fuzz/fuzz_util.c
-FUZZ_SRC_api := tests/fuzz/fuzz_api.c $(API_SRC) $(KV_SRC) $(UTIL_SRC)
+FUZZ_SRC_api := tests/fuzz/fuzz_api.c tests/lib/api_equal.c $(API_SRC) $(KV_SRC) $(UTIL_SRC)
 FUZZ_SRC_codec := tests/fuzz/fuzz_codec.c src/net/codec.c src/net/codec_decode.c $(RAFT_SRC)
 FUZZ_SRC_storage := tests/fuzz/fuzz_storage.c $(STORAGE_SRC) $(UTIL_SRC) \
                     $(filter tests/sim/simfs%.c tests/sim/prng.c,$(SIM_SRC))

@@ -1,5 +1,6 @@
-/* api_int.h: what the files of src/api share and nothing else sees: the parse
- * state and field readers (api.c), the reply object builders (reply.c), and the
+/* api_int.h: what the files of src/api share and nothing else sees (and their
+ * tests): the parse state and field readers (api.c), the direct parser of the
+ * common bodies (parse_fast.c), the reply object builders (reply.c), and the
  * parsers and builders of the range, txn and lease types (range.c, txn.c, lease.c).
  *
  * A struct jb builds a reply without checking each step: one allocation failure
@@ -34,6 +35,19 @@ int get_string(struct parse *p, json_object *obj, const char *name, size_t max, 
                size_t *len, enum api_error *err);
 /* A non-negative JSON integer; -1 otherwise. */
 int get_u64(json_object *v, uint64_t *out);
+
+/* The largest body parse_json reads under limits (larger: too_large). */
+size_t api_body_cap(const struct api_limits *limits);
+/* api_parse_request without the direct path: json-c decides (api.c). */
+enum api_error api_parse_request_json(const char *method, size_t method_len, const char *body,
+                                      size_t body_len, const struct api_limits *limits,
+                                      struct api_request *out, char *detail, size_t detail_len);
+/* parse_fast.c: the direct path for the common get, put and delete bodies. True
+ * when it took the body: *out is then what api_parse_request_json fills (free
+ * with api_request_free). False for any other body: *out is zeroed, nothing is
+ * allocated, and api_parse_request_json decides, errors included. */
+bool api_parse_fast(const char *method, size_t method_len, const char *body, size_t body_len,
+                    const struct api_limits *limits, struct api_request *out);
 
 /* range.c, txn.c: payload fields of the type, into p->req. */
 enum api_error api_parse_range(struct parse *p, json_object *payload);

@@ -194,6 +194,15 @@ void seeds_text(void)
         {10,
          "{\"type\":\"txn\",\"payload\":{\"success\":[{\"op\":\"put\",\"key\":\"k\","
          "\"value\":\"0123456789abcdefXYZ\"}]}}"},
+        /* The shapes the direct parser (src/api/parse_fast.c) takes. */
+        {1, "{\"type\": \"put\", \"payload\": {\"key\": \"k\", \"value\": \"v\"}}"},
+        {1,
+         "{\"type\":\"put\",\"payload\":{\"key\":\"k00042\",\"value\":\"abc\"},\"client_id\":"
+         "12345678901234567890,\"seq\":1}"},
+        {0,
+         " {\"payload\":{\"key\":\"a\\\"\\\\\\/\\b\\f\\n\\r\\t\xc3\xa9\"},\"type\":\"get\"}\r\n"},
+        {3, "{\"payload\":{\"seq\":2,\"key\":\"k\",\"client_id\":0}}"},
+        {9, "{\"type\":\"put\",\"payload\":{\"key\":\"12345678\",\"value\":\"0123456789abcdef\"}}"},
     };
     for (size_t i = 0; i < sizeof api / sizeof api[0]; i++) {
         char name[32];
