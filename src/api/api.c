@@ -166,8 +166,7 @@ static enum api_error parse_options(struct parse *p, json_object *top, json_obje
     return API_OK;
 }
 
-/* Default type per method; NULL: type required. Sets *only_get for GET. */
-static int method_default(const char *m, size_t n, const char **type, bool *only_get)
+int api_method_default(const char *m, size_t n, const char **type, bool *only_get)
 {
     *only_get = false;
     *type = NULL;
@@ -189,7 +188,7 @@ static enum api_error parse_type(struct parse *p, json_object *top, const char *
 {
     const char *type;
     bool only_get;
-    if (method_default(method, method_len, &type, &only_get) != 0)
+    if (api_method_default(method, method_len, &type, &only_get) != 0)
         return perr(p, API_ERR_BAD_METHOD, "method %.*s not allowed", (int)(method_len & 0xff),
                     method);
     json_object *t;

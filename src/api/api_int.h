@@ -36,6 +36,9 @@ int get_string(struct parse *p, json_object *obj, const char *name, size_t max, 
 /* A non-negative JSON integer; -1 otherwise. */
 int get_u64(json_object *v, uint64_t *out);
 
+/* The default type of an HTTP method (NULL: the body must name one); *only_get
+ * for GET, which may only read. -1 for a method /request refuses. */
+int api_method_default(const char *m, size_t n, const char **type, bool *only_get);
 /* The largest body parse_json reads under limits (larger: too_large). */
 size_t api_body_cap(const struct api_limits *limits);
 /* api_parse_request without the direct path: json-c decides (api.c). */

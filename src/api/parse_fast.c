@@ -216,32 +216,24 @@ static bool top_member(struct fscan *s, const struct fstr *name, struct fbody *b
     return false;
 }
 
-/* The op of a get, put or delete as api.c's method_default and parse_type
- * decide it; false for any other type and for what api.c refuses. */
+/* The op of a get, put or delete as api.c decides it (the method's default type
+ * when the body names none, api_method_default); false for any other type and
+ * for what api.c refuses. */
 static bool decide_op(const char *m, size_t n, const struct fstr *type, enum api_op *op)
 {
-    bool has_default = true, only_get = false;
-    if (n == 3 && memcmp(m, "GET", 3) == 0) {
-        *op = API_OP_GET;
-        only_get = true;
-    } else if (n == 3 && memcmp(m, "PUT", 3) == 0) {
-        *op = API_OP_PUT;
-    } else if (n == 6 && memcmp(m, "DELETE", 6) == 0) {
-        *op = API_OP_DELETE;
-    } else if (n == 4 && memcmp(m, "POST", 4) == 0) {
-        has_default = false;
-    } else {
+    const char *dflt;
+    bool only_get;
+    if (api_method_default(m, n, &dflt, &only_get) != 0 || (type->seen && type->escaped))
         return false;
-    }
-    if (!type->seen)
-        return has_default;
-    if (type->escaped)
+    struct fstr named = {.raw = dflt, .raw_len = dflt ? strlen(dflt) : 0};
+    if (!type->seen && dflt == NULL)
         return false;
-    if (name_is(type, "get"))
+    const struct fstr *t = type->seen ? type : &named;
+    if (name_is(t, "get"))
         *op = API_OP_GET;
-    else if (name_is(type, "put"))
+    else if (name_is(t, "put"))
         *op = API_OP_PUT;
-    else if (name_is(type, "delete"))
+    else if (name_is(t, "delete"))
         *op = API_OP_DELETE;
     else
         return false;
