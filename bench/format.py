@@ -91,11 +91,13 @@ def best(rows, system, workload, nodes="3", conns=None):
     return max(vals) if vals else None
 
 
-# The disk's rows: fsync-floor plain (the file grows with each append) and with
-# --preallocate (the appends land in space fallocate reserved, as in vesperd's WAL).
+# The disk's rows: fsync-floor plain (the file grows with each append), with
+# --preallocate (the appends land in space fallocate reserved, as in vesperd's WAL), and
+# three preallocated writers at once (a 3-node cluster's replicas on this one device).
 DISK_ROWS = {
     "fsync": "disk: 100-byte append + fdatasync",
     "fsync-pre": "disk: 100-byte append into preallocated space + fdatasync",
+    "fsync-pre-3": "disk: the same, three writers at once (each)",
 }
 
 
@@ -109,7 +111,8 @@ def limits_table(rows, present):
     for r in rows:
         if r["system"] in DISK_ROWS:
             rate = num(r["rps"])
-            value = f"{rate:.0f} fdatasync/s (p50 {r['p50_us']} µs, p99 {r['p99_us']} µs)"
+            value = (f"{rate:.0f} fdatasync/s (p50 {r['p50_us']} µs, p99 {r['p99_us']} µs, "
+                     f"p99.9 {r['p999_us']} µs)")
             fr = [f"best PUT {frac(best(rows, s, 'put'), rate)}" for s in present]
             out.append(f"| {DISK_ROWS[r['system']]} | " + value + " | " + " | ".join(fr) + " |")
     for r in rows:

@@ -245,21 +245,26 @@ bench_workloads() {
     done
 }
 
-# bench_fsync_floor: the "fsync" row (appends that grow the file) and the "fsync-pre" row
-# (appends into space reserved with fallocate, as vesperd's WAL segments are); rps =
-# fdatasync/s, p50/p99 in us.
+# bench_fsync_floor: the "fsync" row (appends that grow the file), the "fsync-pre" row
+# (appends into space reserved with fallocate, as vesperd's WAL segments are) and the
+# "fsync-pre-3" row (three such writers at once, the replicas of a 3-node cluster on this
+# one device, for 5 s: long enough to show the pauses a device may add when several
+# flush at once); rps = one writer's fdatasync/s, p50/p99/p99.9 in us.
 bench_fsync_floor() {
-    local line ops secs ops_per_s avg_us p50_us p99_us kv row flag
-    for row in fsync fsync-pre; do
-        flag=()
-        [ "$row" = fsync-pre ] && flag=(--preallocate)
-        line=$("$FSYNC_FLOOR" --seconds 3 "${flag[@]}" "$BENCH_TMP" | grep '^FSYNC ') ||
+    local line writers ops secs ops_per_s avg_us p50_us p99_us p999_us max_us kv row flag
+    for row in fsync fsync-pre fsync-pre-3; do
+        case $row in
+        fsync) flag=(--seconds 3) ;;
+        fsync-pre) flag=(--seconds 3 --preallocate) ;;
+        fsync-pre-3) flag=(--seconds 5 --preallocate --writers 3) ;;
+        esac
+        line=$("$FSYNC_FLOOR" "${flag[@]}" "$BENCH_TMP" | grep '^FSYNC ') ||
             bench_die "fsync-floor failed"
         for kv in ${line#FSYNC }; do local "$kv"; done
-        printf '%s\t-\tfdatasync\t1\t%s\t%s\t%s\t%s\t%s\t-\t0\t-\t-\n' "$row" "$ops" "$secs" \
-            "$ops_per_s" "$p50_us" "$p99_us" >>"$BENCH_TSV"
-        bench_log "fsync floor ($row) in $BENCH_TMP: $ops_per_s fdatasync/s, avg ${avg_us}us," \
-            "p50 ${p50_us}us"
+        printf '%s\t-\tfdatasync\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t0\t-\t-\n' "$row" "$writers" \
+            "$ops" "$secs" "$ops_per_s" "$p50_us" "$p99_us" "$p999_us" >>"$BENCH_TSV"
+        bench_log "fsync floor ($row) in $BENCH_TMP: $ops_per_s fdatasync/s per writer, avg" \
+            "${avg_us}us, p50 ${p50_us}us, p99.9 ${p999_us}us, max ${max_us}us"
     done
 }
 

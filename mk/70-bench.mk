@@ -26,7 +26,7 @@ $(BUILD)/histgen-tsan: $(HISTGEN_SRC) tests/tools/histgen.h tests/lib/lincheck.h
 		-lpthread -o $@
 
 $(BUILD)/fsync-floor: $(call obj,bench/fsync_floor.c)
-	$(CC) $^ -o $@
+	$(CC) $^ -lpthread -o $@
 
 # The watch fan-out instrument of `make bench-api`: many streams and one writer in one
 # epoll loop (bench/watch_fanout.c).
