@@ -1,6 +1,7 @@
 /* fsync_floor.c: build/fsync-floor, the disk's durable-append rate, a physical limit for PUT.
  *
- *   build/fsync-floor [--seconds S] [--bytes N] [--preallocate] [--writers W] DIR
+ *   build/fsync-floor [--seconds S] [--bytes N] [--preallocate] [--writers W]
+ *                     [--show-over MS] DIR
  *
  * Appends N bytes (default 100, one small log record) to a fresh file in DIR and calls
  * fdatasync after each append, for S seconds (default 3). It appends rather than overwrites
@@ -13,7 +14,9 @@
  * --writers W runs W such loops at once, each in a thread of its own on a file of its own:
  * the replicas of a W-node cluster whose data directories share one device, as in the
  * benchmarks. A device may stall its flushes when several arrive together, which one
- * writer never shows; the tail fields say how long.
+ * writer never shows; the tail fields say how long. --show-over MS prints every call that
+ * took longer than MS milliseconds to stderr, with its writer and its start in ms since
+ * the writers started ("SLOW writer=1 at_ms=148.9 us=15412"), to see when pauses come.
  *
  * Prints one machine-readable line that bench/lib.sh parses:
  *   FSYNC writers=W ops=N secs=S ops_per_s=X avg_us=A p50_us=P p99_us=Q p999_us=R max_us=M
@@ -41,6 +44,7 @@
 /* One writer: its file, its samples, and what its loop returned. */
 struct fsync_writer {
     pthread_t thread;
+    int idx;
     char path[4096];
     int fd;
     size_t bytes;
@@ -51,6 +55,8 @@ struct fsync_writer {
 };
 
 static pthread_barrier_t fsync_start;
+static int64_t fsync_show_over_us; /* 0: print no slow calls */
+static int64_t fsync_epoch_us;     /* when the writers were released */
 
 static int64_t fsync_now_us(void)
 {
@@ -70,37 +76,44 @@ static int fsync_cmp_i64(const void *a, const void *b)
 
 static int fsync_usage(void)
 {
-    fputs("usage: fsync-floor [--seconds S] [--bytes N] [--preallocate] [--writers W] DIR\n",
-          stderr);
+    fputs(
+        "usage: fsync-floor [--seconds S] [--bytes N] [--preallocate] [--writers W] [--show-over "
+        "MS]\n"
+        "       DIR\n",
+        stderr);
     return 2;
 }
 
-/* Runs the append+fdatasync loop on fd; fills lat_us and returns the op count or -1. */
-static long fsync_loop(int fd, size_t bytes, double seconds, int64_t *lat_us, int64_t *total_us)
+/* Runs the append+fdatasync loop on the writer's file; fills its samples and returns the
+ * op count or -1. */
+static long fsync_loop(struct fsync_writer *wr)
 {
     char buf[4096];
-    if (bytes > sizeof buf)
-        bytes = sizeof buf;
+    size_t bytes = wr->bytes > sizeof buf ? sizeof buf : wr->bytes;
     memset(buf, 'x', bytes);
     int64_t start = fsync_now_us();
-    int64_t end = start + (int64_t)(seconds * 1e6);
+    int64_t end = start + (int64_t)(wr->seconds * 1e6);
     long n = 0;
     for (;;) {
         int64_t t0 = fsync_now_us();
         if (t0 >= end || n >= (long)FSYNC_MAX_SAMPLES)
             break;
-        ssize_t w = write(fd, buf, bytes);
+        ssize_t w = write(wr->fd, buf, bytes);
         if (w != (ssize_t)bytes) {
             fprintf(stderr, "fsync-floor: write: %s\n", w < 0 ? strerror(errno) : "short");
             return -1;
         }
-        if (fdatasync(fd) != 0) {
+        if (fdatasync(wr->fd) != 0) {
             fprintf(stderr, "fsync-floor: fdatasync: %s\n", strerror(errno));
             return -1;
         }
-        lat_us[n++] = fsync_now_us() - t0;
+        int64_t took = fsync_now_us() - t0;
+        wr->lat_us[n++] = took;
+        if (fsync_show_over_us && took > fsync_show_over_us)
+            fprintf(stderr, "SLOW writer=%d at_ms=%.1f us=%lld\n", wr->idx,
+                    (double)(t0 - fsync_epoch_us) / 1e3, (long long)took);
     }
-    *total_us = fsync_now_us() - start;
+    wr->total_us = fsync_now_us() - start;
     return n;
 }
 
@@ -144,7 +157,7 @@ static void *fsync_thread(void *arg)
 {
     struct fsync_writer *w = arg;
     pthread_barrier_wait(&fsync_start);
-    w->n = fsync_loop(w->fd, w->bytes, w->seconds, w->lat_us, &w->total_us);
+    w->n = fsync_loop(w);
     return NULL;
 }
 
@@ -195,6 +208,8 @@ int main(int argc, char **argv)
             bytes = strtol(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "--writers") == 0 && i + 1 < argc) {
             writers = strtol(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--show-over") == 0 && i + 1 < argc) {
+            fsync_show_over_us = (int64_t)(strtod(argv[++i], NULL) * 1e3);
         } else if (strcmp(argv[i], "--preallocate") == 0) {
             preallocate = true;
         } else if (argv[i][0] != '-' && !dir) {
@@ -214,7 +229,8 @@ int main(int argc, char **argv)
     }
     for (; opened < writers; opened++) {
         struct fsync_writer *w = &ws[opened];
-        *w = (struct fsync_writer){.fd = -1, .bytes = (size_t)bytes, .seconds = seconds};
+        *w = (struct fsync_writer){
+            .idx = opened, .fd = -1, .bytes = (size_t)bytes, .seconds = seconds};
         if (fsync_open(w, dir, preallocate) != 0) {
             rc = 1;
             opened++;
@@ -222,6 +238,7 @@ int main(int argc, char **argv)
         }
     }
     /* The barrier needs all writers: start none unless every file is ready. */
+    fsync_epoch_us = fsync_now_us();
     for (; rc == 0 && started < writers; started++)
         if (pthread_create(&ws[started].thread, NULL, fsync_thread, &ws[started]) != 0) {
             fprintf(stderr, "fsync-floor: pthread_create failed\n");
